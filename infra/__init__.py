@@ -1,0 +1,1 @@
+"""The AWS CDK constructs of Elastic Vision, one concern per module."""

@@ -1,0 +1,1 @@
+"""Elastic Vision: the web tier, the workers and what they share."""

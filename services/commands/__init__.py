@@ -1,0 +1,1 @@
+"""Sub-commands of `evision`: one module each, exposing `configure(parser)` and `run(args) -> int`."""

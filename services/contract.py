@@ -1,0 +1,88 @@
+"""The message and result contract shared by the web tier and the workers.
+
+- RequestMessage: web -> request queue -> worker. Images travel through the input bucket
+  (key = request id), never inside messages.
+- Result: worker -> output bucket (key = request id). The source of truth for a request.
+- ReplyMessage: worker -> the reply queue named in the request. A notification that carries
+  the result too, so the waiting web request needs no extra read; a web process that lost it
+  still serves GET /v1/results/{id} from the output bucket.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CONTRACT_VERSION = 1
+
+
+class ErrorKind(StrEnum):
+    """Why a request has no label. Client-side kinds are answered as 4xx, the rest as 5xx."""
+
+    EMPTY = "empty"
+    NOT_AN_IMAGE = "not_an_image"
+    UNSUPPORTED_FORMAT = "unsupported_format"
+    TRUNCATED = "truncated"
+    CORRUPT = "corrupt"
+    TOO_MANY_PIXELS = "too_many_pixels"
+    BAD_ASPECT_RATIO = "bad_aspect_ratio"
+    TOO_LARGE = "too_large"
+    MISSING_INPUT = "missing_input"  # the input object vanished from the input bucket
+    INTERNAL = "internal"
+
+    @property
+    def is_client_error(self) -> bool:
+        return self not in (ErrorKind.INTERNAL, ErrorKind.MISSING_INPUT)
+
+
+def new_request_id() -> str:
+    """Request ids are also object keys: hex only, never derived from user input."""
+    return uuid.uuid4().hex
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class RequestMessage(_Frozen):
+    v: int = CONTRACT_VERSION
+    id: str
+    image: str = Field(description="original file name, for display only; never a key or path")
+    reply_to: str = Field(description="name of the queue the worker replies to")
+    submitted_at: float = Field(default_factory=time.time, description="epoch seconds")
+
+
+class LabelScore(_Frozen):
+    label: str
+    score: float
+
+
+class ResultError(_Frozen):
+    kind: ErrorKind
+    reason: str
+
+
+class Result(_Frozen):
+    v: int = CONTRACT_VERSION
+    id: str
+    image: str
+    label: str | None = None
+    score: float | None = None
+    top5: list[LabelScore] = Field(default_factory=list)
+    model: str = ""
+    worker: str = ""
+    timings: dict[str, float] = Field(default_factory=dict, description="milliseconds per stage")
+    error: ResultError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class ReplyMessage(_Frozen):
+    v: int = CONTRACT_VERSION
+    id: str
+    result: Result

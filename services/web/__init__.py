@@ -1,0 +1,1 @@
+"""Web tier: FastAPI app, routes, reply dispatcher."""

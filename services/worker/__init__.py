@@ -1,0 +1,1 @@
+"""Worker: poll, fetch, classify, store, reply, delete."""
