@@ -1,0 +1,75 @@
+"""Blob store on the local file system: one file per object under `<data_dir>/blobs/<bucket>/`.
+
+Each object is ONE file: a header line, the metadata as one JSON line, then the bytes. Writing
+goes to a temporary file in the same directory followed by `os.replace`, so object and
+metadata change together atomically and a killed writer leaves at worst a stray temp file
+(named `.tmp-*`, which no valid key can collide with).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from services.adapters.errors import ResourceNotFoundError
+from services.adapters.names import check_name
+from services.ports import Blob, BlobNotFoundError
+
+_MAGIC = b"EVBLOB1\n"
+
+
+def bucket_dir(data_dir: Path, bucket: str) -> Path:
+    return data_dir / "blobs" / check_name(bucket, "bucket name")
+
+
+class LocalBlobStore:
+    def __init__(self, data_dir: Path, bucket: str) -> None:
+        self._name = bucket
+        self._dir = bucket_dir(data_dir, bucket)
+        if not self._dir.is_dir():
+            raise ResourceNotFoundError(f"bucket {bucket!r} does not exist under {data_dir}")
+
+    @staticmethod
+    def create(data_dir: Path, bucket: str) -> None:
+        bucket_dir(data_dir, bucket).mkdir(parents=True, exist_ok=True)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def put(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        content_type: str = "application/octet-stream",
+    ) -> None:
+        path = self._dir / check_name(key)
+        header = json.dumps({"content_type": content_type, "metadata": dict(metadata or {})}).encode()
+        fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(_MAGIC + header + b"\n")
+                file.write(data)
+            Path(tmp).replace(path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def get(self, key: str) -> Blob:
+        path = self._dir / check_name(key)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise BlobNotFoundError(f"{self._name}/{key}") from None
+        if not raw.startswith(_MAGIC):
+            raise ValueError(f"{path} is not a blob file written by this store")
+        header, _, data = raw[len(_MAGIC) :].partition(b"\n")
+        return Blob(data=data, metadata=json.loads(header)["metadata"])
+
+    def exists(self, key: str) -> bool:
+        return (self._dir / check_name(key)).is_file()
