@@ -1,0 +1,258 @@
+"""The ONE elasticity rule of the worker tier, as data, and the pure function that applies it.
+
+Three consumers read the same `ScalingPolicy` object: `infra/scaling.py` renders it as CloudWatch
+alarms + EC2 Auto Scaling step policies, the local supervisor feeds `decide()` with the local
+queue's depth, and tests/simulators feed `decide()` with metric series. `decide()` models what the
+alarms and step policies do in AWS, so the local tier behaves like the cloud one.
+
+The rules (each is one alarm + one policy in the cloud)
+- Scale from zero: capacity is 0 and the latest sample has >= 1 visible message -> capacity
+  `scale_from_zero_to`. One datapoint, so the first message starts a worker. In CloudWatch this is a
+  metric-math alarm `IF(GroupDesiredCapacity < 1, visible, 0) >= 1`; it cannot fire once the group
+  has capacity, which is what keeps a trickle from ratcheting capacity up (see below).
+- Scale out: visible messages >= the first step's lower bound in `scale_out_datapoints_to_alarm` of
+  the last `scale_out_evaluation_periods` periods -> add the change of the step the latest
+  sample falls in. While earlier scale-outs are warming up (`warmup_periods`), the capacity they
+  added counts towards the new step (EC2 step-scaling semantics): the same step again adds
+  nothing, a higher step adds only the difference.
+- Scale in: visible + in-flight == 0 in each of the last `scale_in_idle_periods` (K) periods ->
+  exact capacity `scale_in_to` (normally the minimum). In-flight work blocks it, so a worker is
+  never told to stop while a batch is being processed.
+- Everything is clamped to [min_capacity, max_capacity]; when several rules fire, the one giving
+  the largest capacity wins (what EC2 Auto Scaling does with simultaneous policies).
+
+Why not a step at ">= 1 visible message"
+An Auto Scaling alarm action runs again for every period the alarm stays in ALARM. With a step
+at >= 1 message (needed to start from zero), a steady trickle that one worker keeps up with
+still shows a few visible messages at most sample times, so capacity would grow by one every
+period up to the maximum - in AWS as much as locally. The "from zero" rule handles the first
+message; the scale-out steps start at a backlog that one worker could NOT clear within the
+acceptable delay. Visible messages (not in-flight) measure backlog rather than load: when the
+workers keep up, messages are received as they arrive and the visible count stays near zero.
+
+Why these default numbers (backlog-per-instance reasoning)
+- One worker process does ~120 img/s (an EC2 worker instance, 2 vCPUs: ~250 img/s). Acceptable
+  queueing delay for a synchronous upload: ~8 s. Backlog one worker clears within that delay:
+  120 img/s x 8 s ~= 1000 messages -> the first step starts at 1000 (half that time per instance).
+- Larger backlogs add more at once: 5000 (~40 s of one worker) -> +3, 20000 (~3 min of one
+  worker) -> +6, so an overload reaches the 20-instance maximum within a few periods.
+- CDK's QueueProcessingService defaults ([<=0: -1], [>=100: +1], [>=500: +5]) on a 5-minute
+  Maximum would add an instance for 100 messages, i.e. < 1 s of work for one worker - gone long
+  before a new instance has booted (1-3 min) - and its -1 per idle period shrinks one at a time.
+- 2 of 3 periods: a backlog seen at two sample times persisted for at least a period, so it is
+  not a blip that the running workers clear on their own (cloud: 1-minute periods).
+- Warm-up 3 periods (cloud: 180 s, matching the 1-3 minute boot); scale in after 5 idle periods
+  (cloud: 5 minutes; locally 5 s at 1 s periods) - long enough to span the gaps of a flapping
+  load, short enough to reach 0 soon after the queue drains.
+Locally the same step table and period counts apply with a shorter period (`ScalingPolicy.local`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from itertools import pairwise
+
+from services.ports import QueueDepth
+
+# A sample is the queue depth seen at the end of one period: the same type `MessageQueue.depth()`
+# returns, so a live sampler can append `queue.depth()` to a deque and call `decide()`.
+Sample = QueueDepth
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """Visible messages in [lower, upper) add `change` capacity units (upper None: no bound)."""
+
+    lower: int
+    upper: int | None
+    change: int
+
+    def contains(self, visible: int) -> bool:
+        return visible >= self.lower and (self.upper is None or visible < self.upper)
+
+
+DEFAULT_SCALE_OUT_STEPS: tuple[Step, ...] = (
+    Step(lower=1000, upper=5000, change=1),
+    Step(lower=5000, upper=20000, change=3),
+    Step(lower=20000, upper=None, change=6),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ScalingPolicy:
+    """The scaling rule; see the module docstring for what each field means and why."""
+
+    min_capacity: int = 0
+    max_capacity: int = 20
+    scale_from_zero_to: int = 1
+    scale_out_steps: tuple[Step, ...] = DEFAULT_SCALE_OUT_STEPS
+    scale_out_evaluation_periods: int = 3
+    scale_out_datapoints_to_alarm: int = 2
+    scale_in_idle_periods: int = 5
+    scale_in_to: int | None = None  # exact capacity when idle; None means min_capacity
+    warmup_periods: int = 3
+    period_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    @property
+    def scale_out_threshold(self) -> int:
+        """Visible messages at which the scale-out alarm fires."""
+        return self.scale_out_steps[0].lower
+
+    @property
+    def idle_capacity(self) -> int:
+        return self.min_capacity if self.scale_in_to is None else self.scale_in_to
+
+    @property
+    def history_periods(self) -> int:
+        """How many recent samples `decide()` looks at (size a sampler's deque with this)."""
+        return max(self.scale_out_evaluation_periods, self.scale_in_idle_periods, 1)
+
+    def clamp(self, capacity: int) -> int:
+        return max(self.min_capacity, min(self.max_capacity, capacity))
+
+    def step_for(self, visible: int) -> Step | None:
+        return next((step for step in self.scale_out_steps if step.contains(visible)), None)
+
+    def local(
+        self, *, period_seconds: float = 1.0, max_capacity: int | None = None, cpu_count: int | None = None
+    ) -> ScalingPolicy:
+        """The same rule for local worker processes: a shorter period, at most one worker per core.
+
+        Step table and period counts are kept, so a change to the policy moves both tiers.
+        """
+        cores = cpu_count if cpu_count is not None else (os.cpu_count() or 1)
+        local_max = min(self.max_capacity, max_capacity if max_capacity is not None else cores)
+        local_max = max(local_max, self.min_capacity, 1)
+        scale_in_to = None if self.scale_in_to is None else min(self.scale_in_to, local_max)
+        return replace(
+            self,
+            period_seconds=period_seconds,
+            max_capacity=local_max,
+            scale_from_zero_to=min(self.scale_from_zero_to, local_max),
+            scale_in_to=scale_in_to,
+        )
+
+
+def _validate(policy: ScalingPolicy) -> None:
+    problems: list[str] = []
+    if not 0 <= policy.min_capacity <= policy.max_capacity:
+        problems.append(
+            f"need 0 <= min_capacity <= max_capacity, got {policy.min_capacity}..{policy.max_capacity}"
+        )
+    if policy.max_capacity < 1:
+        problems.append("max_capacity must be >= 1")
+    if not 1 <= policy.scale_from_zero_to <= policy.max_capacity:
+        problems.append("scale_from_zero_to must be in [1, max_capacity]")
+    if not policy.scale_out_steps:
+        problems.append("scale_out_steps must not be empty")
+    else:
+        steps = policy.scale_out_steps
+        if steps[0].lower < 1:
+            problems.append("the first scale-out step must start at >= 1 visible message")
+        for before, after in pairwise(steps):
+            if before.upper != after.lower:
+                problems.append(f"steps must be contiguous: {before} then {after}")
+        if steps[-1].upper is not None:
+            problems.append("the last scale-out step must be unbounded (upper=None)")
+        for step in steps:
+            if step.change < 1 or (step.upper is not None and step.upper <= step.lower):
+                problems.append(f"bad step {step}: need lower < upper and change >= 1")
+    if not 1 <= policy.scale_out_datapoints_to_alarm <= policy.scale_out_evaluation_periods:
+        problems.append("need 1 <= scale_out_datapoints_to_alarm <= scale_out_evaluation_periods")
+    if policy.scale_in_idle_periods < 1:
+        problems.append("scale_in_idle_periods must be >= 1")
+    if not policy.min_capacity <= policy.idle_capacity <= policy.max_capacity:
+        problems.append("scale_in_to must be in [min_capacity, max_capacity]")
+    if policy.warmup_periods < 0:
+        problems.append("warmup_periods must be >= 0")
+    if policy.period_seconds <= 0:
+        problems.append("period_seconds must be > 0")
+    if problems:
+        raise ValueError("invalid scaling policy: " + "; ".join(problems))
+
+
+@dataclass(frozen=True, slots=True)
+class ScalingState:
+    """What `decide()` remembers between periods: recent scale-outs still warming up.
+
+    `warming` holds (periods ago, capacity added), newest first. Start with `ScalingState()` and
+    pass each `Decision.state` to the next call (one call per period).
+    """
+
+    warming: tuple[tuple[int, int], ...] = ()
+
+    def warming_capacity(self, warmup_periods: int) -> int:
+        return sum(added for age, added in self.warming if age < warmup_periods)
+
+    def next_period(self, warmup_periods: int, added: int = 0) -> ScalingState:
+        """The state as seen one period later, after adding `added` capacity now."""
+        entries = (((0, added),) if added > 0 else ()) + self.warming
+        return ScalingState(tuple((age + 1, n) for age, n in entries if age + 1 < warmup_periods))
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    desired: int
+    reason: str
+    state: ScalingState = field(default_factory=ScalingState)
+
+    def changed(self, current: int) -> bool:
+        return self.desired != current
+
+
+def decide(
+    policy: ScalingPolicy,
+    samples: Sequence[Sample],
+    current: int,
+    state: ScalingState | None = None,
+) -> Decision:
+    """The capacity the group should have after this period.
+
+    `samples` are the most recent period samples, oldest first (at least the last
+    `policy.history_periods` are used; fewer means the alarms lack datapoints, as after a start).
+    `current` is the desired capacity now, including workers still starting.
+    """
+    state = state or ScalingState()
+    warming = min(state.warming_capacity(policy.warmup_periods), max(current, 0))
+    # (target, reason) of every rule that fires; the largest target wins.
+    candidates: list[tuple[int, str]] = []
+    latest = samples[-1] if samples else None
+
+    if latest is not None and current == 0 and latest.visible >= 1:
+        candidates.append((policy.scale_from_zero_to, f"scale from zero: {latest.visible} visible"))
+
+    recent = samples[-policy.scale_out_evaluation_periods :]
+    breaching = sum(1 for s in recent if s.visible >= policy.scale_out_threshold)
+    if latest is not None and breaching >= policy.scale_out_datapoints_to_alarm:
+        step = policy.step_for(latest.visible)
+        if step is not None:
+            target = current - warming + step.change
+            if target > current:
+                candidates.append(
+                    (target, f"scale out: {latest.visible} visible, step +{step.change} ({warming} warming)")
+                )
+
+    idle = samples[-policy.scale_in_idle_periods :]
+    idle_for_k = len(idle) == policy.scale_in_idle_periods and all(s.outstanding == 0 for s in idle)
+    if idle_for_k and policy.idle_capacity != current:
+        candidates.append(
+            (policy.idle_capacity, f"scale in: idle for {policy.scale_in_idle_periods} periods")
+        )
+
+    if not candidates:
+        desired = policy.clamp(current)
+        reason = "hold" if desired == current else f"clamp to [{policy.min_capacity}, {policy.max_capacity}]"
+        return Decision(desired, reason, state.next_period(policy.warmup_periods))
+
+    target, reason = max(candidates, key=lambda candidate: candidate[0])
+    desired = policy.clamp(target)
+    if desired != target:
+        reason += f" (clamped to [{policy.min_capacity}, {policy.max_capacity}])"
+    if desired < current:
+        return Decision(desired, reason, ScalingState())  # instances (and their warm-up) are gone
+    return Decision(desired, reason, state.next_period(policy.warmup_periods, added=desired - current))
