@@ -41,6 +41,10 @@ class Backend:
         self._s3: S3Client | None = None
         self._sqs: SQSClient | None = None
 
+    @property
+    def settings(self) -> BackendSettings:
+        return self._settings
+
     # -- lazily built shared resources ---------------------------------------------------------
     def _queue_db(self) -> QueueDatabase:
         with self._lock:

@@ -1,0 +1,81 @@
+"""Shared fixtures: the AWS emulator and a ready `Backend` for each adapter.
+
+- `moto_endpoint`: one moto server on 127.0.0.1 for the whole session; boto3 in this process
+  (and in child processes started later) is pointed at it with dummy credentials.
+- `backend_settings` / `backend`: parametrized over "local" (fresh data dir) and "aws" (moto,
+  names unique per test), with buckets and queues created. Use `local_backend` where a test
+  only makes sense locally.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.adapters.factory import Backend, make_backend
+from services.emulator import Emulator
+from services.settings import BackendSettings
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    emulator = Emulator()
+    endpoint = emulator.start()
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in emulator.environment().items():
+            patch.setenv(key, value)
+        yield endpoint
+    emulator.stop()
+
+
+def settings_for(kind: str, data_dir: Path, **overrides: object) -> BackendSettings:
+    """Settings with resource names unique to one test (the moto server is shared)."""
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    values: dict[str, object] = {
+        "backend": kind,
+        "data_dir": data_dir,
+        "input_bucket": f"{prefix}-input",
+        "output_bucket": f"{prefix}-output",
+        "request_queue": f"{prefix}-requests",
+        "dead_letter_queue": f"{prefix}-requests-dlq",
+        "visibility_timeout": 30,
+        "max_receives": 3,
+    }
+    values.update(overrides)
+    return BackendSettings.model_validate(values)
+
+
+def settings_environment(settings: BackendSettings) -> dict[str, str]:
+    """The EVISION_* variables that reproduce `settings` in a child process."""
+    return {
+        f"EVISION_{key.upper()}": str(value)
+        for key, value in settings.model_dump().items()
+        if value is not None
+    }
+
+
+@pytest.fixture(params=["local", "aws"])
+def backend_settings(request: pytest.FixtureRequest, tmp_path: Path) -> BackendSettings:
+    if request.param == "aws":
+        request.getfixturevalue("moto_endpoint")
+    return settings_for(request.param, tmp_path / "data")
+
+
+@pytest.fixture
+def backend(backend_settings: BackendSettings) -> Iterator[Backend]:
+    backend = make_backend(backend_settings)
+    backend.ensure(backend_settings)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture
+def local_backend(tmp_path: Path) -> Iterator[Backend]:
+    settings = settings_for("local", tmp_path / "data")
+    backend = make_backend(settings)
+    backend.ensure(settings)
+    yield backend
+    backend.close()
