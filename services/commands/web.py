@@ -1,0 +1,28 @@
+"""`evision web`: the web tier alone (uvicorn; SIGINT/SIGTERM stop it gracefully)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from services.commands._options import add_backend_options, backend_overrides, setup_logging
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("PORT", "8000")), help="port (env PORT, default 8000)"
+    )
+    add_backend_options(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    setup_logging()
+    import uvicorn
+
+    from services.web.main import create_app
+    from services.web.settings import WebSettings
+
+    app = create_app(WebSettings(**backend_overrides(args)))
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
+    return 0

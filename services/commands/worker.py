@@ -1,0 +1,71 @@
+"""`evision worker`: one worker process (model loaded once; first SIGTERM/SIGINT drains, second exits)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import threading
+
+from services.commands._options import add_backend_options, backend_overrides, setup_logging
+
+log = logging.getLogger(__name__)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_backend_options(parser)
+    parser.add_argument("--burst", action="store_true", help="exit when the request queue is empty")
+    parser.add_argument("--threads", type=int, help="inference threads (env EVISION_THREADS, default 1)")
+    parser.add_argument("--batch-size", type=int, help="messages per receive, 1-10 (env EVISION_BATCH_SIZE)")
+    parser.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="drain and exit if the parent process dies (used by `evision up`)",
+    )
+
+
+def _watch_parent() -> None:
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            threading.Event().wait(1.0)
+        log.warning("parent process %d is gone: stopping", parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def run(args: argparse.Namespace) -> int:
+    setup_logging()
+    from model.classifier import Classifier
+
+    from services.adapters.factory import make_backend
+    from services.worker.loop import Worker
+    from services.worker.settings import WorkerSettings
+
+    overrides = backend_overrides(args)
+    if args.threads is not None:
+        overrides["threads"] = args.threads
+    if args.batch_size is not None:
+        overrides["batch_size"] = args.batch_size
+    settings = WorkerSettings(**overrides)
+    backend = make_backend(settings)
+    classifier = Classifier(settings.model_path, intra_op_threads=1)
+    worker = Worker(
+        settings=settings,
+        requests=backend.queue(settings.request_queue),
+        inputs=backend.blobs(settings.input_bucket),
+        outputs=backend.blobs(settings.output_bucket),
+        reply_queue=backend.queue,
+        classifier=classifier,
+    )
+    worker.install_signal_handlers()
+    if args.exit_with_parent:
+        _watch_parent()
+    try:
+        return worker.work(burst=args.burst)
+    finally:
+        worker.close()
+        backend.close()

@@ -1,0 +1,39 @@
+"""What a request handler needs, as Annotated dependencies (built once in the app lifespan)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from services.adapters.factory import Backend
+from services.ports import BlobStore, MessageQueue
+from services.web.dispatcher import ReplyDispatcher
+from services.web.settings import WebSettings
+from services.web.upload import UploadedImage, read_upload
+
+
+@dataclass(frozen=True, slots=True)
+class WebServices:
+    settings: WebSettings
+    backend: Backend
+    inputs: BlobStore
+    outputs: BlobStore
+    requests: MessageQueue
+    dispatcher: ReplyDispatcher
+
+
+def get_services(request: Request) -> WebServices:
+    services: WebServices = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[WebServices, Depends(get_services)]
+
+
+async def get_upload(request: Request, services: ServicesDep) -> UploadedImage:
+    return await read_upload(request, services.settings.max_upload_bytes)
+
+
+UploadDep = Annotated[UploadedImage, Depends(get_upload)]

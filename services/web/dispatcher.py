@@ -1,0 +1,91 @@
+"""The web tier's ONE reply consumer.
+
+A background thread long-polls this web process's reply queue and resolves the asyncio future
+of the waiting request with the same id. Futures are registered before the request message is
+sent, so a fast reply can never arrive before anyone waits for it. Replies nobody waits for (the
+request already answered 202, or the process restarted) are deleted: the result is in the output
+bucket anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+
+from pydantic import ValidationError
+
+from services.contract import ReplyMessage, Result
+from services.ports import MessageQueue
+
+log = logging.getLogger(__name__)
+
+
+class ReplyDispatcher:
+    def __init__(self, replies: MessageQueue, *, poll_seconds: float = 5.0) -> None:
+        self._replies = replies
+        self._poll_seconds = poll_seconds
+        self._waiting: dict[str, asyncio.Future[Result]] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- event-loop side ------------------------------------------------------------------
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._thread = threading.Thread(target=self._consume, name="reply-dispatcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop consuming; returns once the current long poll has ended (at most poll_seconds)."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self._poll_seconds + 5)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def register(self, request_id: str) -> asyncio.Future[Result]:
+        """Call BEFORE sending the request message."""
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        with self._lock:
+            self._waiting[request_id] = future
+        return future
+
+    def forget(self, request_id: str) -> None:
+        with self._lock:
+            self._waiting.pop(request_id, None)
+
+    # -- consumer thread ------------------------------------------------------------------
+    def _consume(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                messages = self._replies.receive(max_messages=10, wait_seconds=self._poll_seconds)
+                for message in messages:
+                    self._resolve(message.body)
+                if messages:
+                    self._replies.delete_batch([m.receipt for m in messages])
+            except Exception:
+                # A failed poll must not kill the consumer; undeleted replies come back.
+                log.exception("reply consumer: receive/delete failed; retrying")
+                self._stopping.wait(1.0)
+
+    def _resolve(self, body: str) -> None:
+        try:
+            reply = ReplyMessage.model_validate_json(body)
+        except ValidationError:
+            log.warning("reply consumer: dropping a malformed reply: %.200s", body)
+            return
+        with self._lock:
+            future = self._waiting.pop(reply.id, None)
+        if future is None or self._loop is None:
+            log.debug("reply for %s: nobody waiting (already answered); deleted", reply.id)
+            return
+        self._loop.call_soon_threadsafe(_set_result, future, reply.result)
+
+
+def _set_result(future: asyncio.Future[Result], result: Result) -> None:
+    if not future.done():  # the waiter may have been cancelled (client gone, timeout)
+        future.set_result(result)

@@ -1,0 +1,54 @@
+"""The FastAPI app: `create_app(settings)`; the lifespan wires the backend and the reply consumer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from anyio import to_thread
+from fastapi import FastAPI
+
+from services.adapters.factory import make_backend
+from services.web.deps import WebServices
+from services.web.dispatcher import ReplyDispatcher
+from services.web.errors import ApiError, api_error_handler
+from services.web.routes import router
+from services.web.settings import WebSettings
+
+
+def create_app(settings: WebSettings | None = None) -> FastAPI:
+    settings = settings or WebSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        backend = await to_thread.run_sync(make_backend, settings)
+        if settings.backend == "local":  # in AWS the infrastructure owns queues and buckets
+            await to_thread.run_sync(lambda: backend.ensure(settings, reply_queues=[settings.reply_queue]))
+        dispatcher = ReplyDispatcher(
+            backend.queue(settings.reply_queue), poll_seconds=settings.reply_poll_seconds
+        )
+        app.state.services = WebServices(
+            settings=settings,
+            backend=backend,
+            inputs=backend.blobs(settings.input_bucket),
+            outputs=backend.blobs(settings.output_bucket),
+            requests=backend.queue(settings.request_queue),
+            dispatcher=dispatcher,
+        )
+        dispatcher.start(asyncio.get_running_loop())
+        try:
+            yield
+        finally:
+            await to_thread.run_sync(dispatcher.stop)
+            backend.close()
+
+    app = FastAPI(
+        title="Elastic Vision",
+        summary="Image recognition as a service",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.add_exception_handler(ApiError, api_error_handler)
+    app.include_router(router)
+    return app

@@ -1,0 +1,43 @@
+"""Submit one image and wait for its result: store, register, send, await the reply."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from anyio import to_thread
+
+from services.contract import RequestMessage, Result, new_request_id
+from services.web.deps import WebServices
+from services.web.upload import UploadedImage
+
+CONTENT_TYPES = {
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "gif": "image/gif",
+    "bmp": "image/bmp",
+}
+
+
+async def submit(services: WebServices, image: UploadedImage) -> tuple[str, Result | None]:
+    """Returns (request id, result), or (request id, None) if the wait ran out (answer 202)."""
+    request_id = new_request_id()
+    message = RequestMessage(id=request_id, image=image.name, reply_to=services.settings.reply_queue)
+    await to_thread.run_sync(
+        lambda: services.inputs.put(
+            request_id,
+            image.data,
+            metadata={"filename": image.ascii_name, "format": image.format},
+            content_type=CONTENT_TYPES.get(image.format, "application/octet-stream"),
+        )
+    )
+    # Register before sending: the reply may come back before send() returns.
+    future = services.dispatcher.register(request_id)
+    try:
+        await to_thread.run_sync(services.requests.send, message.model_dump_json())
+        with contextlib.suppress(TimeoutError):
+            return request_id, await asyncio.wait_for(future, services.settings.wait_seconds)
+        return request_id, None
+    finally:
+        services.dispatcher.forget(request_id)

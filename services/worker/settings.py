@@ -1,0 +1,30 @@
+"""Worker settings: the shared backend settings plus the loop's knobs (EVISION_* variables)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from services.settings import BackendSettings
+
+
+class WorkerSettings(BackendSettings):
+    batch_size: int = Field(default=10, ge=1, le=10, description="messages per receive (SQS max 10)")
+    poll_seconds: float = Field(default=20.0, ge=0, le=20, description="long-poll wait of one receive")
+    burst_poll_seconds: float = Field(default=1.0, ge=0, le=20, description="receive wait in burst mode")
+    threads: int = Field(
+        default=1, ge=1, le=32, description="inference threads sharing one ONNX Runtime session"
+    )
+    infer_batch: int = Field(
+        default=4, ge=1, le=64, description="images per inference call (1-4 is fastest on CPU)"
+    )
+    io_threads: int = Field(default=10, ge=1, le=64, description="concurrent blob reads/writes")
+    extend_after: float = Field(
+        default=0.5,
+        gt=0,
+        lt=1,
+        description="extend visibility once a batch has run this fraction of the visibility timeout",
+    )
+    model_path: Path | None = Field(default=None, description="ONNX model; default: the bundled one")
+    metrics: bool = Field(default=False, description="print CloudWatch embedded-metric-format lines")
