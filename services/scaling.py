@@ -50,7 +50,8 @@ Locally the same step table and period counts apply with a shorter period (`Scal
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
@@ -218,6 +219,7 @@ def decide(
     `current` is the desired capacity now, including workers still starting.
     """
     state = state or ScalingState()
+    samples = tuple(samples)[-policy.history_periods :]  # also accepts a deque (no slicing)
     warming = min(state.warming_capacity(policy.warmup_periods), max(current, 0))
     # (target, reason) of every rule that fires; the largest target wins.
     candidates: list[tuple[int, str]] = []
@@ -256,3 +258,21 @@ def decide(
     if desired < current:
         return Decision(desired, reason, ScalingState())  # instances (and their warm-up) are gone
     return Decision(desired, reason, state.next_period(policy.warmup_periods, added=desired - current))
+
+
+def replay(
+    policy: ScalingPolicy, series: Iterable[Sample], current: int = 0, state: ScalingState | None = None
+) -> list[Decision]:
+    """`decide()` over a metric series, one call per period, as a sampler loop would call it.
+
+    Open loop: the series is taken as given (capacity does not drain it), which is how CloudWatch
+    alarms see recorded metrics. Returns one decision per sample.
+    """
+    history: deque[Sample] = deque(maxlen=policy.history_periods)
+    decisions: list[Decision] = []
+    for sample in series:
+        history.append(sample)
+        decision = decide(policy, history, current, state)
+        decisions.append(decision)
+        current, state = decision.desired, decision.state
+    return decisions
