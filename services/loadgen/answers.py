@@ -1,0 +1,71 @@
+"""Reading the service's answers: `name:label` text from /upload, JSON from /v1/classify."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+
+import httpx
+
+
+class OutcomeKind(StrEnum):
+    """What became of one request. Everything but OK counts as an error of that kind."""
+
+    OK = "ok"
+    WRONG_LABEL = "wrong_label"  # a well-formed answer whose label differs from the expected one
+    MALFORMED = "malformed"  # a 2xx answer that does not follow the contract
+    HTTP_4XX = "http_4xx"
+    HTTP_5XX = "http_5xx"
+    HTTP_OTHER = "http_other"  # 1xx/3xx: the client does not follow redirects
+    TIMEOUT = "timeout"  # the per-request timeout expired
+    DEADLINE = "deadline"  # still in flight when the run's total time cap expired
+    CONNECT = "connect"  # could not connect (refused, DNS, TLS)
+    TRANSPORT = "transport"  # the connection broke mid-request
+
+
+class MalformedAnswerError(ValueError):
+    """The answer does not follow the contract."""
+
+
+def parse_label(response: httpx.Response, stem: str) -> str:
+    """The label of a 2xx answer for the image whose name without extension is `stem`."""
+    if response.headers.get("content-type", "").startswith("application/json"):
+        return _label_from_json(response.content)
+    text = response.text.strip()
+    # The label may itself contain ':' (and so may the name): match the known name, not a split.
+    prefix = f"{stem}:"
+    if not text.startswith(prefix):
+        raise MalformedAnswerError(f"expected '{stem}:<label>', got {text[:80]!r}")
+    label = text[len(prefix) :].strip()
+    if not label:
+        raise MalformedAnswerError(f"empty label in {text[:80]!r}")
+    return label
+
+
+def _label_from_json(content: bytes) -> str:
+    try:
+        body = json.loads(content)
+    except ValueError as exc:
+        raise MalformedAnswerError(f"invalid JSON: {exc}") from None
+    label = body.get("label") if isinstance(body, dict) else None
+    if not isinstance(label, str) or not label:
+        raise MalformedAnswerError("JSON answer without a 'label' string")
+    return label
+
+
+def error_detail(response: httpx.Response) -> str:
+    """`<status> <error kind>` from a contract error body ({"error": kind, ...}), else the status."""
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return str(response.status_code)
+    kind = body.get("error") if isinstance(body, dict) else None
+    return f"{response.status_code} {kind}" if isinstance(kind, str) else str(response.status_code)
+
+
+def status_kind(status: int) -> OutcomeKind:
+    if 400 <= status < 500:
+        return OutcomeKind.HTTP_4XX
+    if 500 <= status < 600:
+        return OutcomeKind.HTTP_5XX
+    return OutcomeKind.HTTP_OTHER
