@@ -1,0 +1,28 @@
+"""Names of the custom CloudWatch metrics, shared by their publishers and the CDK dashboard.
+
+The worker (and the web tier) publish these; `infra/dashboard.py` graphs them and the instance
+roles allow `cloudwatch:PutMetricData` only in `NAMESPACE`. Change a name here and both sides move.
+Publish with PutMetricData (the instance roles allow it) with the `SERVICE` dimension set to
+`WORKER` or `WEB`. Embedded-metric-format lines on stdout would reach CloudWatch only through a
+CloudWatch agent, which the instances do not run.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+NAMESPACE: Final = "ElasticVision"
+
+# Dimension name and its values: which tier published the datapoint.
+SERVICE: Final = "Service"
+WORKER: Final = "worker"
+WEB: Final = "web"
+
+# Worker tier.
+IMAGES_PROCESSED: Final = "ImagesProcessed"  # Count: results written (ok or error) per batch
+BATCH_LATENCY: Final = "BatchLatency"  # Milliseconds: receive -> last reply sent, per batch
+IMAGE_LATENCY: Final = "ImageLatency"  # Milliseconds: submit time -> result written, per image
+
+# Web tier (no load balancer in front of it, so it counts its own responses).
+HTTP_4XX: Final = "Http4xx"  # Count of 4xx responses
+HTTP_5XX: Final = "Http5xx"  # Count of 5xx responses
