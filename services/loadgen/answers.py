@@ -14,6 +14,7 @@ class OutcomeKind(StrEnum):
     OK = "ok"
     WRONG_LABEL = "wrong_label"  # a well-formed answer whose label differs from the expected one
     MALFORMED = "malformed"  # a 2xx answer that does not follow the contract
+    PENDING = "pending"  # 202: the service gave up waiting for the result (it may come later)
     HTTP_4XX = "http_4xx"
     HTTP_5XX = "http_5xx"
     HTTP_OTHER = "http_other"  # 1xx/3xx: the client does not follow redirects
@@ -63,7 +64,12 @@ def error_detail(response: httpx.Response) -> str:
     return f"{response.status_code} {kind}" if isinstance(kind, str) else str(response.status_code)
 
 
+ANSWER_KINDS = frozenset({OutcomeKind.OK, OutcomeKind.WRONG_LABEL, OutcomeKind.MALFORMED})
+
+
 def status_kind(status: int) -> OutcomeKind:
+    if status == 202:
+        return OutcomeKind.PENDING
     if 400 <= status < 500:
         return OutcomeKind.HTTP_4XX
     if 500 <= status < 600:

@@ -17,7 +17,7 @@ EXAMPLES_PER_KIND = 3
 
 @dataclass(frozen=True, slots=True)
 class Latency:
-    """Milliseconds over the answered (2xx) requests."""
+    """Milliseconds over the answered requests (a label came back, right or wrong, or a malformed answer)."""
 
     count: int
     mean: float
@@ -55,7 +55,7 @@ class Summary:
     sent: int
     not_sent: int
     ok: int
-    answered: int
+    answered: int  # a 200 answer: right, wrong or malformed
     first_to_last_s: float  # first request sent -> last answer received
     requests_per_s: float  # answered requests per second over first_to_last_s
     latency: Latency | None
@@ -117,7 +117,7 @@ def render_summary(summary: Summary) -> Table:
     table.add_row("requests", sent)
     if summary.not_sent:
         table.add_row("not sent", f"{summary.not_sent} (total time cap reached)")
-    table.add_row("answered (2xx)", f"{summary.answered}, {summary.ok} ok")
+    table.add_row("answered", f"{summary.answered}, {summary.ok} ok")
     table.add_row("first → last", f"{summary.first_to_last_s:.3f} s")
     table.add_row("throughput", f"{summary.requests_per_s:.1f} requests/s")
     if summary.latency is not None:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from services.loadgen.answers import (
+    ANSWER_KINDS,
     MalformedAnswerError,
     OutcomeKind,
     error_detail,
@@ -71,8 +72,8 @@ class Outcome:
 
     @property
     def answered(self) -> bool:
-        """The service produced a 2xx answer (right, wrong or malformed)."""
-        return self.status is not None and 200 <= self.status < 300
+        """The service produced an answer (right, wrong or malformed); latencies are over these."""
+        return self.kind in ANSWER_KINDS
 
 
 @dataclass(slots=True)
@@ -175,7 +176,7 @@ async def _send(client: httpx.AsyncClient, url: str, item: _Prepared, index: int
         return outcome(OutcomeKind.TRANSPORT, detail=f"{type(exc).__name__}: {exc}"[:200])
 
     status = response.status_code
-    if not 200 <= status < 300:
+    if status == 202 or not 200 <= status < 300:
         return outcome(status_kind(status), status=status, detail=error_detail(response))
     try:
         label = parse_label(response, item.image.stem)

@@ -2,8 +2,9 @@
 
 The answer depends on the uploaded file's name, so one directory of files exercises every
 outcome: `cat*` -> `<stem>:tabby`, `dog*` -> `<stem>:beagle`, `bad*` -> 422 not_an_image,
-`boom*` -> 500 internal, `garbled*` -> a 2xx answer that breaks the contract, `slow*` -> waits
-a second first. It counts requests per name and the peak number in flight.
+`boom*` -> 500 internal, `pending*` -> 202 (gave up waiting), `garbled*` -> a 200 answer that
+breaks the contract, `slow*` -> waits a second first. It counts requests per name and the
+peak number in flight.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def _answer(name: str, stem: str, *, as_json: bool) -> Response:
         return JSONResponse({"error": "not_an_image", "reason": "cannot decode"}, status_code=422)
     if name.startswith("boom"):
         return JSONResponse({"error": "internal", "reason": "worker crashed"}, status_code=500)
+    if name.startswith("pending"):
+        return JSONResponse({"id": "x", "status": "pending", "location": "/v1/results/x"}, status_code=202)
     if name.startswith("garbled"):
         return PlainTextResponse("no label here")
     label = next((label for prefix, label in LABELS.items() if name.startswith(prefix)), "unknown")

@@ -44,13 +44,13 @@ def test_never_more_than_concurrency_in_flight(service: FakeService, tmp_path: P
 
 
 def test_errors_are_classified_by_kind(service: FakeService, tmp_path: Path) -> None:
-    names = ("bad.jpg", "boom.jpg", "cat.jpg", "dog.jpg", "garbled.jpg")
+    names = ("bad.jpg", "boom.jpg", "cat.jpg", "dog.jpg", "garbled.jpg", "pending.jpg")
     images = load_images(write_images(tmp_path, *names))
     # dog is expected to be a tabby: a well-formed but wrong answer.
     expect = parse_expectations("cat,tabby\ndog,tabby\n")
-    summary = run(LoadConfig(url=service.url, images=images, requests=10, concurrency=5, expectations=expect))
+    summary = run(LoadConfig(url=service.url, images=images, requests=12, concurrency=6, expectations=expect))
 
-    assert summary.errors == {"http_4xx": 2, "http_5xx": 2, "malformed": 2, "wrong_label": 2}
+    assert summary.errors == {"http_4xx": 2, "http_5xx": 2, "malformed": 2, "pending": 2, "wrong_label": 2}
     assert summary.ok == 2
     assert summary.answered == 6  # ok + wrong label + malformed were all 2xx
     assert summary.correctness is not None
