@@ -1,0 +1,58 @@
+"""The reply dispatcher against a real (local) queue: resolves by id, drops unknown and malformed replies."""
+
+from __future__ import annotations
+
+import asyncio
+
+from services.adapters.factory import Backend
+from services.contract import ReplyMessage, Result
+from services.web.dispatcher import ReplyDispatcher
+from tests.web.conftest import REPLY_QUEUE
+
+
+def _reply(request_id: str, label: str) -> str:
+    return ReplyMessage(
+        id=request_id, result=Result(id=request_id, image="x.jpg", label=label)
+    ).model_dump_json()
+
+
+def test_resolves_waiting_requests_by_id_and_deletes_every_reply(replies_backend: Backend) -> None:
+    replies = replies_backend.queue(REPLY_QUEUE)
+
+    async def scenario() -> list[Result]:
+        dispatcher = ReplyDispatcher(replies, poll_seconds=0.5)
+        dispatcher.start(asyncio.get_running_loop())
+        try:
+            first, second = dispatcher.register("a" * 32), dispatcher.register("b" * 32)
+            # Out of order, plus one nobody waits for and one that is not a reply at all.
+            replies.send_batch([_reply("b" * 32, "beagle"), _reply("c" * 32, "lost"), "not json"])
+            replies.send(_reply("a" * 32, "tabby"))
+            return list(await asyncio.wait_for(asyncio.gather(first, second), timeout=10))
+        finally:
+            dispatcher.stop()
+
+    results = asyncio.run(scenario())
+    assert [(r.id, r.label) for r in results] == [("a" * 32, "tabby"), ("b" * 32, "beagle")]
+    assert replies.depth().outstanding == 0  # unknown and malformed replies were deleted too
+
+
+def test_forgotten_request_is_not_resolved(replies_backend: Backend) -> None:
+    replies = replies_backend.queue(REPLY_QUEUE)
+
+    async def scenario() -> bool:
+        dispatcher = ReplyDispatcher(replies, poll_seconds=0.5)
+        dispatcher.start(asyncio.get_running_loop())
+        try:
+            future = dispatcher.register("d" * 32)
+            dispatcher.forget("d" * 32)  # e.g. the request already answered 202
+            replies.send(_reply("d" * 32, "late"))
+            deadline = asyncio.get_running_loop().time() + 10
+            while replies.depth().outstanding and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.05)
+            return future.done()
+        finally:
+            dispatcher.stop()
+            assert not dispatcher.alive
+
+    assert asyncio.run(scenario()) is False
+    assert replies.depth().outstanding == 0
