@@ -1,0 +1,87 @@
+"""(c)/(d) End to end through HTTP: `evision up` on a backend, driven by the load generator.
+
+The service is started exactly as a user starts it, in its own process; the load generator runs
+in this process, on the same machine, as a user's client would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from services.bench.measurement import Measurement
+from services.bench.processes import (
+    BenchError,
+    Processes,
+    child_environment,
+    evision,
+    free_port,
+    wait_healthy,
+)
+from services.loadgen import LoadConfig, run_load, summarize
+from services.loadgen.expectations import Expectations
+from services.loadgen.images import UploadImage
+from services.loadgen.report import Summary
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    concurrency: int
+    requests: int
+
+
+def measure_service(
+    backend: Literal["local", "aws"],
+    images: Sequence[UploadImage],
+    expectations: Expectations | None,
+    *,
+    runs: Sequence[Run],
+    warmup: int,
+    workers: int,
+    work_dir: Path,
+    deadline_s: float = 300.0,
+) -> list[Measurement]:
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    command = evision("up", "--port", str(port), "--workers", str(workers), "--backend", backend)
+    if backend == "aws":
+        command.append("--emulate")  # moto server inside the `evision up` process
+    data_dir = work_dir / "data"
+    env = child_environment(data_dir=str(data_dir.resolve()))
+    measurements = []
+    with Processes([command], env=env, log_dir=work_dir / "logs", name="up") as processes:
+        wait_healthy(base_url, processes, timeout=120.0)
+        if warmup:  # loads the model in every worker and fills every connection pool
+            concurrency = max(r.concurrency for r in runs)
+            _load(base_url, images, None, warmup, concurrency, deadline_s)
+        for run in runs:
+            summary = _load(base_url, images, expectations, run.requests, run.concurrency, deadline_s)
+            processes.check_alive()
+            name = f"HTTP {backend} c={run.concurrency}"
+            measurements.append(Measurement.from_summary(name, summary, workers=workers, backend=backend))
+    return measurements
+
+
+def _load(
+    base_url: str,
+    images: Sequence[UploadImage],
+    expectations: Expectations | None,
+    requests: int,
+    concurrency: int,
+    deadline_s: float,
+) -> Summary:
+    config = LoadConfig(
+        url=f"{base_url}/upload",
+        images=images,
+        requests=requests,
+        concurrency=concurrency,
+        deadline_s=deadline_s,
+        expectations=expectations,
+    )
+    summary = summarize(asyncio.run(run_load(config)))
+    if summary.answered == 0:
+        raise BenchError(f"no answers from {config.url}: {summary.errors} {summary.error_examples}")
+    return summary
