@@ -53,6 +53,13 @@ def run(args: argparse.Namespace) -> int:
     settings = WorkerSettings(**overrides)
     backend = make_backend(settings)
     classifier = Classifier(settings.model_path, intra_op_threads=1)
+    metrics = None
+    if settings.metrics:
+        import boto3
+
+        from services.worker.metrics import MetricsPublisher
+
+        metrics = MetricsPublisher(boto3.client("cloudwatch", region_name=settings.aws_region))
     worker = Worker(
         settings=settings,
         requests=backend.queue(settings.request_queue),
@@ -60,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         outputs=backend.blobs(settings.output_bucket),
         reply_queue=backend.queue,
         classifier=classifier,
+        metrics=metrics,
     )
     worker.install_signal_handlers()
     if args.exit_with_parent:
@@ -68,4 +76,6 @@ def run(args: argparse.Namespace) -> int:
         return worker.work(burst=args.burst)
     finally:
         worker.close()
+        if metrics is not None:
+            metrics.close()
         backend.close()

@@ -30,6 +30,7 @@ from services.contract import ErrorKind, LabelScore, ReplyMessage, RequestMessag
 from services.ports import BlobNotFoundError, BlobStore, Message, MessageQueue
 from services.worker.exceptions import StopRequestedError
 from services.worker.heartbeat import VisibilityHeartbeat
+from services.worker.metrics import MetricsPublisher
 from services.worker.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ class Worker:
         reply_queue: Callable[[str], MessageQueue],
         classifier: ImageClassifier,
         worker_id: str | None = None,
+        metrics: MetricsPublisher | None = None,
     ) -> None:
         self.settings = settings
         self.requests = requests
@@ -104,6 +106,7 @@ class Worker:
         self.outputs = outputs
         self.reply_queue = reply_queue
         self.classifier = classifier
+        self.metrics = metrics
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
         self._io = ThreadPoolExecutor(settings.io_threads, thread_name_prefix="worker-io")
         self._compute = ThreadPoolExecutor(settings.threads, thread_name_prefix="worker-infer")
@@ -184,17 +187,21 @@ class Worker:
                 stages[stage] = _ms(time.perf_counter() - t0)
         self.batches += 1
         self.messages += len(jobs)
-        done = [j for j in jobs if j.result is not None]
-        errors = sum(1 for j in done if j.result is not None and not j.result.ok)
+        results = [j.result for j in jobs if j.result is not None]
+        errors = sum(1 for r in results if not r.ok)
+        total_ms = _ms(time.perf_counter() - started)
         log.info(
             "batch n=%d ok=%d errors=%d retry=%d %s total=%.1fms",
             len(jobs),
-            len(done) - errors,
+            len(results) - errors,
             errors,
             sum(j.failed for j in jobs),
             " ".join(f"{k}={v:.1f}ms" for k, v in stages.items()),
-            _ms(time.perf_counter() - started),
+            total_ms,
         )
+        if self.metrics is not None:
+            latencies = [r.timings.get("total", 0.0) for r in results]
+            self.metrics.record_batch(len(results), total_ms, latencies)
         return jobs
 
     def _parse(self, message: Message) -> Job:
