@@ -61,7 +61,7 @@ class Backend:
                 session = boto3.session.Session()
                 config = Config(
                     region_name=self._settings.aws_region or session.region_name or DEFAULT_REGION,
-                    retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+                    retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
                     max_pool_connections=MAX_POOL_CONNECTIONS,
                     # SQS long polls last up to 20 s: the read timeout must be longer.
                     read_timeout=30,
