@@ -30,5 +30,9 @@ fmt: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# How close the whole pipeline comes to the bare model (a few minutes; not part of `make test`).
+bench: install
+	$(BIN)/evision bench
+
 clean:
 	rm -rf $(VENV) cdk.out node_modules .pytest_cache .mypy_cache .ruff_cache
