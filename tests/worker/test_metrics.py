@@ -1,0 +1,37 @@
+"""Worker metrics reach CloudWatch (moto) as statistic sets under the shared names."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import boto3
+
+from services import metric_names as names
+from services.worker.metrics import MetricsPublisher
+
+
+def test_one_flush_publishes_the_aggregated_batch_metrics(moto_endpoint: str) -> None:
+    client = boto3.client("cloudwatch", region_name="us-east-1")
+    publisher = MetricsPublisher(client, interval=3600)
+    publisher.record_batch(3, 120.0, [40.0, 50.0, 60.0])
+    publisher.record_batch(1, 80.0, [30.0])
+    publisher.close()  # flushes what is left
+
+    dimensions = [{"Name": names.SERVICE, "Value": names.WORKER}]
+    now = datetime.now(UTC)
+
+    def stats(metric: str) -> dict[str, float]:
+        [point] = client.get_metric_statistics(
+            Namespace=names.NAMESPACE,
+            MetricName=metric,
+            Dimensions=dimensions,  # type: ignore[arg-type]
+            StartTime=now - timedelta(minutes=5),
+            EndTime=now + timedelta(minutes=5),
+            Period=600,
+            Statistics=["SampleCount", "Sum", "Maximum"],
+        )["Datapoints"]
+        return {k: float(point[k]) for k in ("SampleCount", "Sum", "Maximum")}  # type: ignore[literal-required]
+
+    assert stats(names.IMAGES_PROCESSED)["Sum"] == 4
+    assert stats(names.BATCH_LATENCY) == {"SampleCount": 2, "Sum": 200.0, "Maximum": 120.0}
+    assert stats(names.IMAGE_LATENCY) == {"SampleCount": 4, "Sum": 180.0, "Maximum": 60.0}
