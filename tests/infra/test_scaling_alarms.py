@@ -1,0 +1,209 @@
+"""The CloudWatch alarms and step policies follow the ONE scaling policy object, and so does decide()."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_autoscaling as autoscaling
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_sqs as sqs
+from aws_cdk.assertions import Template
+
+from infra.scaling import add_queue_scaling, cloudwatch_period
+from services.scaling import Sample, ScalingPolicy, Step, decide
+
+DEFAULT = ScalingPolicy()
+MODIFIED = replace(
+    DEFAULT,
+    min_capacity=1,
+    max_capacity=8,
+    scale_from_zero_to=2,
+    scale_out_steps=(Step(200, 800, 2), Step(800, None, 4)),
+    scale_out_evaluation_periods=2,
+    scale_out_datapoints_to_alarm=1,
+    scale_in_idle_periods=7,
+    warmup_periods=2,
+    period_seconds=120,
+)
+
+
+@dataclass
+class Rendered:
+    template: Template
+    queue_id: str
+    asg_id: str
+
+
+def build(app: cdk.App, name: str, policy: ScalingPolicy) -> tuple[cdk.Stack, str, str]:
+    """A bare stack: a public-subnet VPC, a small ASG and a queue, scaled by `policy`."""
+    stack = cdk.Stack(app, name)
+    vpc = ec2.Vpc(
+        stack,
+        "Vpc",
+        max_azs=1,
+        nat_gateways=0,
+        subnet_configuration=[ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC)],
+    )
+    asg = autoscaling.AutoScalingGroup(
+        stack,
+        "Workers",
+        vpc=vpc,
+        vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+        instance_type=ec2.InstanceType("t3.micro"),
+        machine_image=ec2.MachineImage.latest_amazon_linux2023(),
+        min_capacity=policy.min_capacity,
+        max_capacity=policy.max_capacity,
+        group_metrics=[autoscaling.GroupMetrics.all()],
+    )
+    queue = sqs.Queue(stack, "Requests")
+    add_queue_scaling(stack, asg=asg, queue=queue, policy=policy)
+    queue_id = stack.get_logical_id(queue.node.default_child)  # type: ignore[arg-type]
+    asg_id = stack.get_logical_id(asg.node.default_child)  # type: ignore[arg-type]
+    return stack, queue_id, asg_id
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[str, Rendered]:
+    # Both stacks in one app, built before the (single) synthesis.
+    app = cdk.App()
+    built = {"default": build(app, "Default", DEFAULT), "modified": build(app, "Modified", MODIFIED)}
+    return {
+        name: Rendered(template=Template.from_stack(stack), queue_id=queue_id, asg_id=asg_id)
+        for name, (stack, queue_id, asg_id) in built.items()
+    }
+
+
+def one(template: Template, kind: str, logical_prefix: str) -> tuple[str, Any]:
+    matches = {k: v for k, v in template.find_resources(kind).items() if k.startswith(logical_prefix)}
+    assert len(matches) == 1, f"{kind} {logical_prefix}: {sorted(template.find_resources(kind))}"
+    return next(iter(matches.items()))
+
+
+def alarm_props(r: Rendered, name: str) -> dict[str, Any]:
+    _, alarm = one(r.template, "AWS::CloudWatch::Alarm", name)
+    props: dict[str, Any] = alarm["Properties"]
+    return props
+
+
+def policy_props(r: Rendered, name: str) -> tuple[str, dict[str, Any]]:
+    logical_id, resource = one(r.template, "AWS::AutoScaling::ScalingPolicy", name)
+    return logical_id, resource["Properties"]
+
+
+def check_rendering(r: Rendered, policy: ScalingPolicy) -> None:
+    period = int(policy.period_seconds)
+    warmup = int(policy.warmup_periods * policy.period_seconds)
+    asg_ref = {"Ref": r.asg_id}
+    threshold = policy.scale_out_threshold
+
+    # Scale out: visible messages, the policy's period and M of N, steps relative to the threshold.
+    out_id, out = policy_props(r, "ScaleOutPolicy")
+    assert out["PolicyType"] == "StepScaling"
+    assert out["AdjustmentType"] == "ChangeInCapacity"
+    assert out["AutoScalingGroupName"] == asg_ref
+    assert out["EstimatedInstanceWarmup"] == warmup
+    expected_steps = [
+        {
+            "MetricIntervalLowerBound": step.lower - threshold,
+            **({} if step.upper is None else {"MetricIntervalUpperBound": step.upper - threshold}),
+            "ScalingAdjustment": step.change,
+        }
+        for step in policy.scale_out_steps
+    ]
+    assert sorted(out["StepAdjustments"], key=lambda s: s["MetricIntervalLowerBound"]) == expected_steps
+    alarm = alarm_props(r, "ScaleOutAlarm")
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarm["Namespace"] == "AWS/SQS"
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [r.queue_id, "QueueName"]}}]
+    assert alarm["Statistic"] == "Maximum"
+    assert alarm["Period"] == period
+    assert alarm["Threshold"] == threshold
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["EvaluationPeriods"] == policy.scale_out_evaluation_periods
+    assert alarm["DatapointsToAlarm"] == policy.scale_out_datapoints_to_alarm
+    assert alarm["AlarmActions"] == [{"Ref": out_id}]
+
+    # Scale in: visible + in-flight <= 0 for K of K periods -> exact idle capacity.
+    in_id, scale_in = policy_props(r, "ScaleInPolicy")
+    assert scale_in["AdjustmentType"] == "ExactCapacity"
+    assert scale_in["StepAdjustments"] == [
+        {"MetricIntervalUpperBound": 0, "ScalingAdjustment": policy.idle_capacity}
+    ]
+    alarm = alarm_props(r, "ScaleInAlarm")
+    # CDK renders "outstanding" as metric math: visible + not visible.
+    expressions = [m for m in alarm["Metrics"] if "Expression" in m]
+    assert len(expressions) == 1
+    inputs = {m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"] if "MetricStat" in m}
+    assert inputs == {"ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible"}
+    assert all(m["MetricStat"]["Period"] == period for m in alarm["Metrics"] if "MetricStat" in m)
+    assert all(m["MetricStat"]["Stat"] == "Maximum" for m in alarm["Metrics"] if "MetricStat" in m)
+    assert alarm["Threshold"] == 0
+    assert alarm["ComparisonOperator"] == "LessThanOrEqualToThreshold"
+    assert alarm["EvaluationPeriods"] == policy.scale_in_idle_periods
+    assert alarm["DatapointsToAlarm"] == policy.scale_in_idle_periods
+    assert alarm["AlarmActions"] == [{"Ref": in_id}]
+
+    # Scale from zero: visible messages while the group's desired capacity is 0, one datapoint.
+    zero_id, zero = policy_props(r, "ScaleFromZeroPolicy")
+    assert zero["AdjustmentType"] == "ChangeInCapacity"
+    assert zero["StepAdjustments"] == [
+        {"MetricIntervalLowerBound": 0, "ScalingAdjustment": policy.scale_from_zero_to}
+    ]
+    alarm = alarm_props(r, "ScaleFromZeroAlarm")
+    [expression] = [m["Expression"] for m in alarm["Metrics"] if "Expression" in m]
+    assert expression.startswith("IF(") and "< 1" in expression
+    stats = {
+        m["MetricStat"]["Metric"]["MetricName"]: m["MetricStat"]
+        for m in alarm["Metrics"]
+        if "MetricStat" in m
+    }
+    assert set(stats) == {"ApproximateNumberOfMessagesVisible", "GroupDesiredCapacity"}
+    assert stats["GroupDesiredCapacity"]["Metric"]["Dimensions"] == [
+        {"Name": "AutoScalingGroupName", "Value": asg_ref}
+    ]
+    assert all(s["Period"] == period for s in stats.values())
+    assert alarm["Threshold"] == 1
+    assert alarm["EvaluationPeriods"] == 1
+    assert alarm["AlarmActions"] == [{"Ref": zero_id}]
+
+
+def test_default_policy_renders_one_minute_alarms_and_its_step_table(rendered):
+    # The numbers a reviewer expects from the docs, not only "whatever the policy says".
+    r = rendered["default"]
+    assert alarm_props(r, "ScaleOutAlarm")["Period"] == 60
+    assert alarm_props(r, "ScaleOutAlarm")["Threshold"] == 1000
+    _, out = policy_props(r, "ScaleOutPolicy")
+    assert [s["ScalingAdjustment"] for s in out["StepAdjustments"]] == [1, 3, 6]
+    check_rendering(r, DEFAULT)
+
+
+def test_three_alarms_and_three_policies_and_nothing_else(rendered):
+    for r in rendered.values():
+        r.template.resource_count_is("AWS::CloudWatch::Alarm", 3)
+        r.template.resource_count_is("AWS::AutoScaling::ScalingPolicy", 3)
+
+
+def test_changing_only_the_policy_moves_the_template_and_decide(rendered):
+    r = rendered["modified"]
+    check_rendering(r, MODIFIED)
+    assert alarm_props(r, "ScaleOutAlarm")["Threshold"] == 200
+    assert alarm_props(r, "ScaleOutAlarm")["Period"] == 120
+    assert alarm_props(r, "ScaleInAlarm")["EvaluationPeriods"] == 7
+    # decide() (the local supervisor's rule) follows the same object: 200 visible in 1 of 2
+    # periods now adds 2; under the default policy it does nothing.
+    assert decide(MODIFIED, [Sample(200, 0)], current=1).desired == 3
+    assert decide(DEFAULT, [Sample(200, 0)], current=1).desired == 1
+    idle = [Sample(0, 0)] * 7
+    assert decide(MODIFIED, idle[:6], current=5).desired == 5
+    assert decide(MODIFIED, idle, current=5).desired == MODIFIED.idle_capacity == 1
+
+
+def test_periods_cloudwatch_cannot_express_are_rejected():
+    assert cloudwatch_period(DEFAULT).to_seconds() == 60
+    with pytest.raises(ValueError, match="multiple of 60"):
+        cloudwatch_period(DEFAULT.local())
+    with pytest.raises(ValueError, match="multiple of 60"):
+        cloudwatch_period(replace(DEFAULT, period_seconds=90))
