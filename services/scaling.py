@@ -17,7 +17,7 @@ The rules (each is one alarm + one policy in the cloud)
   nothing, a higher step adds only the difference.
 - Scale in: visible + in-flight == 0 in each of the last `scale_in_idle_periods` (K) periods ->
   exact capacity `scale_in_to` (normally the minimum). In-flight work blocks it, so a worker is
-  never told to stop while a batch is being processed.
+  never told to stop while a batch is being processed; so does a warm-up in progress (as in EC2).
 - Everything is clamped to [min_capacity, max_capacity]; when several rules fire, the one giving
   the largest capacity wins (what EC2 Auto Scaling does with simultaneous policies).
 
@@ -241,7 +241,9 @@ def decide(
 
     idle = samples[-policy.scale_in_idle_periods :]
     idle_for_k = len(idle) == policy.scale_in_idle_periods and all(s.outstanding == 0 for s in idle)
-    if idle_for_k and policy.idle_capacity != current:
+    # EC2 Auto Scaling blocks dynamic scale-in while new instances are still warming up.
+    blocked_by_warmup = warming > 0 and policy.idle_capacity < current
+    if idle_for_k and policy.idle_capacity != current and not blocked_by_warmup:
         candidates.append(
             (policy.idle_capacity, f"scale in: idle for {policy.scale_in_idle_periods} periods")
         )

@@ -207,3 +207,11 @@ def test_periods_cloudwatch_cannot_express_are_rejected():
         cloudwatch_period(DEFAULT.local())
     with pytest.raises(ValueError, match="multiple of 60"):
         cloudwatch_period(replace(DEFAULT, period_seconds=90))
+
+
+def test_the_rendering_check_tells_the_two_policies_apart(rendered):
+    # Guards the checks above: a template built from one policy does not pass for the other.
+    with pytest.raises(AssertionError):
+        check_rendering(rendered["default"], MODIFIED)
+    with pytest.raises(AssertionError):
+        check_rendering(rendered["modified"], DEFAULT)

@@ -159,6 +159,14 @@ def test_one_busy_period_restarts_the_idle_count():
     assert capacities[-1] == 0
 
 
+def test_scale_in_waits_for_warmup_to_finish():
+    slow = replace(POLICY, scale_in_idle_periods=2, warmup_periods=4)
+    # A single message starts a worker, then the queue is idle: 2 idle periods would suffice,
+    # but the worker is still warming up (EC2 blocks scale-in meanwhile).
+    capacities = desired(replay(slow, visible(1, 0, 0, 0, 0, 0), current=0))
+    assert capacities == [1, 1, 1, 1, 0, 0]
+
+
 def test_scale_in_goes_to_the_exact_idle_capacity():
     policy = replace(POLICY, min_capacity=1, scale_in_to=2)
     assert decide(policy, visible(0, 0, 0, 0, 0), current=7).desired == 2
