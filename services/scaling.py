@@ -24,8 +24,8 @@ The rules (each is one alarm + one policy in the cloud)
 Why not a step at ">= 1 visible message"
 An Auto Scaling alarm action runs again for every period the alarm stays in ALARM. With a step
 at >= 1 message (needed to start from zero), a steady trickle that one worker keeps up with
-still shows a few visible messages at most sample times, so capacity would grow by one every
-period up to the maximum - in AWS as much as locally. The "from zero" rule handles the first
+still shows a few visible messages at most sample times, so capacity would grow by one after
+every warm-up up to the maximum - in AWS as much as locally. The "from zero" rule handles the first
 message; the scale-out steps start at a backlog that one worker could NOT clear within the
 acceptable delay. Visible messages (not in-flight) measure backlog rather than load: when the
 workers keep up, messages are received as they arrive and the visible count stays near zero.
@@ -38,7 +38,11 @@ Why these default numbers (backlog-per-instance reasoning)
   worker) -> +6, so an overload reaches the 20-instance maximum within a few periods.
 - CDK's QueueProcessingService defaults ([<=0: -1], [>=100: +1], [>=500: +5]) on a 5-minute
   Maximum would add an instance for 100 messages, i.e. < 1 s of work for one worker - gone long
-  before a new instance has booted (1-3 min) - and its -1 per idle period shrinks one at a time.
+  before a new instance has booted (1-3 min). Its scale-in ([<=0: -1]) looks at visible messages
+  only, so it removes workers that are still busy, and shrinks one instance at a time.
+- Known limit: the steps are on the raw visible count, not divided by capacity (CloudWatch can
+  do that with metric math). With the warm-up accounting and visible ~= 0 whenever the workers
+  keep up, a sustained backlog >= 1000 means they do not, which is when adding is right.
 - 2 of 3 periods: a backlog seen at two sample times persisted for at least a period, so it is
   not a blip that the running workers clear on their own (cloud: 1-minute periods).
 - Warm-up 3 periods (cloud: 180 s, matching the 1-3 minute boot); scale in after 5 idle periods
