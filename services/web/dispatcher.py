@@ -19,6 +19,7 @@ from services.contract import ReplyMessage, Result
 from services.ports import MessageQueue
 
 log = logging.getLogger(__name__)
+_WAKE_UP = "wake-up"  # sent to our own reply queue on stop, to end the long poll at once
 
 
 class ReplyDispatcher:
@@ -38,8 +39,13 @@ class ReplyDispatcher:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop consuming; returns once the current long poll has ended (at most poll_seconds)."""
+        """Stop consuming; returns once the current long poll has ended."""
         self._stopping.set()
+        if self.alive:
+            try:
+                self._replies.send(_WAKE_UP)
+            except Exception:
+                log.warning("reply consumer: could not wake the long poll; waiting for it to end")
         if self._thread is not None:
             self._thread.join(timeout=self._poll_seconds + 5)
 
@@ -73,6 +79,8 @@ class ReplyDispatcher:
                 self._stopping.wait(1.0)
 
     def _resolve(self, body: str) -> None:
+        if body == _WAKE_UP:
+            return
         try:
             reply = ReplyMessage.model_validate_json(body)
         except ValidationError:

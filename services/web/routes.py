@@ -65,6 +65,7 @@ def _checked(result: Result) -> Result:
 @router.post(
     "/upload",
     response_class=PlainTextResponse,
+    response_model=None,
     responses={200: {"content": {"text/plain": {"example": "cat:tabby"}}}, **_PENDING, **_ERRORS},
     openapi_extra=_UPLOAD_BODY,
     summary="Classify one image; answers `<name without extension>:<label>` as text",

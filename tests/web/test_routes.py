@@ -1,0 +1,172 @@
+"""The web tier through its real ASGI app on the local backend, without workers.
+
+Covers validation before queuing, what a submission stores and sends, the 202 path, the results
+endpoint and the small pages. Classification itself is tested end to end in tests/e2e.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from services.contract import ErrorKind, LabelScore, RequestMessage, Result, ResultError
+from services.web.deps import WebServices
+from services.web.main import create_app
+from services.web.settings import WebSettings
+from tests.conftest import settings_for
+
+LIMIT = 50_000
+
+
+def _jpeg(size: tuple[int, int] = (64, 48)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 120, 40)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    base = settings_for("local", tmp_path / "data").model_dump()
+    settings = WebSettings.model_validate(
+        {**base, "reply_queue": "web-replies", "wait_seconds": 0.3, "max_upload_bytes": LIMIT}
+    )
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def _services(client: TestClient) -> WebServices:
+    services: WebServices = client.app.state.services  # type: ignore[attr-defined]
+    return services
+
+
+def _nothing_queued(client: TestClient) -> bool:
+    return _services(client).requests.depth().outstanding == 0
+
+
+def test_health_index_and_docs(client: TestClient) -> None:
+    health = client.get("/healthz")
+    assert health.status_code == 200
+    assert health.json() == {"status": "ok", "backend": "local", "reply_consumer": True}
+    index = client.get("/")
+    assert index.status_code == 200 and "<form" in index.text and "/v1/classify" in index.text
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/upload", "/v1/classify", "/v1/results/{request_id}", "/healthz"} <= set(paths)
+    schema = paths["/upload"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert set(schema["properties"]) == {"myfile", "inputFile", "file"}
+
+
+@pytest.mark.parametrize(
+    ("files", "status", "kind"),
+    [
+        ({"myfile": ("a.jpg", b"", "image/jpeg")}, 400, ErrorKind.EMPTY),
+        ({"myfile": ("a.jpg", b"x" * (LIMIT + 1), "image/jpeg")}, 413, ErrorKind.TOO_LARGE),
+        ({"myfile": ("a.jpg", b"%PDF-1.7 not an image at all", "image/jpeg")}, 415, ErrorKind.NOT_AN_IMAGE),
+        ({"picture": ("a.jpg", _jpeg(), "image/jpeg")}, 400, "missing_field"),
+    ],
+    ids=["empty", "oversize", "not-an-image", "missing-field"],
+)
+@pytest.mark.parametrize("path", ["/upload", "/v1/classify"])
+def test_bad_uploads_are_refused_before_queuing(
+    client: TestClient, path: str, files: dict[str, tuple[str, bytes, str]], status: int, kind: str
+) -> None:
+    response = client.post(path, files=files)
+    assert response.status_code == status
+    body = response.json()
+    assert body["error"] == kind and body["reason"]
+    assert _nothing_queued(client)
+
+
+def test_a_field_that_is_not_a_file_is_missing(client: TestClient) -> None:
+    response = client.post("/upload", data={"myfile": "cat.jpg"}, files={"other": ("x", b"1", "text/plain")})
+    assert response.status_code == 400 and response.json()["error"] == "missing_field"
+    assert "myfile, inputFile, file" in response.json()["reason"]
+
+
+def test_not_multipart_is_refused(client: TestClient) -> None:
+    response = client.post("/upload", content=_jpeg(), headers={"content-type": "image/jpeg"})
+    assert response.status_code == 400 and response.json()["error"] == "not_multipart"
+    assert _nothing_queued(client)
+
+
+def test_oversize_stream_without_content_length_is_cut_off(client: TestClient) -> None:
+    boundary = "b0undary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="myfile"; filename="big.jpg"\r\n'
+        "Content-Type: image/jpeg\r\n\r\n"
+    ).encode()
+    chunks_sent = 0
+
+    def body() -> Iterator[bytes]:
+        nonlocal chunks_sent
+        yield head + _jpeg()
+        for _ in range(1000):  # 64 MB if nobody stops reading
+            chunks_sent += 1
+            yield b"\0" * 65536
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    response = client.post(
+        "/upload", content=body(), headers={"content-type": f"multipart/form-data; boundary={boundary}"}
+    )
+    assert response.status_code == 413 and response.json()["error"] == "too_large"
+    assert "content-length" not in {k.lower() for k in response.request.headers}
+    assert _nothing_queued(client)
+
+
+@pytest.mark.parametrize("field", ["myfile", "inputFile", "file"])
+def test_accepted_upload_is_stored_queued_and_answered_202_without_a_worker(
+    client: TestClient, field: str
+) -> None:
+    image = _jpeg()
+    response = client.post("/upload", files={field: ("../..\\dir/Caf\u00e9 cat.jpg", image, "text/plain")})
+    assert response.status_code == 202
+    body = response.json()
+    request_id = body["id"]
+    assert response.headers["location"] == body["location"] == f"/v1/results/{request_id}"
+
+    services = _services(client)
+    stored = services.inputs.get(request_id)  # the key is the request id, never the file name
+    assert stored.data == image
+    assert stored.metadata["filename"] == "Caf%C3%A9 cat.jpg" and stored.metadata["filename"].isascii()
+    [message] = services.requests.receive(10, wait_seconds=1)
+    request = RequestMessage.model_validate_json(message.body)
+    assert (request.id, request.image, request.reply_to) == (request_id, "Caf\u00e9 cat.jpg", "web-replies")
+
+    pending = client.get(body["location"])
+    assert pending.status_code == 202 and pending.json()["status"] == "pending"
+
+
+def test_results_endpoint_reads_the_output_bucket(client: TestClient) -> None:
+    outputs = _services(client).outputs
+    done = Result(
+        id="1" * 32,
+        image="cat.jpg",
+        label="tabby",
+        score=0.8,
+        top5=[LabelScore(label="tabby", score=0.8)],
+        model="m",
+        timings={"total": 12.0},
+    )
+    failed = Result(id="2" * 32, image="x.jpg", error=ResultError(kind=ErrorKind.TRUNCATED, reason="cut"))
+    broken = Result(
+        id="3" * 32, image="y.jpg", error=ResultError(kind=ErrorKind.MISSING_INPUT, reason="gone")
+    )
+    for result in (done, failed, broken):
+        outputs.put(result.id, result.model_dump_json().encode())
+
+    ok = client.get(f"/v1/results/{done.id}")
+    assert ok.status_code == 200
+    assert ok.json() == json.loads(
+        done.model_dump_json(include={"id", "image", "label", "score", "top5", "model", "timings"})
+    )
+    bad = client.get(f"/v1/results/{failed.id}")
+    assert bad.status_code == 422 and bad.json() == {"error": "truncated", "reason": "cut", "id": failed.id}
+    assert client.get(f"/v1/results/{broken.id}").status_code == 502
+    assert client.get(f"/v1/results/{'4' * 32}").status_code == 404
+    assert client.get("/v1/results/..%2Fsecret").status_code in (404, 422)
