@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 
 from services.commands._options import add_backend_options, backend_overrides, setup_logging
 
@@ -24,5 +25,8 @@ def run(args: argparse.Namespace) -> int:
     from services.web.settings import WebSettings
 
     app = create_app(WebSettings(**backend_overrides(args)))
+    # uvicorn stops gracefully on SIGINT/SIGTERM, then re-raises the signal: swallow that, exit 0.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: None)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
     return 0

@@ -39,6 +39,10 @@ def _watch_parent() -> None:
 
 def run(args: argparse.Namespace) -> int:
     setup_logging()
+    # A stop asked for while the model loads is honoured as soon as the worker exists.
+    early: list[int] = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda signum, _: early.append(signum))
     from model.classifier import Classifier
 
     from services.adapters.factory import make_backend
@@ -70,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         metrics=metrics,
     )
     worker.install_signal_handlers()
+    if early:
+        worker.request_stop()
     if args.exit_with_parent:
         _watch_parent()
     try:

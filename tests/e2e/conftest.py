@@ -1,0 +1,110 @@
+"""A running service per backend for the end-to-end tests: real uvicorn on 127.0.0.1 and real worker
+processes, on a fresh local data directory or on the session's moto server. Module-scoped: each
+test module starts it once and its tests share it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+
+from services.adapters.factory import Backend, make_backend
+from services.settings import BackendSettings
+from tests.conftest import settings_environment, settings_for
+
+REPLY_QUEUE = "e2e-replies"
+VISIBILITY_TIMEOUT = 5  # short, so a killed worker's messages come back quickly
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"service exited with {process.returncode}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} not healthy after {timeout} s")
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 30) -> int:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+@dataclass
+class Service:
+    url: str
+    settings: BackendSettings
+    backend: Backend
+    env: dict[str, str]
+    web: subprocess.Popen[bytes]
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "services.cli", "worker"]
+        worker = subprocess.Popen(command, env=self.env)
+        self.workers.append(worker)
+        return worker
+
+    def running_workers(self) -> list[subprocess.Popen[bytes]]:
+        return [w for w in self.workers if w.poll() is None]
+
+
+@pytest.fixture(scope="module", params=["local", "aws"])
+def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    kind = request.param
+    if kind == "aws":
+        request.getfixturevalue("moto_endpoint")
+    settings = settings_for(
+        kind, tmp_path_factory.mktemp(f"e2e-{kind}"), visibility_timeout=VISIBILITY_TIMEOUT
+    )
+    backend = make_backend(settings)
+    backend.ensure(settings, reply_queues=[REPLY_QUEUE])
+    env = {
+        **os.environ,
+        **settings_environment(settings),
+        "EVISION_REPLY_QUEUE": REPLY_QUEUE,
+        "EVISION_WAIT_SECONDS": "30",
+        "EVISION_POLL_SECONDS": "2",  # workers: short long-polls so they stop quickly
+        "EVISION_REPLY_POLL_SECONDS": "2",
+    }
+    port = free_port()
+    web = subprocess.Popen([sys.executable, "-m", "services.cli", "web", "--port", str(port)], env=env)
+    service = Service(url=f"http://127.0.0.1:{port}", settings=settings, backend=backend, env=env, web=web)
+    try:
+        for _ in range(2):
+            service.start_worker()
+        wait_until_healthy(service.url, web)
+        yield service
+    finally:
+        codes = [stop(w) for w in service.workers]
+        web_code = stop(web)
+        backend.close()
+    # Graceful stops are part of the contract: every process drained and exited cleanly.
+    assert web_code == 0
+    assert all(code in (0, -signal.SIGKILL) for code in codes), codes

@@ -1,0 +1,164 @@
+"""End to end through real HTTP: uvicorn + worker processes, on both backends (local and moto)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import struct
+import time
+import zlib
+
+import httpx
+from PIL import Image
+
+from services.contract import Result
+from tests.e2e.conftest import VISIBILITY_TIMEOUT, Service
+from tests.e2e.images import GOLDEN, golden_bytes
+
+TIMEOUT = httpx.Timeout(60.0)
+
+
+def _upload(service: Service, name: str, data: bytes, field: str = "myfile") -> httpx.Response:
+    return httpx.post(f"{service.url}/upload", files={field: (name, data)}, timeout=TIMEOUT)
+
+
+def _corrupt_images() -> dict[str, bytes]:
+    cat = golden_bytes("cat.jpg")
+
+    # A PNG that claims 60000 x 60000 pixels in a few hundred bytes.
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+        )
+
+    header = struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0)
+    bomb = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 4096))
+        + chunk(b"IEND", b"")
+    )
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buffer, "PNG")
+    return {
+        "truncated.jpg": cat[: len(cat) // 3],
+        "garbage.jpg": cat[:20] + bytes(range(256)) * 40,
+        "bomb.png": bomb,
+    }
+
+
+def test_golden_images_are_labelled_and_stored(service: Service) -> None:
+    inputs = service.backend.blobs(service.settings.input_bucket)
+    outputs = service.backend.blobs(service.settings.output_bucket)
+    for name, labels in GOLDEN.items():
+        stem = name.rsplit(".", 1)[0]
+        response = _upload(service, name, golden_bytes(name))
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/plain")
+        got_stem, _, label = response.text.partition(":")
+        assert got_stem == stem and label in labels, (name, response.text)
+
+    for field in ("inputFile", "file"):
+        response = httpx.post(
+            f"{service.url}/v1/classify", files={field: ("cat.jpg", golden_bytes("cat.jpg"))}, timeout=TIMEOUT
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["label"] in GOLDEN["cat.jpg"] and body["image"] == "cat.jpg"
+        assert len(body["top5"]) == 5 and body["top5"][0]["label"] == body["label"]
+        assert {"queue", "fetch", "preprocess", "infer", "total"} <= set(body["timings"])
+        # The result object is the source of truth; the input object is kept under the same id.
+        stored = Result.model_validate_json(outputs.get(body["id"]).data)
+        assert stored.label == body["label"] and stored.worker and stored.model
+        assert inputs.get(body["id"]).data == golden_bytes("cat.jpg")
+        again = httpx.get(f"{service.url}/v1/results/{body['id']}", timeout=TIMEOUT)
+        assert again.status_code == 200 and again.json() == body
+
+
+def test_bad_inputs_get_4xx_with_a_reason_and_the_workers_keep_serving(service: Service) -> None:
+    cat = golden_bytes("cat.jpg")
+    cases = [
+        (_upload(service, "empty.jpg", b""), 400, "empty"),
+        (_upload(service, "huge.jpg", cat[:3] + b"\0" * (10 * 1024 * 1024)), 413, "too_large"),
+        (_upload(service, "doc.jpg", b"%PDF-1.4 hello"), 415, "not_an_image"),
+        (_upload(service, "cat.jpg", cat, field="image"), 400, "missing_field"),
+    ]
+    for name, data in _corrupt_images().items():
+        cases.append((_upload(service, name, data), 422, None))
+    for response, status, kind in cases:
+        assert response.status_code == status, response.text
+        body = response.json()
+        assert body["reason"], body
+        if kind is not None:
+            assert body["error"] == kind
+        else:  # decided by the worker: a client-side error kind, and an id to look it up by
+            assert body["error"] in {"truncated", "corrupt", "too_many_pixels", "unsupported_format"}, body
+            assert body["id"]
+    response = _upload(service, "cat.jpg", cat)
+    assert response.status_code == 200 and response.text.split(":")[1] in GOLDEN["cat.jpg"]
+    assert len(service.running_workers()) == 2
+
+
+async def _concurrent_uploads(service: Service, count: int) -> tuple[list[httpx.Response], float]:
+    names = list(GOLDEN)
+    limits = httpx.Limits(max_connections=count)
+    async with httpx.AsyncClient(base_url=service.url, timeout=TIMEOUT, limits=limits) as client:
+        started = time.perf_counter()
+        responses = await asyncio.gather(
+            *(
+                client.post(
+                    "/upload", files={"myfile": (names[i % len(names)], golden_bytes(names[i % len(names)]))}
+                )
+                for i in range(count)
+            )
+        )
+        return list(responses), time.perf_counter() - started
+
+
+def _check_answers(responses: list[httpx.Response]) -> None:
+    names = list(GOLDEN)
+    for i, response in enumerate(responses):
+        name = names[i % len(names)]
+        assert response.status_code == 200, response.text
+        stem, _, label = response.text.partition(":")
+        assert stem == name.rsplit(".", 1)[0] and label in GOLDEN[name], (name, response.text)
+
+
+def test_50_concurrent_requests_are_all_answered(service: Service) -> None:
+    responses, seconds = asyncio.run(_concurrent_uploads(service, 50))
+    _check_answers(responses)
+    print(f"\n50 concurrent uploads on {service.settings.backend}: {seconds:.2f} s")
+
+
+def test_a_worker_killed_mid_batch_loses_nothing(service: Service) -> None:
+    count, names = 40, list(GOLDEN)
+    requests = service.backend.queue(service.settings.request_queue)
+    victim = service.running_workers()[0]
+
+    async def scenario() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=service.url, timeout=TIMEOUT) as client:
+            uploads = [
+                asyncio.ensure_future(
+                    client.post(
+                        "/v1/classify",
+                        files={"file": (names[i % len(names)], golden_bytes(names[i % len(names)]))},
+                    )
+                )
+                for i in range(count)
+            ]
+            # More than one batch in flight: both workers hold messages. Kill one of them now.
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and requests.depth().in_flight <= 10:
+                await asyncio.sleep(0.05)
+            victim.kill()
+            return list(await asyncio.gather(*uploads))
+
+    responses = asyncio.run(scenario())
+    service.start_worker()  # back to two for whatever runs next
+    assert victim.wait(5) == -9
+    for i, response in enumerate(responses):
+        assert response.status_code == 200, response.text
+        assert response.json()["label"] in GOLDEN[names[i % len(names)]]
+    # The victim's batch came back after its visibility timeout and was answered by the survivor.
+    redelivered = [r for r in responses if r.json()["timings"]["queue"] >= VISIBILITY_TIMEOUT * 1000 * 0.9]
+    assert redelivered, "the killed worker held no messages: nothing was redelivered"

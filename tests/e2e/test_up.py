@@ -1,0 +1,75 @@
+"""`evision up` as a user runs it: start, classify through /upload, Ctrl-C, nothing left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import free_port, wait_until_healthy
+from tests.e2e.images import GOLDEN, golden_bytes
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    "options",
+    [["--workers", "1"], ["--workers", "1", "--backend", "aws", "--emulate"]],
+    ids=["local", "aws-emulated"],
+)
+def test_up_serves_and_stops_cleanly_on_ctrl_c(tmp_path: Path, options: list[str]) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EVISION_", "AWS_"))}
+    env["PORT"] = str(port)  # the port comes from PORT when --port is not given
+    up = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "up", "--data-dir", str(tmp_path / "data"), *options],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url, up)  # type: ignore[arg-type]
+        workers = _children(up.pid)
+        assert len(workers) == 1
+        response = httpx.post(
+            f"{url}/upload", files={"myfile": ("cat.jpg", golden_bytes("cat.jpg"))}, timeout=60
+        )
+        assert response.status_code == 200
+        stem, _, label = response.text.partition(":")
+        assert stem == "cat" and label in GOLDEN["cat.jpg"]
+        up.send_signal(signal.SIGINT)
+        output, _ = up.communicate(timeout=60)
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.communicate()
+    assert up.returncode == 0, output
+    assert f"http://127.0.0.1:{port}" in output
+    assert not [pid for pid in workers if _alive(pid)], "worker processes left behind"
+    if "--emulate" not in options:
+        assert (tmp_path / "data").is_dir()

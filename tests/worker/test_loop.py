@@ -1,0 +1,156 @@
+"""The worker loop with the real model on the local backend: results, replies, deletes, isolation."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from services.adapters.factory import Backend, make_backend
+from services.contract import ErrorKind, ReplyMessage, RequestMessage, Result, new_request_id
+from services.ports import BlobStore
+from services.worker.heartbeat import VisibilityHeartbeat
+from services.worker.loop import Worker
+from services.worker.settings import WorkerSettings
+from tests.conftest import settings_for
+from tests.e2e.images import GOLDEN, golden_bytes
+
+REPLIES = "worker-test-replies"
+
+
+@pytest.fixture(scope="module")
+def classifier():  # type: ignore[no-untyped-def]
+    from model.classifier import Classifier
+
+    return Classifier(intra_op_threads=1)
+
+
+@dataclass
+class Setup:
+    settings: WorkerSettings
+    backend: Backend
+
+    @property
+    def requests(self):  # type: ignore[no-untyped-def]
+        return self.backend.queue(self.settings.request_queue)
+
+    @property
+    def inputs(self) -> BlobStore:
+        return self.backend.blobs(self.settings.input_bucket)
+
+    @property
+    def outputs(self) -> BlobStore:
+        return self.backend.blobs(self.settings.output_bucket)
+
+    def submit(self, name: str, data: bytes | None) -> str:
+        request_id = new_request_id()
+        if data is not None:
+            self.inputs.put(request_id, data)
+        self.requests.send(RequestMessage(id=request_id, image=name, reply_to=REPLIES).model_dump_json())
+        return request_id
+
+    def replies(self) -> dict[str, Result]:
+        queue = self.backend.queue(REPLIES)
+        found: dict[str, Result] = {}
+        while messages := queue.receive(10, wait_seconds=0):
+            for message in messages:
+                reply = ReplyMessage.model_validate_json(message.body)
+                found[reply.id] = reply.result
+            queue.delete_batch([m.receipt for m in messages])
+        return found
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[Setup]:
+    base = settings_for("local", tmp_path / "data", visibility_timeout=0.5, max_receives=2).model_dump()
+    settings = WorkerSettings.model_validate({**base, "burst_poll_seconds": 0.2, "threads": 2})
+    backend = make_backend(settings)
+    backend.ensure(settings, reply_queues=[REPLIES])
+    yield Setup(settings, backend)
+    backend.close()
+
+
+def _worker(setup: Setup, classifier, outputs: BlobStore | None = None) -> Worker:  # type: ignore[no-untyped-def]
+    return Worker(
+        settings=setup.settings,
+        requests=setup.requests,
+        inputs=setup.inputs,
+        outputs=outputs or setup.outputs,
+        reply_queue=setup.backend.queue,
+        classifier=classifier,
+        worker_id="test-worker",
+    )
+
+
+def test_a_mixed_batch_is_answered_message_by_message(setup: Setup, classifier) -> None:  # type: ignore[no-untyped-def]
+    good = {setup.submit(name, golden_bytes(name)): name for name in GOLDEN}
+    truncated = setup.submit("cut.jpg", golden_bytes("cat.jpg")[:2000])
+    missing = setup.submit("gone.jpg", None)
+
+    worker = _worker(setup, classifier)
+    try:
+        assert worker.work(burst=True) == 0
+    finally:
+        worker.close()
+
+    replies = setup.replies()
+    assert set(replies) == {*good, truncated, missing}
+    for request_id, name in good.items():
+        stored = Result.model_validate_json(setup.outputs.get(request_id).data)
+        assert stored == replies[request_id]  # the reply carries exactly the stored result
+        assert stored.ok and stored.label in GOLDEN[name] and stored.image == name
+        assert stored.worker == "test-worker" and stored.model == classifier.name
+        assert stored.top5[0].label == stored.label and len(stored.top5) == 5
+        assert {"queue", "fetch", "preprocess", "infer", "total"} <= set(stored.timings)
+    assert replies[truncated].error is not None and replies[truncated].error.kind.is_client_error
+    assert replies[missing].error is not None and replies[missing].error.kind == ErrorKind.MISSING_INPUT
+    assert setup.requests.depth().outstanding == 0  # everything answered was deleted
+
+
+class _FailingStore:
+    """An output bucket that is down: every write fails."""
+
+    name = "broken"
+
+    def put(
+        self, key: str, data: bytes, *, metadata: Mapping[str, str] | None = None, content_type: str = ""
+    ) -> None:
+        raise ConnectionError("output bucket unavailable")
+
+    def get(self, key: str):  # type: ignore[no-untyped-def]
+        raise AssertionError("not used")
+
+    def exists(self, key: str) -> bool:
+        return False
+
+
+def test_unexpected_failures_are_retried_then_dead_lettered(setup: Setup, classifier) -> None:  # type: ignore[no-untyped-def]
+    request_id = setup.submit("cat.jpg", golden_bytes("cat.jpg"))
+    setup.requests.send("{not a request message")
+    worker = _worker(setup, classifier, outputs=_FailingStore())  # type: ignore[arg-type]
+    try:
+        started = time.monotonic()
+        # Burst mode keeps receiving while redeliveries come back; the third receive dead-letters.
+        while setup.requests.depth().outstanding and time.monotonic() - started < 20:
+            worker.work(burst=True)
+    finally:
+        worker.close()
+    assert setup.replies() == {}  # nothing was answered: no result could be stored
+    assert setup.requests.depth().outstanding == 0
+    dead = setup.backend.queue(setup.settings.dead_letter_queue)
+    bodies = [m.body for m in dead.receive(10, wait_seconds=0)]
+    assert len(bodies) == 2 and any(request_id in body for body in bodies)
+    assert worker.batches >= 2  # each message was received max_receives times
+
+
+def test_heartbeat_keeps_a_long_batch_invisible(setup: Setup) -> None:
+    setup.requests.send("slow")
+    [message] = setup.requests.receive(1, wait_seconds=1)
+    with VisibilityHeartbeat(setup.requests, [message.receipt], timeout=0.5, fraction=0.4) as heartbeat:
+        assert setup.requests.receive(1, wait_seconds=1.2) == []  # longer than the timeout
+    assert heartbeat.extensions >= 2
+    [again] = setup.requests.receive(1, wait_seconds=2)  # released once the batch stops extending
+    assert again.message_id == message.message_id and again.receive_count == 2
