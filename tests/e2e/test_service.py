@@ -77,7 +77,7 @@ def test_golden_images_are_labelled_and_stored(service: Service) -> None:
 
 def test_bad_inputs_get_4xx_with_a_reason_and_the_workers_keep_serving(service: Service) -> None:
     cat = golden_bytes("cat.jpg")
-    cases = [
+    cases: list[tuple[httpx.Response, int, str | None]] = [
         (_upload(service, "empty.jpg", b""), 400, "empty"),
         (_upload(service, "huge.jpg", cat[:3] + b"\0" * (10 * 1024 * 1024)), 413, "too_large"),
         (_upload(service, "doc.jpg", b"%PDF-1.4 hello"), 415, "not_an_image"),

@@ -22,7 +22,7 @@ REPLIES = "worker-test-replies"
 
 
 @pytest.fixture(scope="module")
-def classifier():  # type: ignore[no-untyped-def]
+def classifier():
     from model.classifier import Classifier
 
     return Classifier(intra_op_threads=1)
@@ -34,7 +34,7 @@ class Setup:
     backend: Backend
 
     @property
-    def requests(self):  # type: ignore[no-untyped-def]
+    def requests(self):
         return self.backend.queue(self.settings.request_queue)
 
     @property
@@ -73,7 +73,7 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
     backend.close()
 
 
-def _worker(setup: Setup, classifier, outputs: BlobStore | None = None) -> Worker:  # type: ignore[no-untyped-def]
+def _worker(setup: Setup, classifier, outputs: BlobStore | None = None) -> Worker:
     return Worker(
         settings=setup.settings,
         requests=setup.requests,
@@ -85,7 +85,7 @@ def _worker(setup: Setup, classifier, outputs: BlobStore | None = None) -> Worke
     )
 
 
-def test_a_mixed_batch_is_answered_message_by_message(setup: Setup, classifier) -> None:  # type: ignore[no-untyped-def]
+def test_a_mixed_batch_is_answered_message_by_message(setup: Setup, classifier) -> None:
     good = {setup.submit(name, golden_bytes(name)): name for name in GOLDEN}
     truncated = setup.submit("cut.jpg", golden_bytes("cat.jpg")[:2000])
     missing = setup.submit("gone.jpg", None)
@@ -105,8 +105,9 @@ def test_a_mixed_batch_is_answered_message_by_message(setup: Setup, classifier) 
         assert stored.worker == "test-worker" and stored.model == classifier.name
         assert stored.top5[0].label == stored.label and len(stored.top5) == 5
         assert {"queue", "fetch", "preprocess", "infer", "total"} <= set(stored.timings)
-    assert replies[truncated].error is not None and replies[truncated].error.kind.is_client_error
-    assert replies[missing].error is not None and replies[missing].error.kind == ErrorKind.MISSING_INPUT
+    truncated_error, missing_error = replies[truncated].error, replies[missing].error
+    assert truncated_error is not None and truncated_error.kind.is_client_error
+    assert missing_error is not None and missing_error.kind == ErrorKind.MISSING_INPUT
     assert setup.requests.depth().outstanding == 0  # everything answered was deleted
 
 
@@ -120,17 +121,17 @@ class _FailingStore:
     ) -> None:
         raise ConnectionError("output bucket unavailable")
 
-    def get(self, key: str):  # type: ignore[no-untyped-def]
+    def get(self, key: str):
         raise AssertionError("not used")
 
     def exists(self, key: str) -> bool:
         return False
 
 
-def test_unexpected_failures_are_retried_then_dead_lettered(setup: Setup, classifier) -> None:  # type: ignore[no-untyped-def]
+def test_unexpected_failures_are_retried_then_dead_lettered(setup: Setup, classifier) -> None:
     request_id = setup.submit("cat.jpg", golden_bytes("cat.jpg"))
     setup.requests.send("{not a request message")
-    worker = _worker(setup, classifier, outputs=_FailingStore())  # type: ignore[arg-type]
+    worker = _worker(setup, classifier, outputs=_FailingStore())
     try:
         started = time.monotonic()
         # Burst mode keeps receiving while redeliveries come back; the third receive dead-letters.

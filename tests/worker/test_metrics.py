@@ -24,13 +24,13 @@ def test_one_flush_publishes_the_aggregated_batch_metrics(moto_endpoint: str) ->
         [point] = client.get_metric_statistics(
             Namespace=names.NAMESPACE,
             MetricName=metric,
-            Dimensions=dimensions,  # type: ignore[arg-type]
+            Dimensions=dimensions,
             StartTime=now - timedelta(minutes=5),
             EndTime=now + timedelta(minutes=5),
             Period=600,
             Statistics=["SampleCount", "Sum", "Maximum"],
         )["Datapoints"]
-        return {k: float(point[k]) for k in ("SampleCount", "Sum", "Maximum")}  # type: ignore[literal-required]
+        return {k: float(point[k]) for k in ("SampleCount", "Sum", "Maximum")}
 
     assert stats(names.IMAGES_PROCESSED)["Sum"] == 4
     assert stats(names.BATCH_LATENCY) == {"SampleCount": 2, "Sum": 200.0, "Maximum": 120.0}
