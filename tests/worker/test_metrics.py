@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 
@@ -17,7 +18,7 @@ def test_one_flush_publishes_the_aggregated_batch_metrics(moto_endpoint: str) ->
     publisher.record_batch(1, 80.0, [30.0])
     publisher.close()  # flushes what is left
 
-    dimensions = [{"Name": names.SERVICE, "Value": names.WORKER}]
+    dimensions: list[Any] = [{"Name": names.SERVICE, "Value": names.WORKER}]
     now = datetime.now(UTC)
 
     def stats(metric: str) -> dict[str, float]:
