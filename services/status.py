@@ -1,0 +1,127 @@
+"""What `evision status` and `GET /v1/status` show: queue depth, workers, recent scaling decisions.
+
+The local supervisor writes a `SupervisorSnapshot` to `<data_dir>/status.json` once per period
+(atomically: write a temporary file, then rename), so any process can read it without talking to
+the supervisor. `collect_status` combines it with the live queue depth into one `StatusReport`,
+the same JSON for the command line and the web tier. In AWS no local supervisor runs: the report
+then says the workers are managed by the Auto Scaling group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from services.ports import MessageQueue
+
+STATUS_FILE = "status.json"
+# A snapshot older than this many periods (and at least STALE_MIN_SECONDS) means no supervisor runs.
+STALE_PERIODS = 5
+STALE_MIN_SECONDS = 10.0
+
+WorkersManagedBy = Literal["local supervisor", "auto scaling group", "nothing"]
+
+
+class DecisionRecord(BaseModel):
+    """One scaling decision: the sample it was made on and what it decided (also the log line)."""
+
+    time: float = Field(description="Unix time of the sample")
+    visible: int
+    in_flight: int
+    current: int = Field(description="desired capacity before the decision")
+    desired: int
+    reason: str
+    running: int = Field(description="worker processes running (not draining) after reconciling")
+    draining: int = Field(default=0, description="worker processes finishing their batch before exiting")
+
+
+class SupervisorSnapshot(BaseModel):
+    """The local supervisor's state, written once per period."""
+
+    pid: int
+    updated_at: float
+    period_seconds: float
+    min_workers: int
+    max_workers: int
+    desired: int
+    running: int
+    draining: int
+    restarts: int = Field(description="workers restarted after an unexpected exit")
+    decisions: list[DecisionRecord] = Field(description="recent decisions, oldest first")
+
+    def stale(self, now: float | None = None) -> bool:
+        age = (time.time() if now is None else now) - self.updated_at
+        return age > max(STALE_MIN_SECONDS, STALE_PERIODS * self.period_seconds)
+
+
+class QueueStatus(BaseModel):
+    name: str
+    visible: int | None = None
+    in_flight: int | None = None
+    error: str | None = Field(default=None, description="why the depth could not be read")
+
+
+class StatusReport(BaseModel):
+    backend: str
+    time: float
+    queue: QueueStatus
+    workers_managed_by: WorkersManagedBy
+    supervisor: SupervisorSnapshot | None = Field(
+        default=None, description="the local supervisor's last snapshot, if one is running"
+    )
+
+
+def status_path(data_dir: Path) -> Path:
+    return data_dir / STATUS_FILE
+
+
+def write_snapshot(path: Path, snapshot: SupervisorSnapshot) -> None:
+    """Replace `path` atomically: readers see the old snapshot or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=".status-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(snapshot.model_dump_json())
+        Path(temporary).replace(path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            Path(temporary).unlink()
+        raise
+
+
+def read_snapshot(path: Path) -> SupervisorSnapshot | None:
+    """The snapshot at `path`, or None when there is none (or it is unreadable)."""
+    try:
+        return SupervisorSnapshot.model_validate_json(path.read_bytes())
+    except (FileNotFoundError, ValidationError):
+        return None
+
+
+def collect_status(*, backend: str, queue: MessageQueue, data_dir: Path) -> StatusReport:
+    """The status of the service as seen from here (blocking: reads the queue and a file)."""
+    now = time.time()
+    queue_status = QueueStatus(name=queue.name)
+    try:
+        depth = queue.depth()
+        queue_status.visible, queue_status.in_flight = depth.visible, depth.in_flight
+    except Exception as exc:  # the report is still useful without the depth
+        queue_status.error = f"{type(exc).__name__}: {exc}"
+    snapshot = read_snapshot(status_path(data_dir))
+    if snapshot is not None and snapshot.stale(now):
+        snapshot = None
+    managed_by: WorkersManagedBy
+    if snapshot is not None:
+        managed_by = "local supervisor"
+    elif backend == "aws":
+        managed_by = "auto scaling group"
+    else:
+        managed_by = "nothing"
+    return StatusReport(
+        backend=backend, time=now, queue=queue_status, workers_managed_by=managed_by, supervisor=snapshot
+    )
