@@ -3,5 +3,8 @@
 from __future__ import annotations
 
 
-class StopRequestedError(Exception):
-    """Raised by the signal handler while the worker is idle in a long poll, to stop at once."""
+class StopRequestedError(BaseException):
+    """Raised by the signal handler while the worker is idle in a long poll, to stop at once.
+
+    A BaseException (like KeyboardInterrupt), so that no library retry loop swallows it.
+    """
