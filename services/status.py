@@ -13,12 +13,13 @@ import contextlib
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from services.ports import MessageQueue
+from services.ports import QueueDepth
 
 STATUS_FILE = "status.json"
 # A snapshot older than this many periods (and at least STALE_MIN_SECONDS) means no supervisor runs.
@@ -103,13 +104,19 @@ def read_snapshot(path: Path) -> SupervisorSnapshot | None:
         return None
 
 
-def collect_status(*, backend: str, queue: MessageQueue, data_dir: Path) -> StatusReport:
-    """The status of the service as seen from here (blocking: reads the queue and a file)."""
+def collect_status(
+    *, backend: str, queue_name: str, depth: Callable[[], QueueDepth], data_dir: Path
+) -> StatusReport:
+    """The status of the service as seen from here (blocking: reads the queue and a file).
+
+    `depth` reads the request queue's depth; its failure (no such queue yet, no credentials...)
+    is reported in the result rather than raised.
+    """
     now = time.time()
-    queue_status = QueueStatus(name=queue.name)
+    queue_status = QueueStatus(name=queue_name)
     try:
-        depth = queue.depth()
-        queue_status.visible, queue_status.in_flight = depth.visible, depth.in_flight
+        sample = depth()
+        queue_status.visible, queue_status.in_flight = sample.visible, sample.in_flight
     except Exception as exc:  # the report is still useful without the depth
         queue_status.error = f"{type(exc).__name__}: {exc}"
     snapshot = read_snapshot(status_path(data_dir))

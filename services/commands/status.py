@@ -1,0 +1,109 @@
+"""`evision status`: queue depth, workers running/desired and the recent scaling decisions.
+
+Reads the request queue's depth (local SQLite or SQS) and the local supervisor's snapshot
+(`<data dir>/status.json`); `--json` prints the same document as `GET /v1/status`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+
+from rich.console import Console
+from rich.table import Table
+
+from services.commands._options import add_backend_options, backend_overrides
+from services.ports import QueueDepth
+from services.status import StatusReport
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_backend_options(parser)
+    parser.add_argument("--json", action="store_true", help="print the status as JSON (as GET /v1/status)")
+    parser.add_argument(
+        "--decisions", type=int, default=10, metavar="N", help="recent scaling decisions to show (default 10)"
+    )
+
+
+def _time(stamp: float) -> str:
+    return datetime.fromtimestamp(stamp).strftime("%H:%M:%S.%f")[:-3]
+
+
+def _dash(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def render(report: StatusReport, console: Console, decisions: int = 10) -> None:
+    summary = Table.grid(padding=(0, 2))
+    summary.add_column(style="bold")
+    summary.add_column()
+    queue = report.queue
+    summary.add_row("backend", report.backend)
+    depth = (
+        f"[red]unreadable: {queue.error}[/red]"
+        if queue.error
+        else f"{_dash(queue.visible)} visible, {_dash(queue.in_flight)} in flight"
+    )
+    summary.add_row(f"queue {queue.name}", depth)
+    summary.add_row("workers managed by", report.workers_managed_by)
+    supervisor = report.supervisor
+    if supervisor is not None:
+        workers = f"{supervisor.running} running, {supervisor.desired} desired"
+        if supervisor.draining:
+            workers += f", {supervisor.draining} draining"
+        summary.add_row("workers", workers)
+        summary.add_row(
+            "policy",
+            f"{supervisor.min_workers}..{supervisor.max_workers} workers, "
+            f"sampled every {supervisor.period_seconds:g} s",
+        )
+        summary.add_row("restarts", str(supervisor.restarts))
+    console.print(summary)
+    if supervisor is None or decisions <= 0:
+        return
+    table = Table(title="recent scaling decisions", title_justify="left")
+    for column in ("time", "visible", "in flight", "current", "desired", "running", "reason"):
+        table.add_column(column, justify="left" if column in ("time", "reason") else "right")
+    for record in supervisor.decisions[-decisions:]:
+        table.add_row(
+            _time(record.time),
+            str(record.visible),
+            str(record.in_flight),
+            str(record.current),
+            str(record.desired),
+            str(record.running),
+            record.reason,
+        )
+    if not supervisor.decisions:
+        table.caption = "none yet: the queue has been idle"
+    console.print(table)
+
+
+def run(args: argparse.Namespace) -> int:
+    from services.adapters.factory import make_backend
+    from services.settings import BackendSettings
+    from services.status import collect_status
+
+    settings = BackendSettings(**backend_overrides(args))
+    backend = make_backend(settings)
+
+    def depth() -> QueueDepth:
+        if settings.backend == "local" and not settings.data_dir.is_dir():  # don't create one
+            raise FileNotFoundError(f"no local service data in {settings.data_dir}")
+        return backend.queue(settings.request_queue).depth()
+
+    try:
+        report = collect_status(
+            backend=settings.backend,
+            queue_name=settings.request_queue,
+            depth=depth,
+            data_dir=settings.data_dir,
+        )
+    finally:
+        backend.close()
+    if args.json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+    else:
+        render(report, Console(), args.decisions)
+    return 0

@@ -1,0 +1,107 @@
+"""Instance scale-in protection: an EC2 worker is protected while it holds messages.
+
+The Auto Scaling group scales in when the queue has been idle, but it picks the instance to
+terminate itself; protection keeps it from picking one that is still finishing a batch. The worker
+loop calls `set_busy(True)` when a receive returns messages and `set_busy(False)` when a receive
+comes back empty (and when it stops). Only a change of state makes an API call.
+
+With the `local` backend (or with no `EVISION_ASG_NAME`) protection is a no-op: locally the
+supervisor drains worker processes with SIGTERM instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import urllib.request
+from typing import TYPE_CHECKING, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from mypy_boto3_autoscaling import AutoScalingClient
+
+log = logging.getLogger(__name__)
+
+IMDS = "http://169.254.169.254"
+IMDS_TIMEOUT = 2.0
+
+
+class ScaleInProtection(Protocol):
+    def set_busy(self, busy: bool) -> None: ...
+
+
+class NoProtection:
+    """Local workers: nothing to protect (the supervisor drains them gracefully)."""
+
+    def set_busy(self, busy: bool) -> None:
+        return None
+
+
+class AsgScaleInProtection:
+    """Turns this instance's scale-in protection on while busy and off when idle."""
+
+    def __init__(self, client: AutoScalingClient, *, asg_name: str, instance_id: str) -> None:
+        self._client = client
+        self._asg_name = asg_name
+        self._instance_id = instance_id
+        self.protected = False  # instances start unprotected (the group does not protect new ones)
+        self.calls = 0
+
+    def set_busy(self, busy: bool) -> None:
+        if busy == self.protected:
+            return
+        try:
+            self.calls += 1
+            self._client.set_instance_protection(
+                InstanceIds=[self._instance_id],
+                AutoScalingGroupName=self._asg_name,
+                ProtectedFromScaleIn=busy,
+            )
+        except (BotoCoreError, ClientError) as exc:
+            # Not fatal: the batch still runs; the state stays as it was, so the next change retries.
+            log.warning("could not turn scale-in protection %s: %s", "on" if busy else "off", exc)
+            return
+        self.protected = busy
+        log.info("scale-in protection %s for %s", "on" if busy else "off", self._instance_id)
+
+
+class ProtectionSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EVISION_", extra="ignore")
+
+    backend: str = "local"
+    asg_name: str | None = None  # set by the worker instances' user data
+    instance_id: str | None = None  # default: asked from the instance metadata service (IMDSv2)
+    aws_region: str | None = None
+
+
+def instance_id_from_imds(timeout: float = IMDS_TIMEOUT) -> str:
+    """This EC2 instance's id from IMDSv2 (a session token first, then the metadata)."""
+    token_request = urllib.request.Request(
+        f"{IMDS}/latest/api/token", method="PUT", headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"}
+    )
+    with urllib.request.urlopen(token_request, timeout=timeout) as response:
+        token = response.read().decode()
+    id_request = urllib.request.Request(
+        f"{IMDS}/latest/meta-data/instance-id", headers={"X-aws-ec2-metadata-token": token}
+    )
+    with urllib.request.urlopen(id_request, timeout=timeout) as response:
+        return str(response.read().decode()).strip()
+
+
+def make_protection(settings: ProtectionSettings | None = None) -> ScaleInProtection:
+    """Protection for this worker: AWS when on an instance of a named group, otherwise a no-op."""
+    settings = settings or ProtectionSettings()
+    if settings.backend != "aws" or not settings.asg_name:
+        return NoProtection()
+    instance_id = settings.instance_id
+    if instance_id is None:
+        try:
+            instance_id = instance_id_from_imds()
+        except OSError as exc:
+            log.warning("no instance id from the metadata service (%s): scale-in protection is off", exc)
+            return NoProtection()
+    import boto3
+
+    client = boto3.client("autoscaling", region_name=settings.aws_region)
+    return AsgScaleInProtection(client, asg_name=settings.asg_name, instance_id=instance_id)
