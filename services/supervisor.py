@@ -92,6 +92,13 @@ class _Worker:
         return self.process.pid
 
 
+@dataclass(frozen=True, slots=True)
+class WorkerExit:
+    pid: int
+    code: int  # negative: killed by that signal
+    requested: bool  # drained on request (scale-in, shutdown) rather than exited on its own
+
+
 class WorkerPool:
     """Worker processes started from one command; scaled with `scale_to`, stopped with `shutdown`.
 
@@ -120,6 +127,7 @@ class WorkerPool:
         self._not_before = 0.0  # no (re)start before this time (back-off)
         self._owed = 0  # unexpected exits not yet replaced
         self.restarts = 0
+        self.exits: deque[WorkerExit] = deque(maxlen=100)  # most recent exits, for tests and logs
 
     @property
     def running(self) -> list[int]:
@@ -137,6 +145,7 @@ class WorkerPool:
             code = worker.process.returncode
             with self._lock:
                 self._workers.remove(worker)
+            self.exits.append(WorkerExit(worker.pid, code, worker.draining_since is not None))
             if worker.draining_since is not None:
                 log.info(
                     "worker %d drained and exited (%d) after %.1f s",
@@ -210,7 +219,7 @@ class WorkerPool:
                 worker.process.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 log.warning(
-                    "worker %d still busy after %.0f s of draining: killing it", worker.pid, drain_seconds
+                    "worker %d still busy after %g s of draining: killing it", worker.pid, drain_seconds
                 )
                 worker.process.kill()
                 worker.process.wait()
