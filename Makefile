@@ -36,3 +36,20 @@ bench: install
 
 clean:
 	rm -rf $(VENV) cdk.out node_modules .pytest_cache .mypy_cache .ruff_cache
+
+# The CDK app (app.py, infra/): a pinned CDK CLI from package-lock.json, no telemetry, no version check.
+CDK_ENV := CDK_DISABLE_CLI_TELEMETRY=true CDK_DISABLE_VERSION_CHECK=true JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
+CDK := $(CDK_ENV) npx --no-install cdk
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+synth: install node_modules/.package-lock.json
+	$(CDK) synth --quiet
+
+# Needs AWS credentials and a bootstrapped account/region (`npx cdk bootstrap`); see the README.
+deploy: install node_modules/.package-lock.json
+	$(CDK) deploy --require-approval broadening
+
+destroy: install node_modules/.package-lock.json
+	$(CDK) destroy

@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""The CDK app: the whole Elastic Vision service on AWS in one stack (see infra/).
+
+The only place that reads CDK context and the environment. Context (cdk.json, or `-c key=value`):
+`stage` (dev | prod), `minCapacity`, `maxCapacity`, `modelAmiId`, `workerInstanceType`,
+`webInstanceType`, `maxReceives`, `sshCidr`. Every synthesis runs the cdk-nag AwsSolutions checks;
+an unacknowledged finding fails it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+
+from infra.config import CONTEXT_KEYS, FEATURE_FLAGS, ServiceConfig
+from infra.stack import ServiceStack
+
+ROOT = Path(__file__).resolve().parent
+
+
+def build_app(app: cdk.App | None = None) -> cdk.App:
+    app = app or cdk.App(context=dict(FEATURE_FLAGS))
+    stage = str(app.node.try_get_context("stage") or "dev")
+    context = {key: app.node.try_get_context(key) for key in CONTEXT_KEYS}
+    config = ServiceConfig.for_stage(stage, context)
+    # Environment-agnostic unless the CLI knows the account (cdk deploy with credentials).
+    account, region = os.environ.get("CDK_DEFAULT_ACCOUNT"), os.environ.get("CDK_DEFAULT_REGION")
+    env = cdk.Environment(account=account, region=region) if account and region else None
+    ServiceStack(
+        app,
+        f"ElasticVision-{config.stage}",
+        config=config,
+        source_dir=ROOT,
+        env=env,
+        description="Elastic Vision: image recognition as a service (web tier, SQS, elastic ONNX workers)",
+    )
+    cdk.Tags.of(app).add("project", "elastic-vision")
+    cdk.Tags.of(app).add("stage", config.stage)
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app
+
+
+if __name__ == "__main__":
+    build_app().synth()

@@ -1,0 +1,119 @@
+"""Per-deployment settings of the CDK app as one typed dataclass, built in `app.py` from context.
+
+Nothing else in `infra/` reads context or the environment: constructs get what they need from
+`ServiceConfig` through typed keyword arguments.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Literal, get_args
+
+from services.scaling import ScalingPolicy
+
+Stage = Literal["dev", "prod"]
+STAGES: tuple[Stage, ...] = get_args(Stage)
+
+# The context keys `app.py` reads (cdk.json or `cdk synth -c key=value`), mapped to config fields.
+CONTEXT_KEYS: Mapping[str, str] = {
+    "minCapacity": "min_capacity",
+    "maxCapacity": "max_capacity",
+    "modelAmiId": "model_ami_id",
+    "workerInstanceType": "worker_instance_type",
+    "webInstanceType": "web_instance_type",
+    "maxReceives": "max_receives",
+    "sshCidr": "ssh_cidr",
+}
+
+# CDK feature flags the constructs rely on. Given to `cdk.App(context=...)` by app.py and the
+# tests (not in cdk.json, which only the CLI reads: `python app.py` must synthesize the same).
+FEATURE_FLAGS: Mapping[str, object] = {
+    # Server access logs are delivered via a bucket policy, not the legacy ACL.
+    "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
+    "@aws-cdk/aws-iam:minimizePolicies": True,
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceConfig:
+    stage: Stage = "dev"
+    # dev: buckets are destroyed with the stack (objects auto-deleted); prod: they are retained.
+    retain_data: bool = False
+    # The ONE scaling policy (services/scaling.py); only min/max capacity can be overridden here.
+    scaling: ScalingPolicy = field(default_factory=ScalingPolicy)
+    # None: the latest Amazon Linux 2023 (SSM public parameter). Otherwise an AL2023-based image.
+    model_ami_id: str | None = None
+    # 2 vCPUs: the worker runs one inference thread per core (see FIELD-NOTES).
+    worker_instance_type: str = "c7i.large"
+    web_instance_type: str = "t3.small"
+    volume_gib: int = 10
+    # Receives before a message goes to the dead-letter queue.
+    max_receives: int = 3
+    # Visibility timeout = worst-case batch: `batch_size` images of the slowest allowed kind
+    # (10 MB download + a 4000x3000 decode + inference, ~2 s on a busy core), times a safety
+    # factor. The worker extends visibility for a batch that still runs longer (heartbeat).
+    batch_size: int = 10
+    worst_case_image_seconds: float = 2.0
+    visibility_safety_factor: float = 3.0
+    # Inputs are only needed until their result is written; results (output bucket) are kept.
+    input_expiry_days: int = 30
+    # None: no SSH (use SSM Session Manager). A CIDR opens port 22 of the web tier to it.
+    ssh_cidr: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.stage not in STAGES:
+            raise ValueError(f"stage must be one of {STAGES}, got {self.stage!r}")
+        if not 1 <= self.max_receives <= 1000:
+            raise ValueError(f"max_receives must be in 1..1000, got {self.max_receives}")
+        if not 1 <= self.batch_size <= 10:
+            raise ValueError(f"batch_size must be in 1..10 (SQS receive limit), got {self.batch_size}")
+        if not 0 < self.visibility_timeout_seconds <= 43200:
+            raise ValueError(
+                f"visibility timeout must be in 1..43200 s, got {self.visibility_timeout_seconds}"
+            )
+        if self.model_ami_id is not None and not self.model_ami_id.startswith("ami-"):
+            raise ValueError(f"modelAmiId must look like ami-..., got {self.model_ami_id!r}")
+
+    @property
+    def visibility_timeout_seconds(self) -> int:
+        worst_case_batch = self.batch_size * self.worst_case_image_seconds
+        return math.ceil(worst_case_batch * self.visibility_safety_factor)
+
+    @property
+    def drain_timeout_seconds(self) -> int:
+        """How long systemd lets a stopping worker finish its batch before SIGKILL."""
+        return self.visibility_timeout_seconds + 30
+
+    @classmethod
+    def for_stage(cls, stage: str, context: Mapping[str, object] | None = None) -> ServiceConfig:
+        """Defaults of `stage`, overridden by raw context values (`-c` gives strings)."""
+        if stage not in STAGES:
+            raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
+        config = cls(stage=stage, retain_data=stage == "prod")
+        return config.with_context(context or {})
+
+    def with_context(self, context: Mapping[str, object]) -> ServiceConfig:
+        unknown = sorted(set(context) - set(CONTEXT_KEYS))
+        if unknown:
+            raise ValueError(f"unknown context keys {unknown}; known: {sorted(CONTEXT_KEYS)}")
+        values = {CONTEXT_KEYS[key]: value for key, value in context.items() if value not in (None, "")}
+        scaling = replace(
+            self.scaling,
+            min_capacity=_as_int("min_capacity", values.pop("min_capacity", self.scaling.min_capacity)),
+            max_capacity=_as_int("max_capacity", values.pop("max_capacity", self.scaling.max_capacity)),
+        )
+        if "max_receives" in values:
+            values["max_receives"] = _as_int("max_receives", values["max_receives"])
+        for name in ("model_ami_id", "worker_instance_type", "web_instance_type", "ssh_cidr"):
+            if name in values:
+                values[name] = str(values[name])
+        return replace(self, scaling=scaling, **values)  # type: ignore[arg-type]
+
+
+def _as_int(name: str, value: object) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {value!r}") from None

@@ -1,0 +1,114 @@
+"""One CloudWatch dashboard: queue, dead letters, worker group, worker throughput/latency, web errors."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Duration
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from services import metric_names as names
+
+PERIOD = Duration.minutes(1)  # SQS and group metrics are published every minute
+WIDTH = 8  # three widgets per row (the grid is 24 wide)
+
+
+def custom(metric: str, service: str, statistic: str, label: str) -> cw.Metric:
+    return cw.Metric(
+        namespace=names.NAMESPACE,
+        metric_name=metric,
+        dimensions_map={names.SERVICE: service},
+        statistic=statistic,
+        period=PERIOD,
+        label=label,
+    )
+
+
+class Dashboard(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        request_queue: sqs.IQueue,
+        dead_letter_queue: sqs.IQueue,
+        worker_group_name: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+
+        def group(metric: str, label: str) -> cw.Metric:
+            return cw.Metric(
+                namespace="AWS/AutoScaling",
+                metric_name=metric,
+                dimensions_map={"AutoScalingGroupName": worker_group_name},
+                statistic=cw.Stats.MAXIMUM,
+                period=PERIOD,
+                label=label,
+            )
+
+        def graph(
+            title: str, left: list[cw.IMetric], right: list[cw.IMetric] | None = None
+        ) -> cw.GraphWidget:
+            return cw.GraphWidget(title=title, left=left, right=right or [], width=WIDTH, height=6)
+
+        maximum = cw.Stats.MAXIMUM
+        self.dashboard = cw.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
+        self.dashboard.add_widgets(
+            graph(
+                "Request queue",
+                [
+                    request_queue.metric_approximate_number_of_messages_visible(
+                        period=PERIOD, statistic=maximum, label="visible"
+                    ),
+                    request_queue.metric_approximate_number_of_messages_not_visible(
+                        period=PERIOD, statistic=maximum, label="in flight"
+                    ),
+                ],
+                [
+                    request_queue.metric_approximate_age_of_oldest_message(
+                        period=PERIOD, statistic=maximum, label="age of oldest (s)"
+                    )
+                ],
+            ),
+            graph(
+                "Dead-letter queue",
+                [
+                    dead_letter_queue.metric_approximate_number_of_messages_visible(
+                        period=PERIOD, statistic=maximum, label="dead letters"
+                    )
+                ],
+            ),
+            graph(
+                "Worker group",
+                [group("GroupDesiredCapacity", "desired"), group("GroupInServiceInstances", "in service")],
+            ),
+        )
+        self.dashboard.add_widgets(
+            graph(
+                "Worker throughput (images/min)",
+                [custom(names.IMAGES_PROCESSED, names.WORKER, cw.Stats.SUM, "images processed")],
+            ),
+            graph(
+                "Worker latency (ms)",
+                [
+                    custom(names.IMAGE_LATENCY, names.WORKER, cw.Stats.percentile(50), "image p50"),
+                    custom(names.IMAGE_LATENCY, names.WORKER, cw.Stats.percentile(99), "image p99"),
+                    custom(names.BATCH_LATENCY, names.WORKER, cw.Stats.percentile(50), "batch p50"),
+                    custom(names.BATCH_LATENCY, names.WORKER, cw.Stats.percentile(99), "batch p99"),
+                ],
+            ),
+            graph(
+                "Web tier errors (responses/min)",
+                [
+                    custom(names.HTTP_4XX, names.WEB, cw.Stats.SUM, "4xx"),
+                    custom(names.HTTP_5XX, names.WEB, cw.Stats.SUM, "5xx"),
+                ],
+            ),
+        )
+
+    @property
+    def url(self) -> str:
+        return (
+            f"https://{Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region={Aws.REGION}"
+            f"#dashboards:name={self.dashboard.dashboard_name}"
+        )

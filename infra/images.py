@@ -1,0 +1,27 @@
+"""Machine images: the latest Amazon Linux 2023, or a given (model) AMI id."""
+
+from __future__ import annotations
+
+import jsii
+from aws_cdk import aws_ec2 as ec2
+from constructs import Construct
+
+
+@jsii.implements(ec2.IMachineImage)
+class FixedImage:
+    """One AMI id, whatever the region (`MachineImage.generic_linux` needs the region up front)."""
+
+    def __init__(self, image_id: str) -> None:
+        self.image_id = image_id
+
+    def get_image(self, scope: Construct) -> ec2.MachineImageConfig:
+        return ec2.MachineImageConfig(
+            image_id=self.image_id, os_type=ec2.OperatingSystemType.LINUX, user_data=ec2.UserData.for_linux()
+        )
+
+
+def machine_image(ami_id: str | None) -> ec2.IMachineImage:
+    """`ami_id`, else the latest AL2023 resolved at deploy time from its public SSM parameter."""
+    if ami_id is None:
+        return ec2.MachineImage.latest_amazon_linux2023(cpu_type=ec2.AmazonLinuxCpuType.X86_64)
+    return FixedImage(ami_id)

@@ -1,0 +1,99 @@
+"""Least-privilege building blocks for the instance roles.
+
+Explicit statements rather than `bucket.grant_read()` / `grant_put()`: those add wildcard actions
+(`s3:GetObject*`, `s3:List*`, `s3:Abort*`, ...) the services never call. Queue grants are exact
+already (`grant_consume_messages`, `grant_send_messages`) and are used as they are.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from services import metric_names
+
+SSM_CORE = "AmazonSSMManagedInstanceCore"
+
+
+def instance_role(scope: Construct, construct_id: str, *, description: str) -> iam.Role:
+    """An EC2 instance role that Session Manager can reach (instead of SSH)."""
+    role = iam.Role(
+        scope,
+        construct_id,
+        assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+        description=description,
+        managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(SSM_CORE)],
+    )
+    acknowledge(
+        role,
+        f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{SSM_CORE}]",
+        "The AWS-maintained Session Manager policy is the supported way to give shell access "
+        "without SSH keys or an open port; AWS keeps its actions current.",
+    )
+    return role
+
+
+def acknowledge(scope: Construct, finding: str, reason: str) -> None:
+    """Acknowledge a cdk-nag AwsSolutions finding (with its evidence in brackets) on `scope`."""
+    Validations.of(scope).acknowledge(Acknowledgment(id=f"AwsSolutions::{finding}", reason=reason))
+
+
+def _objects_evidence(bucket: s3.IBucket) -> str:
+    """How cdk-nag names `bucket.arn_for_objects("*")` in an IAM5 finding."""
+    resource = bucket.node.default_child
+    assert isinstance(resource, CfnResource), "only buckets defined in this app"
+    stack = Stack.of(bucket)
+    return f"AwsSolutions-IAM5[Resource::<{stack.resolve(stack.get_logical_id(resource))}.Arn>/*]"
+
+
+def allow_get_objects(grantee: iam.IGrantable, bucket: s3.IBucket) -> None:
+    """GetObject (and HeadObject) on the bucket's objects.
+
+    ListBucket too, so that a missing key answers 404 NoSuchKey instead of 403 AccessDenied:
+    the services tell "not there (yet)" from a real failure by it.
+    """
+    principal = grantee.grant_principal
+    principal.add_to_principal_policy(
+        iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects("*")])
+    )
+    principal.add_to_principal_policy(
+        iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
+    )
+    _acknowledge_objects(grantee, bucket)
+
+
+def _acknowledge_objects(grantee: iam.IGrantable, bucket: s3.IBucket) -> None:
+    if isinstance(grantee, Construct):
+        acknowledge(
+            grantee,
+            _objects_evidence(bucket),
+            "Object keys are request ids generated at run time, so object access is granted on the "
+            "bucket's objects (bucket/*), never on other buckets.",
+        )
+
+
+def allow_put_objects(grantee: iam.IGrantable, bucket: s3.IBucket) -> None:
+    grantee.grant_principal.add_to_principal_policy(
+        iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects("*")])
+    )
+    _acknowledge_objects(grantee, bucket)
+
+
+def allow_put_metric_data(grantee: iam.IGrantable) -> None:
+    """PutMetricData has no resource-level permissions (AWS requires "*"), so limit the namespace."""
+    grantee.grant_principal.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],
+            conditions={"StringEquals": {"cloudwatch:namespace": metric_names.NAMESPACE}},
+        )
+    )
+    if isinstance(grantee, Construct):
+        acknowledge(
+            grantee,
+            "AwsSolutions-IAM5[Resource::*]",
+            "cloudwatch:PutMetricData supports no resource-level permissions (AWS requires '*'); "
+            f"it is limited to the {metric_names.NAMESPACE} namespace by a condition.",
+        )

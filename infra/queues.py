@@ -1,0 +1,59 @@
+"""The request queue with its dead-letter queue, and the web tier's reply queue."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.permissions import acknowledge
+
+LONG_POLL = Duration.seconds(20)  # the SQS maximum: an idle consumer makes 3 calls a minute
+
+
+class Queues(Construct):
+    """SSE-encrypted, TLS-only queues with 20 s long polling by default.
+
+    Queues hold only notifications (images and results live in the buckets), so they are
+    deleted with the stack: a lost request message is seen as a pending result, not lost data.
+    """
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, max_receives: int, visibility_timeout: Duration
+    ) -> None:
+        super().__init__(scope, construct_id)
+
+        def queue(
+            queue_id: str,
+            *,
+            retention: Duration,
+            visibility: Duration | None = None,
+            dead_letter: sqs.DeadLetterQueue | None = None,
+        ) -> sqs.Queue:
+            return sqs.Queue(
+                self,
+                queue_id,
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+                receive_message_wait_time=LONG_POLL,
+                retention_period=retention,
+                visibility_timeout=visibility,
+                dead_letter_queue=dead_letter,
+            )
+
+        self.dead_letter_queue = queue("DeadLetter", retention=Duration.days(14))
+        self.request_queue = queue(
+            "Requests",
+            retention=Duration.days(4),
+            visibility=visibility_timeout,
+            dead_letter=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=max_receives),
+        )
+        # Replies are received by the one web process at once and deleted; an old reply is
+        # useless (the result is in the output bucket), so keep them only briefly.
+        self.reply_queue = queue("Replies", retention=Duration.minutes(10), visibility=Duration.seconds(30))
+        acknowledge(
+            self.reply_queue,
+            "AwsSolutions-SQS3",
+            "Replies only notify the web tier of results already stored in the output bucket; a reply "
+            "nobody waits for is deleted on purpose, so there is nothing to dead-letter.",
+        )

@@ -1,0 +1,124 @@
+"""The whole service in one stack: the constructs of infra/, wired together and granted access."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.assets import ServiceBundle
+from infra.config import ServiceConfig
+from infra.dashboard import Dashboard
+from infra.images import machine_image
+from infra.network import Network
+from infra.permissions import allow_get_objects, allow_put_objects
+from infra.queues import Queues
+from infra.storage import Storage
+from infra.web import WebTier
+from infra.workers import Workers
+
+
+class ServiceStack(Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: ServiceConfig, source_dir: Path, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        network = Network(
+            self,
+            "Network",
+            flow_log_retention=logs.RetentionDays.ONE_YEAR
+            if config.retain_data
+            else logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY,
+        )
+        storage = Storage(
+            self, "Storage", retain=config.retain_data, input_expiry_days=config.input_expiry_days
+        )
+        queues = Queues(
+            self,
+            "Queues",
+            max_receives=config.max_receives,
+            visibility_timeout=Duration.seconds(config.visibility_timeout_seconds),
+        )
+        bundle = ServiceBundle(self, "Bundle", source_dir=source_dir)
+
+        # The services' settings (services/settings.py and friends read EVISION_*).
+        shared_env = {
+            "EVISION_BACKEND": "aws",
+            "EVISION_INPUT_BUCKET": storage.input_bucket.bucket_name,
+            "EVISION_OUTPUT_BUCKET": storage.output_bucket.bucket_name,
+            "EVISION_REQUEST_QUEUE": queues.request_queue.queue_name,
+            "EVISION_DEAD_LETTER_QUEUE": queues.dead_letter_queue.queue_name,
+            "EVISION_MAX_RECEIVES": str(config.max_receives),
+            "EVISION_VISIBILITY_TIMEOUT": str(config.visibility_timeout_seconds),
+            "AWS_REGION": Aws.REGION,
+            "AWS_DEFAULT_REGION": Aws.REGION,
+        }
+        workers = Workers(
+            self,
+            "Workers",
+            vpc=network.vpc,
+            subnets=network.public_subnets,
+            bundle=bundle,
+            machine_image=machine_image(config.model_ami_id),
+            instance_type=config.worker_instance_type,
+            volume_gib=config.volume_gib,
+            policy=config.scaling,
+            request_queue=queues.request_queue,
+            service_env={
+                **shared_env,
+                "EVISION_BATCH_SIZE": str(config.batch_size),
+                "EVISION_METRICS": "true",
+            },
+            drain_seconds=config.drain_timeout_seconds,
+            group_name=f"{self.stack_name}-workers",
+        )
+        web = WebTier(
+            self,
+            "Web",
+            vpc=network.vpc,
+            subnets=network.public_subnets,
+            bundle=bundle,
+            machine_image=machine_image(None),
+            instance_type=config.web_instance_type,
+            volume_gib=config.volume_gib,
+            service_env={**shared_env, "EVISION_REPLY_QUEUE": queues.reply_queue.queue_name},
+            ssh_cidr=config.ssh_cidr,
+        )
+
+        # Worker: read inputs, write results, consume requests, reply to the web tier's queue.
+        allow_get_objects(workers.role, storage.input_bucket)
+        allow_put_objects(workers.role, storage.output_bucket)
+        queues.request_queue.grant_consume_messages(workers.role)
+        queues.reply_queue.grant_send_messages(workers.role)
+        # Web: write inputs, read results (GET /v1/results), send requests, consume its replies.
+        allow_put_objects(web.role, storage.input_bucket)
+        allow_get_objects(web.role, storage.input_bucket)
+        allow_get_objects(web.role, storage.output_bucket)
+        queues.request_queue.grant_send_messages(web.role)
+        queues.reply_queue.grant_consume_messages(web.role)
+
+        dashboard = Dashboard(
+            self,
+            "Dashboard",
+            request_queue=queues.request_queue,
+            dead_letter_queue=queues.dead_letter_queue,
+            worker_group_name=workers.group_name,
+        )
+
+        outputs = {
+            "UploadUrl": (f"{web.url}/upload", "POST an image here (multipart/form-data, field 'myfile')"),
+            "WebUrl": (web.url, "the web tier (upload page, /docs)"),
+            "InputBucketName": (storage.input_bucket.bucket_name, "uploaded images"),
+            "OutputBucketName": (storage.output_bucket.bucket_name, "results (JSON, key = request id)"),
+            "RequestQueueName": (queues.request_queue.queue_name, "requests to the workers"),
+            "DeadLetterQueueName": (queues.dead_letter_queue.queue_name, "requests that kept failing"),
+            "ReplyQueueName": (queues.reply_queue.queue_name, "the web tier's reply queue"),
+            "WorkerGroupName": (workers.group_name, "the worker Auto Scaling group"),
+            "DashboardUrl": (dashboard.url, "the CloudWatch dashboard"),
+        }
+        for output_id, (value, description) in outputs.items():
+            CfnOutput(self, output_id, value=value, description=description)

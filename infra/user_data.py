@@ -1,0 +1,47 @@
+"""Renders `infra/bootstrap/bootstrap.sh` into EC2 user data for one role (worker or web).
+
+The script is a real file; rendering only puts `export` lines for its parameters and the
+service's settings where the script has its `# @@PARAMETERS@@` marker. Values may be CDK tokens
+(bucket and queue names): they are quoted for the shell and resolved by CloudFormation.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+Role = Literal["worker", "web"]
+
+BOOTSTRAP_SCRIPT = Path(__file__).parent / "bootstrap" / "bootstrap.sh"
+MARKER = "# @@PARAMETERS@@"
+_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+
+
+def render_bootstrap(
+    *,
+    role: Role,
+    bundle_url: str,
+    service_env: Mapping[str, str],
+    drain_seconds: int = 90,
+    web_port: int = 80,
+) -> str:
+    """The user-data script that installs and starts `role` with `service_env` as its settings."""
+    parameters = {
+        "EV_ROLE": role,
+        "EV_BUNDLE_URL": bundle_url,
+        "EV_DRAIN_SECONDS": str(drain_seconds),
+        "EV_WEB_PORT": str(web_port),
+        "EV_SERVICE_ENV": " ".join(service_env),
+        **service_env,
+    }
+    for name in parameters:
+        if not _NAME.fullmatch(name):
+            raise ValueError(f"not a shell variable name: {name!r}")
+    exports = "\n".join(f"export {name}={shlex.quote(value)}" for name, value in parameters.items())
+    script = BOOTSTRAP_SCRIPT.read_text()
+    if script.count(MARKER) != 1:
+        raise ValueError(f"{BOOTSTRAP_SCRIPT} must contain the line {MARKER!r} exactly once")
+    return script.replace(MARKER, exports)

@@ -1,0 +1,119 @@
+"""The worker tier: a launch template and an Auto Scaling group (0..20) driven by the request queue."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_autoscaling as autoscaling
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.assets import ServiceBundle
+from infra.permissions import acknowledge, allow_put_metric_data, instance_role
+from infra.scaling import QueueScaling, add_queue_scaling
+from infra.user_data import render_bootstrap
+from services.scaling import ScalingPolicy
+
+ROOT_DEVICE = "/dev/xvda"  # Amazon Linux 2023
+
+
+def encrypted_root_volume(size_gib: int) -> ec2.BlockDevice:
+    return ec2.BlockDevice(
+        device_name=ROOT_DEVICE,
+        volume=ec2.BlockDeviceVolume.ebs(size_gib, encrypted=True, volume_type=ec2.EbsDeviceVolumeType.GP3),
+    )
+
+
+class Workers(Construct):
+    """Instances that run `evision worker` under systemd, as many as the queue needs (policy).
+
+    The group name is fixed (`group_name`) so that the instance role can be limited to
+    protecting instances of this group only, and the worker can be told the name.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        bundle: ServiceBundle,
+        machine_image: ec2.IMachineImage,
+        instance_type: str,
+        volume_gib: int,
+        policy: ScalingPolicy,
+        request_queue: sqs.IQueue,
+        service_env: Mapping[str, str],
+        drain_seconds: int,
+        group_name: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.group_name = group_name
+        self.role = instance_role(self, "Role", description="Elastic Vision worker instances")
+        bundle.grant_read(self.role)
+        allow_put_metric_data(self.role)
+        group_arn = Stack.of(self).format_arn(
+            service="autoscaling",
+            resource="autoScalingGroup",
+            resource_name=f"*:autoScalingGroupName/{group_name}",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["autoscaling:SetInstanceProtection"], resources=[group_arn])
+        )
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:"
+            f"autoScalingGroup:*:autoScalingGroupName/{group_name}]",
+            "A worker protects its own instance from scale-in while busy. The group ARN contains an "
+            "id generated at creation (not known to the template), so only that part is a wildcard.",
+        )
+        # Outbound only: the worker pulls from SQS and S3, nothing connects to it.
+        self.security_group = ec2.SecurityGroup(
+            self, "SecurityGroup", vpc=vpc, description="Elastic Vision workers (no inbound)"
+        )
+        environment = {**service_env, "EVISION_AUTOSCALING_GROUP": group_name}
+        self.user_data = ec2.UserData.custom(
+            render_bootstrap(
+                role="worker", bundle_url=bundle.url, service_env=environment, drain_seconds=drain_seconds
+            )
+        )
+        self.launch_template = ec2.LaunchTemplate(
+            self,
+            "LaunchTemplate",
+            machine_image=machine_image,
+            instance_type=ec2.InstanceType(instance_type),
+            role=self.role,
+            security_group=self.security_group,
+            user_data=self.user_data,
+            require_imdsv2=True,
+            http_put_response_hop_limit=1,
+            block_devices=[encrypted_root_volume(volume_gib)],
+        )
+        warmup = Duration.seconds(int(policy.warmup_periods * policy.period_seconds))
+        self.auto_scaling_group = autoscaling.AutoScalingGroup(
+            self,
+            "Group",
+            auto_scaling_group_name=group_name,
+            vpc=vpc,
+            vpc_subnets=subnets,
+            launch_template=self.launch_template,
+            min_capacity=policy.min_capacity,
+            max_capacity=policy.max_capacity,
+            # desired capacity is left to the scaling policies: a deployment does not reset it.
+            group_metrics=[autoscaling.GroupMetrics.all()],
+            default_instance_warmup=warmup,
+        )
+        self.scaling: QueueScaling = add_queue_scaling(
+            self, asg=self.auto_scaling_group, queue=request_queue, policy=policy
+        )
+        acknowledge(
+            self.auto_scaling_group,
+            "AwsSolutions-AS3",
+            "Scaling 0..N with the queue is routine, happens many times a day and is shown on the "
+            "dashboard from the group metrics; nobody is to be notified per scaling event.",
+        )
