@@ -1,0 +1,138 @@
+"""The issue's integration test: `evision up` (local backend, elastic, min 0) under a burst.
+
+From 0 workers, 200 real golden images are uploaded concurrently over HTTP. The supervisor must
+start a worker within two sampling periods of the first message, every request must get the
+right label (also the ones held by a worker that is drained with SIGTERM mid-burst), and the
+workers must be back at the minimum (0) within the idle window. The decision log is the evidence;
+the test prints it as a timeline (time, depth, workers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from services.scaling import ScalingPolicy
+from services.status import DecisionRecord, read_snapshot, status_path
+from tests.e2e.conftest import free_port, wait_until_healthy
+from tests.e2e.images import GOLDEN, golden_bytes
+from tests.supervisor.conftest import wait_for
+
+ROOT = Path(__file__).parents[2]
+PERIOD = 0.5
+IMAGES = 200
+CONCURRENCY = 40
+IDLE_WINDOW = ScalingPolicy().scale_in_idle_periods * PERIOD  # the policy's K idle periods
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _decisions(log: Path) -> list[DecisionRecord]:
+    """The supervisor's decision log lines (one JSON object each) from `evision up`'s output."""
+    lines = [line for line in log.read_text().splitlines() if '{"event":"scaling"' in line]
+    return [DecisionRecord.model_validate(json.loads(line[line.index("{") :])) for line in lines]
+
+
+async def _burst(url: str, on_progress) -> list[tuple[str, int, str]]:
+    names = sorted(GOLDEN)
+    answers: list[tuple[str, int, str]] = []
+    limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def upload(client: httpx.AsyncClient, i: int) -> None:
+        name = names[i % len(names)]
+        async with limit:
+            response = await client.post(f"{url}/upload", files={"myfile": (name, golden_bytes(name))})
+        answers.append((name, response.status_code, response.text))
+        on_progress(len(answers))
+
+    async with httpx.AsyncClient(timeout=60) as client:
+        await asyncio.gather(*(upload(client, i) for i in range(IMAGES)))
+    return answers
+
+
+def test_burst_scales_out_from_zero_answers_everything_and_scales_back_in(tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EVISION_", "AWS_"))}
+    log = tmp_path / "up.log"
+    command = [sys.executable, "-m", "services.cli", "up", "--port", str(port), "--data-dir", str(data)]
+    command += ["--scale-period", str(PERIOD), "--max-workers", "2"]
+    with log.open("w") as out:
+        up = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    drained: list[int] = []
+    try:
+        wait_until_healthy(url, up)
+        wait_for(lambda: read_snapshot(status_path(data)) is not None)
+        snapshot = read_snapshot(status_path(data))
+        assert snapshot is not None and (snapshot.desired, snapshot.running) == (0, 0)
+        assert _children(up.pid) == []  # min 0: no worker while idle
+
+        def drain_one_mid_burst(answered: int) -> None:
+            # Once a third is answered, a worker is busy with a batch: ask it to drain.
+            if answered == IMAGES // 3 and not drained:
+                workers = _children(up.pid)
+                if workers:
+                    drained.append(workers[0])
+                    os.kill(workers[0], signal.SIGTERM)
+
+        started = time.time()
+        answers = asyncio.run(_burst(url, drain_one_mid_burst))
+        finished = time.time()
+        wait_for(lambda: _children(up.pid) == [], timeout=IDLE_WINDOW + 10 * PERIOD)
+        back_to_zero = time.time()
+        up.send_signal(signal.SIGINT)
+        assert up.wait(30) == 0
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+    output = log.read_text()
+    decisions = _decisions(log)
+
+    print(
+        f"\nburst of {IMAGES} images at t=0 ({time.strftime('%H:%M:%S', time.localtime(started))}), "
+        f"all answered at t={finished - started:.2f} s, 0 workers again at t={back_to_zero - started:.2f} s"
+    )
+    print(
+        f"{'t (s)':>7} {'visible':>8} {'in flight':>9} {'desired':>8} {'running':>8} {'draining':>8}  reason"
+    )
+    for d in decisions:
+        print(
+            f"{d.time - started:7.2f} {d.visible:>8} {d.in_flight:>9} {d.desired:>8} {d.running:>8} "
+            f"{d.draining:>8}  {d.reason}"
+        )
+
+    # Every request answered, with the right label.
+    wrong = [(n, s, t) for n, s, t in answers if s != 200 or t.partition(":")[2] not in GOLDEN[n]]
+    assert len(answers) == IMAGES and not wrong, wrong[:5]
+    # A worker was drained mid-burst, exited cleanly, and lost nothing (all answers above are right).
+    assert len(drained) == 1
+    assert f"worker {drained[0]} exited unexpectedly with 0" in output
+    # Scale-out from zero within two sampling periods of the first message.
+    first = next(d for d in decisions if d.visible + d.in_flight > 0)
+    assert (first.current, first.desired) == (0, 1), first
+    assert first.time - started <= 2 * PERIOD
+    # Back to the minimum within the idle window once the queue is empty.
+    last_busy = max(d.time for d in decisions if d.visible + d.in_flight > 0)
+    scale_in = next(d for d in decisions if d.time > last_busy and d.desired == 0)
+    assert scale_in.reason.startswith("scale in"), scale_in
+    assert scale_in.time - last_busy <= IDLE_WINDOW + PERIOD + 0.2
