@@ -91,10 +91,12 @@ class Dashboard(Construct):
             graph(
                 "Worker latency (ms)",
                 [
-                    custom(names.IMAGE_LATENCY, names.WORKER, cw.Stats.percentile(50), "image p50"),
-                    custom(names.IMAGE_LATENCY, names.WORKER, cw.Stats.percentile(99), "image p99"),
-                    custom(names.BATCH_LATENCY, names.WORKER, cw.Stats.percentile(50), "batch p50"),
-                    custom(names.BATCH_LATENCY, names.WORKER, cw.Stats.percentile(99), "batch p99"),
+                    # The worker publishes statistic sets (count/sum/min/max per minute), which
+                    # carry no percentiles: average and maximum are what CloudWatch can show.
+                    custom(names.IMAGE_LATENCY, names.WORKER, cw.Stats.AVERAGE, "image avg"),
+                    custom(names.IMAGE_LATENCY, names.WORKER, cw.Stats.MAXIMUM, "image max"),
+                    custom(names.BATCH_LATENCY, names.WORKER, cw.Stats.AVERAGE, "batch avg"),
+                    custom(names.BATCH_LATENCY, names.WORKER, cw.Stats.MAXIMUM, "batch max"),
                 ],
             ),
             graph(

@@ -76,7 +76,7 @@ class Workers(Construct):
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=vpc, description="Elastic Vision workers (no inbound)"
         )
-        environment = {**service_env, "EVISION_AUTOSCALING_GROUP": group_name}
+        environment = {**service_env, "EVISION_ASG_NAME": group_name}
         self.user_data = ec2.UserData.custom(
             render_bootstrap(
                 role="worker", bundle_url=bundle.url, service_env=environment, drain_seconds=drain_seconds

@@ -1,0 +1,83 @@
+"""Fixtures for the CDK tests: the whole app synthesized ONCE per session, and small bare stacks.
+
+Synthesis of the whole app costs ~10 s and ~500 MB (field notes), so every whole-app assertion
+reads the one session-scoped assembly. Per-construct tests build one construct in a bare stack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+from infra.config import FEATURE_FLAGS
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK = "ElasticVision-dev"
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    outdir: Path
+    template: dict[str, Any]
+
+    @property
+    def resources(self) -> dict[str, dict[str, Any]]:
+        return self.template["Resources"]
+
+    def of_type(self, cfn_type: str) -> dict[str, dict[str, Any]]:
+        return {name: r for name, r in self.resources.items() if r["Type"] == cfn_type}
+
+    @property
+    def assets(self) -> dict[str, Any]:
+        return json.loads((self.outdir / f"{STACK}.assets.json").read_text())
+
+    @property
+    def validation_report(self) -> dict[str, Any]:
+        return json.loads((self.outdir / "validation-report.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """`app.py` exactly as `python app.py` runs it (cdk-nag included), into a temporary cdk.out.
+
+    The context is what cdk.json gives the CLI, so this is also what `make synth` produces.
+    """
+    from app import build_app
+
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    cdk_json = json.loads((ROOT / "cdk.json").read_text())
+    app = cdk.App(outdir=str(outdir), context={**FEATURE_FLAGS, **cdk_json["context"]})
+    build_app(app).synth()  # raises ValidationFailed on any unacknowledged cdk-nag finding
+    return Synthesized(outdir=outdir, template=json.loads((outdir / f"{STACK}.template.json").read_text()))
+
+
+@pytest.fixture
+def stack() -> cdk.Stack:
+    """A bare stack (same feature flags as the app) to build one construct in."""
+    return cdk.Stack(cdk.App(context=dict(FEATURE_FLAGS)), "Test")
+
+
+@pytest.fixture(scope="session")
+def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A tiny stand-in for the repository, so per-construct stacks do not stage the real bundle."""
+    root = tmp_path_factory.mktemp("bundle")
+    for name in ("services", "model"):
+        (root / name).mkdir()
+        (root / name / "__init__.py").write_text("")
+    (root / "pyproject.toml").write_text("[project]\nname = 'stand-in'\n")
+    (root / "README.md").write_text("stand-in\n")
+    yield root
+
+
+def template_of(stack: cdk.Stack) -> Template:
+    return Template.from_stack(stack)

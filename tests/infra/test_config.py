@@ -1,0 +1,60 @@
+"""ServiceConfig: stage defaults, context parsing (strings from `-c`), and the derived timeouts."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.config import ServiceConfig
+from services.scaling import ScalingPolicy
+
+
+def test_dev_destroys_data_and_prod_retains_it():
+    assert ServiceConfig.for_stage("dev").retain_data is False
+    assert ServiceConfig.for_stage("prod").retain_data is True
+
+
+def test_capacity_comes_from_the_shared_policy_unless_context_overrides_it():
+    default = ServiceConfig.for_stage("dev")
+    assert default.scaling == ScalingPolicy()
+    overridden = ServiceConfig.for_stage("dev", {"minCapacity": "1", "maxCapacity": "5"})
+    assert (overridden.scaling.min_capacity, overridden.scaling.max_capacity) == (1, 5)
+    # Everything else of the policy (the step table) is untouched.
+    assert overridden.scaling.scale_out_steps == ScalingPolicy().scale_out_steps
+
+
+def test_context_strings_are_parsed_and_empty_values_ignored():
+    config = ServiceConfig.for_stage(
+        "prod",
+        {
+            "maxReceives": "5",
+            "modelAmiId": "ami-0123456789abcdef0",
+            "sshCidr": "",
+            "workerInstanceType": None,
+        },
+    )
+    assert config.max_receives == 5
+    assert config.model_ami_id == "ami-0123456789abcdef0"
+    assert config.ssh_cidr is None
+    assert config.worker_instance_type == ServiceConfig().worker_instance_type
+
+
+@pytest.mark.parametrize(
+    ("stage", "context", "message"),
+    [
+        ("staging", {}, "stage must be one of"),
+        ("dev", {"maxCapacty": 3}, "unknown context keys"),
+        ("dev", {"maxCapacity": "many"}, "max_capacity must be an integer"),
+        ("dev", {"minCapacity": 5, "maxCapacity": 2}, "min_capacity <= max_capacity"),
+        ("dev", {"modelAmiId": "my-image"}, "modelAmiId must look like ami-"),
+        ("dev", {"maxReceives": 0}, "max_receives must be in"),
+    ],
+)
+def test_bad_settings_are_refused_with_a_reason(stage, context, message):
+    with pytest.raises(ValueError, match=message):
+        ServiceConfig.for_stage(stage, context)
+
+
+def test_visibility_timeout_covers_a_worst_case_batch_and_drain_outlasts_it():
+    config = ServiceConfig(batch_size=10, worst_case_image_seconds=2.0, visibility_safety_factor=3.0)
+    assert config.visibility_timeout_seconds == 60
+    assert config.drain_timeout_seconds > config.visibility_timeout_seconds

@@ -1,0 +1,46 @@
+"""Dashboard: queue, dead letters, group capacity, worker throughput/latency and web errors, per minute."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import aws_sqs as sqs
+from aws_cdk.assertions import Template
+
+from infra.dashboard import Dashboard
+from services import metric_names as names
+
+
+def test_dashboard_shows_every_signal_at_one_minute(stack):
+    Dashboard(
+        stack,
+        "Dashboard",
+        request_queue=sqs.Queue(stack, "Requests"),
+        dead_letter_queue=sqs.Queue(stack, "Dead"),
+        worker_group_name="test-workers",
+    )
+    [dashboard] = Template.from_stack(stack).find_resources("AWS::CloudWatch::Dashboard").values()
+    parts = dashboard["Properties"]["DashboardBody"]["Fn::Join"][1]
+    body = json.loads(
+        "".join(p if isinstance(p, str) else '"TOKEN"' for p in parts).replace('""TOKEN""', '"TOKEN"')
+    )
+    metrics = [m for w in body["widgets"] for m in w["properties"]["metrics"]]
+    names_seen = {m[1] for m in metrics}
+    assert {
+        "ApproximateNumberOfMessagesVisible",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateAgeOfOldestMessage",
+        "GroupDesiredCapacity",
+        "GroupInServiceInstances",
+        names.IMAGES_PROCESSED,
+        names.BATCH_LATENCY,
+        names.IMAGE_LATENCY,
+        names.HTTP_4XX,
+        names.HTTP_5XX,
+    } <= names_seen
+    # Every metric at 1 minute (not the 5-minute default).
+    assert all(m[-1]["period"] == 60 for m in metrics)
+    custom = [m for m in metrics if m[0] == names.NAMESPACE]
+    assert custom and all(
+        m[2:4] == [names.SERVICE, names.WORKER] or m[2:4] == [names.SERVICE, names.WEB] for m in custom
+    )

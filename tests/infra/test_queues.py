@@ -1,0 +1,55 @@
+"""Queues: the request queue redrives to the DLQ after max_receives; all SSE, TLS-only, long polling."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk.assertions import Match, Template
+
+from infra.queues import Queues
+
+
+def test_queues(stack):
+    queues = Queues(stack, "Queues", max_receives=4, visibility_timeout=cdk.Duration.seconds(75))
+    template = Template.from_stack(stack)
+    resources = template.to_json()["Resources"]
+
+    def props(queue: object) -> dict:
+        child = queue.node.default_child  # type: ignore[attr-defined]
+        return resources[stack.resolve(stack.get_logical_id(child))]["Properties"]
+
+    request, dead, reply = (
+        props(queues.request_queue),
+        props(queues.dead_letter_queue),
+        props(queues.reply_queue),
+    )
+    dlq_id = stack.resolve(stack.get_logical_id(queues.dead_letter_queue.node.default_child))
+    assert request["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
+        "maxReceiveCount": 4,
+    }
+    assert request["VisibilityTimeout"] == 75
+    assert dead["MessageRetentionPeriod"] == 14 * 24 * 3600
+    for queue in (request, dead, reply):
+        assert queue["SqsManagedSseEnabled"] is True
+        assert queue["ReceiveMessageWaitTimeSeconds"] == 20
+
+    policies = template.find_resources("AWS::SQS::QueuePolicy")
+    assert len(policies) == 3
+    template.all_resources_properties(
+        "AWS::SQS::QueuePolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Action": "sqs:*",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )

@@ -1,0 +1,121 @@
+"""Worker tier: ASG bounds and metrics from the policy, hardened launch template, least-privilege role."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_sqs as sqs
+from aws_cdk.assertions import Template
+
+from infra.assets import ServiceBundle
+from infra.images import machine_image
+from infra.workers import Workers
+from services.scaling import ScalingPolicy
+
+POLICY = replace(ScalingPolicy(), min_capacity=1, max_capacity=7)
+
+
+@pytest.fixture
+def built(stack, bundle_dir) -> tuple[Workers, dict]:
+    vpc = ec2.Vpc(
+        stack,
+        "Vpc",
+        nat_gateways=0,
+        max_azs=2,
+        restrict_default_security_group=False,
+        subnet_configuration=[ec2.SubnetConfiguration(name="p", subnet_type=ec2.SubnetType.PUBLIC)],
+    )
+    workers = Workers(
+        stack,
+        "Workers",
+        vpc=vpc,
+        subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+        bundle=ServiceBundle(stack, "Bundle", source_dir=bundle_dir),
+        machine_image=machine_image("ami-0123456789abcdef0"),
+        instance_type="c7i.large",
+        volume_gib=12,
+        policy=POLICY,
+        request_queue=sqs.Queue(stack, "Requests"),
+        service_env={"EVISION_BACKEND": "aws"},
+        drain_seconds=95,
+        group_name="test-workers",
+    )
+    return workers, Template.from_stack(stack).to_json()["Resources"]
+
+
+def only(resources: dict, cfn_type: str) -> dict:
+    [resource] = [r for r in resources.values() if r["Type"] == cfn_type]
+    return resource["Properties"]
+
+
+def test_group_follows_the_policy_bounds_and_publishes_group_metrics(built):
+    _, resources = built
+    group = only(resources, "AWS::AutoScaling::AutoScalingGroup")
+    assert (group["MinSize"], group["MaxSize"]) == ("1", "7")
+    assert "DesiredCapacity" not in group  # a deployment must not reset what scaling decided
+    assert group["AutoScalingGroupName"] == "test-workers"
+    assert group["MetricsCollection"] == [{"Granularity": "1Minute"}]  # all group metrics
+    # The three queue-driven step policies of infra/scaling.py are wired to this group.
+    kinds = sorted(
+        r["Properties"]["AdjustmentType"]
+        for r in resources.values()
+        if r["Type"] == "AWS::AutoScaling::ScalingPolicy"
+    )
+    assert kinds == ["ChangeInCapacity", "ChangeInCapacity", "ExactCapacity"]
+
+
+def test_launch_template_requires_imdsv2_and_encrypts_the_volume(built):
+    _, resources = built
+    data = only(resources, "AWS::EC2::LaunchTemplate")["LaunchTemplateData"]
+    assert data["MetadataOptions"]["HttpTokens"] == "required"
+    assert data["ImageId"] == "ami-0123456789abcdef0"
+    assert data["BlockDeviceMappings"] == [
+        {"DeviceName": "/dev/xvda", "Ebs": {"Encrypted": True, "VolumeSize": 12, "VolumeType": "gp3"}}
+    ]
+
+
+def test_user_data_bootstraps_a_worker_with_the_group_name(built, stack):
+    workers, _ = built
+    rendered = stack.resolve(workers.user_data.render())
+    text = "".join(p if isinstance(p, str) else "<token>" for p in rendered["Fn::Join"][1])
+    assert "export EV_ROLE=worker\n" in text
+    assert "export EV_DRAIN_SECONDS=95\n" in text
+    assert "export EVISION_ASG_NAME=test-workers\n" in text
+    assert "export EV_BUNDLE_URL=" in text
+
+
+def test_role_may_only_protect_instances_of_its_own_group(built):
+    _, resources = built
+    statements = only(resources, "AWS::IAM::Policy")["PolicyDocument"]["Statement"]
+    protect = [s for s in statements if s["Action"] == "autoscaling:SetInstanceProtection"]
+    assert len(protect) == 1
+    arn = "".join(p if isinstance(p, str) else "<x>" for p in protect[0]["Resource"]["Fn::Join"][1])
+    assert arn.endswith(":autoScalingGroup:*:autoScalingGroupName/test-workers")
+    metrics = [s for s in statements if s["Action"] == "cloudwatch:PutMetricData"]
+    assert metrics == [
+        {
+            "Action": "cloudwatch:PutMetricData",
+            "Condition": {"StringEquals": {"cloudwatch:namespace": "ElasticVision"}},
+            "Effect": "Allow",
+            "Resource": "*",
+        }
+    ]
+    # The bundle: exactly one object of the CDK assets bucket, not the bucket.
+    [bundle] = [s for s in statements if s["Action"] == "s3:GetObject"]
+    key = bundle["Resource"]["Fn::Join"][1][-1]
+    assert key.startswith("/") and key.endswith(".zip")
+    # No security group ingress: nothing connects to a worker.
+    sg = only(resources, "AWS::EC2::SecurityGroup")
+    assert "SecurityGroupIngress" not in sg
+
+
+def test_latest_amazon_linux_2023_by_default():
+    stack = cdk.Stack(cdk.App(), "S")
+    image_id = stack.resolve(machine_image(None).get_image(stack).image_id)
+    # Resolved at deploy time from the public SSM parameter (no lookup at synth, no account).
+    parameter = Template.from_stack(stack).to_json()["Parameters"][image_id["Ref"]]
+    assert parameter["Type"] == "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"
+    assert parameter["Default"].startswith("/aws/service/ami-amazon-linux-latest/al2023-ami-")
