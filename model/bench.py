@@ -258,7 +258,8 @@ def run(args: argparse.Namespace) -> int:
 
     table = Table(title="model throughput (images/s) and batch latency (ms)")
     for column in ("stage", "set-up", "batch", "images/s", "per thread", "p50 ms", "p95 ms"):
-        table.add_column(column, justify="left" if column in ("stage", "set-up") else "right")
+        text = column in ("stage", "set-up")
+        table.add_column(column, justify="left" if text else "right", no_wrap=text)
     for m in results:
         row = m.summary()
         table.add_row(

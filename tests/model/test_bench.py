@@ -1,0 +1,30 @@
+"""bench-model's measuring functions run on the real model and report sane figures (tiny durations)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from model import bench
+
+
+def test_measure_bare_reports_the_best_end_to_end_figure() -> None:
+    report = bench.measure_bare(seconds=0.05, batch_sizes=(1, 2))
+    stages = {m["stage"] for m in report["measurements"]}
+    assert stages == {"end-to-end"}
+    assert len(report["measurements"]) == len(bench.SETUPS) * 2
+    best = max(m["images_per_s"] for m in report["measurements"])
+    assert report["images_per_s"] == best > 0
+    assert report["single_image_latency_ms"] > 0
+    assert all(m["images"] >= m["batch"] for m in report["measurements"])
+
+
+def test_cli_writes_json(tmp_path) -> None:
+    parser = argparse.ArgumentParser()
+    bench.configure(parser)
+    out = tmp_path / "bench.json"
+    args = parser.parse_args(["--seconds", "0.02", "--batch-sizes", "1", "--json", str(out)])
+    assert bench.run(args) == 0
+    report = json.loads(out.read_text())
+    assert {m["stage"] for m in report["measurements"]} == {"bare", "end-to-end"}
+    assert report["draft"]["large_jpeg"] == "4000x3000" and report["draft"]["draft_speedup"] > 0
