@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# Before the first aws_cdk import starts the jsii runtime (Node 20 end-of-life banner).
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
 import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
@@ -21,8 +24,6 @@ from infra.config import FEATURE_FLAGS
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = "ElasticVision-dev"
-
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
 @dataclass(frozen=True)

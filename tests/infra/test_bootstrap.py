@@ -1,0 +1,239 @@
+"""The instance bootstrap, rendered as the CDK app renders it and run for real in a sandbox.
+
+What is real: the rendered user-data script (bash), the service bundle (the directory CDK staged
+in the session's cdk.out, zipped as the CDK CLI zips it for upload), its download with `aws s3 cp`
+from the local S3 emulator (moto), the virtualenv, `pip install` of the bundle (dependencies from
+PyPI, as on the instance), the env file, the systemd unit, and the installed `evision worker`
+classifying a real image from the emulated input bucket and replying on an emulated queue.
+
+What is stubbed, and how:
+- `systemctl`: a script first on PATH that records its arguments (there is no systemd here).
+  The test then starts the unit's ExecStart itself with the unit's EnvironmentFile.
+- Paths: EV_ROOT puts /opt and /etc under the sandbox; EV_PYTHON is this interpreter (3.11),
+  so no `dnf install`.
+- `aws`: the real AWS CLI when one is on PATH (here: v1, honours AWS_ENDPOINT_URL like v2 on
+  the instance); otherwise a minimal `aws s3 cp` written with boto3, so CI without the CLI
+  still runs everything else for real.
+- The instance id (EVISION_INSTANCE_ID) is given, so scale-in protection does not ask the
+  instance metadata service (no traffic may leave 127.0.0.1); its calls go to the emulator.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from infra.user_data import render_bootstrap
+from services.adapters.factory import make_backend
+from services.contract import ReplyMessage, RequestMessage, new_request_id
+from services.settings import BackendSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = ROOT / "model" / "testdata"
+
+pytestmark = pytest.mark.slow
+
+AWS_SHIM = """\
+#!{python}
+# Stand-in for `aws s3 cp s3://bucket/key FILE` (no AWS CLI on this machine): boto3, same endpoint.
+import sys, boto3
+args = [a for a in sys.argv[1:] if not a.startswith("--")]
+assert args[:2] == ["s3", "cp"] and args[2].startswith("s3://"), sys.argv
+bucket, key = args[2][5:].split("/", 1)
+boto3.client("s3").download_file(bucket, key, args[3])
+"""
+
+SYSTEMCTL_STUB = """\
+#!/bin/sh
+# No systemd in the sandbox: record the call.
+echo "$*" >> "{log}"
+"""
+
+
+def zip_directory(source: Path, target: Path) -> Path:
+    """The archive the CDK CLI uploads for a directory asset: the directory's files at the root."""
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(source.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(source).as_posix())
+    return target
+
+
+def staged_bundle(synthesized) -> Path:
+    for asset in synthesized.assets["files"].values():
+        staged = synthesized.outdir / asset["source"]["path"]
+        if asset["source"]["packaging"] == "zip" and (staged / "pyproject.toml").exists():
+            return staged
+    raise AssertionError("no service bundle asset in the cloud assembly")
+
+
+def read_unit(path: Path) -> dict[str, str]:
+    return dict(
+        line.split("=", 1)
+        for line in path.read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if line)
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Path:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    systemctl = bin_dir / "systemctl"
+    systemctl.write_text(SYSTEMCTL_STUB.format(log=tmp_path / "systemctl.log"))
+    systemctl.chmod(0o755)
+    if shutil.which("aws") is None:
+        aws = bin_dir / "aws"
+        aws.write_text(AWS_SHIM.format(python=sys.executable))
+        aws.chmod(0o755)
+    return tmp_path
+
+
+@pytest.mark.timeout(600)
+def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(synthesized, moto_endpoint, sandbox):
+    prefix = f"boot{uuid.uuid4().hex[:8]}"
+    settings = BackendSettings(
+        backend="aws",
+        input_bucket=f"{prefix}-input",
+        output_bucket=f"{prefix}-output",
+        request_queue=f"{prefix}-requests",
+        dead_letter_queue=f"{prefix}-dlq",
+        visibility_timeout=60,
+        max_receives=3,
+    )
+    reply_queue = f"{prefix}-replies"
+    backend = make_backend(settings)
+    backend.ensure(settings, reply_queues=[reply_queue])
+
+    # The bundle, uploaded where the instance downloads it from.
+    archive = zip_directory(staged_bundle(synthesized), sandbox / "bundle.zip")
+    import boto3
+
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=f"{prefix}-assets")
+    s3.upload_file(str(archive), f"{prefix}-assets", "bundle.zip")
+
+    service_env = {
+        "EVISION_BACKEND": "aws",
+        "EVISION_INPUT_BUCKET": settings.input_bucket,
+        "EVISION_OUTPUT_BUCKET": settings.output_bucket,
+        "EVISION_REQUEST_QUEUE": settings.request_queue,
+        "EVISION_DEAD_LETTER_QUEUE": settings.dead_letter_queue,
+        "EVISION_MAX_RECEIVES": "3",
+        "EVISION_VISIBILITY_TIMEOUT": "60",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "EVISION_BATCH_SIZE": "10",
+        "EVISION_ASG_NAME": "sandbox-workers",
+    }
+    script = sandbox / "user-data.sh"
+    script.write_text(
+        render_bootstrap(
+            role="worker",
+            bundle_url=f"s3://{prefix}-assets/bundle.zip",
+            service_env=service_env,
+            drain_seconds=90,
+        )
+    )
+    root = sandbox / "root"
+    run_env = {
+        **os.environ,
+        "PATH": f"{sandbox / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "EV_ROOT": str(root),
+        "EV_PYTHON": sys.executable,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
+    started = time.monotonic()
+    completed = subprocess.run(
+        ["bash", str(script)], env=run_env, capture_output=True, text=True, timeout=540, check=False
+    )
+    print(f"bootstrap took {time.monotonic() - started:.1f} s")
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+
+    # What the bootstrap left behind: the systemd calls, the unit, the env file.
+    calls = (sandbox / "systemctl.log").read_text().splitlines()
+    assert calls == ["daemon-reload", "enable --now evision-worker.service"]
+    unit_path = root / "etc/systemd/system/evision-worker.service"
+    unit = read_unit(unit_path)
+    assert unit["Restart"] == "on-failure"
+    assert unit["KillSignal"] == "SIGTERM" and unit["TimeoutStopSec"] == "90"
+    assert unit["EnvironmentFile"] == str(root / "etc/evision/worker.env")
+    environment = read_env_file(Path(unit["EnvironmentFile"]))
+    assert environment == service_env
+    command = shlex.split(unit["ExecStart"])
+    assert command == [str(root / "opt/evision/venv/bin/evision"), "worker"]
+
+    # Start the service as systemd would, and send it one real request.
+    golden = json.loads((GOLDEN / "golden.json").read_text())[0]
+    request_id = new_request_id()
+    backend.blobs(settings.input_bucket).put(request_id, (GOLDEN / golden["file"]).read_bytes())
+    backend.queue(settings.request_queue).send(
+        RequestMessage(id=request_id, image=golden["file"], reply_to=reply_queue).model_dump_json()
+    )
+    worker_env = {
+        "PATH": os.environ["PATH"],
+        **environment,
+        # Only here: the emulator, its credentials, and a given instance id (no metadata service).
+        **{k: v for k, v in os.environ.items() if k.startswith("AWS_") and k not in environment},
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "EVISION_INSTANCE_ID": "i-0sandbox",
+    }
+    log_path = sandbox / "worker.log"
+    with log_path.open("wb") as log:
+        worker = subprocess.Popen(command, env=worker_env, stdout=log, stderr=subprocess.STDOUT, cwd=sandbox)
+        try:
+            replies = backend.queue(reply_queue)
+            deadline = time.monotonic() + 120
+            reply = None
+            while reply is None and time.monotonic() < deadline and worker.poll() is None:
+                for message in replies.receive(max_messages=1, wait_seconds=2):
+                    reply = ReplyMessage.model_validate_json(message.body)
+            assert reply is not None, textwrap.shorten(log_path.read_text(), 3000)
+            assert reply.id == request_id
+            assert reply.result.error is None
+            assert reply.result.label == golden["expected_label"]
+            # Stopping it the way systemd does (KillSignal=SIGTERM) drains and exits cleanly.
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(timeout=60) == 0, log_path.read_text()[-3000:]
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+    backend.close()
+
+
+def test_the_aws_cli_stand_in_downloads_like_aws_s3_cp(moto_endpoint, tmp_path):
+    """The fallback used where no AWS CLI is installed (CI) must behave like the real command."""
+    import boto3
+
+    bucket = f"shim{uuid.uuid4().hex[:8]}"
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="dir/bundle.zip", Body=b"payload")
+    shim = tmp_path / "aws"
+    shim.write_text(AWS_SHIM.format(python=sys.executable))
+    shim.chmod(0o755)
+    target = tmp_path / "out.zip"
+    subprocess.run(
+        [str(shim), "s3", "cp", "--only-show-errors", f"s3://{bucket}/dir/bundle.zip", str(target)],
+        check=True,
+        timeout=30,
+    )
+    assert target.read_bytes() == b"payload"

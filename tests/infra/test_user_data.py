@@ -1,0 +1,68 @@
+"""Rendering the bootstrap: parameters land as quoted exports; the script refuses bad input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from infra.user_data import BOOTSTRAP_SCRIPT, MARKER, render_bootstrap
+
+
+def render(**overrides) -> str:
+    values = {
+        "role": "worker",
+        "bundle_url": "s3://assets/bundle.zip",
+        "service_env": {"EVISION_BACKEND": "aws", "EVISION_INPUT_BUCKET": "in-bucket"},
+        "drain_seconds": 120,
+    }
+    return render_bootstrap(**{**values, **overrides})
+
+
+def test_parameters_replace_the_marker_as_exports_before_the_script_runs():
+    script = render()
+    assert MARKER not in script
+    assert script.startswith("#!/bin/bash\n")
+    exports = [line for line in script.splitlines() if line.startswith("export ")]
+    assert exports == [
+        "export EV_ROLE=worker",
+        "export EV_BUNDLE_URL=s3://assets/bundle.zip",
+        "export EV_DRAIN_SECONDS=120",
+        "export EV_WEB_PORT=80",
+        "export EV_SERVICE_ENV='EVISION_BACKEND EVISION_INPUT_BUCKET'",
+        "export EVISION_BACKEND=aws",
+        "export EVISION_INPUT_BUCKET=in-bucket",
+    ]
+    # The rest is the script file itself, unchanged.
+    assert script.replace("\n".join(exports), MARKER) == BOOTSTRAP_SCRIPT.read_text()
+    subprocess.run(["bash", "-n"], input=script, text=True, check=True)
+
+
+def test_values_are_shell_quoted():
+    script = render(service_env={"EVISION_INPUT_BUCKET": "a'b $(reboot)"})
+    assert "export EVISION_INPUT_BUCKET='a'\"'\"'b $(reboot)'" in script
+
+
+def test_names_must_be_shell_variables():
+    with pytest.raises(ValueError, match="not a shell variable name"):
+        render(service_env={"evision-bucket": "x"})
+
+
+def run_script(tmp_path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(BOOTSTRAP_SCRIPT)],
+        env={"PATH": os.environ["PATH"], "EV_ROOT": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_the_script_refuses_a_missing_or_unknown_role(tmp_path):
+    missing = run_script(tmp_path, EV_BUNDLE_URL="s3://b/k")
+    assert missing.returncode != 0 and "EV_ROLE" in missing.stderr
+    unknown = run_script(tmp_path, EV_ROLE="db", EV_BUNDLE_URL="s3://b/k")
+    assert unknown.returncode == 2 and "EV_ROLE must be worker or web" in unknown.stderr
+    assert not (tmp_path / "opt").exists()  # refused before touching anything
