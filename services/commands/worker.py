@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     from services.adapters.factory import make_backend
     from services.worker.loop import Worker
+    from services.worker.protection import make_protection
     from services.worker.settings import WorkerSettings
 
     overrides = backend_overrides(args)
@@ -72,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         reply_queue=backend.queue,
         classifier=classifier,
         metrics=metrics,
+        protection=make_protection(),
     )
     worker.install_signal_handlers()
     if early:

@@ -31,6 +31,7 @@ from services.ports import BlobNotFoundError, BlobStore, Message, MessageQueue
 from services.worker.exceptions import StopRequestedError
 from services.worker.heartbeat import VisibilityHeartbeat
 from services.worker.metrics import MetricsPublisher
+from services.worker.protection import NoProtection, ScaleInProtection
 from services.worker.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ class Worker:
         classifier: ImageClassifier,
         worker_id: str | None = None,
         metrics: MetricsPublisher | None = None,
+        protection: ScaleInProtection | None = None,
     ) -> None:
         self.settings = settings
         self.requests = requests
@@ -107,6 +109,7 @@ class Worker:
         self.reply_queue = reply_queue
         self.classifier = classifier
         self.metrics = metrics
+        self.protection = protection or NoProtection()  # scale-in protection while holding messages
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
         self._io = ThreadPoolExecutor(settings.io_threads, thread_name_prefix="worker-io")
         self._compute = ThreadPoolExecutor(settings.threads, thread_name_prefix="worker-infer")
@@ -147,6 +150,7 @@ class Worker:
                 self._idle = True
                 messages = self.requests.receive(self.settings.batch_size, wait)
                 self._idle = False
+                self.protection.set_busy(bool(messages))
             except StopRequestedError:
                 break
             except Exception:
@@ -159,6 +163,7 @@ class Worker:
                     break
                 continue
             self.process(messages)
+        self.protection.set_busy(False)
         log.info(
             "worker %s stopped after %d batches, %d messages", self.worker_id, self.batches, self.messages
         )
