@@ -107,11 +107,14 @@ def _ms(value: float | None) -> str:
 
 
 def render_report(report: BenchReport) -> Table:
-    table = Table(title="evision bench (warm-up excluded)", title_justify="left")
-    for column in ("stage", "images", "images/s", "x bare", "p50 ms", "p95 ms", "p99 ms", "Δp50 vs bare"):
-        table.add_column(column, justify="left" if column == "stage" else "right")
+    table = Table(
+        title="evision bench (warm-up excluded; Δp50 = p50 - bare single-image p50)", title_justify="left"
+    )
+    table.add_column("stage", no_wrap=True)
+    for column in ("images", "images/s", "x bare", "p50 ms", "p95 ms", "p99 ms", "Δp50 ms"):
+        table.add_column(column, justify="right", no_wrap=True)
     table.add_column("errors")
-    table.add_column("correct", justify="right")
+    table.add_column("correct", justify="right", no_wrap=True)
     for m in [report.bare, report.bare_single, *report.measurements]:
         lat = m.latency
         delta = report.p50_delta_ms(m)

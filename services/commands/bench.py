@@ -1,0 +1,83 @@
+"""`evision bench`: in one run on this machine, how close the whole pipeline comes to the bare model.
+
+(a) the bare in-process classifier (the model package's bench), (b) the worker loop alone
+(queue -> result, no HTTP), (c) end to end through HTTP on the local backend at concurrency 1
+and 32, (d) the same on the aws backend against a moto server. Same images, same model, same
+machine; warm-up excluded. Prints a table (and optionally JSON) with each figure as images/s,
+as a ratio to (a), and p50 latency deltas vs the bare single-image latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+
+DEFAULT_WORKERS = max(1, min(4, os.cpu_count() or 1))  # what `evision up` starts
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--images", type=Path, metavar="DIR", help="images (default: the model's test images)"
+    )
+    parser.add_argument("--expect", type=Path, metavar="CSV", help="expected labels (default: the model's)")
+    parser.add_argument(
+        "--workers", type=int, default=DEFAULT_WORKERS, help="worker processes, as `evision up`"
+    )
+    parser.add_argument(
+        "--bare-seconds", type=float, default=2.0, help="per model.bench set-up and batch size (default 2)"
+    )
+    parser.add_argument("--loop-images", type=int, default=600, help="images through the worker loop")
+    parser.add_argument("--c1-requests", type=int, default=150, help="HTTP requests at concurrency 1")
+    parser.add_argument("--c32-requests", type=int, default=640, help="HTTP requests at concurrency 32")
+    parser.add_argument(
+        "--aws-scale", type=float, default=0.15, help="request counts on moto, as a fraction (moto is slow)"
+    )
+    parser.add_argument("--skip-aws", action="store_true", help="leave out (d), the moto backend")
+    parser.add_argument("--quick", action="store_true", help="tiny counts: a smoke run, not a measurement")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--work-dir", type=Path, help="keep data and logs here (default: a temporary dir)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from services.bench.processes import BenchError
+    from services.bench.report import render_report, render_targets
+    from services.bench.suite import BenchPlan, bench_images, run_suite
+
+    console = Console(width=None if sys.stdout.isatty() else 140)  # the table needs ~120 columns
+    try:
+        images, expectations = bench_images(args.images, args.expect)
+        plan = (
+            BenchPlan.quick(args.workers)
+            if args.quick
+            else BenchPlan(
+                workers=args.workers,
+                bare_seconds=args.bare_seconds,
+                loop_images=args.loop_images,
+                c1_requests=args.c1_requests,
+                c32_requests=args.c32_requests,
+                aws_scale=0.0 if args.skip_aws else args.aws_scale,
+            )
+        )
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]evision bench:[/red] {exc}")
+        return 2
+    with tempfile.TemporaryDirectory(prefix="evision-bench-") as tmp:
+        work_dir = args.work_dir or Path(tmp)
+        try:
+            report = run_suite(plan, images, expectations, work_dir=work_dir, console=console)
+        except BenchError as exc:
+            console.print(f"[red]evision bench failed:[/red] {exc}")
+            return 1
+    report.machine.update(python=sys.version.split()[0], platform=platform.platform())
+    console.print(render_report(report))
+    console.print(render_targets(report))
+    if args.json:
+        args.json.write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
+    return 0
