@@ -1,12 +1,12 @@
-"""`evision up`: the whole service on one machine: the web tier (in this process) plus N workers.
+"""`evision up`: the whole service on one machine: the web tier (in this process) plus elastic workers.
 
-Ctrl-C (SIGINT) or SIGTERM stops the web tier, then sends each worker one SIGTERM (it finishes the
-batch in hand) and waits for them. A second signal while draining makes the workers exit now.
-The workers run in their own session, so a terminal's Ctrl-C reaches only this process, and they
-drain and exit by themselves should this process die.
-
-Process management is deliberately minimal (a fixed worker count); the elastic local supervisor
-replaces `_WorkerProcesses`.
+The local supervisor (`services.supervisor`) starts and stops `evision worker` processes from the
+request queue's depth with the same scaling policy as the cloud (0 workers while idle, one per
+core at most by default); `--workers N` pins the count instead. Ctrl-C (SIGINT) or SIGTERM stops
+the web tier and the sampling, then sends each worker one SIGTERM (it finishes the batch in hand)
+and waits for them. A second signal while draining makes the workers exit now. The workers run in
+their own session, so a terminal's Ctrl-C reaches only this process, and they drain and exit by
+themselves should this process die.
 """
 
 from __future__ import annotations
@@ -16,14 +16,16 @@ import contextlib
 import logging
 import os
 import signal
-import subprocess
 import sys
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from services.commands._options import add_backend_options, backend_overrides, setup_logging
 
+if TYPE_CHECKING:
+    from services.supervisor import SupervisorSettings, WorkerPool
+
 log = logging.getLogger("evision.up")
-DRAIN_SECONDS = 60.0
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -34,8 +36,26 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers",
         type=int,
-        default=max(1, min(4, os.cpu_count() or 1)),
-        help="worker processes (default: CPU count, at most 4)",
+        metavar="N",
+        help="a fixed number of worker processes (0: web tier only); default: elastic",
+    )
+    parser.add_argument(
+        "--min-workers",
+        type=int,
+        metavar="N",
+        help="elastic: fewest workers (env EVISION_MIN_WORKERS, default 0)",
+    )
+    parser.add_argument(
+        "--max-workers",
+        type=int,
+        metavar="N",
+        help="elastic: most workers (env EVISION_MAX_WORKERS, default CPU count, at most the policy max 20)",
+    )
+    parser.add_argument(
+        "--scale-period",
+        type=float,
+        metavar="S",
+        help="seconds between queue samples (env EVISION_SCALE_PERIOD, default 1)",
     )
     add_backend_options(parser)
     parser.add_argument(
@@ -45,26 +65,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-class _WorkerProcesses:
-    def __init__(self, count: int, env: dict[str, str]) -> None:
-        command = [sys.executable, "-m", "services.cli", "worker", "--exit-with-parent"]
-        self.processes = [subprocess.Popen(command, env=env, start_new_session=True) for _ in range(count)]
+def _supervisor_settings(args: argparse.Namespace) -> SupervisorSettings:
+    from services.supervisor import SupervisorSettings
 
-    def signal_all(self, signum: int) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    process.send_signal(signum)
-
-    def drain(self, timeout: float) -> None:
-        self.signal_all(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                log.warning("worker %d did not stop in %.0f s: killing it", process.pid, timeout)
-                process.kill()
-                process.wait()
+    names = {"min_workers": "min_workers", "max_workers": "max_workers", "scale_period": "scale_period"}
+    overrides = {field: getattr(args, arg) for arg, field in names.items() if getattr(args, arg) is not None}
+    return SupervisorSettings(**backend_overrides(args), **overrides)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,23 +79,28 @@ def run(args: argparse.Namespace) -> int:
 
     from services.adapters.factory import make_backend
     from services.emulator import running_emulator
+    from services.status import status_path
+    from services.supervisor import Supervisor, WorkerPool, local_policy, worker_command
     from services.web.main import create_app
     from services.web.settings import WebSettings
 
     if args.emulate and args.backend != "aws":
         print("evision up: --emulate needs --backend aws", file=sys.stderr)
         return 2
-    if args.workers < 0:
-        print("evision up: --workers must be 0 or more", file=sys.stderr)
+    try:
+        scaling = _supervisor_settings(args)
+        policy = None if args.workers == 0 else local_policy(scaling, fixed=args.workers)
+    except ValueError as error:  # pydantic's ValidationError is a ValueError too
+        print(f"evision up: {error}", file=sys.stderr)
         return 2
 
     stopping: list[int] = []
-    workers: _WorkerProcesses | None = None
+    pool: WorkerPool | None = None
 
     def on_signal(signum: int, _: FrameType | None) -> None:
         stopping.append(signum)
-        if len(stopping) > 1 and workers is not None:  # impatient: workers exit now
-            workers.signal_all(signal.SIGTERM)
+        if len(stopping) > 1 and pool is not None:  # impatient: workers exit now
+            pool.signal_all(signal.SIGTERM)
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, on_signal)
@@ -99,18 +110,25 @@ def run(args: argparse.Namespace) -> int:
             emulator = stack.enter_context(running_emulator())  # children inherit the environment
             log.info("AWS emulator on %s", emulator.endpoint_url)
         settings = WebSettings(**backend_overrides(args))
+        backend = make_backend(settings)  # the supervisor samples the request queue through it
+        stack.callback(backend.close)
         if settings.backend == "local" or args.emulate or os.environ.get("AWS_ENDPOINT_URL"):
-            backend = make_backend(settings)
-            try:
-                backend.ensure(settings, reply_queues=[settings.reply_queue])
-            finally:
-                backend.close()
+            backend.ensure(settings, reply_queues=[settings.reply_queue])
         env = {
             **os.environ,
             "EVISION_BACKEND": settings.backend,
             "EVISION_DATA_DIR": str(settings.data_dir.resolve()),
         }
-        workers = _WorkerProcesses(args.workers, env)
+        supervisor = None
+        if policy is not None:
+            pool = WorkerPool(worker_command(), env)
+            supervisor = Supervisor(
+                policy=policy,
+                queue=backend.queue(settings.request_queue),
+                pool=pool,
+                status_file=status_path(settings.data_dir),
+            )
+            supervisor.start()
         try:
             if not stopping:
                 config = uvicorn.Config(
@@ -118,11 +136,11 @@ def run(args: argparse.Namespace) -> int:
                 )
                 server = uvicorn.Server(config)
                 log.info(
-                    "Elastic Vision on http://%s:%d (backend %s, %d workers, data %s); Ctrl-C stops",
+                    "Elastic Vision on http://%s:%d (backend %s, %s workers, data %s); Ctrl-C stops",
                     args.host,
                     args.port,
                     settings.backend,
-                    args.workers,
+                    "no" if policy is None else f"{policy.min_capacity}..{policy.max_capacity}",
                     settings.data_dir,
                 )
                 with contextlib.suppress(SystemExit):  # uvicorn exits 1 if it cannot bind
@@ -131,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
                     log.error("the web tier did not start")
                     return 1
         finally:
-            log.info("stopping: draining %d workers", len(workers.processes))
-            workers.drain(DRAIN_SECONDS)
+            if supervisor is not None:
+                supervisor.stop(scaling.drain_seconds)
     log.info("stopped")
     return 0
