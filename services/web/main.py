@@ -15,6 +15,7 @@ from services.web.dispatcher import ReplyDispatcher
 from services.web.errors import ApiError, api_error_handler
 from services.web.routes import router
 from services.web.settings import WebSettings
+from services.web.status import router as status_router
 
 
 def create_app(settings: WebSettings | None = None) -> FastAPI:
@@ -51,4 +52,5 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     )
     app.add_exception_handler(ApiError, api_error_handler)
     app.include_router(router)
+    app.include_router(status_router)
     return app
