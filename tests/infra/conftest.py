@@ -33,18 +33,21 @@ class Synthesized:
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
-        return self.template["Resources"]
+        resources: dict[str, dict[str, Any]] = self.template["Resources"]
+        return resources
 
     def of_type(self, cfn_type: str) -> dict[str, dict[str, Any]]:
         return {name: r for name, r in self.resources.items() if r["Type"] == cfn_type}
 
     @property
     def assets(self) -> dict[str, Any]:
-        return json.loads((self.outdir / f"{STACK}.assets.json").read_text())
+        assets: dict[str, Any] = json.loads((self.outdir / f"{STACK}.assets.json").read_text())
+        return assets
 
     @property
     def validation_report(self) -> dict[str, Any]:
-        return json.loads((self.outdir / "validation-report.json").read_text())
+        report: dict[str, Any] = json.loads((self.outdir / "validation-report.json").read_text())
+        return report
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,9 @@ stable logical ids of the stateful resources, the ONE scaling policy, the output
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from cfnlint.api import ManualArgs, lint_file
+from cfnlint.api import ManualArgs, lint_file  # type: ignore[import-untyped]
 
 from infra.assets import BUNDLE_INCLUDES
 from services.scaling import ScalingPolicy
@@ -41,7 +42,7 @@ def test_cfn_lint_reports_no_error(synthesized):
     assert errors == []
 
 
-def _statements(synthesized) -> list[tuple[str, dict]]:
+def _statements(synthesized) -> list[tuple[str, dict[str, Any]]]:
     found = []
     for name, resource in synthesized.resources.items():
         props = resource["Properties"]
@@ -53,7 +54,7 @@ def _statements(synthesized) -> list[tuple[str, dict]]:
     return found
 
 
-def _as_list(value: object) -> list:
+def _as_list(value: object) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
@@ -70,7 +71,7 @@ def test_no_wildcard_actions_and_no_wildcard_resource_except_put_metric_data(syn
 
 
 def test_instance_roles_get_exactly_what_their_services_call(synthesized):
-    by_policy = {}
+    by_policy: dict[str, set[str]] = {}
     for name, statement in _statements(synthesized):
         by_policy.setdefault(name, set()).update(_as_list(statement["Action"]))
     [worker] = [v for k, v in by_policy.items() if k.startswith("WorkersRole")]

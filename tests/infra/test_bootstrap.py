@@ -73,7 +73,7 @@ def zip_directory(source: Path, target: Path) -> Path:
 
 def staged_bundle(synthesized) -> Path:
     for asset in synthesized.assets["files"].values():
-        staged = synthesized.outdir / asset["source"]["path"]
+        staged: Path = synthesized.outdir / asset["source"]["path"]
         if asset["source"]["packaging"] == "zip" and (staged / "pyproject.toml").exists():
             return staged
     raise AssertionError("no service bundle asset in the cloud assembly")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
+from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
 
 from infra.queues import Queues
@@ -13,9 +16,11 @@ def test_queues(stack):
     template = Template.from_stack(stack)
     resources = template.to_json()["Resources"]
 
-    def props(queue: object) -> dict:
-        child = queue.node.default_child  # type: ignore[attr-defined]
-        return resources[stack.resolve(stack.get_logical_id(child))]["Properties"]
+    def props(queue: sqs.Queue) -> dict[str, Any]:
+        child = queue.node.default_child
+        assert isinstance(child, cdk.CfnElement)
+        properties: dict[str, Any] = resources[stack.resolve(stack.get_logical_id(child))]["Properties"]
+        return properties
 
     request, dead, reply = (
         props(queues.request_queue),

@@ -37,11 +37,11 @@ def test_every_bucket_is_private_encrypted_and_tls_only(stack, retain):
         assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
         assert bucket["DeletionPolicy"] == ("Retain" if retain else "Delete")
     # A TLS-only policy (deny when aws:SecureTransport is false) on each of the three.
-    for bucket in (storage.input_bucket, storage.output_bucket, storage.access_logs_bucket):
+    for each in (storage.input_bucket, storage.output_bucket, storage.access_logs_bucket):
         template.has_resource_properties(
             "AWS::S3::BucketPolicy",
             {
-                "Bucket": {"Ref": logical_id(stack, bucket)},
+                "Bucket": {"Ref": logical_id(stack, each)},
                 "PolicyDocument": {
                     "Statement": Match.array_with(
                         [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk.assertions import Template
@@ -11,7 +13,7 @@ from infra.images import machine_image
 from infra.web import WebTier
 
 
-def build(stack: cdk.Stack, bundle_dir, ssh_cidr: str | None = None) -> tuple[WebTier, dict]:
+def build(stack: cdk.Stack, bundle_dir, ssh_cidr: str | None = None) -> tuple[WebTier, dict[str, Any]]:
     vpc = ec2.Vpc(
         stack,
         "Vpc",
@@ -35,7 +37,7 @@ def build(stack: cdk.Stack, bundle_dir, ssh_cidr: str | None = None) -> tuple[We
     return web, Template.from_stack(stack).to_json()["Resources"]
 
 
-def of_type(resources: dict, cfn_type: str) -> list[dict]:
+def of_type(resources: dict[str, Any], cfn_type: str) -> list[dict[str, Any]]:
     return [r["Properties"] for r in resources.values() if r["Type"] == cfn_type]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import aws_cdk as cdk
 import pytest
@@ -19,7 +20,7 @@ POLICY = replace(ScalingPolicy(), min_capacity=1, max_capacity=7)
 
 
 @pytest.fixture
-def built(stack, bundle_dir) -> tuple[Workers, dict]:
+def built(stack, bundle_dir) -> tuple[Workers, dict[str, Any]]:
     vpc = ec2.Vpc(
         stack,
         "Vpc",
@@ -46,9 +47,10 @@ def built(stack, bundle_dir) -> tuple[Workers, dict]:
     return workers, Template.from_stack(stack).to_json()["Resources"]
 
 
-def only(resources: dict, cfn_type: str) -> dict:
+def only(resources: dict[str, Any], cfn_type: str) -> dict[str, Any]:
     [resource] = [r for r in resources.values() if r["Type"] == cfn_type]
-    return resource["Properties"]
+    properties: dict[str, Any] = resource["Properties"]
+    return properties
 
 
 def test_group_follows_the_policy_bounds_and_publishes_group_metrics(built):
