@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 SUPPORTED_FORMATS: frozenset[str] = frozenset({"jpeg", "png", "webp", "gif", "bmp"})
 
 # (offset, signature) pairs per format; a file matches a format if any of its signatures match.
@@ -23,4 +25,24 @@ def sniff(data: bytes) -> str | None:
     # WebP is a RIFF container: "RIFF" <size:4> "WEBP".
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "webp"
+    return None
+
+
+def webp_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a WebP header, or None if the header is not one we can read.
+
+    Pillow's WebP plugin creates libwebp's decoder (which allocates the canvas) inside
+    Image.open, before any size check: read the size here first.
+    """
+    if len(data) < 30 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        return None
+    chunk = data[12:16]
+    if chunk == b"VP8X":  # extended: 24-bit canvas width-1 and height-1
+        return 1 + int.from_bytes(data[24:27], "little"), 1 + int.from_bytes(data[27:30], "little")
+    if chunk == b"VP8L" and data[20] == 0x2F:  # lossless: 14-bit width-1 and height-1
+        bits = int.from_bytes(data[21:25], "little")
+        return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+    if chunk == b"VP8 " and data[23:26] == b"\x9d\x01\x2a":  # lossy key frame: 14-bit sizes
+        width, height = struct.unpack("<HH", data[26:30])
+        return width & 0x3FFF, height & 0x3FFF
     return None

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from model.errors import InvalidImageError
-from model.formats import SUPPORTED_FORMATS, sniff
+from model.formats import SUPPORTED_FORMATS, sniff, webp_size
 from model.metadata import ModelMetadata
 
 DEFAULT_MAX_PIXELS = 40_000_000  # e.g. 8000 x 5000; a bigger upload is refused before decoding
@@ -110,6 +110,8 @@ class Preprocessor:
         if kind is None:
             raise _unknown_format(data)
         assert kind in SUPPORTED_FORMATS
+        if kind == "webp" and (size := webp_size(data)) is not None:
+            self._check_size(size)  # before libwebp allocates the canvas inside Image.open
         try:
             return Image.open(io.BytesIO(data), formats=[_PIL_FORMATS[kind]])
         except Image.DecompressionBombError as exc:

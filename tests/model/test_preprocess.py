@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from model.classifier import Classifier
-from model.formats import SUPPORTED_FORMATS, sniff
+from model.errors import InvalidImageError
+from model.formats import SUPPORTED_FORMATS, sniff, webp_size
 from model.golden import GoldenImage, load_golden
 from model.preprocess import Preprocessor
 from tests.model.conftest import encode
@@ -156,3 +157,22 @@ def test_draft_decoding_keeps_the_top1(classifier: Classifier, golden: GoldenIma
     with_draft = classifier.infer(classifier.preprocess(data)[None])[0]
     without = classifier.infer(no_draft(data)[None])[0]
     assert with_draft.label == without.label
+
+
+@pytest.mark.parametrize(
+    "options", [{"quality": 80}, {"lossless": True}, {"quality": 80, "exif": b"Exif\0\0II*\0\x08\0\0\0\0\0"}]
+)
+def test_webp_size_is_read_from_the_header(cat_image: Image.Image, options: dict[str, object]) -> None:
+    data = encode(cat_image.resize((333, 217)), "WEBP", **options)
+    assert webp_size(data) == (333, 217)
+    assert webp_size(data[:20]) is None
+
+
+def test_huge_webp_canvas_is_refused_before_decoding(classifier: Classifier) -> None:
+    # An extended (VP8X) header claiming a 16000 x 16000 canvas and nothing else.
+    vp8x = b"VP8X" + (10).to_bytes(4, "little") + b"\0\0\0\0" + (15999).to_bytes(3, "little") * 2
+    data = b"RIFF" + (4 + len(vp8x)).to_bytes(4, "little") + b"WEBP" + vp8x
+    assert webp_size(data) == (16000, 16000)
+    with pytest.raises(InvalidImageError) as caught:
+        classifier.preprocess(data)
+    assert caught.value.kind == "too_many_pixels"
