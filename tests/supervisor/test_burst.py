@@ -16,14 +16,15 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
+import pytest
 
 from services.scaling import ScalingPolicy
 from services.status import DecisionRecord, read_snapshot, status_path
 from tests.e2e.conftest import free_port, wait_until_healthy
-from tests.e2e.images import GOLDEN, golden_bytes
 from tests.supervisor.conftest import wait_for
 
 ROOT = Path(__file__).parents[2]
@@ -31,6 +32,11 @@ PERIOD = 0.5
 IMAGES = 200
 CONCURRENCY = 40
 IDLE_WINDOW = ScalingPolicy().scale_in_idle_periods * PERIOD  # the policy's K idle periods
+
+golden = pytest.importorskip("model.golden", reason="the model's golden images are not available")
+# The service runs the committed model, so each golden image must get its recorded label.
+EXPECTED = {name: image.expected_label for name, image in golden.golden_by_name().items()}
+IMAGE_BYTES = {name: image.read_bytes() for name, image in golden.golden_by_name().items()}
 
 
 def _children(pid: int) -> list[int]:
@@ -51,15 +57,25 @@ def _decisions(log: Path) -> list[DecisionRecord]:
     return [DecisionRecord.model_validate(json.loads(line[line.index("{") :])) for line in lines]
 
 
+def _pool_events(log: Path) -> list[tuple[float, str]]:
+    """(unix time, message) of the supervisor's worker start/drain/exit lines."""
+    events = []
+    for line in log.read_text().splitlines():
+        if " evision.supervisor [" in line and " worker " in line:
+            stamp = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+            events.append((stamp, line.split("] ", 1)[1]))
+    return events
+
+
 async def _burst(url: str, on_progress) -> list[tuple[str, int, str]]:
-    names = sorted(GOLDEN)
+    names = sorted(EXPECTED)
     answers: list[tuple[str, int, str]] = []
     limit = asyncio.Semaphore(CONCURRENCY)
 
     async def upload(client: httpx.AsyncClient, i: int) -> None:
         name = names[i % len(names)]
         async with limit:
-            response = await client.post(f"{url}/upload", files={"myfile": (name, golden_bytes(name))})
+            response = await client.post(f"{url}/upload", files={"myfile": (name, IMAGE_BYTES[name])})
         answers.append((name, response.status_code, response.text))
         on_progress(len(answers))
 
@@ -115,14 +131,20 @@ def test_burst_scales_out_from_zero_answers_everything_and_scales_back_in(tmp_pa
     print(
         f"{'t (s)':>7} {'visible':>8} {'in flight':>9} {'desired':>8} {'running':>8} {'draining':>8}  reason"
     )
-    for d in decisions:
-        print(
+    rows = [
+        (
+            d.time,
             f"{d.time - started:7.2f} {d.visible:>8} {d.in_flight:>9} {d.desired:>8} {d.running:>8} "
-            f"{d.draining:>8}  {d.reason}"
+            f"{d.draining:>8}  {d.reason}",
         )
+        for d in decisions
+    ]
+    rows += [(stamp, f"{stamp - started:7.2f} {'':>45}  ({event})") for stamp, event in _pool_events(log)]
+    for _, row in sorted(rows):
+        print(row)
 
     # Every request answered, with the right label.
-    wrong = [(n, s, t) for n, s, t in answers if s != 200 or t.partition(":")[2] not in GOLDEN[n]]
+    wrong = [(n, s, t) for n, s, t in answers if s != 200 or t.partition(":")[2] != EXPECTED[n]]
     assert len(answers) == IMAGES and not wrong, wrong[:5]
     # A worker was drained mid-burst, exited cleanly, and lost nothing (all answers above are right).
     assert len(drained) == 1
