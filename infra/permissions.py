@@ -7,11 +7,12 @@ already (`grant_consume_messages`, `grant_send_messages`) and are used as they a
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
+from aws_cdk import CfnResource, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra.nag import acknowledge
 from services import metric_names
 
 SSM_CORE = "AmazonSSMManagedInstanceCore"
@@ -35,15 +36,11 @@ def instance_role(scope: Construct, construct_id: str, *, description: str) -> i
     return role
 
 
-def acknowledge(scope: Construct, finding: str, reason: str) -> None:
-    """Acknowledge a cdk-nag AwsSolutions finding (with its evidence in brackets) on `scope`."""
-    Validations.of(scope).acknowledge(Acknowledgment(id=f"AwsSolutions::{finding}", reason=reason))
-
-
 def _objects_evidence(bucket: s3.IBucket) -> str:
     """How cdk-nag names `bucket.arn_for_objects("*")` in an IAM5 finding."""
     resource = bucket.node.default_child
-    assert isinstance(resource, CfnResource), "only buckets defined in this app"
+    if not isinstance(resource, CfnResource):
+        raise TypeError(f"{bucket.node.path} is not a bucket defined in this app")
     stack = Stack.of(bucket)
     return f"AwsSolutions-IAM5[Resource::<{stack.resolve(stack.get_logical_id(resource))}.Arn>/*]"
 

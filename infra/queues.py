@@ -6,7 +6,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.permissions import acknowledge
+from infra.nag import acknowledge
 
 LONG_POLL = Duration.seconds(20)  # the SQS maximum: an idle consumer makes 3 calls a minute
 

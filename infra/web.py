@@ -8,7 +8,8 @@ from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from infra.assets import ServiceBundle
-from infra.permissions import acknowledge, allow_put_metric_data, instance_role
+from infra.nag import acknowledge
+from infra.permissions import allow_put_metric_data, instance_role
 from infra.user_data import render_bootstrap
 from infra.workers import encrypted_root_volume
 

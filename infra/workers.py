@@ -12,7 +12,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.assets import ServiceBundle
-from infra.permissions import acknowledge, allow_put_metric_data, instance_role
+from infra.nag import acknowledge
+from infra.permissions import allow_put_metric_data, instance_role
 from infra.scaling import QueueScaling, add_queue_scaling
 from infra.user_data import render_bootstrap
 from services.scaling import ScalingPolicy

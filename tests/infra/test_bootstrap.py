@@ -43,8 +43,6 @@ from services.settings import BackendSettings
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "model" / "testdata"
 
-pytestmark = pytest.mark.slow
-
 AWS_SHIM = """\
 #!{python}
 # Stand-in for `aws s3 cp s3://bucket/key FILE` (no AWS CLI on this machine): boto3, same endpoint.
@@ -105,6 +103,7 @@ def sandbox(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(synthesized, moto_endpoint, sandbox):
     prefix = f"boot{uuid.uuid4().hex[:8]}"
