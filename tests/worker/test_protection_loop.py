@@ -15,7 +15,6 @@ from services.worker.loop import Worker
 from services.worker.protection import AsgScaleInProtection
 from services.worker.settings import WorkerSettings
 from tests.conftest import settings_for
-from tests.e2e.images import GOLDEN, golden_bytes
 
 REPLIES = "protection-replies"
 
@@ -31,10 +30,10 @@ def test_protected_exactly_while_the_worker_holds_messages(tmp_path, monkeypatch
     )
     backend = make_backend(settings)
     backend.ensure(settings, reply_queues=[REPLIES])
-    names = sorted(GOLDEN)[:3]
-    for name in names:  # two batches of at most 2 messages
-        request_id = new_request_id()
-        backend.blobs(settings.input_bucket).put(request_id, golden_bytes(name))
+    golden = pytest.importorskip("model.golden").load_golden()[:3]
+    for image in golden:  # two batches of at most 2 messages
+        request_id, name = new_request_id(), image.name
+        backend.blobs(settings.input_bucket).put(request_id, image.read_bytes())
         backend.queue(settings.request_queue).send(
             RequestMessage(id=request_id, image=name, reply_to=REPLIES).model_dump_json()
         )
