@@ -62,17 +62,21 @@ def render(report: StatusReport, console: Console, decisions: int = 10) -> None:
     console.print(summary)
     if supervisor is None or decisions <= 0:
         return
-    table = Table(title="recent scaling decisions", title_justify="left")
-    for column in ("time", "visible", "in flight", "current", "desired", "running", "reason"):
-        table.add_column(column, justify="left" if column in ("time", "reason") else "right")
+    table = Table(
+        title="recent scaling decisions",
+        title_justify="left",
+        caption="depth: visible + in flight; workers: before -> after (running)",
+        caption_justify="left",
+    )
+    table.add_column("time", no_wrap=True)
+    table.add_column("depth", justify="right", no_wrap=True)
+    table.add_column("workers", justify="right", no_wrap=True)
+    table.add_column("reason", overflow="fold")
     for record in supervisor.decisions[-decisions:]:
         table.add_row(
             _time(record.time),
-            str(record.visible),
-            str(record.in_flight),
-            str(record.current),
-            str(record.desired),
-            str(record.running),
+            f"{record.visible} + {record.in_flight}",
+            f"{record.current} -> {record.desired} ({record.running})",
             record.reason,
         )
     if not supervisor.decisions:
