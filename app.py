@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The CDK app: the whole Elastic Vision service on AWS in one stack (see infra/).
 
-The only place that reads CDK context and the environment. Context (cdk.json, or `-c key=value`):
+The only place that reads CDK context (cdk.json, or `-c key=value`):
 `stage` (dev | prod), `minCapacity`, `maxCapacity`, `modelAmiId`, `workerInstanceType`,
 `webInstanceType`, `maxReceives`, `sshCidr`. Every synthesis runs the cdk-nag AwsSolutions checks;
 an unacknowledged finding fails it.
@@ -9,7 +9,6 @@ an unacknowledged finding fails it.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -26,15 +25,13 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
     stage = str(app.node.try_get_context("stage") or "dev")
     context = {key: app.node.try_get_context(key) for key in CONTEXT_KEYS}
     config = ServiceConfig.for_stage(stage, context)
-    # Environment-agnostic unless the CLI knows the account (cdk deploy with credentials).
-    account, region = os.environ.get("CDK_DEFAULT_ACCOUNT"), os.environ.get("CDK_DEFAULT_REGION")
-    env = cdk.Environment(account=account, region=region) if account and region else None
+    # Environment-agnostic on purpose: `cdk deploy` targets the credentials' account and region,
+    # and synthesis needs no lookups (no cdk.context.json), so CI and deploy produce one template.
     ServiceStack(
         app,
         f"ElasticVision-{config.stage}",
         config=config,
         source_dir=ROOT,
-        env=env,
         description="Elastic Vision: image recognition as a service (web tier, SQS, elastic ONNX workers)",
     )
     cdk.Tags.of(app).add("project", "elastic-vision")
