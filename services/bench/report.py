@@ -142,3 +142,18 @@ def render_targets(report: BenchReport) -> Table:
     for t in report.targets():
         table.add_row(t.name, t.show(t.value), t.show(t.limit), status[t.met])
     return table
+
+
+def render_cpu(report: BenchReport) -> Table | None:
+    """CPU milliseconds per image by process role: where the time goes, whatever the neighbours do."""
+    rows = [(m.name, m.notes.get("cpu_ms_per_image") or {}) for m in report.measurements]
+    roles = sorted({role for _, cpu in rows for role in cpu})
+    if not roles:
+        return None
+    table = Table(title="CPU ms per image, by process", title_justify="left")
+    table.add_column("stage", no_wrap=True)
+    for role in [*roles, "total"]:
+        table.add_column(role, justify="right")
+    for name, cpu in rows:
+        table.add_row(name, *(f"{cpu.get(role, 0.0):.2f}" for role in roles), f"{sum(cpu.values()):.2f}")
+    return table

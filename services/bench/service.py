@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from services.bench.cpu import CpuMeter
 from services.bench.measurement import Measurement
 from services.bench.processes import (
     BenchError,
@@ -58,10 +59,18 @@ def measure_service(
             concurrency = max(r.concurrency for r in runs)
             _load(base_url, images, None, warmup, concurrency, deadline_s)
         for run in runs:
+            meter = CpuMeter([p.pid for p in processes.processes])
+            meter.start()
             summary = _load(base_url, images, expectations, run.requests, run.concurrency, deadline_s)
+            meter.stop()
             processes.check_alive()
             name = f"HTTP {backend} c={run.concurrency}"
-            measurements.append(Measurement.from_summary(name, summary, workers=workers, backend=backend))
+            cpu = meter.ms_per_image(summary.answered)
+            measurements.append(
+                Measurement.from_summary(
+                    name, summary, workers=workers, backend=backend, cpu_ms_per_image=cpu
+                )
+            )
     return measurements
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.adapters.factory import make_backend
+from services.bench.cpu import CpuMeter
 from services.bench.measurement import Measurement
 from services.bench.processes import BenchError, Processes, child_environment, evision
 from services.contract import ReplyMessage, RequestMessage, Result, new_request_id
@@ -90,13 +91,18 @@ def measure_worker_loop(
             _collect(replies, set(warm.ids), processes, timeout)
 
             batch = _stage(inputs, images, count, warmup)
+            meter = CpuMeter([p.pid for p in processes.processes])
+            meter.start()
             started = time.perf_counter()
             requests.send_batch(batch.bodies)
             results = _collect(replies, set(batch.ids), processes, timeout)
             seconds = time.perf_counter() - started
+            meter.stop()
     finally:
         backend.close()
-    return _measurement(batch.ids, results, expectations, seconds, workers)
+    measurement = _measurement(batch.ids, results, expectations, seconds, workers)
+    measurement.notes["cpu_ms_per_image"] = meter.ms_per_image(measurement.images)
+    return measurement
 
 
 def _measurement(

@@ -47,7 +47,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from services.bench.processes import BenchError
-    from services.bench.report import render_report, render_targets
+    from services.bench.report import render_cpu, render_report, render_targets
     from services.bench.suite import BenchPlan, bench_images, run_suite
 
     console = Console(width=None if sys.stdout.isatty() else 140)  # the table needs ~120 columns
@@ -77,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
             return 1
     report.machine.update(python=sys.version.split()[0], platform=platform.platform())
     console.print(render_report(report))
+    if (cpu := render_cpu(report)) is not None:
+        console.print(cpu)
     console.print(render_targets(report))
     if args.json:
         args.json.write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
