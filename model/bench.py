@@ -249,12 +249,15 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=max(100, Console().width))
     batch_sizes = [int(size) for size in str(args.batch_sizes).split(",") if size.strip()]
     console.print(f"[bold]bench-model[/]: {len(load_golden())} golden images, {os.cpu_count()} CPUs, ...")
+    load_before = os.getloadavg()
     results = measure(batch_sizes=batch_sizes, seconds=args.seconds, model_path=args.model)
     report = summarise(results)
     report["draft"] = measure_draft(model_path=args.model)
+    # Other work on the machine skews every figure: record how busy it was.
+    report["load_average_1min"] = {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)}
 
     table = Table(title="model throughput (images/s) and batch latency (ms)")
     for column in ("stage", "set-up", "batch", "images/s", "per thread", "p50 ms", "p95 ms"):
@@ -281,6 +284,10 @@ def run(args: argparse.Namespace) -> int:
     console.print(
         f"[bold]physical limit[/]: {report['images_per_s']:.1f} images/s ({report['best_setup']}, "
         f"batch {report['best_batch']}); single image {report['single_image_latency_ms']:.1f} ms"
+    )
+    load = report["load_average_1min"]
+    console.print(
+        f"1-minute load average: {load['before']} before, {load['after']} after (CPUs: {os.cpu_count()})"
     )
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
