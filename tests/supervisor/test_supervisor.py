@@ -53,7 +53,7 @@ def test_follows_the_queue_out_and_back_to_zero(local_backend, make_pool, tmp_pa
 
     first = next(r for r in records if r.visible > 0)
     assert first.desired == 1 and first.reason.startswith("scale from zero")
-    assert first.time - sent <= PERIOD + 0.1  # the first message gets a worker in the next period
+    assert first.time - sent <= 2 * PERIOD  # the first message gets a worker within two periods
     assert max(r.desired for r in records) == 2
     scale_in = next(r for r in records if r.time > drained and r.desired == 0 and r.current > 0)
     assert scale_in.reason.startswith("scale in")
