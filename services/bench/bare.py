@@ -7,7 +7,12 @@ figure (the latency floor of one request).
 
 from __future__ import annotations
 
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from services.bench.measurement import Measurement
 from services.loadgen.expectations import Expectations
@@ -24,26 +29,63 @@ def golden_images() -> tuple[list[UploadImage], Expectations]:
     return images, Expectations({Path(g.name).stem: g.expected_label for g in golden})
 
 
-def measure_bare(*, seconds: float) -> tuple[Measurement, Measurement]:
-    """(best throughput, single-image latency) of decode + preprocess + infer, no queue or HTTP."""
+@dataclass(frozen=True, slots=True)
+class BareRun:
+    images: int  # by the best set-up
+    seconds: float
+    setup: str
+    batch: int
+    single_latencies_s: list[float]  # batch 1, one caller: one per image
+    single_setup: str
+    all: list[dict[str, Any]]  # model.bench's own rows
+    cpu_ms_per_image: float  # over all of model.bench's set-ups: the model's own CPU cost of one image
+
+
+def measure_bare_once(*, seconds: float) -> BareRun:
+    """Decode + preprocess + infer, no queue or HTTP: model.bench's best set-up and its batch-1 latency."""
     from model.bench import measure, summarise
 
+    cpu_before = time.process_time()
     results = measure(seconds=seconds, bare=False)
+    cpu_seconds = time.process_time() - cpu_before
     summary = summarise(results)
     best = next(m for m in results if m.setup == summary["best_setup"] and m.batch == summary["best_batch"])
     singles = [m for m in results if m.batch == 1 and m.setup.endswith("1 caller")]
     single = min(singles, key=lambda m: m.latency(0.5))
-    throughput = Measurement(
-        name="bare model",
+    return BareRun(
         images=best.images,
         seconds=best.seconds,
-        notes={"setup": best.setup, "batch": best.batch, "all": summary["measurements"]},
+        setup=best.setup,
+        batch=best.batch,
+        single_latencies_s=[ms / 1000 for ms in single.batch_latencies_ms],
+        single_setup=single.setup,
+        all=summary["measurements"],
+        cpu_ms_per_image=cpu_seconds * 1000 / sum(m.images for m in results),
     )
-    latency = Measurement(
+
+
+def combine(runs: Sequence[BareRun]) -> tuple[Measurement, Measurement]:
+    """(throughput, single-image latency) over several bare runs (at the start and the end of a bench:
+    on a shared machine the neighbours' load drifts, and the stages in between see the average)."""
+    rates = [round(r.images / r.seconds, 1) for r in runs]
+    throughput = Measurement(
+        name="bare model",
+        images=sum(r.images for r in runs),
+        seconds=sum(r.seconds for r in runs),
+        notes={
+            "setup": runs[0].setup,
+            "batch": runs[0].batch,
+            "images_per_s_by_run": rates,
+            "cpu_ms_per_image": {"bare": round(statistics.fmean(r.cpu_ms_per_image for r in runs), 2)},
+            "runs": [r.all for r in runs],
+        },
+    )
+    latencies = [s for r in runs for s in r.single_latencies_s]
+    single = Measurement(
         name="bare single image",
-        images=single.images,
-        seconds=single.seconds,
-        latency=Latency.of([ms / 1000 for ms in single.batch_latencies_ms]),
-        notes={"setup": single.setup, "batch": 1},
+        images=len(latencies),
+        seconds=sum(latencies),
+        latency=Latency.of(latencies),
+        notes={"setup": runs[0].single_setup, "batch": 1},
     )
-    return throughput, latency
+    return throughput, single

@@ -146,7 +146,7 @@ def render_targets(report: BenchReport) -> Table:
 
 def render_cpu(report: BenchReport) -> Table | None:
     """CPU milliseconds per image by process role: where the time goes, whatever the neighbours do."""
-    rows = [(m.name, m.notes.get("cpu_ms_per_image") or {}) for m in report.measurements]
+    rows = [(m.name, m.notes.get("cpu_ms_per_image") or {}) for m in [report.bare, *report.measurements]]
     roles = sorted({role for _, cpu in rows for role in cpu})
     if not roles:
         return None

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from services.bench.bare import golden_images, measure_bare
+from services.bench.bare import BareRun, combine, golden_images, measure_bare_once
 from services.bench.measurement import Measurement
 from services.bench.report import BenchReport
 from services.bench.service import Run, measure_service
@@ -75,9 +75,7 @@ def run_suite(
     }
     measurements: list[Measurement] = []
 
-    with console.status("(a) bare model"):
-        bare, bare_single = measure_bare(seconds=plan.bare_seconds)
-    console.log(f"(a) bare: {bare.images_per_s:.1f} images/s")
+    bare_runs = [_bare(plan, console, "first")]
 
     with console.status("(b) worker loop"):
         loop = measure_worker_loop(
@@ -113,6 +111,17 @@ def run_suite(
             console.log(f"{m.name}: {m.images_per_s:.1f} images/s")
         measurements.extend(found)
 
+    bare_runs.append(_bare(plan, console, "again, at the end"))
+    bare, bare_single = combine(bare_runs)
     machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     machine["plan"] = dataclasses.asdict(plan)
     return BenchReport(bare=bare, bare_single=bare_single, measurements=measurements, machine=machine)
+
+
+def _bare(plan: BenchPlan, console: Console, when: str) -> BareRun:
+    with console.status(f"(a) bare model, {when}"):
+        run = measure_bare_once(seconds=plan.bare_seconds)
+    console.log(
+        f"(a) bare model, {when}: {run.images / run.seconds:.1f} images/s ({run.setup}, batch {run.batch})"
+    )
+    return run

@@ -9,6 +9,7 @@ with the service it measures, so it must spend as little as possible per request
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -121,14 +122,16 @@ async def run_load(config: LoadConfig, on_outcome: Callable[[Outcome], None] | N
     prepared = _prepare(config, url)
     result = LoadResult(config)
     next_index = 0
-    limits = httpx.Limits(max_connections=config.concurrency, max_keepalive_connections=config.concurrency)
-    timeout = httpx.Timeout(config.request_timeout_s)
+    workers = min(config.concurrency, config.requests)
 
-    async with httpx.AsyncClient(limits=limits, timeout=timeout, follow_redirects=False) as client:
+    # One single-connection client per worker task: httpcore's pool checks every connection it
+    # holds on every request, so one shared pool of C connections costs O(C) per request.
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(_client(config)) for _ in range(workers)]
         result.started = time.perf_counter()
         deadline = result.started + config.deadline_s
 
-        async def worker() -> None:
+        async def worker(client: httpx.AsyncClient) -> None:
             nonlocal next_index
             while next_index < config.requests and time.perf_counter() < deadline:
                 index, next_index = next_index, next_index + 1
@@ -138,11 +141,18 @@ async def run_load(config: LoadConfig, on_outcome: Callable[[Outcome], None] | N
                 if on_outcome is not None:
                     on_outcome(outcome)
 
-        workers = min(config.concurrency, config.requests)
-        await asyncio.gather(*(worker() for _ in range(workers)))
+        await asyncio.gather(*(worker(client) for client in clients))
         result.finished = time.perf_counter()
         result.not_sent = config.requests - next_index
     return result
+
+
+def _client(config: LoadConfig) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+        timeout=httpx.Timeout(config.request_timeout_s),
+        follow_redirects=False,
+    )
 
 
 async def _send(client: httpx.AsyncClient, url: str, item: _Prepared, index: int, deadline: float) -> Outcome:
