@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 
-import httpx
-
 
 class OutcomeKind(StrEnum):
     """What became of one request. Everything but OK counts as an error of that kind."""
@@ -28,11 +26,11 @@ class MalformedAnswerError(ValueError):
     """The answer does not follow the contract."""
 
 
-def parse_label(response: httpx.Response, stem: str) -> str:
+def parse_label(content_type: str, body: bytes, stem: str) -> str:
     """The label of a 2xx answer for the image whose name without extension is `stem`."""
-    if response.headers.get("content-type", "").startswith("application/json"):
-        return _label_from_json(response.content)
-    text = response.text.strip()
+    if content_type.startswith("application/json"):
+        return _label_from_json(body)
+    text = body.decode("utf-8", errors="replace").strip()
     # The label may itself contain ':' (and so may the name): match the known name, not a split.
     prefix = f"{stem}:"
     if not text.startswith(prefix):
@@ -54,14 +52,14 @@ def _label_from_json(content: bytes) -> str:
     return label
 
 
-def error_detail(response: httpx.Response) -> str:
+def error_detail(status: int, body: bytes) -> str:
     """`<status> <error kind>` from a contract error body ({"error": kind, ...}), else the status."""
     try:
-        body = json.loads(response.content)
+        parsed = json.loads(body)
     except ValueError:
-        return str(response.status_code)
-    kind = body.get("error") if isinstance(body, dict) else None
-    return f"{response.status_code} {kind}" if isinstance(kind, str) else str(response.status_code)
+        return str(status)
+    kind = parsed.get("error") if isinstance(parsed, dict) else None
+    return f"{status} {kind}" if isinstance(kind, str) else str(status)
 
 
 ANSWER_KINDS = frozenset({OutcomeKind.OK, OutcomeKind.WRONG_LABEL, OutcomeKind.MALFORMED})

@@ -2,19 +2,20 @@
 
 C worker tasks share one request counter, so no more than N requests are ever sent and a run
 never outlives its deadline (requests still in flight then are cancelled and counted).
-Multipart bodies are encoded once per image up front: the generator usually shares the CPU
-with the service it measures, so it must spend as little as possible per request.
+The generator usually shares the CPU with the service it measures, so it must spend as little
+as possible per request: multipart bodies are encoded once per image up front, and the client
+is aiohttp (measured here at ~0.3-0.8 ms CPU per upload, against ~2-3 ms for httpx).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
+import aiohttp
 import httpx
 
 from services.loadgen.answers import (
@@ -107,6 +108,7 @@ class _Prepared:
 def _prepare(config: LoadConfig, url: str) -> list[_Prepared]:
     prepared = []
     for image in config.images:
+        # httpx only encodes the multipart body here (a public, well-tested encoder); it sends nothing.
         files = {config.field_name: (image.name, image.data, image.content_type)}
         request = httpx.Request("POST", url, files=files)
         body = request.read()
@@ -123,40 +125,41 @@ async def run_load(config: LoadConfig, on_outcome: Callable[[Outcome], None] | N
     result = LoadResult(config)
     next_index = 0
     workers = min(config.concurrency, config.requests)
+    connector = aiohttp.TCPConnector(limit=workers, limit_per_host=workers)
+    # Timeouts are enforced per request in _send (to tell a request timeout from the run's deadline).
+    timeout = aiohttp.ClientTimeout(total=None)
 
-    # One single-connection client per worker task: httpcore's pool checks every connection it
-    # holds on every request, so one shared pool of C connections costs O(C) per request.
-    async with contextlib.AsyncExitStack() as stack:
-        clients = [await stack.enter_async_context(_client(config)) for _ in range(workers)]
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         result.started = time.perf_counter()
         deadline = result.started + config.deadline_s
 
-        async def worker(client: httpx.AsyncClient) -> None:
+        async def worker() -> None:
             nonlocal next_index
             while next_index < config.requests and time.perf_counter() < deadline:
                 index, next_index = next_index, next_index + 1
                 item = prepared[index % len(prepared)]
-                outcome = await _send(client, url, item, index, deadline)
+                outcome = await _send(session, url, item, index, deadline, config.request_timeout_s)
                 result.outcomes.append(outcome)
                 if on_outcome is not None:
                     on_outcome(outcome)
 
-        await asyncio.gather(*(worker(client) for client in clients))
+        await asyncio.gather(*(worker() for _ in range(workers)))
         result.finished = time.perf_counter()
         result.not_sent = config.requests - next_index
     return result
 
 
-def _client(config: LoadConfig) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-        timeout=httpx.Timeout(config.request_timeout_s),
-        follow_redirects=False,
-    )
-
-
-async def _send(client: httpx.AsyncClient, url: str, item: _Prepared, index: int, deadline: float) -> Outcome:
+async def _send(
+    session: aiohttp.ClientSession,
+    url: str,
+    item: _Prepared,
+    index: int,
+    deadline: float,
+    request_timeout: float,
+) -> Outcome:
     started = time.perf_counter()
+    remaining = deadline - started
+    deadline_binds = remaining < request_timeout
 
     def outcome(
         kind: OutcomeKind, *, status: int | None = None, label: str | None = None, detail: str = ""
@@ -174,22 +177,26 @@ async def _send(client: httpx.AsyncClient, url: str, item: _Prepared, index: int
         )
 
     try:
-        async with asyncio.timeout_at(_loop_time_of(deadline)):
-            response = await client.post(url, content=item.body, headers=item.headers)
+        async with asyncio.timeout(min(remaining, request_timeout)):
+            async with session.post(
+                url, data=item.body, headers=item.headers, allow_redirects=False
+            ) as response:
+                status = response.status
+                content_type = response.headers.get("content-type", "")
+                body = await response.read()
     except TimeoutError:
-        return outcome(OutcomeKind.DEADLINE, detail="run deadline reached")
-    except httpx.TimeoutException as exc:
-        return outcome(OutcomeKind.TIMEOUT, detail=type(exc).__name__)
-    except (httpx.ConnectError, httpx.UnsupportedProtocol) as exc:
+        if deadline_binds:
+            return outcome(OutcomeKind.DEADLINE, detail="run deadline reached")
+        return outcome(OutcomeKind.TIMEOUT, detail=f"no answer within {request_timeout:g} s")
+    except (aiohttp.ClientConnectorError, aiohttp.InvalidURL) as exc:
         return outcome(OutcomeKind.CONNECT, detail=f"{type(exc).__name__}: {exc}"[:200])
-    except httpx.TransportError as exc:
+    except aiohttp.ClientError as exc:
         return outcome(OutcomeKind.TRANSPORT, detail=f"{type(exc).__name__}: {exc}"[:200])
 
-    status = response.status_code
     if status == 202 or not 200 <= status < 300:
-        return outcome(status_kind(status), status=status, detail=error_detail(response))
+        return outcome(status_kind(status), status=status, detail=error_detail(status, body))
     try:
-        label = parse_label(response, item.image.stem)
+        label = parse_label(content_type, body, item.image.stem)
     except MalformedAnswerError as exc:
         return outcome(OutcomeKind.MALFORMED, status=status, detail=str(exc))
     if item.expected is not None and label != item.expected:
@@ -197,8 +204,3 @@ async def _send(client: httpx.AsyncClient, url: str, item: _Prepared, index: int
             OutcomeKind.WRONG_LABEL, status=status, label=label, detail=f"expected {item.expected!r}"
         )
     return outcome(OutcomeKind.OK, status=status, label=label)
-
-
-def _loop_time_of(perf_deadline: float) -> float:
-    """Convert a perf_counter instant to the running loop's clock."""
-    return asyncio.get_running_loop().time() + (perf_deadline - time.perf_counter())
