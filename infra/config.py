@@ -47,6 +47,7 @@ class ServiceConfig:
     model_ami_id: str | None = None
     # 2 vCPUs: the worker runs one inference thread per core (see FIELD-NOTES).
     worker_instance_type: str = "c7i.large"
+    worker_threads: int = 2  # inference threads sharing one session: one per vCPU
     web_instance_type: str = "t3.small"
     volume_gib: int = 10
     # Receives before a message goes to the dead-letter queue.

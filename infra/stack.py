@@ -71,6 +71,7 @@ class ServiceStack(Stack):
             service_env={
                 **shared_env,
                 "EVISION_BATCH_SIZE": str(config.batch_size),
+                "EVISION_THREADS": str(config.worker_threads),
                 "EVISION_METRICS": "true",
             },
             drain_seconds=config.drain_timeout_seconds,

@@ -14,8 +14,9 @@ What is stubbed, and how:
 - `aws`: the real AWS CLI when one is on PATH (here: v1, honours AWS_ENDPOINT_URL like v2 on
   the instance); otherwise a minimal `aws s3 cp` written with boto3, so CI without the CLI
   still runs everything else for real.
-- The instance id (EVISION_INSTANCE_ID) is given, so scale-in protection does not ask the
-  instance metadata service (no traffic may leave 127.0.0.1); its calls go to the emulator.
+- The instance: the worker's Auto Scaling group exists in the emulator (one instance), and
+  that instance's id is given as EVISION_INSTANCE_ID, so scale-in protection does not ask the
+  instance metadata service (no traffic may leave 127.0.0.1) and its calls go to the emulator.
 """
 
 from __future__ import annotations
@@ -89,6 +90,26 @@ def read_env_file(path: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in path.read_text().splitlines() if line)
 
 
+def emulated_group_instance(group: str) -> str:
+    """Create an Auto Scaling group of one instance in the emulator; return the instance id."""
+    import boto3
+
+    autoscaling = boto3.client("autoscaling", region_name="us-east-1")
+    autoscaling.create_launch_configuration(
+        LaunchConfigurationName=group, ImageId="ami-12c6146b", InstanceType="c7i.large"
+    )
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=group,
+        LaunchConfigurationName=group,
+        MinSize=1,
+        MaxSize=1,
+        DesiredCapacity=1,
+        AvailabilityZones=["us-east-1a"],
+    )
+    [found] = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
+    return str(found["Instances"][0]["InstanceId"])
+
+
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Path:
     bin_dir = tmp_path / "bin"
@@ -120,6 +141,10 @@ def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(synthesized
     backend = make_backend(settings)
     backend.ensure(settings, reply_queues=[reply_queue])
 
+    # The group this "instance" belongs to (the worker protects itself from scale-in in it).
+    group = f"{prefix}-workers"
+    instance_id = emulated_group_instance(group)
+
     # The bundle, uploaded where the instance downloads it from.
     archive = zip_directory(staged_bundle(synthesized), sandbox / "bundle.zip")
     import boto3
@@ -139,7 +164,7 @@ def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(synthesized
         "AWS_REGION": "us-east-1",
         "AWS_DEFAULT_REGION": "us-east-1",
         "EVISION_BATCH_SIZE": "10",
-        "EVISION_ASG_NAME": "sandbox-workers",
+        "EVISION_ASG_NAME": group,
     }
     script = sandbox / "user-data.sh"
     script.write_text(
@@ -192,7 +217,7 @@ def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(synthesized
         # Only here: the emulator, its credentials, and a given instance id (no metadata service).
         **{k: v for k, v in os.environ.items() if k.startswith("AWS_") and k not in environment},
         "AWS_EC2_METADATA_DISABLED": "true",
-        "EVISION_INSTANCE_ID": "i-0sandbox",
+        "EVISION_INSTANCE_ID": instance_id,
     }
     log_path = sandbox / "worker.log"
     with log_path.open("wb") as log:
