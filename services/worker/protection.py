@@ -15,7 +15,6 @@ import logging
 import urllib.request
 from typing import TYPE_CHECKING, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -58,8 +57,9 @@ class AsgScaleInProtection:
                 AutoScalingGroupName=self._asg_name,
                 ProtectedFromScaleIn=busy,
             )
-        except (BotoCoreError, ClientError) as exc:
-            # Not fatal: the batch still runs; the state stays as it was, so the next change retries.
+        except Exception as exc:
+            # Never fatal, whatever botocore raises (an unparsable error response is not a
+            # BotoCoreError): the batch still runs; the state stays as it was, so the next change retries.
             log.warning("could not turn scale-in protection %s: %s", "on" if busy else "off", exc)
             return
         self.protected = busy

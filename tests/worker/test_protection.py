@@ -107,3 +107,18 @@ def test_aws_workers_of_a_group_get_the_asg_protection(monkeypatch):
     protection = make_protection()
     assert isinstance(protection, AsgScaleInProtection)
     assert not protection.protected
+
+
+def test_an_unparsable_error_response_does_not_escape(caplog):
+    """moto answers 500 with a body botocore cannot parse (a ResponseParserError, not a
+    BotoCoreError); protection is best-effort and must never stop the worker loop."""
+    from botocore.parsers import ResponseParserError
+
+    class Broken:
+        def set_instance_protection(self, **_: object) -> None:
+            raise ResponseParserError("unable to parse the error response")
+
+    protection = AsgScaleInProtection(Broken(), asg_name=GROUP, instance_id="i-0abc")  # type: ignore[arg-type]
+    protection.set_busy(True)
+    assert not protection.protected
+    assert "could not turn scale-in protection on" in caplog.text
