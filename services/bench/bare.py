@@ -89,3 +89,13 @@ def combine(runs: Sequence[BareRun]) -> tuple[Measurement, Measurement]:
         notes={"setup": runs[0].single_setup, "batch": 1},
     )
     return throughput, single
+
+
+def reference_rate(setup_label: str, batch: int, *, seconds: float) -> float:
+    """Images/s of one model.bench set-up, re-measured right next to a stage: the stage's own yardstick
+    on a machine whose other load drifts from minute to minute."""
+    from model.bench import SETUPS, measure
+
+    setup = next(s for s in SETUPS if s.label == setup_label)
+    (result,) = measure(seconds=seconds, setups=[setup], batch_sizes=[batch], bare=False)
+    return result.images_per_s

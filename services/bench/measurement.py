@@ -23,6 +23,12 @@ class Measurement:
     def images_per_s(self) -> float:
         return self.images / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def reference_images_per_s(self) -> float | None:
+        """The bare rate measured right before and after this stage, if it was."""
+        value = self.notes.get("bare_images_per_s_adjacent")
+        return float(value) if value is not None else None
+
     @classmethod
     def from_summary(cls, name: str, summary: Summary, **notes: Any) -> Measurement:
         correctness = summary.correctness

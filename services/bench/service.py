@@ -7,7 +7,8 @@ in this process, on the same machine, as a user's client would.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import statistics
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -44,7 +45,9 @@ def measure_service(
     workers: int,
     work_dir: Path,
     deadline_s: float = 300.0,
+    reference: Callable[[], float] | None = None,
 ) -> list[Measurement]:
+    """One measurement per run; `reference` (bare images/s) runs before, between and after them."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     command = evision("up", "--port", str(port), "--workers", str(workers), "--backend", backend)
@@ -58,6 +61,7 @@ def measure_service(
         if warmup:  # loads the model in every worker and fills every connection pool
             concurrency = max(r.concurrency for r in runs)
             _load(base_url, images, None, warmup, concurrency, deadline_s)
+        references = [reference()] if reference else []
         for run in runs:
             meter = CpuMeter([p.pid for p in processes.processes])
             meter.start()
@@ -65,11 +69,12 @@ def measure_service(
             meter.stop()
             processes.check_alive()
             name = f"HTTP {backend} c={run.concurrency}"
-            cpu = meter.ms_per_image(summary.answered)
+            notes: dict[str, object] = {"cpu_ms_per_image": meter.ms_per_image(summary.answered)}
+            if reference:
+                references.append(reference())
+                notes["bare_images_per_s_adjacent"] = round(statistics.fmean(references[-2:]), 2)
             measurements.append(
-                Measurement.from_summary(
-                    name, summary, workers=workers, backend=backend, cpu_ms_per_image=cpu
-                )
+                Measurement.from_summary(name, summary, workers=workers, backend=backend, **notes)
             )
     return measurements
 

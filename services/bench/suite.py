@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from services.bench.bare import BareRun, combine, golden_images, measure_bare_once
+from services.bench.bare import BareRun, combine, golden_images, measure_bare_once, reference_rate
 from services.bench.measurement import Measurement
 from services.bench.report import BenchReport
 from services.bench.service import Run, measure_service
@@ -26,6 +26,7 @@ HIGH_CONCURRENCY = 32
 class BenchPlan:
     workers: int
     bare_seconds: float = 2.0  # per model.bench set-up and batch size
+    reference_seconds: float = 3.0  # the best bare set-up again, right before/after each stage; 0: off
     loop_images: int = 600
     c1_requests: int = 150
     c32_requests: int = 640
@@ -37,13 +38,23 @@ class BenchPlan:
             raise ValueError("workers and every count must be at least 1")
         if self.bare_seconds <= 0:
             raise ValueError("bare seconds must be positive")
+        if self.reference_seconds < 0:
+            raise ValueError("reference seconds must not be negative")
         if not 0 <= self.aws_scale <= 1:
             raise ValueError("aws scale must be within 0..1")
 
     @classmethod
     def quick(cls, workers: int) -> BenchPlan:
         """A smoke run: every stage runs, no figure means anything."""
-        return cls(workers, bare_seconds=0.2, loop_images=20, c1_requests=5, c32_requests=40, aws_scale=0.5)
+        return cls(
+            workers,
+            bare_seconds=0.2,
+            reference_seconds=0.2,
+            loop_images=20,
+            c1_requests=5,
+            c32_requests=40,
+            aws_scale=0.5,
+        )
 
     def warmup(self, requests: int) -> int:
         return min(requests, 2 * HIGH_CONCURRENCY)
@@ -76,6 +87,11 @@ def run_suite(
     measurements: list[Measurement] = []
 
     bare_runs = [_bare(plan, console, "first")]
+    best = bare_runs[0]
+
+    def reference() -> float:
+        with console.status("bare reference"):
+            return reference_rate(best.setup, best.batch, seconds=plan.reference_seconds)
 
     with console.status("(b) worker loop"):
         loop = measure_worker_loop(
@@ -85,6 +101,7 @@ def run_suite(
             warmup=plan.warmup(plan.loop_images),
             workers=plan.workers,
             work_dir=work_dir / "worker-loop",
+            reference=reference if plan.reference_seconds > 0 else None,
         )
     measurements.append(loop)
     console.log(f"(b) worker loop: {loop.images_per_s:.1f} images/s")
@@ -106,6 +123,7 @@ def run_suite(
                 warmup=plan.warmup(runs[-1].requests),
                 workers=plan.workers,
                 work_dir=work_dir / f"http-{backend}",
+                reference=reference if plan.reference_seconds > 0 and backend == "local" else None,
             )
         for m in found:
             console.log(f"{m.name}: {m.images_per_s:.1f} images/s")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,7 +75,9 @@ def measure_worker_loop(
     workers: int,
     work_dir: Path,
     timeout: float = 300.0,
+    reference: Callable[[], float] | None = None,
 ) -> Measurement:
+    """Images/s of the worker processes alone; `reference` (bare images/s) runs just before and after."""
     settings = BackendSettings(backend="local", data_dir=work_dir / "data")
     backend = make_backend(settings)
     try:
@@ -91,6 +93,7 @@ def measure_worker_loop(
             _collect(replies, set(warm.ids), processes, timeout)
 
             batch = _stage(inputs, images, count, warmup)
+            references = [reference()] if reference else []
             meter = CpuMeter([p.pid for p in processes.processes])
             meter.start()
             started = time.perf_counter()
@@ -98,10 +101,14 @@ def measure_worker_loop(
             results = _collect(replies, set(batch.ids), processes, timeout)
             seconds = time.perf_counter() - started
             meter.stop()
+            if reference:
+                references.append(reference())
     finally:
         backend.close()
     measurement = _measurement(batch.ids, results, expectations, seconds, workers)
     measurement.notes["cpu_ms_per_image"] = meter.ms_per_image(measurement.images)
+    if references:
+        measurement.notes["bare_images_per_s_adjacent"] = round(statistics.fmean(references), 2)
     return measurement
 
 

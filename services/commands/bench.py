@@ -33,6 +33,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bare-seconds", type=float, default=2.0, help="per model.bench set-up and batch size (default 2)"
     )
+    parser.add_argument(
+        "--reference-seconds",
+        type=float,
+        default=3.0,
+        help="re-measure bare for this long right before/after each local stage (0: off; default 3)",
+    )
     parser.add_argument("--loop-images", type=int, default=600, help="images through the worker loop")
     parser.add_argument("--c1-requests", type=int, default=150, help="HTTP requests at concurrency 1")
     parser.add_argument("--c32-requests", type=int, default=640, help="HTTP requests at concurrency 32")
@@ -59,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
             else BenchPlan(
                 workers=args.workers,
                 bare_seconds=args.bare_seconds,
+                reference_seconds=args.reference_seconds,
                 loop_images=args.loop_images,
                 c1_requests=args.c1_requests,
                 c32_requests=args.c32_requests,
