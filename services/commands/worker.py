@@ -44,7 +44,6 @@ def run(args: argparse.Namespace) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda signum, _: early.append(signum))
     from model.classifier import Classifier
-
     from services.adapters.factory import make_backend
     from services.worker.loop import Worker
     from services.worker.protection import make_protection

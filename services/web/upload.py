@@ -12,12 +12,12 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from model.formats import sniff
 from python_multipart.multipart import parse_options_header
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
+from model.formats import sniff
 from services.contract import ErrorKind
 from services.web.errors import ApiError
 
