@@ -1,0 +1,36 @@
+"""`evision bench --quick`: every stage runs for real (model, worker processes, HTTP, moto); tiny counts.
+
+The figures of a quick run mean nothing; this checks that each stage measures something, that
+every answer is right, and that the JSON report carries it all.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from services.cli import main
+
+pytest.importorskip("model.bench", reason="the model package's bench has not landed")
+
+
+@pytest.mark.slow
+def test_quick_bench_measures_every_stage(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--workers", "1", "--json", str(out), "--work-dir", str(tmp_path)]) == 0
+
+    report = json.loads(out.read_text())
+    assert report["bare"]["images_per_s"] > 0
+    assert report["bare_single"]["latency"]["p50"] > 0
+    names = [m["name"] for m in report["measurements"]]
+    assert names == ["worker loop", "HTTP local c=1", "HTTP local c=32", "HTTP aws c=1", "HTTP aws c=32"]
+    for m in report["measurements"]:
+        assert m["errors"] == {}, m["name"]
+        assert m["images"] > 0 and m["images_per_s"] > 0, m["name"]
+        assert m["checked"] == m["correct"] == m["images"], m["name"]
+        assert m["notes"]["cpu_ms_per_image"]["workers"] > 0, m["name"]
+    local = [m for m in report["measurements"] if m["name"].startswith(("worker", "HTTP local"))]
+    assert all(m["notes"]["bare_images_per_s_adjacent"] > 0 for m in local)
+    assert [t["met"] is not None for t in report["targets"]] == [True, True, True]
