@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import json
 import os
 import statistics
@@ -90,8 +91,8 @@ class Measurement:
         }
 
 
-def _cycle(items: Sequence[Any], count: int) -> list[Any]:
-    return [items[i % len(items)] for i in range(count)]
+def _cycle(items: Sequence[Any], count: int, start: int = 0) -> list[Any]:
+    return [items[(start + i) % len(items)] for i in range(count)]
 
 
 def _timed(
@@ -125,10 +126,12 @@ def _timed(
 
 
 def _end_to_end(classifier: Classifier, images: Sequence[bytes], batch: int) -> Callable[[], int]:
-    chosen = _cycle(images, batch)
+    """Each call takes the next `batch` images round the set, so every batch size and caller sees
+    the same mix (the images differ in decode cost: always the first one would flatter batch 1)."""
+    calls = itertools.count()  # next() is atomic: callers in several threads each get their own
 
     def work() -> int:
-        return len(classifier.classify(chosen))
+        return len(classifier.classify(_cycle(images, batch, next(calls) * batch)))
 
     return work
 
