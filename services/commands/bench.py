@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import sys
 import tempfile
@@ -19,7 +18,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-DEFAULT_WORKERS = max(1, min(4, os.cpu_count() or 1))  # what `evision up` starts
+# One worker process uses every core (one inference thread per core, like one cloud instance), and
+# it is what `evision up` runs under any load short of a 1000-message backlog.
+DEFAULT_WORKERS = 1
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +29,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--expect", type=Path, metavar="CSV", help="expected labels (default: the model's)")
     parser.add_argument(
-        "--workers", type=int, default=DEFAULT_WORKERS, help="worker processes, as `evision up`"
+        "--workers",
+        type=int,
+        default=DEFAULT_WORKERS,
+        help="worker processes, each with one inference thread per core (default 1)",
     )
     parser.add_argument(
         "--bare-seconds", type=float, default=2.0, help="per model.bench set-up and batch size (default 2)"

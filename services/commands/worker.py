@@ -16,7 +16,9 @@ log = logging.getLogger(__name__)
 def configure(parser: argparse.ArgumentParser) -> None:
     add_backend_options(parser)
     parser.add_argument("--burst", action="store_true", help="exit when the request queue is empty")
-    parser.add_argument("--threads", type=int, help="inference threads (env EVISION_THREADS, default 1)")
+    parser.add_argument(
+        "--threads", type=int, help="inference threads (env EVISION_THREADS, default: one per core)"
+    )
     parser.add_argument("--batch-size", type=int, help="messages per receive, 1-10 (env EVISION_BATCH_SIZE)")
     parser.add_argument(
         "--exit-with-parent",

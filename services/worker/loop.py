@@ -1,5 +1,9 @@
 """The worker loop: receive ≤10 → fetch concurrently → batched inference → store → reply → delete.
 
+Batches overlap (`batches_in_flight`, default 2): while one batch is classified, the next is
+received and fetched and the previous one is stored, replied to and deleted, so the inference
+threads (one per core, sharing one ONNX Runtime session) never wait for the queue or the store.
+
 Each message is isolated: a bad image gets an error result and a reply at once (never retried);
 an unexpected failure leaves the message in the queue, so it is redelivered and, after
 `max_receives` receives, dead-lettered. A message is deleted only after its result is stored and
@@ -51,7 +55,11 @@ class ImageClassifier(Protocol):
 
     @property
     def name(self) -> str: ...
-    def preprocess(self, data: bytes) -> npt.NDArray[np.float32]: ...
+    @property
+    def input_shape(self) -> tuple[int, int, int]: ...
+    def preprocess(
+        self, data: bytes, out: npt.NDArray[np.float32] | None = None
+    ) -> npt.NDArray[np.float32]: ...
     def infer(self, batch: npt.NDArray[np.float32]) -> Sequence[Prediction]: ...
 
 
@@ -66,7 +74,6 @@ class Job:
     message: Message
     request: RequestMessage | None = None
     data: bytes | None = None
-    pixels: npt.NDArray[np.float32] | None = None
     result: Result | None = None
     failed: bool = False  # unexpected: leave for redelivery
     timings: dict[str, float] = field(default_factory=dict)
@@ -113,6 +120,9 @@ class Worker:
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
         self._io = ThreadPoolExecutor(settings.io_threads, thread_name_prefix="worker-io")
         self._compute = ThreadPoolExecutor(settings.threads, thread_name_prefix="worker-infer")
+        self._slots = threading.BoundedSemaphore(settings.batches_in_flight)
+        self._counts = threading.Lock()
+        self._in_flight = 0  # batches received and not yet finished
         self._stop = threading.Event()
         self._idle = False
         self.batches = 0
@@ -131,7 +141,7 @@ class Worker:
             "%s: finishing the batch in hand, then exiting (again to exit now)", signal.Signals(signum).name
         )
         self.request_stop()
-        if self._idle:  # nothing in hand: leave the long poll now
+        if self._idle:  # waiting in the long poll: leave it now (batches in hand still finish)
             raise StopRequestedError
 
     def request_stop(self) -> None:
@@ -142,32 +152,69 @@ class Worker:
         self._compute.shutdown()
 
     def work(self, *, burst: bool = False) -> int:
-        """Run until stopped (or, in burst mode, until a receive finds the queue empty)."""
+        """Run until stopped (or, in burst mode, until a receive finds the queue empty).
+
+        Returns once every batch in hand is finished: a stop never abandons received messages.
+        """
         wait = self.settings.burst_poll_seconds if burst else self.settings.poll_seconds
-        log.info("worker %s ready (burst=%s, threads=%d)", self.worker_id, burst, self.settings.threads)
-        while not self._stop.is_set():
-            try:
-                self._idle = True
-                messages = self.requests.receive(self.settings.batch_size, wait)
-                self._idle = False
-                self.protection.set_busy(bool(messages))
-            except StopRequestedError:
-                break
-            except Exception:
-                self._idle = False
-                log.exception("receive failed; retrying in 1 s")
-                self._stop.wait(1.0)
-                continue
-            if not messages:
-                if burst:
+        log.info(
+            "worker %s ready (burst=%s, threads=%d, batches in flight=%d)",
+            self.worker_id,
+            burst,
+            self.settings.threads,
+            self.settings.batches_in_flight,
+        )
+        in_flight = self.settings.batches_in_flight
+        with ThreadPoolExecutor(in_flight, thread_name_prefix="worker-batch") as batches:
+            while not self._stop.is_set():
+                if not self._slots.acquire(timeout=0.2):  # every slot holds a batch: let them progress
+                    continue
+                messages = self._receive(wait)
+                if messages is None:  # stop requested during the long poll
+                    self._slots.release()
                     break
-                continue
-            self.process(messages)
+                # Protected while holding messages: these, or a batch still in flight.
+                self.protection.set_busy(bool(messages) or self._in_flight > 0)
+                if not messages:
+                    self._slots.release()
+                    if burst:
+                        break
+                    continue
+                with self._counts:
+                    self._in_flight += 1
+                batches.submit(self._run_batch, messages)
+            # Leaving the executor waits for the batches in hand.
         self.protection.set_busy(False)
         log.info(
             "worker %s stopped after %d batches, %d messages", self.worker_id, self.batches, self.messages
         )
         return 0
+
+    def _receive(self, wait: float) -> list[Message] | None:
+        """One long poll (retried while the queue fails); None when a stop interrupted it."""
+        while True:
+            try:
+                try:
+                    self._idle = True
+                    return self.requests.receive(self.settings.batch_size, wait)
+                finally:  # inside the outer try: a stop raised here is caught too
+                    self._idle = False
+            except StopRequestedError:
+                return None
+            except Exception:
+                log.exception("receive failed; retrying in 1 s")
+                if self._stop.wait(1.0):
+                    return None
+
+    def _run_batch(self, messages: Sequence[Message]) -> None:
+        try:
+            self.process(messages)
+        except Exception:  # process() isolates each message; this is a bug, not a bad message
+            log.exception("batch of %d messages failed; they will be redelivered", len(messages))
+        finally:
+            with self._counts:
+                self._in_flight -= 1
+            self._slots.release()
 
     # -- one batch ------------------------------------------------------------------------------
     def process(self, messages: Sequence[Message]) -> list[Job]:
@@ -190,8 +237,9 @@ class Worker:
                 t0 = time.perf_counter()
                 step(jobs)
                 stages[stage] = _ms(time.perf_counter() - t0)
-        self.batches += 1
-        self.messages += len(jobs)
+        with self._counts:
+            self.batches += 1
+            self.messages += len(jobs)
         results = [j.result for j in jobs if j.result is not None]
         errors = sum(1 for r in results if not r.ok)
         total_ms = _ms(time.perf_counter() - started)
@@ -262,30 +310,32 @@ class Worker:
         chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
 
         def run(chunk: list[Job]) -> None:
+            # Decode straight into the batch tensor (no per-image array, no stacking copy).
+            pixels = np.empty((len(chunk), *self.classifier.input_shape), dtype=np.float32)
+            ready: list[Job] = []
             for job in chunk:
                 assert job.data is not None
                 t0 = time.perf_counter()
                 try:
-                    job.pixels = self.classifier.preprocess(job.data)
+                    self.classifier.preprocess(job.data, out=pixels[len(ready)])
+                    ready.append(job)
                 except InvalidImageError as exc:
                     self._finish(job, error=ResultError(kind=ErrorKind(exc.kind), reason=exc.reason))
                 except Exception as exc:
                     job.fail("preprocessing failed unexpectedly", exc)
                 job.timings["preprocess"] = _ms(time.perf_counter() - t0)
                 job.data = None  # free the bytes early
-            ready = [j for j in chunk if j.pending and j.pixels is not None]
             if not ready:
                 return
             t0 = time.perf_counter()
             try:
-                predictions = self.classifier.infer(np.stack([j.pixels for j in ready]))  # type: ignore[misc]
+                predictions = self.classifier.infer(pixels[: len(ready)])
             except Exception as exc:
                 for job in ready:
                     job.fail("inference failed", exc)
                 return
             infer_ms = _ms(time.perf_counter() - t0)
             for job, prediction in zip(ready, predictions, strict=True):
-                job.pixels = None
                 job.timings["infer"] = infer_ms
                 self._finish(job, prediction=prediction)
 

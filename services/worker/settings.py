@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field
@@ -14,10 +15,19 @@ class WorkerSettings(BackendSettings):
     poll_seconds: float = Field(default=20.0, ge=0, le=20, description="long-poll wait of one receive")
     burst_poll_seconds: float = Field(default=1.0, ge=0, le=20, description="receive wait in burst mode")
     threads: int = Field(
-        default=1, ge=1, le=32, description="inference threads sharing one ONNX Runtime session"
+        default_factory=lambda: min(32, os.cpu_count() or 1),
+        ge=1,
+        le=32,
+        description="inference threads sharing one ONNX Runtime session (default: one per core)",
     )
     infer_batch: int = Field(
         default=4, ge=1, le=64, description="images per inference call (1-4 is fastest on CPU)"
+    )
+    batches_in_flight: int = Field(
+        default=2,
+        ge=1,
+        le=4,
+        description="batches held at once: the next is fetched while one is classified (1: no overlap)",
     )
     io_threads: int = Field(default=10, ge=1, le=64, description="concurrent blob reads/writes")
     extend_after: float = Field(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -155,3 +156,72 @@ def test_heartbeat_keeps_a_long_batch_invisible(setup: Setup) -> None:
     assert heartbeat.extensions >= 2
     [again] = setup.requests.receive(1, wait_seconds=2)  # released once the batch stops extending
     assert again.message_id == message.message_id and again.receive_count == 2
+
+
+class _CountingWorker(Worker):
+    """The real worker, recording how many batches it holds at once."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.lock = threading.Lock()
+        self.holding = 0
+        self.most_held = 0
+        self.batch_started = threading.Event()
+
+    def process(self, messages):
+        with self.lock:
+            self.holding += 1
+            self.most_held = max(self.most_held, self.holding)
+        self.batch_started.set()
+        try:
+            return super().process(messages)
+        finally:
+            with self.lock:
+                self.holding -= 1
+
+
+def _counting_worker(setup: Setup, classifier, **overrides) -> _CountingWorker:
+    settings = setup.settings.model_copy(update=overrides)
+    return _CountingWorker(
+        settings=settings,
+        requests=setup.requests,
+        inputs=setup.inputs,
+        outputs=setup.outputs,
+        reply_queue=setup.backend.queue,
+        classifier=classifier,
+    )
+
+
+def test_batches_overlap_up_to_the_limit_and_all_are_answered(setup: Setup, classifier) -> None:
+    names = sorted(GOLDEN)
+    submitted = {setup.submit(names[i % len(names)], golden_bytes(names[i % len(names)])) for i in range(60)}
+    worker = _counting_worker(setup, classifier, batch_size=5, batches_in_flight=2)
+    try:
+        assert worker.work(burst=True) == 0
+    finally:
+        worker.close()
+    assert set(setup.replies()) == submitted
+    assert worker.most_held == 2  # the next batch was fetched while one was classified, never more
+    assert setup.requests.depth().outstanding == 0
+
+
+def test_a_stop_finishes_every_batch_in_hand_and_takes_no_more(setup: Setup, classifier) -> None:
+    names = sorted(GOLDEN)
+    for i in range(80):
+        setup.submit(names[i % len(names)], golden_bytes(names[i % len(names)]))
+    worker = _counting_worker(setup, classifier, batch_size=10, batches_in_flight=2, poll_seconds=1.0)
+    runner = threading.Thread(target=worker.work)
+    try:
+        runner.start()
+        assert worker.batch_started.wait(30)
+        worker.request_stop()
+        runner.join(60)
+        assert not runner.is_alive()
+    finally:
+        worker.close()
+    answered = setup.replies()
+    depth = setup.requests.depth()
+    # Every message the worker took was answered and deleted; the rest wait, visible, for others.
+    assert depth.in_flight == 0
+    assert 1 <= len(answered) == worker.messages and depth.visible == 80 - len(answered)
+    assert worker.most_held <= 2
