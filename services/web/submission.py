@@ -24,18 +24,20 @@ async def submit(services: WebServices, image: UploadedImage) -> tuple[str, Resu
     """Returns (request id, result), or (request id, None) if the wait ran out (answer 202)."""
     request_id = new_request_id()
     message = RequestMessage(id=request_id, image=image.name, reply_to=services.settings.reply_queue)
-    await to_thread.run_sync(
-        lambda: services.inputs.put(
+    # Register before sending: the reply may come back before send() returns.
+    future = services.dispatcher.register(request_id)
+
+    def store_and_send() -> None:  # one trip to a worker thread for both blocking calls
+        services.inputs.put(
             request_id,
             image.data,
             metadata={"filename": image.ascii_name, "format": image.format},
             content_type=CONTENT_TYPES.get(image.format, "application/octet-stream"),
         )
-    )
-    # Register before sending: the reply may come back before send() returns.
-    future = services.dispatcher.register(request_id)
+        services.requests.send(message.model_dump_json())
+
     try:
-        await to_thread.run_sync(services.requests.send, message.model_dump_json())
+        await to_thread.run_sync(store_and_send)
         with contextlib.suppress(TimeoutError):
             return request_id, await asyncio.wait_for(future, services.settings.wait_seconds)
         return request_id, None
