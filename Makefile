@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install up test lint fmt bench synth deploy destroy clean
+.PHONY: install up test lint fmt bench synth bootstrap deploy destroy clean
 
 install: $(STAMP)
 
@@ -44,12 +44,18 @@ CDK := $(CDK_ENV) npx --no-install cdk
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 
-synth: install node_modules/.package-lock.json
-	$(CDK) synth --quiet
+# Extra CDK CLI arguments, e.g. `make deploy CDK_ARGS="-c stage=prod -c maxCapacity=10"`.
+CDK_ARGS ?=
 
-# Needs AWS credentials and a bootstrapped account/region (`npx cdk bootstrap`); see the README.
+synth: install node_modules/.package-lock.json
+	$(CDK) synth --quiet $(CDK_ARGS)
+
+# The deploying commands need AWS credentials; `bootstrap` once per account and region.
+bootstrap: install node_modules/.package-lock.json
+	$(CDK) bootstrap $(CDK_ARGS)
+
 deploy: install node_modules/.package-lock.json
-	$(CDK) deploy --require-approval broadening
+	$(CDK) deploy --require-approval broadening $(CDK_ARGS)
 
 destroy: install node_modules/.package-lock.json
-	$(CDK) destroy
+	$(CDK) destroy $(CDK_ARGS)
