@@ -24,7 +24,9 @@ class WebServices:
     dispatcher: ReplyDispatcher
 
 
-def get_services(request: Request) -> WebServices:
+async def get_services(request: Request) -> WebServices:
+    # async on purpose: FastAPI runs a plain `def` dependency in its thread pool (a thread hop per
+    # request for an attribute read).
     services: WebServices = request.app.state.services
     return services
 
