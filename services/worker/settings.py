@@ -20,9 +20,10 @@ class WorkerSettings(BackendSettings):
         le=32,
         description="inference threads sharing one ONNX Runtime session (default: one per core)",
     )
-    infer_batch: int = Field(
-        default=4, ge=1, le=64, description="images per inference call (1-4 is fastest on CPU)"
-    )
+    # One image per call by default: with one inference thread per core the cores are already
+    # busy, and larger calls only add a straggler at the end of each batch (evision bench: the
+    # worker loop at infer_batch 1 was ~5 % faster than at 4; bench-model: batch 8 loses 0-12 %).
+    infer_batch: int = Field(default=1, ge=1, le=64, description="images per inference call of one thread")
     batches_in_flight: int = Field(
         default=2,
         ge=1,

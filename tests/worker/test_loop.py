@@ -67,7 +67,10 @@ class Setup:
 @pytest.fixture
 def setup(tmp_path: Path) -> Iterator[Setup]:
     base = settings_for("local", tmp_path / "data", visibility_timeout=0.5, max_receives=2).model_dump()
-    settings = WorkerSettings.model_validate({**base, "burst_poll_seconds": 0.2, "threads": 2})
+    # Chunks of up to 4 images per inference call: a bad image mid-chunk must not shift the others.
+    settings = WorkerSettings.model_validate(
+        {**base, "burst_poll_seconds": 0.2, "threads": 2, "infer_batch": 4}
+    )
     backend = make_backend(settings)
     backend.ensure(settings, reply_queues=[REPLIES])
     yield Setup(settings, backend)
@@ -87,8 +90,10 @@ def _worker(setup: Setup, classifier, outputs: BlobStore | None = None) -> Worke
 
 
 def test_a_mixed_batch_is_answered_message_by_message(setup: Setup, classifier) -> None:
-    good = {setup.submit(name, golden_bytes(name)): name for name in GOLDEN}
-    truncated = setup.submit("cut.jpg", golden_bytes("cat.jpg")[:2000])
+    names = sorted(GOLDEN)
+    good = {setup.submit(name, golden_bytes(name)): name for name in names[:2]}
+    truncated = setup.submit("cut.jpg", golden_bytes("cat.jpg")[:2000])  # mid-chunk
+    good |= {setup.submit(name, golden_bytes(name)): name for name in names[2:]}
     missing = setup.submit("gone.jpg", None)
 
     worker = _worker(setup, classifier)
