@@ -69,8 +69,9 @@ class ReplyDispatcher:
         while not self._stopping.is_set():
             try:
                 messages = self._replies.receive(max_messages=10, wait_seconds=self._poll_seconds)
-                for message in messages:
-                    self._resolve(message.body)
+                resolved = [found for m in messages if (found := self._match(m.body)) is not None]
+                if resolved and self._loop is not None:  # one event-loop wake-up per batch
+                    self._loop.call_soon_threadsafe(_set_results, resolved)
                 if messages:
                     self._replies.delete_batch([m.receipt for m in messages])
             except Exception:
@@ -78,22 +79,24 @@ class ReplyDispatcher:
                 log.exception("reply consumer: receive/delete failed; retrying")
                 self._stopping.wait(1.0)
 
-    def _resolve(self, body: str) -> None:
+    def _match(self, body: str) -> tuple[asyncio.Future[Result], Result] | None:
+        """The waiting future of a reply and its result; None for a reply nobody waits for."""
         if body == _WAKE_UP:
-            return
+            return None
         try:
             reply = ReplyMessage.model_validate_json(body)
         except ValidationError:
             log.warning("reply consumer: dropping a malformed reply: %.200s", body)
-            return
+            return None
         with self._lock:
             future = self._waiting.pop(reply.id, None)
-        if future is None or self._loop is None:
+        if future is None:
             log.debug("reply for %s: nobody waiting (already answered); deleted", reply.id)
-            return
-        self._loop.call_soon_threadsafe(_set_result, future, reply.result)
+            return None
+        return future, reply.result
 
 
-def _set_result(future: asyncio.Future[Result], result: Result) -> None:
-    if not future.done():  # the waiter may have been cancelled (client gone, timeout)
-        future.set_result(result)
+def _set_results(resolved: list[tuple[asyncio.Future[Result], Result]]) -> None:
+    for future, result in resolved:
+        if not future.done():  # the waiter may have been cancelled (client gone, timeout)
+            future.set_result(result)
