@@ -3,7 +3,7 @@
 The Auto Scaling group scales in when the queue has been idle, but it picks the instance to
 terminate itself; protection keeps it from picking one that is still finishing a batch. The worker
 loop calls `set_busy(True)` when a receive returns messages and `set_busy(False)` when a receive
-comes back empty (and when it stops). Only a change of state makes an API call.
+comes back empty with no batch still in flight (and when it stops). Only a change of state makes an API call.
 
 With the `local` backend (or with no `EVISION_ASG_NAME`) protection is a no-op: locally the
 supervisor drains worker processes with SIGTERM instead.
