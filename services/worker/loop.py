@@ -164,8 +164,8 @@ class Worker:
             self.settings.threads,
             self.settings.batches_in_flight,
         )
-        in_flight = self.settings.batches_in_flight
-        with ThreadPoolExecutor(in_flight, thread_name_prefix="worker-batch") as batches:
+        slots = self.settings.batches_in_flight
+        with ThreadPoolExecutor(slots, thread_name_prefix="worker-batch") as batches:
             while not self._stop.is_set():
                 if not self._slots.acquire(timeout=0.2):  # every slot holds a batch: let them progress
                     continue

@@ -77,9 +77,9 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
     backend.close()
 
 
-def _worker(setup: Setup, classifier, outputs: BlobStore | None = None) -> Worker:
-    return Worker(
-        settings=setup.settings,
+def _worker(setup: Setup, classifier, outputs: BlobStore | None = None, cls=Worker, **overrides):
+    return cls(
+        settings=setup.settings.model_copy(update=overrides),
         requests=setup.requests,
         inputs=setup.inputs,
         outputs=outputs or setup.outputs,
@@ -185,22 +185,14 @@ class _CountingWorker(Worker):
                 self.holding -= 1
 
 
-def _counting_worker(setup: Setup, classifier, **overrides) -> _CountingWorker:
-    settings = setup.settings.model_copy(update=overrides)
-    return _CountingWorker(
-        settings=settings,
-        requests=setup.requests,
-        inputs=setup.inputs,
-        outputs=setup.outputs,
-        reply_queue=setup.backend.queue,
-        classifier=classifier,
-    )
+def _submit_golden(setup: Setup, count: int) -> set[str]:
+    names = sorted(GOLDEN)
+    return {setup.submit(names[i % len(names)], golden_bytes(names[i % len(names)])) for i in range(count)}
 
 
 def test_batches_overlap_up_to_the_limit_and_all_are_answered(setup: Setup, classifier) -> None:
-    names = sorted(GOLDEN)
-    submitted = {setup.submit(names[i % len(names)], golden_bytes(names[i % len(names)])) for i in range(60)}
-    worker = _counting_worker(setup, classifier, batch_size=5, batches_in_flight=2)
+    submitted = _submit_golden(setup, 60)
+    worker = _worker(setup, classifier, cls=_CountingWorker, batch_size=5, batches_in_flight=2)
     try:
         assert worker.work(burst=True) == 0
     finally:
@@ -211,10 +203,10 @@ def test_batches_overlap_up_to_the_limit_and_all_are_answered(setup: Setup, clas
 
 
 def test_a_stop_finishes_every_batch_in_hand_and_takes_no_more(setup: Setup, classifier) -> None:
-    names = sorted(GOLDEN)
-    for i in range(80):
-        setup.submit(names[i % len(names)], golden_bytes(names[i % len(names)]))
-    worker = _counting_worker(setup, classifier, batch_size=10, batches_in_flight=2, poll_seconds=1.0)
+    _submit_golden(setup, 80)
+    worker = _worker(
+        setup, classifier, cls=_CountingWorker, batch_size=10, batches_in_flight=2, poll_seconds=1.0
+    )
     runner = threading.Thread(target=worker.work)
     try:
         runner.start()
