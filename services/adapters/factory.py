@@ -45,6 +45,15 @@ class Backend:
     def settings(self) -> BackendSettings:
         return self._settings
 
+    @property
+    def calls_are_brief(self) -> bool:
+        """Whether a put or send returns within a millisecond or so, never waiting on a network.
+
+        True for `local` (a file write, a short SQLite transaction): there, calling from the event
+        loop costs less than a hop to a worker thread and back. False for `aws` (HTTP round trips).
+        """
+        return self.kind == "local"
+
     # -- lazily built shared resources ---------------------------------------------------------
     def _queue_db(self) -> QueueDatabase:
         with self._lock:
