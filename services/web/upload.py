@@ -1,8 +1,9 @@
 """Reading one uploaded image from a multipart body, bounded and validated before anything is queued.
 
-The body is parsed from a byte-counting stream, so an oversized upload is refused after at most
-`limit` bytes whatever the client claims in Content-Length (or if it sends none). The image type
-is sniffed from the bytes; the client's content type and file name are never trusted.
+The body is read through a byte-counting stream, so an oversized upload is refused after at most
+`limit` bytes whatever the client claims in Content-Length (or if it sends none), then split into
+its parts in memory. The image type is sniffed from the bytes; the client's content type and file
+name are never trusted.
 """
 
 from __future__ import annotations
@@ -13,16 +14,16 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from python_multipart.multipart import parse_options_header
-from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
 from model.formats import sniff
 from services.contract import ErrorKind
 from services.web.errors import ApiError
+from services.web.multipart import MultipartError, split_parts
 
 FILE_FIELDS = ("myfile", "inputFile", "file")
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and part headers on top of the image itself
+MAX_PARTS = 16
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ACCEPTED = ", ".join(FILE_FIELDS)
 
@@ -69,7 +70,7 @@ def _too_large(limit: int) -> ApiError:
 
 
 async def read_upload(request: Request, max_bytes: int) -> UploadedImage:
-    content_type, _ = parse_options_header(request.headers.get("content-type", ""))
+    content_type, options = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data":
         raise ApiError(
             400, "not_multipart", f"send multipart/form-data with the image in one of the fields {_ACCEPTED}"
@@ -78,28 +79,22 @@ async def read_upload(request: Request, max_bytes: int) -> UploadedImage:
     if declared is not None and declared.isdigit() and int(declared) > max_bytes + FORM_OVERHEAD:
         raise _too_large(max_bytes)
 
-    parser = MultiPartParser(
-        request.headers, _bounded(request.stream(), max_bytes + FORM_OVERHEAD), max_files=4, max_fields=16
-    )
     try:
-        form = await parser.parse()
+        body = b"".join([chunk async for chunk in _bounded(request.stream(), max_bytes + FORM_OVERHEAD)])
     except _TooLargeError:
         raise _too_large(max_bytes) from None
-    except MultiPartException as exc:
-        raise ApiError(400, "bad_form", exc.message) from None
     try:
-        upload = next(
-            (v for k in FILE_FIELDS for v in form.getlist(k) if isinstance(v, UploadFile)),
-            None,
-        )
-        if upload is None:
-            raise ApiError(400, "missing_field", f"no file in any of the form fields {_ACCEPTED}")
-        if upload.size is not None and upload.size > max_bytes:
-            raise _too_large(max_bytes)
-        data = await upload.read()
-        name = display_name(upload.filename)
-    finally:
-        await form.close()
+        parts = split_parts(body, options.get(b"boundary", b""), max_parts=MAX_PARTS)
+    except MultipartError as exc:
+        raise ApiError(400, "bad_form", str(exc)) from None
+    del body  # the image is a copy of its slice: hold one of them, not both
+    upload = next(
+        (part for field in FILE_FIELDS for part in parts if part.name == field and part.filename is not None),
+        None,
+    )
+    if upload is None:
+        raise ApiError(400, "missing_field", f"no file in any of the form fields {_ACCEPTED}")
+    data, name = upload.data, display_name(upload.filename)
 
     if not data:
         raise ApiError(400, ErrorKind.EMPTY, "the uploaded file is empty")

@@ -95,6 +95,19 @@ def test_not_multipart_is_refused(client: TestClient) -> None:
     assert _nothing_queued(client)
 
 
+def test_malformed_multipart_is_refused(client: TestClient) -> None:
+    boundary = "b0undary"
+    cut_off = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="myfile"; filename="a.jpg"\r\n\r\n'
+    ).encode() + _jpeg()  # no closing boundary: the image may be incomplete
+    response = client.post(
+        "/upload", content=cut_off, headers={"content-type": f"multipart/form-data; boundary={boundary}"}
+    )
+    assert response.status_code == 400 and response.json()["error"] == "bad_form"
+    assert "closing boundary" in response.json()["reason"]
+    assert _nothing_queued(client)
+
+
 def test_oversize_stream_without_content_length_is_cut_off(client: TestClient) -> None:
     boundary = "b0undary"
     head = (
