@@ -95,6 +95,26 @@ class Job:
         )
 
 
+def _chunks(jobs: list[Job], most: int, threads: int) -> list[list[Job]]:
+    """`jobs` in order, as inference calls of at most `most` images, shared evenly by `threads`.
+
+    The number of calls is a multiple of the thread count where there are enough jobs, and calls
+    differ by one image at most: 10 jobs, at most 4 per call, 2 threads -> 3, 3, 2, 2 (not 4, 4, 2,
+    where one thread would classify its last 2 while the other idles).
+    """
+    if not jobs:
+        return []
+    count = math.ceil(len(jobs) / most)
+    count = min(len(jobs), math.ceil(count / threads) * threads)
+    size, extra = divmod(len(jobs), count)
+    chunks, start = [], 0
+    for index in range(count):
+        end = start + size + (index < extra)
+        chunks.append(jobs[start:end])
+        start = end
+    return chunks
+
+
 class Worker:
     def __init__(
         self,
@@ -305,9 +325,7 @@ class Worker:
     def _classify(self, jobs: list[Job]) -> None:
         from model.errors import InvalidImageError  # the worker's own dependency, not the web tier's
 
-        todo = [j for j in jobs if j.pending]
-        size = min(self.settings.infer_batch, max(1, math.ceil(len(todo) / self.settings.threads)))
-        chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
+        chunks = _chunks([j for j in jobs if j.pending], self.settings.infer_batch, self.settings.threads)
 
         def run(chunk: list[Job]) -> None:
             # Decode straight into the batch tensor (no per-image array, no stacking copy).

@@ -20,10 +20,10 @@ class WorkerSettings(BackendSettings):
         le=32,
         description="inference threads sharing one ONNX Runtime session (default: one per core)",
     )
-    # One image per call by default: with one inference thread per core the cores are already
-    # busy, and larger calls only add a straggler at the end of each batch (evision bench: the
-    # worker loop at infer_batch 1 was ~5 % faster than at 4; bench-model: batch 8 loses 0-12 %).
-    infer_batch: int = Field(default=1, ge=1, le=64, description="images per inference call of one thread")
+    # Up to 4 images per call: each ONNX Runtime call has a fixed cost, and two threads calling at
+    # once contend for it (bench-model, intra_op=1 x 2 callers: batch 1 163, 2 178, 4 179, 8 171
+    # images/s). A batch is split evenly between the threads, so no thread idles at its end.
+    infer_batch: int = Field(default=4, ge=1, le=64, description="most images per inference call")
     batches_in_flight: int = Field(
         default=2,
         ge=1,

@@ -14,7 +14,7 @@ from services.adapters.factory import Backend, make_backend
 from services.contract import ErrorKind, ReplyMessage, RequestMessage, Result, new_request_id
 from services.ports import BlobStore
 from services.worker.heartbeat import VisibilityHeartbeat
-from services.worker.loop import Worker
+from services.worker.loop import Worker, _chunks
 from services.worker.settings import WorkerSettings
 from tests.conftest import settings_for
 from tests.e2e.images import GOLDEN, golden_bytes
@@ -222,3 +222,22 @@ def test_a_stop_finishes_every_batch_in_hand_and_takes_no_more(setup: Setup, cla
     assert depth.in_flight == 0
     assert 1 <= len(answered) == worker.messages and depth.visible == 80 - len(answered)
     assert worker.most_held <= 2
+
+
+@pytest.mark.parametrize(
+    ("jobs", "most", "threads", "sizes"),
+    [
+        (0, 4, 2, []),
+        (1, 4, 2, [1]),
+        (3, 4, 2, [2, 1]),
+        (7, 4, 2, [4, 3]),
+        (10, 4, 2, [3, 3, 2, 2]),  # not 4, 4, 2: one thread would idle through the last call
+        (10, 1, 2, [1] * 10),
+        (10, 4, 1, [4, 3, 3]),
+        (20, 4, 2, [4, 4, 3, 3, 3, 3]),
+    ],
+)
+def test_inference_calls_share_a_batch_evenly_and_in_order(jobs, most, threads, sizes) -> None:
+    chunks = _chunks(list(range(jobs)), most, threads)
+    assert [len(c) for c in chunks] == sizes
+    assert [j for c in chunks for j in c] == list(range(jobs))
