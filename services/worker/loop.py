@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +39,7 @@ from services.worker.protection import NoProtection, ScaleInProtection
 from services.worker.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Prediction(Protocol):
@@ -95,7 +96,7 @@ class Job:
         )
 
 
-def _chunks(jobs: list[Job], most: int, threads: int) -> list[list[Job]]:
+def _chunks(jobs: list[T], most: int, threads: int) -> list[list[T]]:
     """`jobs` in order, as inference calls of at most `most` images, shared evenly by `threads`.
 
     The number of calls is a multiple of the thread count where there are enough jobs, and calls
@@ -107,7 +108,8 @@ def _chunks(jobs: list[Job], most: int, threads: int) -> list[list[Job]]:
     count = math.ceil(len(jobs) / most)
     count = min(len(jobs), math.ceil(count / threads) * threads)
     size, extra = divmod(len(jobs), count)
-    chunks, start = [], 0
+    chunks: list[list[T]] = []
+    start = 0
     for index in range(count):
         end = start + size + (index < extra)
         chunks.append(jobs[start:end])
