@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         classifier=classifier,
         metrics=metrics,
         protection=make_protection(),
+        brief_io=backend.calls_are_brief,
     )
     worker.install_signal_handlers()
     if early:

@@ -130,6 +130,7 @@ class Worker:
         worker_id: str | None = None,
         metrics: MetricsPublisher | None = None,
         protection: ScaleInProtection | None = None,
+        brief_io: bool = False,
     ) -> None:
         self.settings = settings
         self.requests = requests
@@ -140,7 +141,11 @@ class Worker:
         self.metrics = metrics
         self.protection = protection or NoProtection()  # scale-in protection while holding messages
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
-        self._io = ThreadPoolExecutor(settings.io_threads, thread_name_prefix="worker-io")
+        # Blob reads and writes that return at once (local files) run in the batch's own thread:
+        # handing each to a pool thread costs more than the call. Network calls run concurrently.
+        self._io = (
+            None if brief_io else ThreadPoolExecutor(settings.io_threads, thread_name_prefix="worker-io")
+        )
         self._compute = ThreadPoolExecutor(settings.threads, thread_name_prefix="worker-infer")
         self._slots = threading.BoundedSemaphore(settings.batches_in_flight)
         self._counts = threading.Lock()
@@ -170,7 +175,8 @@ class Worker:
         self._stop.set()
 
     def close(self) -> None:
-        self._io.shutdown()
+        if self._io is not None:
+            self._io.shutdown()
         self._compute.shutdown()
 
     def work(self, *, burst: bool = False) -> int:
@@ -322,7 +328,7 @@ class Worker:
                 job.fail("fetching the image failed", exc)
             job.timings["fetch"] = _ms(time.perf_counter() - t0)
 
-        list(self._io.map(fetch, [j for j in jobs if j.pending]))
+        self._each(fetch, [j for j in jobs if j.pending])
 
     def _classify(self, jobs: list[Job]) -> None:
         from model.errors import InvalidImageError  # the worker's own dependency, not the web tier's
@@ -377,7 +383,15 @@ class Worker:
                 job.result = None
                 job.fail("storing the result failed", exc)
 
-        list(self._io.map(store, [j for j in jobs if j.result is not None and not j.failed]))
+        self._each(store, [j for j in jobs if j.result is not None and not j.failed])
+
+    def _each(self, io: Callable[[Job], None], jobs: list[Job]) -> None:
+        """Blob I/O for each job: concurrently on the I/O pool, or here when it is brief."""
+        if self._io is None:
+            for job in jobs:
+                io(job)
+        else:
+            list(self._io.map(io, jobs))
 
     def _reply(self, jobs: list[Job]) -> None:
         by_queue: dict[str, list[Job]] = defaultdict(list)

@@ -30,7 +30,7 @@ class WorkerSettings(BackendSettings):
         le=4,
         description="batches held at once: the next is fetched while one is classified (1: no overlap)",
     )
-    io_threads: int = Field(default=10, ge=1, le=64, description="concurrent blob reads/writes")
+    io_threads: int = Field(default=10, ge=1, le=64, description="concurrent blob reads/writes (aws backend)")
     extend_after: float = Field(
         default=0.5,
         gt=0,

@@ -77,7 +77,9 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
     backend.close()
 
 
-def _worker(setup: Setup, classifier, outputs: BlobStore | None = None, cls=Worker, **overrides):
+def _worker(
+    setup: Setup, classifier, outputs: BlobStore | None = None, cls=Worker, brief_io=False, **overrides
+):
     return cls(
         settings=setup.settings.model_copy(update=overrides),
         requests=setup.requests,
@@ -86,17 +88,19 @@ def _worker(setup: Setup, classifier, outputs: BlobStore | None = None, cls=Work
         reply_queue=setup.backend.queue,
         classifier=classifier,
         worker_id="test-worker",
+        brief_io=brief_io,
     )
 
 
-def test_a_mixed_batch_is_answered_message_by_message(setup: Setup, classifier) -> None:
+@pytest.mark.parametrize("brief_io", [False, True], ids=["io-pool", "io-inline"])
+def test_a_mixed_batch_is_answered_message_by_message(setup: Setup, classifier, brief_io: bool) -> None:
     names = sorted(GOLDEN)
     good = {setup.submit(name, golden_bytes(name)): name for name in names[:2]}
     truncated = setup.submit("cut.jpg", golden_bytes("cat.jpg")[:2000])  # mid-chunk
     good |= {setup.submit(name, golden_bytes(name)): name for name in names[2:]}
     missing = setup.submit("gone.jpg", None)
 
-    worker = _worker(setup, classifier)
+    worker = _worker(setup, classifier, brief_io=brief_io)
     try:
         assert worker.work(burst=True) == 0
     finally:
