@@ -30,6 +30,8 @@ def _role(pid: int) -> str:
         argv = (_PROC / str(pid) / "cmdline").read_bytes().split(b"\0")
     except OSError:
         return "other"
+    if b"moto.server" in argv:
+        return "emulator"
     if b"worker" in argv:
         return "workers"
     if b"up" in argv:
@@ -38,7 +40,7 @@ def _role(pid: int) -> str:
 
 
 def tree_cpu(root: int) -> dict[str, float]:
-    """CPU seconds of `root` and all its descendants, summed by role (web, workers, other)."""
+    """CPU seconds of `root` and all its descendants, summed by role (web, workers, emulator, other)."""
     if not _PROC.is_dir():
         return {}
     parents: dict[int, int] = {}

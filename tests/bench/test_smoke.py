@@ -33,4 +33,6 @@ def test_quick_bench_measures_every_stage(tmp_path: Path) -> None:
         assert m["notes"]["cpu_ms_per_image"]["workers"] > 0, m["name"]
     local = [m for m in report["measurements"] if m["name"].startswith(("worker", "HTTP local"))]
     assert all(m["notes"]["bare_images_per_s_adjacent"] > 0 for m in local)
+    aws = [m for m in report["measurements"] if m["name"].startswith("HTTP aws")]
+    assert all(m["notes"]["cpu_ms_per_image"]["emulator"] > 0 for m in aws)  # moto in its own process
     assert [t["met"] is not None for t in report["targets"]] == [True, True, True]
