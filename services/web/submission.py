@@ -39,7 +39,7 @@ async def submit(services: WebServices, image: UploadedImage) -> tuple[str, Resu
     try:
         if services.backend.calls_are_brief:
             # On the event loop: the thread hop cost more web CPU than the calls themselves
-            # (~0.25 of ~1.3 ms per request at concurrency 32, local backend; see README benchmarks).
+            # (~0.25 of ~1.3 ms per request at concurrency 32 on the local backend).
             store_and_send()
         else:
             await to_thread.run_sync(store_and_send)
