@@ -1,8 +1,10 @@
-"""The worker loop: receive ≤10 → fetch concurrently → batched inference → store → reply → delete.
+"""The worker loop: receive ≤10 → fetch → batched inference → store → reply → delete.
 
 Batches overlap (`batches_in_flight`, default 2): while one batch is classified, the next is
 received and fetched and the previous one is stored, replied to and deleted, so the inference
 threads (one per core, sharing one ONNX Runtime session) never wait for the queue or the store.
+Blob reads and writes of a batch run concurrently on an I/O pool where they go over a network
+(aws), and in the batch's own thread where they are brief (local files).
 
 Each message is isolated: a bad image gets an error result and a reply at once (never retried);
 an unexpected failure leaves the message in the queue, so it is redelivered and, after

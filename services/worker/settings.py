@@ -20,9 +20,9 @@ class WorkerSettings(BackendSettings):
         le=32,
         description="inference threads sharing one ONNX Runtime session (default: one per core)",
     )
-    # Up to 4 images per call: each ONNX Runtime call has a fixed cost, and two threads calling at
-    # once contend for it (bench-model, intra_op=1 x 2 callers: batch 1 163, 2 178, 4 179, 8 171
-    # images/s). A batch is split evenly between the threads, so no thread idles at its end.
+    # Up to 4 images per call: each ONNX Runtime call has a fixed cost (bench-model, intra_op=1 x 2
+    # callers on 2 vCPUs: batch 1 163, 2 178, 4 179, 8 171 images/s). A batch is split evenly
+    # between the threads, so no thread idles at its end.
     infer_batch: int = Field(default=4, ge=1, le=64, description="most images per inference call")
     batches_in_flight: int = Field(
         default=2,
