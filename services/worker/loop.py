@@ -149,6 +149,9 @@ class Worker:
             None if brief_io else ThreadPoolExecutor(settings.io_threads, thread_name_prefix="worker-io")
         )
         self._compute = ThreadPoolExecutor(settings.threads, thread_name_prefix="worker-infer")
+        self._heartbeat = VisibilityHeartbeat(
+            requests, timeout=settings.visibility_timeout, fraction=settings.extend_after
+        )
         self._slots = threading.BoundedSemaphore(settings.batches_in_flight)
         self._counts = threading.Lock()
         self._in_flight = 0  # batches received and not yet finished
@@ -180,6 +183,7 @@ class Worker:
         if self._io is not None:
             self._io.shutdown()
         self._compute.shutdown()
+        self._heartbeat.close()
 
     def work(self, *, burst: bool = False) -> int:
         """Run until stopped (or, in burst mode, until a receive finds the queue empty).
@@ -251,12 +255,7 @@ class Worker:
         started = time.perf_counter()
         jobs = [self._parse(message) for message in messages]
         stages: dict[str, float] = {}
-        with VisibilityHeartbeat(
-            self.requests,
-            [m.receipt for m in messages],
-            timeout=self.settings.visibility_timeout,
-            fraction=self.settings.extend_after,
-        ):
+        with self._heartbeat.watch([m.receipt for m in messages]):
             for stage, step in (
                 ("fetch", self._fetch),
                 ("classify", self._classify),

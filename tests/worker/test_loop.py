@@ -160,11 +160,33 @@ def test_unexpected_failures_are_retried_then_dead_lettered(setup: Setup, classi
 def test_heartbeat_keeps_a_long_batch_invisible(setup: Setup) -> None:
     setup.requests.send("slow")
     [message] = setup.requests.receive(1, wait_seconds=1)
-    with VisibilityHeartbeat(setup.requests, [message.receipt], timeout=0.5, fraction=0.4) as heartbeat:
-        assert setup.requests.receive(1, wait_seconds=1.2) == []  # longer than the timeout
-    assert heartbeat.extensions >= 2
-    [again] = setup.requests.receive(1, wait_seconds=2)  # released once the batch stops extending
+    heartbeat = VisibilityHeartbeat(setup.requests, timeout=0.5, fraction=0.4)
+    try:
+        with heartbeat.watch([message.receipt]):
+            assert setup.requests.receive(1, wait_seconds=1.2) == []  # longer than the timeout
+        assert heartbeat.extensions >= 2
+        [again] = setup.requests.receive(1, wait_seconds=2)  # released once the batch stops extending
+    finally:
+        heartbeat.close()
     assert again.message_id == message.message_id and again.receive_count == 2
+
+
+def test_one_heartbeat_watches_each_batch_for_as_long_as_it_runs(setup: Setup) -> None:
+    setup.requests.send_batch(["short", "long"])
+    messages = setup.requests.receive(2, wait_seconds=1)
+    receipts = {m.body: m.receipt for m in messages}
+    heartbeat = VisibilityHeartbeat(setup.requests, timeout=0.5, fraction=0.4)
+    try:
+        with heartbeat.watch([receipts["long"]]):
+            with heartbeat.watch([receipts["short"]]):
+                time.sleep(0.3)
+            # "short" ended: it comes back after its timeout while "long" is still extended.
+            [back] = setup.requests.receive(2, wait_seconds=1.5)
+            assert back.body == "short"
+            assert setup.requests.receive(1, wait_seconds=0.6) == []
+    finally:
+        heartbeat.close()
+    assert heartbeat.extensions >= 3
 
 
 class _CountingWorker(Worker):
