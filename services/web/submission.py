@@ -27,7 +27,7 @@ async def submit(services: WebServices, image: UploadedImage) -> tuple[str, Resu
     # Register before sending: the reply may come back before send() returns.
     future = services.dispatcher.register(request_id)
 
-    def store_and_send() -> None:  # both blocking calls, in one place (one thread hop where one is needed)
+    def store_and_send() -> None:  # both blocking calls together: one thread hop, where one is needed
         services.inputs.put(
             request_id,
             image.data,
