@@ -44,7 +44,12 @@ class Emulator:
 
     def environment(self, region: str = "us-east-1") -> dict[str, str]:
         """Variables that point boto3 (in this or a child process) at the emulator."""
-        return {"AWS_ENDPOINT_URL": self.endpoint_url, "AWS_DEFAULT_REGION": region, **EMULATOR_CREDENTIALS}
+        return emulator_environment(self.endpoint_url, region)
+
+
+def emulator_environment(endpoint_url: str, region: str = "us-east-1") -> dict[str, str]:
+    """Variables that point boto3 at an emulator on `endpoint_url` (this process's or a moto_server)."""
+    return {"AWS_ENDPOINT_URL": endpoint_url, "AWS_DEFAULT_REGION": region, **EMULATOR_CREDENTIALS}
 
 
 @contextmanager

@@ -98,7 +98,7 @@ class _Emulator:
 @contextlib.contextmanager
 def _moto_server(log_dir: Path) -> Iterator[_Emulator]:
     """`moto_server` on a free loopback port, as its own process, until exit."""
-    from services.emulator import EMULATOR_CREDENTIALS
+    from services.emulator import emulator_environment
 
     port = free_port()
     command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
@@ -110,12 +110,7 @@ def _moto_server(log_dir: Path) -> Iterator[_Emulator]:
             if time.monotonic() > deadline:
                 raise BenchError(f"moto server on {endpoint} did not answer within 60 s")
             time.sleep(0.1)
-        environment = {
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_DEFAULT_REGION": "us-east-1",
-            **EMULATOR_CREDENTIALS,
-        }
-        yield _Emulator(processes.processes[0].pid, environment)
+        yield _Emulator(processes.processes[0].pid, emulator_environment(endpoint))
 
 
 def _answers(url: str) -> bool:
