@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal, get_args
 
-from services.scaling import ScalingPolicy
+from services.elasticity.policy import ScalingPolicy
 
 Stage = Literal["dev", "prod"]
 STAGES: tuple[Stage, ...] = get_args(Stage)

@@ -1,8 +1,8 @@
-"""The worker group's queue-driven scaling, rendered from the ONE `services.scaling.ScalingPolicy`.
+"""The worker group's queue-driven scaling, rendered from the ONE `services.elasticity.policy.ScalingPolicy`.
 
 Each rule of the policy becomes one CloudWatch alarm + one EC2 Auto Scaling step policy; every
 number (thresholds, steps, periods, datapoints, warm-up, capacities) is read from the policy object,
-so `services.scaling.decide()` (local supervisor, tests) and the cloud follow the same definition.
+so `services.elasticity.policy.decide()` (local supervisor, tests) and the cloud follow the same definition.
 
 - scale from zero: metric math `IF(GroupDesiredCapacity < 1, visible, 0) >= 1`, 1 of 1 periods ->
   +scale_from_zero_to. A change (not exact capacity) so that a misfire can only add, never remove.
@@ -25,7 +25,7 @@ from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from services.scaling import ScalingPolicy
+from services.elasticity.policy import ScalingPolicy
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from infra.queues import Queues
 from infra.storage import Storage
 from infra.web import WebTier
 from infra.workers import Workers
+from services.web.settings import WebSettings
+from services.worker.settings import WorkerSettings
 
 
 class ServiceStack(Stack):
@@ -45,18 +47,21 @@ class ServiceStack(Stack):
         )
         bundle = ServiceBundle(self, "Bundle", source_dir=source_dir)
 
-        # The services' settings (services/settings.py and friends read EVISION_*).
-        shared_env = {
-            "EVISION_BACKEND": "aws",
-            "EVISION_INPUT_BUCKET": storage.input_bucket.bucket_name,
-            "EVISION_OUTPUT_BUCKET": storage.output_bucket.bucket_name,
-            "EVISION_REQUEST_QUEUE": queues.request_queue.queue_name,
-            "EVISION_DEAD_LETTER_QUEUE": queues.dead_letter_queue.queue_name,
-            "EVISION_MAX_RECEIVES": str(config.max_receives),
-            "EVISION_VISIBILITY_TIMEOUT": str(config.visibility_timeout_seconds),
-            "AWS_REGION": Aws.REGION,
-            "AWS_DEFAULT_REGION": Aws.REGION,
+        # The services' settings, rendered by their own classes (the one environment contract).
+        shared: dict[str, object] = {
+            "backend": "aws",
+            "input_bucket": storage.input_bucket.bucket_name,
+            "output_bucket": storage.output_bucket.bucket_name,
+            "request_queue": queues.request_queue.queue_name,
+            "dead_letter_queue": queues.dead_letter_queue.queue_name,
+            "max_receives": config.max_receives,
+            "visibility_timeout": config.visibility_timeout_seconds,
         }
+        region_env = {"AWS_REGION": Aws.REGION, "AWS_DEFAULT_REGION": Aws.REGION}
+        worker_settings = WorkerSettings.from_values(
+            **shared, batch_size=config.batch_size, threads=config.worker_threads, metrics=True
+        )
+        web_settings = WebSettings.from_values(**shared, reply_queue=queues.reply_queue.queue_name)
         workers = Workers(
             self,
             "Workers",
@@ -68,12 +73,7 @@ class ServiceStack(Stack):
             volume_gib=config.volume_gib,
             policy=config.scaling,
             request_queue=queues.request_queue,
-            service_env={
-                **shared_env,
-                "EVISION_BATCH_SIZE": str(config.batch_size),
-                "EVISION_THREADS": str(config.worker_threads),
-                "EVISION_METRICS": "true",
-            },
+            service_env={**worker_settings.environment(explicit_only=True), **region_env},
             drain_seconds=config.drain_timeout_seconds,
             group_name=f"{self.stack_name}-workers",
         )
@@ -86,7 +86,7 @@ class ServiceStack(Stack):
             machine_image=machine_image(None),
             instance_type=config.web_instance_type,
             volume_gib=config.volume_gib,
-            service_env={**shared_env, "EVISION_REPLY_QUEUE": queues.reply_queue.queue_name},
+            service_env={**web_settings.environment(explicit_only=True), **region_env},
             ssh_cidr=config.ssh_cidr,
         )
 

@@ -16,7 +16,8 @@ from infra.nag import acknowledge
 from infra.permissions import allow_put_metric_data, instance_role
 from infra.scaling import QueueScaling, add_queue_scaling
 from infra.user_data import render_bootstrap
-from services.scaling import ScalingPolicy
+from services.adapters.aws.protection import ProtectionSettings
+from services.elasticity.policy import ScalingPolicy
 
 ROOT_DEVICE = "/dev/xvda"  # Amazon Linux 2023
 
@@ -77,7 +78,10 @@ class Workers(Construct):
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=vpc, description="Elastic Vision workers (no inbound)"
         )
-        environment = {**service_env, "EVISION_ASG_NAME": group_name}
+        environment = {
+            **service_env,
+            **ProtectionSettings.from_values(asg_name=group_name).environment(explicit_only=True),
+        }
         self.user_data = ec2.UserData.custom(
             render_bootstrap(
                 role="worker", bundle_url=bundle.url, service_env=environment, drain_seconds=drain_seconds

@@ -1,14 +1,20 @@
-"""The two ports the services talk through: a blob store and a message queue.
+"""The ports the services talk through: a blob store, a message queue, and the backend providing them.
 
-Web and worker code depends only on these protocols; `services.adapters` provides the
-`local` (files + SQLite) and `aws` (S3 + SQS) implementations.
+Web, worker and supervisor code depends only on these protocols. A backend is a plug-in:
+`services.adapters.registry` finds it by name (`EVISION_BACKEND`); `services/adapters/local/`
+(files + SQLite) and `services/adapters/aws/` (S3 + SQS) implement it. No code outside
+`services/adapters/` names a backend: what differs between them is asked of the `Backend`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from services.settings import BackendSettings
 
 
 class BlobNotFoundError(KeyError):
@@ -90,3 +96,94 @@ class MessageQueue(Protocol):
         ...
 
     def depth(self) -> QueueDepth: ...
+
+
+class ScaleInProtection(Protocol):
+    """Keeps the platform from removing this worker while it holds messages (no-op where none)."""
+
+    def set_busy(self, busy: bool) -> None: ...
+
+
+class NoProtection:
+    """Nothing to protect: e.g. local workers, which the supervisor drains with SIGTERM."""
+
+    def set_busy(self, busy: bool) -> None:
+        return None
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What a storage-and-queue backend provides to one process. Thread-safe; `close()` at exit."""
+
+    @property
+    def name(self) -> str:
+        """The registry name (`EVISION_BACKEND`), for display."""
+        ...
+
+    @property
+    def settings(self) -> BackendSettings:
+        """The settings it was opened with."""
+        ...
+
+    @property
+    def calls_are_brief(self) -> bool:
+        """Whether a put or send returns within a millisecond or so, never waiting on a network.
+
+        Then callers may run them on an event loop or the calling thread rather than hopping to
+        a worker thread, whose hand-off costs more than such a call.
+        """
+        ...
+
+    @property
+    def provisions_itself(self) -> bool:
+        """Whether this process must create the buckets and queues (`provision`) before use.
+
+        True for an embedded store and for an emulator; False where infrastructure owns them.
+        """
+        ...
+
+    @property
+    def capacity_manager(self) -> str | None:
+        """Who scales the workers when no local supervisor runs (e.g. "auto scaling group")."""
+        ...
+
+    def blobs(self, bucket: str) -> BlobStore: ...
+
+    def queue(self, name: str) -> MessageQueue: ...
+
+    def provision(self, settings: BackendSettings, reply_queues: Sequence[str] = ()) -> None:
+        """Create the buckets and queues if missing; the request queue dead-letters after
+        `settings.max_receives` receives. Idempotent."""
+        ...
+
+    def reply_queue(self, name: str) -> MessageQueue:
+        """The reply queue owned by this (web) process, created if the backend provisions itself."""
+        ...
+
+    def unavailable_reason(self) -> str | None:
+        """Why the service's data cannot be read from here (read-only check), or None."""
+        ...
+
+    def scale_in_protection(self) -> ScaleInProtection:
+        """Protection of this worker from scale-in while busy (NoProtection where it has none)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RunningEmulator:
+    """A local stand-in for a backend's services, e.g. an AWS emulator on 127.0.0.1."""
+
+    environment: Mapping[str, str]  # the variables that point clients (and children) at it
+    pid: int | None = None  # its own process, if it has one (its CPU is then measurable apart)
+
+
+class BackendPlugin(Protocol):
+    """A backend package's entry point (`plugin` in its `__init__`), as the registry loads it."""
+
+    def open(self, settings: BackendSettings) -> Backend: ...
+
+    def emulator(self, *, own_process: bool = False) -> AbstractContextManager[RunningEmulator] | None:
+        """Start a local emulator of this backend's services, or None if it needs none."""
+        ...

@@ -15,7 +15,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -25,8 +24,6 @@ STATUS_FILE = "status.json"
 # A snapshot older than this many periods (and at least STALE_MIN_SECONDS) means no supervisor runs.
 STALE_PERIODS = 5
 STALE_MIN_SECONDS = 10.0
-
-WorkersManagedBy = Literal["local supervisor", "auto scaling group", "nothing"]
 
 
 class DecisionRecord(BaseModel):
@@ -72,7 +69,9 @@ class StatusReport(BaseModel):
     backend: str
     time: float
     queue: QueueStatus
-    workers_managed_by: WorkersManagedBy
+    workers_managed_by: str = Field(
+        description='"local supervisor", the backend\'s own manager (e.g. "auto scaling group"), or "nothing"'
+    )
     supervisor: SupervisorSnapshot | None = Field(
         default=None, description="the local supervisor's last snapshot, if one is running"
     )
@@ -105,12 +104,18 @@ def read_snapshot(path: Path) -> SupervisorSnapshot | None:
 
 
 def collect_status(
-    *, backend: str, queue_name: str, depth: Callable[[], QueueDepth], data_dir: Path
+    *,
+    backend: str,
+    capacity_manager: str | None,
+    queue_name: str,
+    depth: Callable[[], QueueDepth],
+    data_dir: Path,
 ) -> StatusReport:
     """The status of the service as seen from here (blocking: reads the queue and a file).
 
     `depth` reads the request queue's depth; its failure (no such queue yet, no credentials...)
-    is reported in the result rather than raised.
+    is reported in the result rather than raised. `capacity_manager`: who scales the workers
+    when no local supervisor runs (the backend says; None: nobody).
     """
     now = time.time()
     queue_status = QueueStatus(name=queue_name)
@@ -122,13 +127,7 @@ def collect_status(
     snapshot = read_snapshot(status_path(data_dir))
     if snapshot is not None and snapshot.stale(now):
         snapshot = None
-    managed_by: WorkersManagedBy
-    if snapshot is not None:
-        managed_by = "local supervisor"
-    elif backend == "aws":
-        managed_by = "auto scaling group"
-    else:
-        managed_by = "nothing"
+    managed_by = "local supervisor" if snapshot is not None else capacity_manager or "nothing"
     return StatusReport(
         backend=backend, time=now, queue=queue_status, workers_managed_by=managed_by, supervisor=snapshot
     )

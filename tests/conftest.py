@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from services.adapters.factory import Backend, make_backend
-from services.emulator import Emulator
+from services.adapters.aws.emulator import Emulator
+from services.adapters.registry import open_backend
+from services.ports import Backend
 from services.settings import BackendSettings
 
 
@@ -50,11 +51,7 @@ def settings_for(kind: str, data_dir: Path, **overrides: object) -> BackendSetti
 
 def settings_environment(settings: BackendSettings) -> dict[str, str]:
     """The EVISION_* variables that reproduce `settings` in a child process."""
-    return {
-        f"EVISION_{key.upper()}": str(value)
-        for key, value in settings.model_dump().items()
-        if value is not None
-    }
+    return settings.environment()
 
 
 @pytest.fixture(params=["local", "aws"])
@@ -66,8 +63,8 @@ def backend_settings(request: pytest.FixtureRequest, tmp_path: Path) -> BackendS
 
 @pytest.fixture
 def backend(backend_settings: BackendSettings) -> Iterator[Backend]:
-    backend = make_backend(backend_settings)
-    backend.ensure(backend_settings)
+    backend = open_backend(backend_settings)
+    backend.provision(backend_settings)
     yield backend
     backend.close()
 
@@ -75,7 +72,7 @@ def backend(backend_settings: BackendSettings) -> Iterator[Backend]:
 @pytest.fixture
 def local_backend(tmp_path: Path) -> Iterator[Backend]:
     settings = settings_for("local", tmp_path / "data")
-    backend = make_backend(settings)
-    backend.ensure(settings)
+    backend = open_backend(settings)
+    backend.provision(settings)
     yield backend
     backend.close()

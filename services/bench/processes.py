@@ -19,6 +19,8 @@ from types import TracebackType
 
 import httpx
 
+from services.settings import EvisionSettings
+
 STOP_SECONDS = 60.0
 
 
@@ -107,6 +109,6 @@ def wait_healthy(base_url: str, processes: Processes, *, timeout: float = 60.0) 
     raise BenchError(f"{base_url} was not healthy within {timeout:.0f} s:\n{tails}")
 
 
-def child_environment(**evision: str) -> dict[str, str]:
-    """This process's environment plus EVISION_<NAME> variables for the children."""
-    return {**os.environ, **{f"EVISION_{key.upper()}": value for key, value in evision.items()}}
+def child_environment(settings: EvisionSettings) -> dict[str, str]:
+    """This process's environment plus the variables that rebuild `settings` in the children."""
+    return {**os.environ, **settings.environment()}

@@ -10,15 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import statistics
-import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-import httpx
-
+from services.adapters.registry import plugin
 from services.bench.cpu import CpuMeter
 from services.bench.measurement import Measurement
 from services.bench.processes import (
@@ -33,6 +29,7 @@ from services.loadgen import LoadConfig, run_load, summarize
 from services.loadgen.expectations import Expectations
 from services.loadgen.images import UploadImage
 from services.loadgen.report import Summary
+from services.settings import BackendSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +39,7 @@ class Run:
 
 
 def measure_service(
-    backend: Literal["local", "aws"],
+    backend: str,
     images: Sequence[UploadImage],
     expectations: Expectations | None,
     *,
@@ -57,14 +54,16 @@ def measure_service(
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     command = evision("up", "--port", str(port), "--workers", str(workers), "--backend", backend)
-    env = child_environment(data_dir=str((work_dir / "data").resolve()))
+    env = child_environment(BackendSettings.from_values(backend=backend, data_dir=work_dir / "data"))
     measurements = []
     with contextlib.ExitStack() as stack:
         roots = []
-        if backend == "aws":  # a moto server in its own process: its CPU is not the service's
-            emulator = stack.enter_context(_moto_server(work_dir / "logs"))
-            env |= emulator.environment
-            roots.append(emulator.pid)
+        emulator = plugin(backend).emulator(own_process=True)  # its CPU is not the service's
+        if emulator is not None:
+            running = stack.enter_context(emulator)
+            env |= running.environment
+            if running.pid is not None:
+                roots.append(running.pid)
         processes = stack.enter_context(Processes([command], env=env, log_dir=work_dir / "logs", name="up"))
         roots += [p.pid for p in processes.processes]
         wait_healthy(base_url, processes, timeout=120.0)
@@ -87,38 +86,6 @@ def measure_service(
                 Measurement.from_summary(name, summary, workers=workers, backend=backend, **notes)
             )
     return measurements
-
-
-@dataclass(frozen=True, slots=True)
-class _Emulator:
-    pid: int
-    environment: dict[str, str]
-
-
-@contextlib.contextmanager
-def _moto_server(log_dir: Path) -> Iterator[_Emulator]:
-    """`moto_server` on a free loopback port, as its own process, until exit."""
-    from services.emulator import emulator_environment
-
-    port = free_port()
-    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    endpoint = f"http://127.0.0.1:{port}"
-    with Processes([command], env=child_environment(), log_dir=log_dir, name="moto") as processes:
-        deadline = time.monotonic() + 60.0
-        while not _answers(endpoint):
-            processes.check_alive()
-            if time.monotonic() > deadline:
-                raise BenchError(f"moto server on {endpoint} did not answer within 60 s")
-            time.sleep(0.1)
-        yield _Emulator(processes.processes[0].pid, emulator_environment(endpoint))
-
-
-def _answers(url: str) -> bool:
-    try:
-        httpx.get(url, timeout=1.0)
-    except httpx.TransportError:
-        return False
-    return True
 
 
 def _load(

@@ -106,24 +106,25 @@ def run_suite(
     measurements.append(loop)
     console.log(f"(b) worker loop: {loop.images_per_s:.1f} images/s")
 
-    backends: list[tuple[str, float]] = [("local", 1.0)]
+    # (c) the embedded backend, the yardstick's neighbour; (d) the cloud's, against its emulator.
+    stages: list[tuple[str, str, float]] = [("c", "local", 1.0)]
     if plan.aws_scale > 0:
-        backends.append(("aws", plan.aws_scale))
-    for backend, scale in backends:
+        stages.append(("d", "aws", plan.aws_scale))
+    for letter, backend, scale in stages:
         runs = [
             Run(1, max(3, math.ceil(plan.c1_requests * scale))),
             Run(HIGH_CONCURRENCY, max(HIGH_CONCURRENCY, math.ceil(plan.c32_requests * scale))),
         ]
-        with console.status(f"({'c' if backend == 'local' else 'd'}) HTTP {backend}"):
+        with console.status(f"({letter}) HTTP {backend}"):
             found = measure_service(
-                backend,  # type: ignore[arg-type]
+                backend,
                 images,
                 expectations,
                 runs=runs,
                 warmup=plan.warmup(runs[-1].requests),
                 workers=plan.workers,
                 work_dir=work_dir / f"http-{backend}",
-                reference=reference if plan.reference_seconds > 0 and backend == "local" else None,
+                reference=reference if plan.reference_seconds > 0 and letter == "c" else None,
             )
         for m in found:
             console.log(f"{m.name}: {m.images_per_s:.1f} images/s")

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.adapters.factory import make_backend
+from services.adapters.registry import open_backend
 from services.bench.cpu import CpuMeter
 from services.bench.measurement import Measurement
 from services.bench.processes import BenchError, Processes, child_environment, evision
@@ -78,14 +78,14 @@ def measure_worker_loop(
     reference: Callable[[], float] | None = None,
 ) -> Measurement:
     """Images/s of the worker processes alone; `reference` (bare images/s) runs just before and after."""
-    settings = BackendSettings(backend="local", data_dir=work_dir / "data")
-    backend = make_backend(settings)
+    settings = BackendSettings.from_values(data_dir=work_dir / "data")  # the default backend: local
+    backend = open_backend(settings)
     try:
-        backend.ensure(settings, reply_queues=[REPLY_QUEUE])
+        backend.provision(settings, reply_queues=[REPLY_QUEUE])
         inputs = backend.blobs(settings.input_bucket)
         requests = backend.queue(settings.request_queue)
         replies = backend.queue(REPLY_QUEUE)
-        env = child_environment(backend="local", data_dir=str(settings.data_dir.resolve()))
+        env = child_environment(settings)
         commands = [evision("worker", "--exit-with-parent")] * workers
         with Processes(commands, env=env, log_dir=work_dir / "logs", name="worker") as processes:
             warm = _stage(inputs, images, warmup, 0)

@@ -7,10 +7,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from services.adapters.registry import backend_names
+
 
 def add_backend_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--backend", choices=("local", "aws"), help="queue and storage backend (env EVISION_BACKEND)"
+        "--backend", choices=backend_names(), help="queue and storage backend (env EVISION_BACKEND)"
     )
     parser.add_argument(
         "--data-dir", type=Path, help="local backend data directory (env EVISION_DATA_DIR, default .evision)"

@@ -85,21 +85,23 @@ def render(report: StatusReport, console: Console, decisions: int = 10) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from services.adapters.factory import make_backend
+    from services.adapters.registry import open_backend
     from services.settings import BackendSettings
     from services.status import collect_status
 
     settings = BackendSettings(**backend_overrides(args))
-    backend = make_backend(settings)
+    backend = open_backend(settings)
 
     def depth() -> QueueDepth:
-        if settings.backend == "local" and not settings.data_dir.is_dir():  # don't create one
-            raise FileNotFoundError(f"no local service data in {settings.data_dir}")
+        reason = backend.unavailable_reason()  # checked first: reading would create the data
+        if reason is not None:
+            raise FileNotFoundError(reason)
         return backend.queue(settings.request_queue).depth()
 
     try:
         report = collect_status(
             backend=settings.backend,
+            capacity_manager=backend.capacity_manager,
             queue_name=settings.request_queue,
             depth=depth,
             data_dir=settings.data_dir,

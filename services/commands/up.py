@@ -1,6 +1,6 @@
 """`evision up`: the whole service on one machine: the web tier (in this process) plus elastic workers.
 
-The local supervisor (`services.supervisor`) starts and stops `evision worker` processes from the
+The local supervisor (`services.elasticity.supervisor`) starts and stops `evision worker` processes from the
 request queue's depth with the same scaling policy as the cloud (0 workers while idle, one per
 core at most by default); `--workers N` pins the count instead. Ctrl-C (SIGINT) or SIGTERM stops
 the web tier and the sampling, then sends each worker one SIGTERM (it finishes the batch in hand)
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from services.commands._options import add_backend_options, backend_overrides, setup_logging
 
 if TYPE_CHECKING:
-    from services.supervisor import SupervisorSettings, WorkerPool
+    from services.elasticity.supervisor import SupervisorSettings, WorkerPool
 
 log = logging.getLogger("evision.up")
 
@@ -61,12 +61,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--emulate",
         action="store_true",
-        help="with --backend aws: start a local AWS emulator (moto) and use it",
+        help="start a local emulator of the backend's services and use it (--backend aws: moto)",
     )
 
 
 def _supervisor_settings(args: argparse.Namespace) -> SupervisorSettings:
-    from services.supervisor import SupervisorSettings
+    from services.elasticity.supervisor import SupervisorSettings
 
     names = {"min_workers": "min_workers", "max_workers": "max_workers", "scale_period": "scale_period"}
     overrides = {field: getattr(args, arg) for arg, field in names.items() if getattr(args, arg) is not None}
@@ -77,18 +77,18 @@ def run(args: argparse.Namespace) -> int:
     setup_logging()
     import uvicorn
 
-    from services.adapters.factory import make_backend
-    from services.emulator import running_emulator
+    from services.adapters.registry import open_backend, plugin
+    from services.elasticity.supervisor import Supervisor, WorkerPool, local_policy, worker_command
+    from services.settings import BackendSettings
     from services.status import status_path
-    from services.supervisor import Supervisor, WorkerPool, local_policy, worker_command
     from services.web.main import create_app
     from services.web.settings import WebSettings
 
-    if args.emulate and args.backend != "aws":
-        print("evision up: --emulate needs --backend aws", file=sys.stderr)
-        return 2
     try:
         scaling = _supervisor_settings(args)
+        emulator = plugin(scaling.backend).emulator() if args.emulate else None
+        if args.emulate and emulator is None:
+            raise ValueError(f"--emulate: the {scaling.backend} backend has no emulator (it needs none)")
         policy = None if args.workers == 0 else local_policy(scaling, fixed=args.workers)
     except ValueError as error:  # pydantic's ValidationError is a ValueError too
         print(f"evision up: {error}", file=sys.stderr)
@@ -106,19 +106,16 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signum, on_signal)
 
     with contextlib.ExitStack() as stack:
-        if args.emulate:
-            emulator = stack.enter_context(running_emulator())  # children inherit the environment
-            log.info("AWS emulator on %s", emulator.endpoint_url)
+        if emulator is not None:
+            running = stack.enter_context(emulator)  # sets this process's environment: children inherit
+            log.info("%s emulator: %s", scaling.backend, dict(running.environment))
         settings = WebSettings(**backend_overrides(args))
-        backend = make_backend(settings)  # the supervisor samples the request queue through it
+        backend = open_backend(settings)  # the supervisor samples the request queue through it
         stack.callback(backend.close)
-        if settings.backend == "local" or args.emulate or os.environ.get("AWS_ENDPOINT_URL"):
-            backend.ensure(settings, reply_queues=[settings.reply_queue])
-        env = {
-            **os.environ,
-            "EVISION_BACKEND": settings.backend,
-            "EVISION_DATA_DIR": str(settings.data_dir.resolve()),
-        }
+        if backend.provisions_itself:
+            backend.provision(settings, reply_queues=[settings.reply_queue])
+        # The workers share these settings (names of buckets and queues, the data dir).
+        env = {**os.environ, **settings.environment(only=BackendSettings)}
         supervisor = None
         if policy is not None:
             pool = WorkerPool(worker_command(), env)

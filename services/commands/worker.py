@@ -46,9 +46,8 @@ def run(args: argparse.Namespace) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda signum, _: early.append(signum))
     from model.classifier import Classifier
-    from services.adapters.factory import make_backend
+    from services.adapters.registry import open_backend
     from services.worker.loop import Worker
-    from services.worker.protection import make_protection
     from services.worker.settings import WorkerSettings
 
     overrides = backend_overrides(args)
@@ -57,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size is not None:
         overrides["batch_size"] = args.batch_size
     settings = WorkerSettings(**overrides)
-    backend = make_backend(settings)
+    backend = open_backend(settings)
     classifier = Classifier(settings.model_path, intra_op_threads=1)
     metrics = None
     if settings.metrics:
@@ -74,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         reply_queue=backend.queue,
         classifier=classifier,
         metrics=metrics,
-        protection=make_protection(),
+        protection=backend.scale_in_protection(),
         brief_io=backend.calls_are_brief,
     )
     worker.install_signal_handlers()

@@ -7,8 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from services.adapters.factory import Backend
-from services.ports import BlobStore, MessageQueue
+from services.ports import Backend, BlobStore, MessageQueue
 from services.web.dispatcher import ReplyDispatcher
 from services.web.settings import WebSettings
 from services.web.upload import UploadedImage, read_upload

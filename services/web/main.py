@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import FastAPI
 
-from services.adapters.factory import make_backend
+from services.adapters.registry import open_backend
 from services.web.deps import WebServices
 from services.web.dispatcher import ReplyDispatcher
 from services.web.errors import ApiError, api_error_handler
@@ -23,12 +23,11 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        backend = await to_thread.run_sync(make_backend, settings)
-        if settings.backend == "local":  # in AWS the infrastructure owns queues and buckets
-            await to_thread.run_sync(lambda: backend.ensure(settings, reply_queues=[settings.reply_queue]))
-        dispatcher = ReplyDispatcher(
-            backend.queue(settings.reply_queue), poll_seconds=settings.reply_poll_seconds
-        )
+        backend = await to_thread.run_sync(open_backend, settings)
+        if backend.provisions_itself:  # in AWS the infrastructure owns queues and buckets
+            await to_thread.run_sync(backend.provision, settings)
+        replies = await to_thread.run_sync(backend.reply_queue, settings.reply_queue)
+        dispatcher = ReplyDispatcher(replies, poll_seconds=settings.reply_poll_seconds)
         app.state.services = WebServices(
             settings=settings,
             backend=backend,

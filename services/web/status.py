@@ -21,6 +21,7 @@ async def status(services: ServicesDep) -> StatusReport:
     return await to_thread.run_sync(
         lambda: collect_status(
             backend=settings.backend,
+            capacity_manager=services.backend.capacity_manager,
             queue_name=settings.request_queue,
             depth=services.requests.depth,
             data_dir=settings.data_dir,

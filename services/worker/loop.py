@@ -33,11 +33,17 @@ import numpy.typing as npt
 from pydantic import ValidationError
 
 from services.contract import ErrorKind, LabelScore, ReplyMessage, RequestMessage, Result, ResultError
-from services.ports import BlobNotFoundError, BlobStore, Message, MessageQueue
+from services.ports import (
+    BlobNotFoundError,
+    BlobStore,
+    Message,
+    MessageQueue,
+    NoProtection,
+    ScaleInProtection,
+)
 from services.worker.exceptions import StopRequestedError
 from services.worker.heartbeat import VisibilityHeartbeat
 from services.worker.metrics import MetricsPublisher
-from services.worker.protection import NoProtection, ScaleInProtection
 from services.worker.settings import WorkerSettings
 
 log = logging.getLogger(__name__)

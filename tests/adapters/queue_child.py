@@ -10,13 +10,13 @@ from __future__ import annotations
 import sys
 import time
 
-from services.adapters.factory import make_backend
+from services.adapters.registry import open_backend
 from services.settings import BackendSettings
 
 
 def main(argv: list[str]) -> int:
     mode, queue_name, *rest = argv
-    queue = make_backend(BackendSettings()).queue(queue_name)
+    queue = open_backend(BackendSettings()).queue(queue_name)
     if mode == "consume":
         print("ready", flush=True)
         empty_polls = 0

@@ -12,8 +12,7 @@ import time
 import pytest
 
 from services.adapters.errors import InvalidKeyError, ResourceNotFoundError
-from services.adapters.factory import Backend
-from services.ports import BlobNotFoundError, BlobStore
+from services.ports import Backend, BlobNotFoundError, BlobStore
 from services.settings import BackendSettings
 from tests.conftest import settings_environment
 
@@ -108,9 +107,9 @@ def test_local_writer_killed_mid_write_leaves_old_or_new_object(local_backend: B
     store.put("big", b"\0" * 8_000_000)
     code = (
         "import sys\n"
-        "from services.adapters.factory import make_backend\n"
+        "from services.adapters.registry import open_backend\n"
         "from services.settings import BackendSettings\n"
-        "store = make_backend(BackendSettings()).blobs(sys.argv[1])\n"
+        "store = open_backend(BackendSettings()).blobs(sys.argv[1])\n"
         "print('ready', flush=True)\n"
         "n = 1\n"
         "while True:\n"

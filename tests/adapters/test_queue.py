@@ -8,8 +8,7 @@ import time
 import pytest
 
 from services.adapters.errors import ResourceNotFoundError
-from services.adapters.factory import Backend
-from services.ports import Message, MessageQueue, QueueDepth
+from services.ports import Backend, Message, MessageQueue, QueueDepth
 from services.settings import BackendSettings
 
 
@@ -127,8 +126,8 @@ def test_unknown_queue_is_an_error(backend: Backend):
 
 
 def test_ensure_is_idempotent_and_creates_reply_queues(backend: Backend, backend_settings: BackendSettings):
-    backend.ensure(backend_settings, reply_queues=["replies-a"])
-    backend.ensure(backend_settings, reply_queues=["replies-a"])
+    backend.provision(backend_settings, reply_queues=["replies-a"])
+    backend.provision(backend_settings, reply_queues=["replies-a"])
     replies = backend.queue("replies-a")
     replies.send("done")
     assert [m.body for m in replies.receive(10, wait_seconds=1)] == ["done"]

@@ -10,8 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from services.adapters.factory import Backend
-from services.ports import Message
+from services.ports import Backend, Message
 from services.settings import BackendSettings
 from tests.conftest import settings_environment
 
@@ -32,7 +31,7 @@ def test_concurrent_consumers_each_get_every_message_once(
     backend: Backend, backend_settings: BackendSettings
 ):
     # moto serves ~50-100 calls/s: keep its share small; the local queue gets a real crowd.
-    total = 600 if backend.kind == "local" else 40
+    total = 600 if backend.name == "local" else 40
     queue = backend.queue(backend_settings.request_queue)
     consumers = [child(backend_settings, "consume", queue.name) for _ in range(3)]
     for consumer in consumers:
@@ -43,7 +42,7 @@ def test_concurrent_consumers_each_get_every_message_once(
     counts = collections.Counter(line for output in outputs for line in output.split())
     assert sorted(counts) == sorted(f"m{i}" for i in range(total))
     assert set(counts.values()) == {1}, "a message was delivered twice"
-    if backend.kind == "local":
+    if backend.name == "local":
         assert sum(1 for output in outputs if output.strip()) >= 2, "only one consumer got work"
     assert queue.depth().outstanding == 0
 

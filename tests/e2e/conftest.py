@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from services.adapters.factory import Backend, make_backend
+from services.adapters.registry import open_backend
+from services.ports import Backend
 from services.settings import BackendSettings
 from tests.conftest import settings_environment, settings_for
 
@@ -83,8 +84,8 @@ def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     settings = settings_for(
         kind, tmp_path_factory.mktemp(f"e2e-{kind}"), visibility_timeout=VISIBILITY_TIMEOUT
     )
-    backend = make_backend(settings)
-    backend.ensure(settings, reply_queues=[REPLY_QUEUE])
+    backend = open_backend(settings)
+    backend.provision(settings, reply_queues=[REPLY_QUEUE])
     env = {
         **os.environ,
         **settings_environment(settings),

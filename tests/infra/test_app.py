@@ -9,7 +9,7 @@ from typing import Any
 from cfnlint.api import ManualArgs, lint_file  # type: ignore[import-untyped]
 
 from infra.assets import BUNDLE_INCLUDES
-from services.scaling import ScalingPolicy
+from services.elasticity.policy import ScalingPolicy
 
 # Renaming a construct must not silently replace a bucket or a queue (and lose data or
 # in-flight requests): these ids are part of the deployed state.

@@ -37,7 +37,7 @@ from pathlib import Path
 import pytest
 
 from infra.user_data import render_bootstrap
-from services.adapters.factory import make_backend
+from services.adapters.registry import open_backend
 from services.contract import ReplyMessage, RequestMessage, new_request_id
 from services.settings import BackendSettings
 
@@ -138,8 +138,8 @@ def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(synthesized
         max_receives=3,
     )
     reply_queue = f"{prefix}-replies"
-    backend = make_backend(settings)
-    backend.ensure(settings, reply_queues=[reply_queue])
+    backend = open_backend(settings)
+    backend.provision(settings, reply_queues=[reply_queue])
 
     # The group this "instance" belongs to (the worker protects itself from scale-in in it).
     group = f"{prefix}-workers"

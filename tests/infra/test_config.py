@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from infra.config import ServiceConfig
-from services.scaling import ScalingPolicy
+from services.elasticity.policy import ScalingPolicy
 
 
 def test_dev_destroys_data_and_prod_retains_it():

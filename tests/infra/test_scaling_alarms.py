@@ -13,7 +13,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
 
 from infra.scaling import add_queue_scaling, cloudwatch_period
-from services.scaling import Sample, ScalingPolicy, Step, decide
+from services.elasticity.policy import Sample, ScalingPolicy, Step, decide
 
 DEFAULT = ScalingPolicy()
 MODIFIED = replace(

@@ -14,7 +14,7 @@ from aws_cdk.assertions import Template
 from infra.assets import ServiceBundle
 from infra.images import machine_image
 from infra.workers import Workers
-from services.scaling import ScalingPolicy
+from services.elasticity.policy import ScalingPolicy
 
 POLICY = replace(ScalingPolicy(), min_capacity=1, max_capacity=7)
 

@@ -67,18 +67,22 @@ def test_snapshot_round_trip_leaves_no_temporary_files(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("backend", "age", "managed_by"),
+    ("capacity_manager", "age", "managed_by"),
     [
-        ("local", 0.0, "local supervisor"),
-        ("local", 3600.0, "nothing"),  # a stale snapshot: the supervisor is gone
-        ("aws", 3600.0, "auto scaling group"),
-        ("aws", 0.0, "local supervisor"),  # `evision up --backend aws`
+        (None, 0.0, "local supervisor"),
+        (None, 3600.0, "nothing"),  # a stale snapshot: the supervisor is gone
+        ("auto scaling group", 3600.0, "auto scaling group"),
+        ("auto scaling group", 0.0, "local supervisor"),  # `evision up --backend aws`
     ],
 )
-def test_who_manages_the_workers(tmp_path, backend, age, managed_by):
+def test_who_manages_the_workers(tmp_path, capacity_manager, age, managed_by):
     write_snapshot(status_path(tmp_path), _snapshot(updated_at=time.time() - age))
     report = collect_status(
-        backend=backend, queue_name="q", depth=lambda: QueueDepth(4, 2), data_dir=tmp_path
+        backend="any",
+        capacity_manager=capacity_manager,
+        queue_name="q",
+        depth=lambda: QueueDepth(4, 2),
+        data_dir=tmp_path,
     )
     assert report.workers_managed_by == managed_by
     assert (report.supervisor is not None) == (managed_by == "local supervisor")
@@ -89,17 +93,19 @@ def test_an_unreadable_queue_is_reported_not_raised(tmp_path):
     def broken() -> QueueDepth:
         raise PermissionError("sqs:GetQueueAttributes denied")
 
-    report = collect_status(backend="aws", queue_name="q", depth=broken, data_dir=tmp_path)
+    report = collect_status(
+        backend="aws", capacity_manager=None, queue_name="q", depth=broken, data_dir=tmp_path
+    )
     assert report.queue.visible is None
     assert report.queue.error == "PermissionError: sqs:GetQueueAttributes denied"
 
 
 def _with_messages(tmp_path: Path, count: int):
-    from services.adapters.factory import make_backend
+    from services.adapters.registry import open_backend
 
     settings = settings_for("local", tmp_path / "data")
-    backend = make_backend(settings)
-    backend.ensure(settings)
+    backend = open_backend(settings)
+    backend.provision(settings)
     backend.queue(settings.request_queue).send_batch([f"m{i}" for i in range(count)])
     backend.close()
     return settings

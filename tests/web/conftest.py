@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from services.adapters.factory import Backend, make_backend
+from services.adapters.registry import open_backend
+from services.ports import Backend
 from tests.conftest import settings_for
 
 REPLY_QUEUE = "replies-test"
@@ -15,7 +16,7 @@ REPLY_QUEUE = "replies-test"
 def replies_backend(tmp_path: Path) -> Iterator[Backend]:
     """A local backend with a reply queue."""
     settings = settings_for("local", tmp_path / "data")
-    backend = make_backend(settings)
-    backend.ensure(settings, reply_queues=[REPLY_QUEUE])
+    backend = open_backend(settings)
+    backend.provision(settings, reply_queues=[REPLY_QUEUE])
     yield backend
     backend.close()

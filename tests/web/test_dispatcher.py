@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from services.adapters.factory import Backend
 from services.contract import ReplyMessage, Result
-from services.ports import MessageQueue
+from services.ports import Backend, MessageQueue
 from services.web.dispatcher import ReplyDispatcher
 from tests.web.conftest import REPLY_QUEUE
 

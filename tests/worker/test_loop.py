@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from services.adapters.factory import Backend, make_backend
+from services.adapters.registry import open_backend
 from services.contract import ErrorKind, ReplyMessage, RequestMessage, Result, new_request_id
-from services.ports import BlobStore
+from services.ports import Backend, BlobStore
 from services.worker.heartbeat import VisibilityHeartbeat
 from services.worker.loop import Worker, _chunks
 from services.worker.settings import WorkerSettings
@@ -71,8 +71,8 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
     settings = WorkerSettings.model_validate(
         {**base, "burst_poll_seconds": 0.2, "threads": 2, "infer_batch": 4}
     )
-    backend = make_backend(settings)
-    backend.ensure(settings, reply_queues=[REPLIES])
+    backend = open_backend(settings)
+    backend.provision(settings, reply_queues=[REPLIES])
     yield Setup(settings, backend)
     backend.close()
 

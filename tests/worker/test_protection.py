@@ -13,12 +13,14 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from services.worker.protection import (
+from services.adapters.aws.protection import (
     AsgScaleInProtection,
-    NoProtection,
     ProtectionSettings,
     make_protection,
 )
+from services.adapters.registry import open_backend
+from services.ports import NoProtection
+from tests.conftest import settings_for
 
 REGION = "us-east-1"
 GROUP = "workers"
@@ -94,18 +96,17 @@ def test_a_failed_call_is_logged_and_retried_on_the_next_change(caplog):
 
 
 def test_local_and_unconfigured_workers_get_the_no_op(monkeypatch):
-    assert isinstance(make_protection(ProtectionSettings(backend="local", asg_name=GROUP)), NoProtection)
-    assert isinstance(make_protection(ProtectionSettings(backend="aws")), NoProtection)
+    assert isinstance(make_protection(ProtectionSettings.from_values()), NoProtection)
     NoProtection().set_busy(True)  # does nothing, needs nothing
 
 
-def test_aws_workers_of_a_group_get_the_asg_protection(monkeypatch):
-    monkeypatch.setenv("EVISION_BACKEND", "aws")
+def test_aws_workers_of_a_group_get_the_asg_protection(monkeypatch, tmp_path):
     monkeypatch.setenv("EVISION_ASG_NAME", GROUP)
     monkeypatch.setenv("EVISION_INSTANCE_ID", "i-0abc")  # so the metadata service is never asked
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    protection = make_protection()
+    protection = open_backend(settings_for("aws", tmp_path)).scale_in_protection()
     assert isinstance(protection, AsgScaleInProtection)
+    assert isinstance(open_backend(settings_for("local", tmp_path)).scale_in_protection(), NoProtection)
     assert not protection.protected
 
 

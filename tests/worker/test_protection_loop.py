@@ -9,10 +9,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from services.adapters.factory import make_backend
+from services.adapters.aws.protection import AsgScaleInProtection
+from services.adapters.registry import open_backend
 from services.contract import RequestMessage, new_request_id
 from services.worker.loop import Worker
-from services.worker.protection import AsgScaleInProtection
 from services.worker.settings import WorkerSettings
 from tests.conftest import settings_for
 
@@ -28,8 +28,8 @@ def test_protected_exactly_while_the_worker_holds_messages(tmp_path, monkeypatch
     settings = WorkerSettings.model_validate(
         {**settings_for("local", tmp_path / "data").model_dump(), "burst_poll_seconds": 0.1, "batch_size": 2}
     )
-    backend = make_backend(settings)
-    backend.ensure(settings, reply_queues=[REPLIES])
+    backend = open_backend(settings)
+    backend.provision(settings, reply_queues=[REPLIES])
     golden = pytest.importorskip("model.golden").load_golden()[:3]
     for image in golden:  # two batches of at most 2 messages
         request_id, name = new_request_id(), image.name

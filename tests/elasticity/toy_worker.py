@@ -21,13 +21,13 @@ SECONDS_PER_MESSAGE = 0.01
 
 
 def consume() -> int:
-    from services.adapters.factory import make_backend
+    from services.adapters.registry import open_backend
     from services.settings import BackendSettings
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     settings = BackendSettings()
-    backend = make_backend(settings)
+    backend = open_backend(settings)
     queue = backend.queue(settings.request_queue)
     while not stop.is_set():
         messages = queue.receive(10, wait_seconds=0.2)

@@ -1,4 +1,4 @@
-"""The local supervisor: worker processes that follow the ONE scaling policy (`services.scaling`).
+"""The local supervisor: worker processes that follow the ONE scaling policy (`services.elasticity.policy`).
 
 Every period it samples the request queue's depth, asks `decide()` for the desired capacity and
 reconciles the pool of `evision worker` processes with it:
@@ -30,8 +30,8 @@ from pathlib import Path
 
 from pydantic import Field
 
+from services.elasticity.policy import ScalingPolicy, ScalingState, decide
 from services.ports import MessageQueue, QueueDepth
-from services.scaling import ScalingPolicy, ScalingState, decide
 from services.settings import BackendSettings
 from services.status import DecisionRecord, SupervisorSnapshot, write_snapshot
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from services.scaling import (
+from services.elasticity.policy import (
     Decision,
     Sample,
     ScalingPolicy,

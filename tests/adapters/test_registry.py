@@ -9,8 +9,8 @@ import boto3
 import pytest
 from pydantic import ValidationError
 
-from services.adapters.factory import make_backend
-from services.emulator import running_emulator
+from services.adapters.aws.backend import AwsBackend
+from services.adapters.aws.emulator import running_emulator
 from services.settings import BackendSettings
 
 
@@ -45,7 +45,7 @@ def test_aws_clients_use_standard_retries_and_default_region(
     for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    backend = make_backend(BackendSettings(backend="aws"))
+    backend = AwsBackend(BackendSettings(backend="aws"))
     s3, sqs = backend._clients()
     assert s3.meta.region_name == sqs.meta.region_name == "us-east-1"
     assert sqs.meta.config.retries == {"mode": "standard", "total_max_attempts": 5}  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""Worker pools of cheap real processes (tests/supervisor/toy_worker.py) that are always stopped."""
+"""Worker pools of cheap real processes (tests/elasticity/toy_worker.py) that are always stopped."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from services.supervisor import WorkerPool
+from services.elasticity.supervisor import WorkerPool
 
 TOY = str(Path(__file__).with_name("toy_worker.py"))
 ROOT = str(Path(__file__).parents[2])

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from services.elasticity.policy import ScalingPolicy, Step
+from services.elasticity.supervisor import Supervisor, SupervisorSettings, decision_line, local_policy
 from services.ports import QueueDepth
-from services.scaling import ScalingPolicy, Step
 from services.status import DecisionRecord, read_snapshot, status_path
-from services.supervisor import Supervisor, SupervisorSettings, decision_line, local_policy
 from tests.conftest import settings_environment
-from tests.supervisor.conftest import wait_for
+from tests.elasticity.conftest import wait_for
 
 PERIOD = 0.2
 

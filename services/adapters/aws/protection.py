@@ -5,17 +5,20 @@ terminate itself; protection keeps it from picking one that is still finishing a
 loop calls `set_busy(True)` when a receive returns messages and `set_busy(False)` when a receive
 comes back empty with no batch still in flight (and when it stops). Only a change of state makes an API call.
 
-With the `local` backend (or with no `EVISION_ASG_NAME`) protection is a no-op: locally the
-supervisor drains worker processes with SIGTERM instead.
+Without `EVISION_ASG_NAME` (a worker not on an instance of the group) protection is a no-op;
+the local backend never asks for it: there the supervisor drains workers with SIGTERM.
 """
 
 from __future__ import annotations
 
 import logging
 import urllib.request
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field
+
+from services.ports import NoProtection, ScaleInProtection
+from services.settings import EvisionSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient
@@ -24,17 +27,6 @@ log = logging.getLogger(__name__)
 
 IMDS = "http://169.254.169.254"
 IMDS_TIMEOUT = 2.0
-
-
-class ScaleInProtection(Protocol):
-    def set_busy(self, busy: bool) -> None: ...
-
-
-class NoProtection:
-    """Local workers: nothing to protect (the supervisor drains them gracefully)."""
-
-    def set_busy(self, busy: bool) -> None:
-        return None
 
 
 class AsgScaleInProtection:
@@ -66,12 +58,9 @@ class AsgScaleInProtection:
         log.info("scale-in protection %s for %s", "on" if busy else "off", self._instance_id)
 
 
-class ProtectionSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="EVISION_", extra="ignore")
-
-    backend: str = "local"
-    asg_name: str | None = None  # set by the worker instances' user data
-    instance_id: str | None = None  # default: asked from the instance metadata service (IMDSv2)
+class ProtectionSettings(EvisionSettings):
+    asg_name: str | None = Field(default=None, description="the worker's Auto Scaling group (user data)")
+    instance_id: str | None = Field(default=None, description="default: from the metadata service (IMDSv2)")
     aws_region: str | None = None
 
 
@@ -90,9 +79,9 @@ def instance_id_from_imds(timeout: float = IMDS_TIMEOUT) -> str:
 
 
 def make_protection(settings: ProtectionSettings | None = None) -> ScaleInProtection:
-    """Protection for this worker: AWS when on an instance of a named group, otherwise a no-op."""
+    """Protection for this worker: on an instance of a named group, otherwise a no-op."""
     settings = settings or ProtectionSettings()
-    if settings.backend != "aws" or not settings.asg_name:
+    if not settings.asg_name:
         return NoProtection()
     instance_id = settings.instance_id
     if instance_id is None:

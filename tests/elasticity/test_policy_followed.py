@@ -18,9 +18,9 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
 
 from infra.scaling import add_queue_scaling
+from services.elasticity.policy import ScalingPolicy, Step
+from services.elasticity.supervisor import Supervisor
 from services.ports import QueueDepth
-from services.scaling import ScalingPolicy, Step
-from services.supervisor import Supervisor
 
 DEFAULT = ScalingPolicy()
 MODIFIED = replace(

@@ -1,22 +1,25 @@
-"""One `Backend` per process: builds the blob stores and queues for the configured backend.
+"""The `aws` backend: S3 buckets and SQS queues through boto3 (Auto Scaling for protection).
 
-Adapters are created lazily and cached; boto3 clients are created once per Backend (they are
-thread-safe) with botocore's standard retry mode instead of hand-written retries.
+Used in the cloud, and locally against anything that speaks the APIs at `AWS_ENDPOINT_URL`
+(the moto emulator). boto3 clients are created once per backend (they are thread-safe) with
+botocore's standard retry mode instead of hand-written retries. In the cloud the stack owns the
+buckets and queues; against an endpoint (an emulator) this process creates them.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from services.adapters.local_blob import LocalBlobStore
-from services.adapters.local_queue import LocalQueue, QueueConfig, QueueDatabase
-from services.ports import BlobStore, MessageQueue
+from services.adapters.aws.s3 import S3BlobStore
+from services.adapters.aws.sqs import SqsQueue
+from services.ports import BlobStore, MessageQueue, ScaleInProtection
 from services.settings import BackendSettings
 
 if TYPE_CHECKING:
@@ -28,38 +31,23 @@ MAX_ATTEMPTS = 5
 MAX_POOL_CONNECTIONS = 50  # web + worker threads share one client per service
 
 
-class Backend:
-    kind: Literal["local", "aws"]
+class AwsBackend:
+    name = "aws"
+    calls_are_brief = False  # HTTP round trips: keep them off the event loop
+    capacity_manager = "auto scaling group"
 
     def __init__(self, settings: BackendSettings) -> None:
-        self.kind = settings.backend
         self._settings = settings
         self._lock = threading.Lock()
         self._blobs: dict[str, BlobStore] = {}
         self._queues: dict[str, MessageQueue] = {}
-        self._db: QueueDatabase | None = None
         self._s3: S3Client | None = None
         self._sqs: SQSClient | None = None
 
     @property
-    def settings(self) -> BackendSettings:
-        return self._settings
-
-    @property
-    def calls_are_brief(self) -> bool:
-        """Whether a put or send returns within a millisecond or so, never waiting on a network.
-
-        True for `local` (a file write, a short SQLite transaction): there, calling from the event
-        loop costs less than a hop to a worker thread and back. False for `aws` (HTTP round trips).
-        """
-        return self.kind == "local"
-
-    # -- lazily built shared resources ---------------------------------------------------------
-    def _queue_db(self) -> QueueDatabase:
-        with self._lock:
-            if self._db is None:
-                self._db = QueueDatabase(self._settings.data_dir)
-            return self._db
+    def provisions_itself(self) -> bool:
+        # An endpoint other than AWS's own (an emulator, a compatible store) has nothing deployed.
+        return bool(os.environ.get("AWS_ENDPOINT_URL"))
 
     def _clients(self) -> tuple[S3Client, SQSClient]:
         with self._lock:
@@ -81,80 +69,58 @@ class Backend:
                 self._sqs = session.client("sqs", config=config)
             return self._s3, self._sqs
 
-    # -- the ports -----------------------------------------------------------------------------
+    @property
+    def settings(self) -> BackendSettings:
+        return self._settings
+
     def blobs(self, bucket: str) -> BlobStore:
         store = self._blobs.get(bucket)
         if store is None:
-            if self.kind == "local":
-                store = LocalBlobStore(self._settings.data_dir, bucket)
-            else:
-                from services.adapters.s3 import S3BlobStore
-
-                store = S3BlobStore(self._clients()[0], bucket)
-            store = self._blobs.setdefault(bucket, store)
+            store = self._blobs.setdefault(bucket, S3BlobStore(self._clients()[0], bucket))
         return store
 
     def queue(self, name: str) -> MessageQueue:
         queue = self._queues.get(name)
         if queue is None:
-            if self.kind == "local":
-                queue = LocalQueue(self._queue_db(), name)
-            else:
-                from services.adapters.sqs import SqsQueue
-
-                queue = SqsQueue(self._clients()[1], name)
-            queue = self._queues.setdefault(name, queue)
+            queue = self._queues.setdefault(name, SqsQueue(self._clients()[1], name))
         return queue
 
-    def ensure(self, settings: BackendSettings, reply_queues: Sequence[str] = ()) -> None:
-        """Create the buckets and queues if missing (local mode and the emulator; CDK does it in AWS).
-
-        The request queue dead-letters to `dead_letter_queue` after `max_receives` receives.
-        """
-        buckets = (settings.input_bucket, settings.output_bucket)
-        timeout = settings.visibility_timeout
-        if self.kind == "local":
-            db = self._queue_db()
-            for bucket in buckets:
-                LocalBlobStore.create(settings.data_dir, bucket)
-            db.create_queue(settings.dead_letter_queue, QueueConfig(timeout, settings.max_receives, None))
-            db.create_queue(
-                settings.request_queue,
-                QueueConfig(timeout, settings.max_receives, settings.dead_letter_queue),
-            )
-            for name in reply_queues:
-                db.create_queue(name, QueueConfig(timeout, settings.max_receives, None))
-            return
+    def provision(self, settings: BackendSettings, reply_queues: Sequence[str] = ()) -> None:
         s3, sqs = self._clients()
-        for bucket in buckets:
+        for bucket in (settings.input_bucket, settings.output_bucket):
             _create_bucket(s3, bucket)
-        whole_timeout = str(math.ceil(timeout))
-        dlq_url = _create_queue(sqs, settings.dead_letter_queue, {"VisibilityTimeout": whole_timeout})
+        timeout = str(math.ceil(settings.visibility_timeout))
+        dlq_url = _create_queue(sqs, settings.dead_letter_queue, {"VisibilityTimeout": timeout})
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
         redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": settings.max_receives})
-        _create_queue(
-            sqs, settings.request_queue, {"VisibilityTimeout": whole_timeout, "RedrivePolicy": redrive}
-        )
+        _create_queue(sqs, settings.request_queue, {"VisibilityTimeout": timeout, "RedrivePolicy": redrive})
         for name in reply_queues:
-            _create_queue(sqs, name, {"VisibilityTimeout": whole_timeout})
+            _create_queue(sqs, name, {"VisibilityTimeout": timeout})
+
+    def reply_queue(self, name: str) -> MessageQueue:
+        if self.provisions_itself:
+            timeout = str(math.ceil(self._settings.visibility_timeout))
+            _create_queue(self._clients()[1], name, {"VisibilityTimeout": timeout})
+        return self.queue(name)
+
+    def unavailable_reason(self) -> str | None:
+        return None  # what is reachable is only known by asking: the depth read reports it
+
+    def scale_in_protection(self) -> ScaleInProtection:
+        from services.adapters.aws.protection import make_protection
+
+        return make_protection()
 
     def close(self) -> None:
         with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
             for client in (self._s3, self._sqs):
                 if client is not None:
                     client.close()
             self._s3 = self._sqs = None
             self._blobs.clear()
             self._queues.clear()
-
-
-def make_backend(settings: BackendSettings) -> Backend:
-    return Backend(settings)
 
 
 def _create_bucket(s3: S3Client, bucket: str) -> None:

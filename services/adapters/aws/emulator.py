@@ -1,15 +1,25 @@
-"""An in-process AWS emulator (moto server) on 127.0.0.1, for `evision up --backend aws --emulate` and tests.
+"""An AWS emulator (moto server) on 127.0.0.1, for `evision up --backend aws --emulate`, the bench and tests.
 
-The dummy credentials below are set only for talking to the emulator, never for real AWS.
+In this process (a thread; starts in milliseconds) or as a `moto.server` process of its own
+(the bench: its CPU is then not the service's). The dummy credentials below are set only for
+talking to the emulator, never for real AWS.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
+
+from services.ports import RunningEmulator
 
 EMULATOR_CREDENTIALS: Mapping[str, str] = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -70,3 +80,51 @@ def running_emulator(*, set_environ: bool = True) -> Iterator[Emulator]:
                 else:
                     os.environ[key] = value
         emulator.stop()
+
+
+@contextmanager
+def emulator_process(*, start_seconds: float = 60.0) -> Iterator[RunningEmulator]:
+    """`python -m moto.server` on a free loopback port, as its own process, until exit."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    endpoint = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + start_seconds
+        while not _answers(endpoint):
+            if process.poll() is not None:
+                raise RuntimeError(f"the moto server exited with {process.returncode}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the moto server on {endpoint} did not answer within {start_seconds} s")
+            time.sleep(0.1)
+        yield RunningEmulator(environment=emulator_environment(endpoint), pid=process.pid)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def emulator_thread() -> Iterator[RunningEmulator]:
+    """An emulator in this process; its variables are set in this process's environment until exit."""
+    with running_emulator() as emulator:
+        yield RunningEmulator(environment=emulator.environment())
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1.0):
+            return True
+    except urllib.error.HTTPError:
+        return True  # it answered, if only with an error
+    except OSError:
+        return False

@@ -28,8 +28,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.adapters import doorbell
 from services.adapters.errors import ResourceNotFoundError
+from services.adapters.local import doorbell
 from services.adapters.names import check_name
 from services.ports import Message, QueueDepth
 

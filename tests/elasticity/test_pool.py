@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.supervisor.conftest import ready_pids, wait_for
+from tests.elasticity.conftest import ready_pids, wait_for
 
 
 def _alive(pid: int) -> bool:

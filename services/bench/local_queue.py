@@ -1,6 +1,6 @@
 """Benchmark of the local SQLite queue (not part of the test run).
 
-    python -m services.adapters.bench_local_queue [--messages 20000] [--wakeups 200] [--idle 5]
+    python -m services.bench.local_queue [--messages 20000] [--wakeups 200] [--idle 5]
 
 Prints: send+receive+delete throughput (batch 10 and batch 1), the wake-up latency of a
 long-polling receiver in another process (send -> receive returned), and the CPU an idle
@@ -17,7 +17,7 @@ import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from services.adapters.factory import make_backend
+from services.adapters.registry import open_backend
 from services.settings import BackendSettings
 
 
@@ -26,7 +26,7 @@ def _settings(data_dir: Path) -> BackendSettings:
 
 
 def throughput(settings: BackendSettings, messages: int, batch: int) -> float:
-    backend = make_backend(settings)
+    backend = open_backend(settings)
     queue = backend.queue(settings.request_queue)
     bodies = [f'{{"v":1,"id":"{i:032x}","image":"cat.jpg","reply_to":"r"}}' for i in range(batch)]
     started = time.perf_counter()
@@ -40,7 +40,7 @@ def throughput(settings: BackendSettings, messages: int, batch: int) -> float:
 
 
 def _receiver(settings: BackendSettings, count: int, idle: float, pipe: Connection) -> None:
-    backend = make_backend(settings)
+    backend = open_backend(settings)
     queue = backend.queue(settings.request_queue)
     queue.receive(1, wait_seconds=0.01)  # register the doorbell
     pipe.send("ready")
@@ -59,7 +59,7 @@ def _receiver(settings: BackendSettings, count: int, idle: float, pipe: Connecti
 
 
 def wakeups(settings: BackendSettings, count: int, idle: float) -> tuple[float, list[float]]:
-    backend = make_backend(settings)
+    backend = open_backend(settings)
     queue = backend.queue(settings.request_queue)
     ours, theirs = multiprocessing.Pipe()
     process = multiprocessing.get_context("spawn").Process(
@@ -89,7 +89,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         settings = _settings(Path(tmp))
-        make_backend(settings).ensure(settings)
+        open_backend(settings).provision(settings)
         for batch in (10, 1):
             rate = throughput(settings, args.messages if batch == 10 else args.messages // 5, batch)
             print(f"send+receive+delete, batch {batch:>2}: {rate:8.0f} msgs/s")

@@ -22,10 +22,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.scaling import ScalingPolicy
+from services.elasticity.policy import ScalingPolicy
 from services.status import DecisionRecord, read_snapshot, status_path
 from tests.e2e.conftest import free_port, wait_until_healthy
-from tests.supervisor.conftest import wait_for
+from tests.elasticity.conftest import wait_for
 
 ROOT = Path(__file__).parents[2]
 PERIOD = 0.5

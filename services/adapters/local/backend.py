@@ -1,0 +1,84 @@
+"""The `local` backend: blobs as files and queues in one SQLite database under the data dir.
+
+Embedded and durable across crashes, no server, no credentials: what `evision up` runs on. Calls
+are brief (a file write, a short SQLite transaction), so callers may make them on the event loop.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from services.adapters.local.blob import LocalBlobStore
+from services.adapters.local.queue import LocalQueue, QueueConfig, QueueDatabase
+from services.ports import BlobStore, MessageQueue, NoProtection, ScaleInProtection
+from services.settings import BackendSettings
+
+
+class LocalBackend:
+    name = "local"
+    calls_are_brief = True
+    provisions_itself = True
+    capacity_manager = None  # only the local supervisor scales local workers
+
+    def __init__(self, settings: BackendSettings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._db: QueueDatabase | None = None
+        self._blobs: dict[str, BlobStore] = {}
+        self._queues: dict[str, MessageQueue] = {}
+
+    def _queue_db(self) -> QueueDatabase:
+        with self._lock:
+            if self._db is None:
+                self._db = QueueDatabase(self._settings.data_dir)
+            return self._db
+
+    @property
+    def settings(self) -> BackendSettings:
+        return self._settings
+
+    def blobs(self, bucket: str) -> BlobStore:
+        store = self._blobs.get(bucket)
+        if store is None:
+            store = self._blobs.setdefault(bucket, LocalBlobStore(self._settings.data_dir, bucket))
+        return store
+
+    def queue(self, name: str) -> MessageQueue:
+        queue = self._queues.get(name)
+        if queue is None:
+            queue = self._queues.setdefault(name, LocalQueue(self._queue_db(), name))
+        return queue
+
+    def provision(self, settings: BackendSettings, reply_queues: Sequence[str] = ()) -> None:
+        db = self._queue_db()
+        timeout = settings.visibility_timeout
+        for bucket in (settings.input_bucket, settings.output_bucket):
+            LocalBlobStore.create(settings.data_dir, bucket)
+        db.create_queue(settings.dead_letter_queue, QueueConfig(timeout, settings.max_receives, None))
+        db.create_queue(
+            settings.request_queue, QueueConfig(timeout, settings.max_receives, settings.dead_letter_queue)
+        )
+        for name in reply_queues:
+            db.create_queue(name, QueueConfig(timeout, settings.max_receives, None))
+
+    def reply_queue(self, name: str) -> MessageQueue:
+        self._queue_db().create_queue(
+            name, QueueConfig(self._settings.visibility_timeout, self._settings.max_receives, None)
+        )
+        return self.queue(name)
+
+    def unavailable_reason(self) -> str | None:
+        data_dir = self._settings.data_dir
+        return None if data_dir.is_dir() else f"no local service data in {data_dir}"
+
+    def scale_in_protection(self) -> ScaleInProtection:
+        return NoProtection()  # the supervisor drains local workers with SIGTERM instead
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+            self._blobs.clear()
+            self._queues.clear()

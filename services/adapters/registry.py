@@ -1,0 +1,38 @@
+"""The backends by name: `EVISION_BACKEND` picks one; each is a package under `services/adapters/`.
+
+A backend package exposes `plugin` (a `ports.BackendPlugin`) in its `__init__`; adding a backend
+is a new package and one line here (README: "Adding a backend"). Packages are imported on first
+use, so a process loads only the backend it runs (boto3 stays out of a local worker).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from services.ports import Backend, BackendPlugin
+    from services.settings import BackendSettings
+
+BACKENDS: dict[str, str] = {
+    "local": "services.adapters.local",  # embedded: files + SQLite, no server (the default)
+    "aws": "services.adapters.aws",  # S3 + SQS (+ Auto Scaling), or any endpoint speaking their APIs
+}
+DEFAULT_BACKEND = "local"
+
+
+def backend_names() -> tuple[str, ...]:
+    return tuple(BACKENDS)
+
+
+def plugin(name: str) -> BackendPlugin:
+    try:
+        module = BACKENDS[name]
+    except KeyError:
+        raise ValueError(f"unknown backend {name!r}; known: {', '.join(BACKENDS)}") from None
+    return cast("BackendPlugin", importlib.import_module(module).plugin)
+
+
+def open_backend(settings: BackendSettings) -> Backend:
+    """The backend `settings.backend` names, for this process (close it when done)."""
+    return plugin(settings.backend).open(settings)
