@@ -90,9 +90,9 @@ class EvisionSettings(BaseSettings):
         fields of that settings class (e.g. what every process shares: `BackendSettings`).
         """
         data = self.model_dump(mode="python")
-        names = [
-            name for name in (self.model_fields_set if explicit_only else data) if data[name] is not None
-        ]
+        # In declaration order, always: a template's user data must not change between syntheses.
+        given = self.model_fields_set
+        names = [name for name in data if data[name] is not None and (name in given or not explicit_only)]
         if only is not None:
             names = [name for name in names if name in only.model_fields]
         return {self.variable(name): _render(data[name]) for name in names}

@@ -68,3 +68,36 @@ def test_running_emulator_sets_and_restores_environment(monkeypatch: pytest.Monk
         url = boto3.client("sqs").create_queue(QueueName="emulated")["QueueUrl"]
         assert url.startswith(emulator.endpoint_url)
     assert "AWS_ENDPOINT_URL" not in os.environ
+
+
+def test_the_registry_knows_each_backend_and_refuses_others(tmp_path: Path):
+    from services.adapters.registry import backend_names, plugin
+    from services.ports import Backend
+
+    assert backend_names() == ("local", "aws")
+    for name in backend_names():
+        backend = plugin(name).open(BackendSettings.from_values(backend=name, data_dir=tmp_path))
+        assert isinstance(backend, Backend) and backend.name == name
+        backend.close()
+    assert plugin("local").emulator() is None
+    with pytest.raises(ValueError, match="unknown backend 'azure'"):
+        plugin("azure")
+
+
+def test_no_code_outside_the_adapters_compares_a_backend_name():
+    import re
+
+    from services.adapters.registry import backend_names
+
+    root = Path(__file__).resolve().parents[2]
+    names = "|".join(backend_names())
+    comparison = re.compile(rf"""(==|!=|\bin\b)\s*\(?\s*["']({names})["']|["']({names})["']\s*(==|!=)""")
+    offenders = [
+        f"{path.relative_to(root)}:{number}"
+        for folder in ("services", "infra")
+        for path in (root / folder).rglob("*.py")
+        if "adapters" not in path.relative_to(root).parts
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if comparison.search(line)
+    ]
+    assert offenders == []

@@ -66,3 +66,29 @@ def test_the_script_refuses_a_missing_or_unknown_role(tmp_path):
     unknown = run_script(tmp_path, EV_ROLE="db", EV_BUNDLE_URL="s3://b/k")
     assert unknown.returncode == 2 and "EV_ROLE must be worker or web" in unknown.stderr
     assert not (tmp_path / "opt").exists()  # refused before touching anything
+
+
+def test_every_service_variable_in_the_synthesized_user_data_is_a_known_setting(synthesized):
+    """A renamed settings field fails here instead of silently not reaching EC2."""
+    import json
+    import re
+
+    from services.adapters.aws.protection import ProtectionSettings
+    from services.web.settings import WebSettings
+    from services.worker.settings import WorkerSettings
+
+    by_role = {
+        "LaunchTemplate": WorkerSettings.variables() | ProtectionSettings.variables(),
+        "Instance": WebSettings.variables(),
+    }
+    seen: dict[str, set[str]] = {}
+    for cfn_type in ("AWS::EC2::LaunchTemplate", "AWS::EC2::Instance"):
+        for resource in synthesized.of_type(cfn_type).values():
+            found = re.findall(r"export (EVISION_[A-Z0-9_]+)=", json.dumps(resource))
+            seen.setdefault(cfn_type.rsplit(":", 1)[-1], set()).update(found)
+    assert set(seen) == set(by_role)
+    for role, variables in seen.items():
+        assert variables, role
+        assert variables <= by_role[role], f"{role}: unknown {sorted(variables - by_role[role])}"
+    assert {"EVISION_BACKEND", "EVISION_THREADS", "EVISION_ASG_NAME"} <= seen["LaunchTemplate"]
+    assert {"EVISION_BACKEND", "EVISION_REPLY_QUEUE"} <= seen["Instance"]

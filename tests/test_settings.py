@@ -1,0 +1,108 @@
+"""The one environment contract: every settings class renders itself to EVISION_* and back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from services.adapters.aws.protection import ProtectionSettings
+from services.elasticity.supervisor import SupervisorSettings
+from services.settings import BackendSettings, EvisionSettings
+from services.web.settings import WebSettings
+from services.worker.settings import WorkerSettings
+
+# One non-default value per field (so a field that does not survive the round trip is caught).
+NON_DEFAULT: dict[str, object] = {
+    "backend": "aws",
+    "data_dir": Path("/srv/evision"),
+    "input_bucket": "in-b",
+    "output_bucket": "out-b",
+    "request_queue": "req-q",
+    "dead_letter_queue": "dlq-q",
+    "max_receives": 7,
+    "visibility_timeout": 12.5,
+    "aws_region": "eu-west-1",
+    "reply_queue": "reply-q",
+    "wait_seconds": 4.5,
+    "max_upload_bytes": 1234,
+    "reply_poll_seconds": 2.0,
+    "batch_size": 3,
+    "poll_seconds": 5.0,
+    "burst_poll_seconds": 0.5,
+    "threads": 3,
+    "infer_batch": 2,
+    "batches_in_flight": 3,
+    "io_threads": 4,
+    "extend_after": 0.25,
+    "model_path": Path("/models/m.onnx"),
+    "metrics": True,
+    "scale_period": 2.5,
+    "min_workers": 1,
+    "max_workers": 3,
+    "drain_seconds": 9.0,
+    "asg_name": "workers",
+    "instance_id": "i-0abc",
+}
+CLASSES: list[type[EvisionSettings]] = [
+    BackendSettings,
+    WebSettings,
+    WorkerSettings,
+    SupervisorSettings,
+    ProtectionSettings,
+]
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_settings_survive_environment_and_back(cls, monkeypatch: pytest.MonkeyPatch):
+    missing = set(cls.model_fields) - set(NON_DEFAULT)
+    assert not missing, f"add a non-default value for {sorted(missing)}"
+    values = {name: NON_DEFAULT[name] for name in cls.model_fields}
+    original = cls.from_values(**values)
+    for name, default in cls.model_fields.items():
+        assert getattr(original, name) != default.get_default(call_default_factory=True), name
+    environment = original.environment()
+    assert set(environment) == cls.variables()
+    for key, value in environment.items():
+        monkeypatch.setenv(key, value)
+    assert cls() == original
+
+
+def test_explicit_only_renders_just_what_was_given():
+    settings = WorkerSettings.from_values(backend="aws", threads=2, metrics=True)
+    assert settings.environment(explicit_only=True) == {
+        "EVISION_BACKEND": "aws",
+        "EVISION_THREADS": "2",
+        "EVISION_METRICS": "true",
+    }
+    shared = WebSettings.from_values(reply_queue="r").environment(only=BackendSettings)
+    assert "EVISION_REPLY_QUEUE" not in shared and "EVISION_REQUEST_QUEUE" in shared
+
+
+def test_from_values_ignores_this_process_environment(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("EVISION_INPUT_BUCKET", "from-the-environment")
+    assert BackendSettings().input_bucket == "from-the-environment"
+    assert BackendSettings.from_values().input_bucket == "evision-input"
+
+
+def test_a_misspelt_setting_is_refused_not_ignored():
+    with pytest.raises(ValidationError, match="thread"):
+        WorkerSettings.from_values(thread=2)
+    with pytest.raises(ValidationError, match="unknown backend"):
+        BackendSettings.from_values(backend="azure")
+
+
+def test_the_data_dir_is_absolute(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.chdir(tmp_path)
+    assert BackendSettings.from_values(data_dir="rel").data_dir == tmp_path / "rel"
+
+
+def test_rendering_keeps_the_declaration_order():
+    """User data built from it must be the same at every synthesis (or instances get replaced)."""
+    settings = WorkerSettings.from_values(threads=2, backend="aws", batch_size=4)
+    assert list(settings.environment(explicit_only=True)) == [
+        "EVISION_BACKEND",
+        "EVISION_BATCH_SIZE",
+        "EVISION_THREADS",
+    ]
