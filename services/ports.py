@@ -1,4 +1,5 @@
-"""The ports the services talk through: a blob store, a message queue, and the backend providing them.
+"""The ports the services talk through: a blob store, a message queue, the backend providing them,
+and the image classifier the worker runs.
 
 Web, worker and supervisor code depends only on these protocols. A backend is a plug-in:
 `services.adapters.registry` finds it by name (`EVISION_BACKEND`); `services/adapters/local/`
@@ -12,6 +13,11 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from services.contract import ErrorKind
 
 if TYPE_CHECKING:
     from services.settings import BackendSettings
@@ -187,3 +193,44 @@ class BackendPlugin(Protocol):
     def emulator(self, *, own_process: bool = False) -> AbstractContextManager[RunningEmulator] | None:
         """Start a local emulator of this backend's services, or None if it needs none."""
         ...
+
+
+# -- the classifier -----------------------------------------------------------------------------
+class ImageRejectedError(ValueError):
+    """An image the classifier cannot read: `kind` from the contract's one vocabulary, `reason` why."""
+
+    def __init__(self, kind: ErrorKind, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+
+class Prediction(Protocol):
+    @property
+    def label(self) -> str: ...
+    @property
+    def score(self) -> float: ...
+    @property
+    def top5(self) -> Sequence[tuple[str, float]]: ...
+
+
+class ImageClassifier(Protocol):
+    """What the worker needs from a model: decode into a batch tensor, then classify the batch.
+
+    `preprocess` raises ImageRejectedError for an image it cannot read (and nothing else for a bad
+    image); `infer` is thread-safe.
+    """
+
+    @property
+    def name(self) -> str:
+        """The model and the exact weights (and engine), as recorded in every result."""
+        ...
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]: ...
+
+    def preprocess(
+        self, data: bytes, out: npt.NDArray[np.float32] | None = None
+    ) -> npt.NDArray[np.float32]: ...
+
+    def infer(self, batch: npt.NDArray[np.float32]) -> Sequence[Prediction]: ...

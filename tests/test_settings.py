@@ -36,6 +36,7 @@ NON_DEFAULT: dict[str, object] = {
     "batches_in_flight": 3,
     "io_threads": 4,
     "extend_after": 0.25,
+    "batch_deadline": 30.0,
     "model_path": Path("/models/m.onnx"),
     "metrics": True,
     "scale_period": 2.5,

@@ -45,9 +45,9 @@ def run(args: argparse.Namespace) -> int:
     early: list[int] = []
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda signum, _: early.append(signum))
-    from model.classifier import Classifier
     from services.adapters.registry import open_backend
-    from services.worker.loop import Worker
+    from services.worker.model_classifier import load_classifier
+    from services.worker.runner import Worker
     from services.worker.settings import WorkerSettings
 
     overrides = backend_overrides(args)
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         overrides["batch_size"] = args.batch_size
     settings = WorkerSettings(**overrides)
     backend = open_backend(settings)
-    classifier = Classifier(settings.model_path, intra_op_threads=1)
+    classifier = load_classifier(settings.model_path)
     metrics = None
     if settings.metrics:
         import boto3
@@ -81,10 +81,15 @@ def run(args: argparse.Namespace) -> int:
         worker.request_stop()
     if args.exit_with_parent:
         _watch_parent()
+    code = 1
     try:
-        return worker.work(burst=args.burst)
+        code = worker.work(burst=args.burst)
     finally:
         worker.close()
         if metrics is not None:
             metrics.close()
         backend.close()
+    if worker.wedged:  # a stuck thread would keep the interpreter from exiting
+        logging.shutdown()
+        os._exit(code)
+    return code

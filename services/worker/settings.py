@@ -37,5 +37,12 @@ class WorkerSettings(BackendSettings):
         lt=1,
         description="extend visibility once a batch has run this fraction of the visibility timeout",
     )
+    batch_deadline: float = Field(
+        default=300.0,
+        gt=0,
+        le=43200,
+        description="seconds a batch may take in all; past it, its unfinished messages are released "
+        "(redelivery, then the dead-letter queue) and the worker restarts",
+    )
     model_path: Path | None = Field(default=None, description="ONNX model; default: the bundled one")
     metrics: bool = Field(default=False, description="print CloudWatch embedded-metric-format lines")

@@ -14,7 +14,9 @@ from services.adapters.registry import open_backend
 from services.contract import ErrorKind, ReplyMessage, RequestMessage, Result, new_request_id
 from services.ports import Backend, BlobStore
 from services.worker.heartbeat import VisibilityHeartbeat
-from services.worker.loop import Worker, _chunks
+from services.worker.model_classifier import load_classifier
+from services.worker.pipeline import chunks as _chunks
+from services.worker.runner import EXIT_WEDGED, Worker
 from services.worker.settings import WorkerSettings
 from tests.conftest import settings_for
 from tests.e2e.images import GOLDEN, golden_bytes
@@ -24,9 +26,7 @@ REPLIES = "worker-test-replies"
 
 @pytest.fixture(scope="module")
 def classifier():
-    from model.classifier import Classifier
-
-    return Classifier(intra_op_threads=1)
+    return load_classifier()
 
 
 @dataclass
@@ -267,3 +267,53 @@ def test_inference_calls_share_a_batch_evenly_and_in_order(jobs, most, threads, 
     chunks = _chunks(list(range(jobs)), most, threads)
     assert [len(c) for c in chunks] == sizes
     assert [j for c in chunks for j in c] == list(range(jobs))
+
+
+class _HangingClassifier:
+    """The real model, except that decoding the image named HANG never returns (until released)."""
+
+    HANG = b"hang forever"
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.release = threading.Event()
+        self.hung = threading.Event()
+        self.name, self.input_shape, self.infer = model.name, model.input_shape, model.infer
+
+    def preprocess(self, data: bytes, out=None):
+        if data == self.HANG:
+            self.hung.set()
+            self.release.wait(60)
+            raise RuntimeError("released by the test")
+        return self.model.preprocess(data, out)
+
+
+def test_a_hung_decode_misses_the_deadline_releases_its_batch_and_stops_the_worker(
+    setup: Setup, classifier
+) -> None:
+    hanging = _HangingClassifier(classifier)
+    poison = setup.submit("hang.jpg", _HangingClassifier.HANG)
+    worker = _worker(setup, hanging, batch_size=1, batch_deadline=1.0, visibility_timeout=30.0)
+    try:
+        started = time.monotonic()
+        assert worker.work(burst=True) == EXIT_WEDGED
+        took = time.monotonic() - started
+        assert worker.wedged
+    finally:
+        hanging.release.set()
+        worker.close()
+    assert hanging.hung.is_set() and took < 10
+    # Released at once (not after the 30 s visibility timeout): the next receive has it again.
+    [again] = setup.requests.receive(1, wait_seconds=2)
+    assert poison in again.body and again.receive_count == 2
+    assert setup.replies() == {}
+
+
+def test_a_batch_in_time_is_not_affected_by_the_deadline(setup: Setup, classifier) -> None:
+    submitted = _submit_golden(setup, 6)
+    worker = _worker(setup, classifier, batch_deadline=60.0)
+    try:
+        assert worker.work(burst=True) == 0
+    finally:
+        worker.close()
+    assert set(setup.replies()) == submitted and not worker.wedged

@@ -12,7 +12,8 @@ from moto import mock_aws
 from services.adapters.aws.protection import AsgScaleInProtection
 from services.adapters.registry import open_backend
 from services.contract import RequestMessage, new_request_id
-from services.worker.loop import Worker
+from services.worker.model_classifier import load_classifier
+from services.worker.runner import Worker
 from services.worker.settings import WorkerSettings
 from tests.conftest import settings_for
 
@@ -20,7 +21,6 @@ REPLIES = "protection-replies"
 
 
 def test_protected_exactly_while_the_worker_holds_messages(tmp_path, monkeypatch):
-    classifier_module = pytest.importorskip("model.classifier")
     for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -64,7 +64,7 @@ def test_protected_exactly_while_the_worker_holds_messages(tmp_path, monkeypatch
             inputs=backend.blobs(settings.input_bucket),
             outputs=backend.blobs(settings.output_bucket),
             reply_queue=backend.queue,
-            classifier=classifier_module.Classifier(intra_op_threads=1),
+            classifier=load_classifier(),
             protection=protection,
         )
         try:

@@ -1,75 +1,48 @@
-"""The worker loop: receive ≤10 → fetch → batched inference → store → reply → delete.
-
-Batches overlap (`batches_in_flight`, default 2): while one batch is classified, the next is
-received and fetched and the previous one is stored, replied to and deleted, so the inference
-threads (one per core, sharing one ONNX Runtime session) never wait for the queue or the store.
-Blob reads and writes of a batch run concurrently on an I/O pool where they go over a network
-(aws), and in the batch's own thread where they are brief (local files).
+"""One batch through the worker's stages: parse → fetch → classify → store → reply → delete.
 
 Each message is isolated: a bad image gets an error result and a reply at once (never retried);
 an unexpected failure leaves the message in the queue, so it is redelivered and, after
 `max_receives` receives, dead-lettered. A message is deleted only after its result is stored and
 its reply sent (at-least-once; results are idempotent by id).
+
+A batch has a deadline (`batch_deadline`): what is not classified or stored by then is given up
+as a failure and its messages released at once (redelivery, then the dead-letter queue), so a
+hung decode or inference holds neither the messages nor the worker's scale-in protection. A
+thread cannot be interrupted: the pipeline then reports itself `wedged`, and the runner stops
+the worker so that its supervisor (or systemd) starts a fresh one.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import math
-import os
-import signal
-import socket
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from types import FrameType
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 import numpy as np
-import numpy.typing as npt
 from pydantic import ValidationError
 
 from services.contract import ErrorKind, LabelScore, ReplyMessage, RequestMessage, Result, ResultError
 from services.ports import (
     BlobNotFoundError,
     BlobStore,
+    ImageClassifier,
+    ImageRejectedError,
     Message,
     MessageQueue,
-    NoProtection,
-    ScaleInProtection,
+    Prediction,
 )
-from services.worker.exceptions import StopRequestedError
 from services.worker.heartbeat import VisibilityHeartbeat
 from services.worker.metrics import MetricsPublisher
 from services.worker.settings import WorkerSettings
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("services.worker")
 T = TypeVar("T")
-
-
-class Prediction(Protocol):
-    @property
-    def label(self) -> str: ...
-    @property
-    def score(self) -> float: ...
-    @property
-    def top5(self) -> Sequence[tuple[str, float]]: ...
-
-
-class ImageClassifier(Protocol):
-    """What the loop needs from `model.classifier.Classifier`."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def input_shape(self) -> tuple[int, int, int]: ...
-    def preprocess(
-        self, data: bytes, out: npt.NDArray[np.float32] | None = None
-    ) -> npt.NDArray[np.float32]: ...
-    def infer(self, batch: npt.NDArray[np.float32]) -> Sequence[Prediction]: ...
 
 
 def _ms(seconds: float) -> float:
@@ -85,6 +58,7 @@ class Job:
     data: bytes | None = None
     result: Result | None = None
     failed: bool = False  # unexpected: leave for redelivery
+    stored: bool = False  # its result is in the output bucket
     timings: dict[str, float] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
 
@@ -92,6 +66,11 @@ class Job:
     def pending(self) -> bool:
         """Still on the way: neither finished (result) nor given up (failed)."""
         return self.result is None and not self.failed
+
+    @property
+    def done(self) -> bool:
+        """Has a result and was not given up (a thread past the deadline may still finish it)."""
+        return self.result is not None and not self.failed
 
     def fail(self, what: str, exc: BaseException | None = None) -> None:
         self.failed = True
@@ -104,7 +83,7 @@ class Job:
         )
 
 
-def _chunks(jobs: list[T], most: int, threads: int) -> list[list[T]]:
+def chunks(jobs: list[T], most: int, threads: int) -> list[list[T]]:
     """`jobs` in order, as inference calls of at most `most` images, shared evenly by `threads`.
 
     The number of calls is a multiple of the thread count where there are enough jobs, and calls
@@ -116,16 +95,23 @@ def _chunks(jobs: list[T], most: int, threads: int) -> list[list[T]]:
     count = math.ceil(len(jobs) / most)
     count = min(len(jobs), math.ceil(count / threads) * threads)
     size, extra = divmod(len(jobs), count)
-    chunks: list[list[T]] = []
+    result: list[list[T]] = []
     start = 0
     for index in range(count):
         end = start + size + (index < extra)
-        chunks.append(jobs[start:end])
+        result.append(jobs[start:end])
         start = end
-    return chunks
+    return result
 
 
-class Worker:
+class BatchPipeline:
+    """The stages of one batch, run by the calling (batch) thread; thread-safe across batches.
+
+    Blob reads and writes run concurrently on `io` where they go over a network, and in the
+    batch's own thread when `io` is None (brief local calls: a hand-off would cost more).
+    Inference runs on `compute`, one thread per core sharing one model session.
+    """
+
     def __init__(
         self,
         *,
@@ -135,10 +121,11 @@ class Worker:
         outputs: BlobStore,
         reply_queue: Callable[[str], MessageQueue],
         classifier: ImageClassifier,
-        worker_id: str | None = None,
+        worker_id: str,
+        io: ThreadPoolExecutor | None,
+        compute: ThreadPoolExecutor,
+        heartbeat: VisibilityHeartbeat,
         metrics: MetricsPublisher | None = None,
-        protection: ScaleInProtection | None = None,
-        brief_io: bool = False,
     ) -> None:
         self.settings = settings
         self.requests = requests
@@ -146,119 +133,16 @@ class Worker:
         self.outputs = outputs
         self.reply_queue = reply_queue
         self.classifier = classifier
+        self.worker_id = worker_id
         self.metrics = metrics
-        self.protection = protection or NoProtection()  # scale-in protection while holding messages
-        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
-        # Blob reads and writes that return at once (local files) run in the batch's own thread:
-        # handing each to a pool thread costs more than the call. Network calls run concurrently.
-        self._io = (
-            None if brief_io else ThreadPoolExecutor(settings.io_threads, thread_name_prefix="worker-io")
-        )
-        self._compute = ThreadPoolExecutor(settings.threads, thread_name_prefix="worker-infer")
-        self._heartbeat = VisibilityHeartbeat(
-            requests, timeout=settings.visibility_timeout, fraction=settings.extend_after
-        )
-        self._slots = threading.BoundedSemaphore(settings.batches_in_flight)
-        self._counts = threading.Lock()
-        self._in_flight = 0  # batches received and not yet finished
-        self._stop = threading.Event()
-        self._idle = False
-        self.batches = 0
-        self.messages = 0
+        self._io = io
+        self._compute = compute
+        self._heartbeat = heartbeat
+        self.wedged = False  # a stage outlived the batch deadline: a thread may be stuck for good
 
-    # -- lifecycle ------------------------------------------------------------------------------
-    def install_signal_handlers(self) -> None:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, self._on_signal)
-
-    def _on_signal(self, signum: int, _: FrameType | None) -> None:
-        if self._stop.is_set():
-            log.warning("second %s: exiting now", signal.Signals(signum).name)
-            os._exit(128 + signum)
-        log.info(
-            "%s: finishing the batch in hand, then exiting (again to exit now)", signal.Signals(signum).name
-        )
-        self.request_stop()
-        if self._idle:  # waiting in the long poll: leave it now (batches in hand still finish)
-            raise StopRequestedError
-
-    def request_stop(self) -> None:
-        self._stop.set()
-
-    def close(self) -> None:
-        if self._io is not None:
-            self._io.shutdown()
-        self._compute.shutdown()
-        self._heartbeat.close()
-
-    def work(self, *, burst: bool = False) -> int:
-        """Run until stopped (or, in burst mode, until a receive finds the queue empty).
-
-        Returns once every batch in hand is finished: a stop never abandons received messages.
-        """
-        wait = self.settings.burst_poll_seconds if burst else self.settings.poll_seconds
-        log.info(
-            "worker %s ready (burst=%s, threads=%d, batches in flight=%d)",
-            self.worker_id,
-            burst,
-            self.settings.threads,
-            self.settings.batches_in_flight,
-        )
-        slots = self.settings.batches_in_flight
-        with ThreadPoolExecutor(slots, thread_name_prefix="worker-batch") as batches:
-            while not self._stop.is_set():
-                if not self._slots.acquire(timeout=0.2):  # every slot holds a batch: let them progress
-                    continue
-                messages = self._receive(wait)
-                if messages is None:  # stop requested during the long poll
-                    self._slots.release()
-                    break
-                # Protected while holding messages: these, or a batch still in flight.
-                self.protection.set_busy(bool(messages) or self._in_flight > 0)
-                if not messages:
-                    self._slots.release()
-                    if burst:
-                        break
-                    continue
-                with self._counts:
-                    self._in_flight += 1
-                batches.submit(self._run_batch, messages)
-            # Leaving the executor waits for the batches in hand.
-        self.protection.set_busy(False)
-        log.info(
-            "worker %s stopped after %d batches, %d messages", self.worker_id, self.batches, self.messages
-        )
-        return 0
-
-    def _receive(self, wait: float) -> list[Message] | None:
-        """One long poll (retried while the queue fails); None when a stop interrupted it."""
-        while True:
-            try:
-                try:
-                    self._idle = True
-                    return self.requests.receive(self.settings.batch_size, wait)
-                finally:  # inside the outer try: a stop raised here is caught too
-                    self._idle = False
-            except StopRequestedError:
-                return None
-            except Exception:
-                log.exception("receive failed; retrying in 1 s")
-                if self._stop.wait(1.0):
-                    return None
-
-    def _run_batch(self, messages: Sequence[Message]) -> None:
-        try:
-            self.process(messages)
-        except Exception:  # process() isolates each message; this is a bug, not a bad message
-            log.exception("batch of %d messages failed; they will be redelivered", len(messages))
-        finally:
-            with self._counts:
-                self._in_flight -= 1
-            self._slots.release()
-
-    # -- one batch ------------------------------------------------------------------------------
     def process(self, messages: Sequence[Message]) -> list[Job]:
         started = time.perf_counter()
+        deadline = time.monotonic() + self.settings.batch_deadline
         jobs = [self._parse(message) for message in messages]
         stages: dict[str, float] = {}
         with self._heartbeat.watch([m.receipt for m in messages]):
@@ -266,19 +150,20 @@ class Worker:
                 ("fetch", self._fetch),
                 ("classify", self._classify),
                 ("store", self._store),
-                ("reply", self._reply),
-                ("delete", self._delete),
             ):
                 t0 = time.perf_counter()
-                step(jobs)
+                if not step(jobs, deadline):
+                    self._give_up(stage, jobs)
+                    break
                 stages[stage] = _ms(time.perf_counter() - t0)
-        with self._counts:
-            self.batches += 1
-            self.messages += len(jobs)
-        results = [j.result for j in jobs if j.result is not None]
+            for stage, finish in (("reply", self._reply), ("delete", self._delete)):
+                t0 = time.perf_counter()
+                finish(jobs)
+                stages[stage] = _ms(time.perf_counter() - t0)
+        results = [j.result for j in jobs if j.done and j.result is not None]
         errors = sum(1 for r in results if not r.ok)
         total_ms = _ms(time.perf_counter() - started)
-        log.info(
+        log.debug(
             "batch n=%d ok=%d errors=%d retry=%d %s total=%.1fms",
             len(jobs),
             len(results) - errors,
@@ -291,6 +176,18 @@ class Worker:
             latencies = [r.timings.get("total", 0.0) for r in results]
             self.metrics.record_batch(len(results), total_ms, latencies)
         return jobs
+
+    def _give_up(self, stage: str, jobs: list[Job]) -> None:
+        """Past the deadline: everything unfinished fails and its messages are released now."""
+        self.wedged = True
+        late = [j for j in jobs if not j.failed and not j.stored]
+        for job in late:
+            job.result = None
+            job.fail(f"the batch deadline ({self.settings.batch_deadline:g} s) passed during {stage}")
+        try:
+            self.requests.extend_visibility([j.message.receipt for j in late], 0)
+        except Exception:
+            log.exception("could not release %d messages (they return after their timeout)", len(late))
 
     def _parse(self, message: Message) -> Job:
         job = Job(message)
@@ -322,7 +219,7 @@ class Worker:
             **fields,  # type: ignore[arg-type]
         )
 
-    def _fetch(self, jobs: list[Job]) -> None:
+    def _fetch(self, jobs: list[Job], deadline: float) -> bool:
         def fetch(job: Job) -> None:
             assert job.request is not None
             t0 = time.perf_counter()
@@ -335,12 +232,10 @@ class Worker:
                 job.fail("fetching the image failed", exc)
             job.timings["fetch"] = _ms(time.perf_counter() - t0)
 
-        self._each(fetch, [j for j in jobs if j.pending])
+        return self._each(fetch, [j for j in jobs if j.pending], deadline)
 
-    def _classify(self, jobs: list[Job]) -> None:
-        from model.errors import InvalidImageError  # the worker's own dependency, not the web tier's
-
-        chunks = _chunks([j for j in jobs if j.pending], self.settings.infer_batch, self.settings.threads)
+    def _classify(self, jobs: list[Job], deadline: float) -> bool:
+        batches = chunks([j for j in jobs if j.pending], self.settings.infer_batch, self.settings.threads)
 
         def run(chunk: list[Job]) -> None:
             # Decode straight into the batch tensor (no per-image array, no stacking copy).
@@ -352,8 +247,8 @@ class Worker:
                 try:
                     self.classifier.preprocess(job.data, out=pixels[len(ready)])
                     ready.append(job)
-                except InvalidImageError as exc:
-                    self._finish(job, error=ResultError(kind=ErrorKind(exc.kind), reason=exc.reason))
+                except ImageRejectedError as exc:
+                    self._finish(job, error=ResultError(kind=exc.kind, reason=exc.reason))
                 except Exception as exc:
                     job.fail("preprocessing failed unexpectedly", exc)
                 job.timings["preprocess"] = _ms(time.perf_counter() - t0)
@@ -372,9 +267,9 @@ class Worker:
                 job.timings["infer"] = infer_ms
                 self._finish(job, prediction=prediction)
 
-        list(self._compute.map(run, chunks))
+        return _within(deadline, [self._compute.submit(run, chunk) for chunk in batches])
 
-    def _store(self, jobs: list[Job]) -> None:
+    def _store(self, jobs: list[Job], deadline: float) -> bool:
         def store(job: Job) -> None:
             assert job.result is not None
             try:
@@ -386,24 +281,25 @@ class Worker:
                 self.outputs.put(
                     job.result.id, job.result.model_dump_json().encode(), content_type="application/json"
                 )
+                job.stored = True
             except Exception as exc:
                 job.result = None
                 job.fail("storing the result failed", exc)
 
-        self._each(store, [j for j in jobs if j.result is not None and not j.failed])
+        return self._each(store, [j for j in jobs if j.done], deadline)
 
-    def _each(self, io: Callable[[Job], None], jobs: list[Job]) -> None:
+    def _each(self, io: Callable[[Job], None], jobs: list[Job], deadline: float) -> bool:
         """Blob I/O for each job: concurrently on the I/O pool, or here when it is brief."""
         if self._io is None:
             for job in jobs:
                 io(job)
-        else:
-            list(self._io.map(io, jobs))
+            return True
+        return _within(deadline, [self._io.submit(io, job) for job in jobs])
 
     def _reply(self, jobs: list[Job]) -> None:
         by_queue: dict[str, list[Job]] = defaultdict(list)
         for job in jobs:
-            if job.result is not None and job.request is not None:
+            if job.done and job.request is not None:
                 by_queue[job.request.reply_to].append(job)
         for name, group in by_queue.items():
             try:
@@ -421,9 +317,17 @@ class Worker:
                     job.fail(f"replying to {name!r} failed", exc)
 
     def _delete(self, jobs: list[Job]) -> None:
-        receipts = [j.message.receipt for j in jobs if j.result is not None]
+        receipts = [j.message.receipt for j in jobs if j.done]
         if receipts:
             try:
                 self.requests.delete_batch(receipts)
             except Exception:
                 log.exception("delete failed: %d finished messages will be redelivered", len(receipts))
+
+
+def _within(deadline: float, futures: list[concurrent.futures.Future[None]]) -> bool:
+    """Wait for every future until `deadline` (time.monotonic()); False if some are still running."""
+    _, running = concurrent.futures.wait(futures, timeout=max(0.0, deadline - time.monotonic()))
+    for future in running:
+        future.cancel()  # not started yet: it never will be
+    return not running

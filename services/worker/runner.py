@@ -1,0 +1,195 @@
+"""The worker's runner: receive ≤10 at a time and run each batch through the pipeline.
+
+Batches overlap (`batches_in_flight`, default 2): while one batch is classified, the next is
+received and fetched and the previous one is stored, replied to and deleted, so the inference
+threads (one per core, sharing one model session) never wait for the queue or the store. The
+runner owns the slots, the executors, the signals and scale-in protection; the stages of one
+batch are `pipeline.BatchPipeline`'s.
+
+A stop (first SIGTERM/SIGINT) finishes every batch in hand and takes no more; a second exits at
+once. A batch that outlives its deadline makes the worker stop taking work and exit with
+`EXIT_WEDGED`: a stuck thread cannot be interrupted, a fresh process can (the local supervisor
+and systemd restart it).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from types import FrameType
+
+from services.ports import BlobStore, ImageClassifier, Message, MessageQueue, NoProtection, ScaleInProtection
+from services.worker.exceptions import StopRequestedError
+from services.worker.heartbeat import VisibilityHeartbeat
+from services.worker.metrics import MetricsPublisher
+from services.worker.pipeline import BatchPipeline, Job
+from services.worker.settings import WorkerSettings
+
+log = logging.getLogger("services.worker")
+
+EXIT_WEDGED = 70  # EX_SOFTWARE: a batch outlived its deadline; restart the process
+
+
+class Worker:
+    def __init__(
+        self,
+        *,
+        settings: WorkerSettings,
+        requests: MessageQueue,
+        inputs: BlobStore,
+        outputs: BlobStore,
+        reply_queue: Callable[[str], MessageQueue],
+        classifier: ImageClassifier,
+        worker_id: str | None = None,
+        metrics: MetricsPublisher | None = None,
+        protection: ScaleInProtection | None = None,
+        brief_io: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.requests = requests
+        self.protection = protection or NoProtection()  # scale-in protection while holding messages
+        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
+        # Blob reads and writes that return at once (local files) run in the batch's own thread:
+        # handing each to a pool thread costs more than the call. Network calls run concurrently.
+        self._io = (
+            None if brief_io else ThreadPoolExecutor(settings.io_threads, thread_name_prefix="worker-io")
+        )
+        self._compute = ThreadPoolExecutor(settings.threads, thread_name_prefix="worker-infer")
+        self._heartbeat = VisibilityHeartbeat(
+            requests, timeout=settings.visibility_timeout, fraction=settings.extend_after
+        )
+        self.pipeline = BatchPipeline(
+            settings=settings,
+            requests=requests,
+            inputs=inputs,
+            outputs=outputs,
+            reply_queue=reply_queue,
+            classifier=classifier,
+            worker_id=self.worker_id,
+            io=self._io,
+            compute=self._compute,
+            heartbeat=self._heartbeat,
+            metrics=metrics,
+        )
+        self._slots = threading.BoundedSemaphore(settings.batches_in_flight)
+        self._counts = threading.Lock()
+        self._in_flight = 0  # batches received and not yet finished
+        self._stop = threading.Event()
+        self._idle = False
+        self.batches = 0
+        self.messages = 0
+
+    @property
+    def wedged(self) -> bool:
+        """A batch outlived its deadline: some thread may never return (exit, do not join it)."""
+        return self.pipeline.wedged
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def install_signal_handlers(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum: int, _: FrameType | None) -> None:
+        if self._stop.is_set():
+            log.warning("second %s: exiting now", signal.Signals(signum).name)
+            os._exit(128 + signum)
+        log.info(
+            "%s: finishing the batch in hand, then exiting (again to exit now)", signal.Signals(signum).name
+        )
+        self.request_stop()
+        if self._idle:  # waiting in the long poll: leave it now (batches in hand still finish)
+            raise StopRequestedError
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def close(self) -> None:
+        wait = not self.wedged  # a stuck thread would never be joined
+        if self._io is not None:
+            self._io.shutdown(wait=wait, cancel_futures=not wait)
+        self._compute.shutdown(wait=wait, cancel_futures=not wait)
+        self._heartbeat.close()
+
+    def work(self, *, burst: bool = False) -> int:
+        """Run until stopped (or, in burst mode, until a receive finds the queue empty).
+
+        Returns once every batch in hand is finished: a stop never abandons received messages.
+        0, or EXIT_WEDGED when a batch outlived its deadline.
+        """
+        wait = self.settings.burst_poll_seconds if burst else self.settings.poll_seconds
+        log.info(
+            "worker %s ready (burst=%s, threads=%d, batches in flight=%d)",
+            self.worker_id,
+            burst,
+            self.settings.threads,
+            self.settings.batches_in_flight,
+        )
+        slots = self.settings.batches_in_flight
+        with ThreadPoolExecutor(slots, thread_name_prefix="worker-batch") as batches:
+            while not self._stop.is_set():
+                if not self._slots.acquire(timeout=0.2):  # every slot holds a batch: let them progress
+                    continue
+                messages = self._receive(wait)
+                if messages is None:  # stop requested during the long poll
+                    self._slots.release()
+                    break
+                # Protected while holding messages: these, or a batch still in flight.
+                self.protection.set_busy(bool(messages) or self._in_flight > 0)
+                if not messages:
+                    self._slots.release()
+                    if burst:
+                        break
+                    continue
+                with self._counts:
+                    self._in_flight += 1
+                batches.submit(self._run_batch, messages)
+            # Leaving the executor waits for the batches in hand (each bounded by its deadline).
+        self.protection.set_busy(False)
+        log.info(
+            "worker %s stopped after %d batches, %d messages", self.worker_id, self.batches, self.messages
+        )
+        if self.wedged:
+            log.error("a batch outlived its deadline: exiting %d so a fresh worker takes over", EXIT_WEDGED)
+            return EXIT_WEDGED
+        return 0
+
+    def _receive(self, wait: float) -> list[Message] | None:
+        """One long poll (retried while the queue fails); None when a stop interrupted it."""
+        while True:
+            try:
+                try:
+                    self._idle = True
+                    return self.requests.receive(self.settings.batch_size, wait)
+                finally:  # inside the outer try: a stop raised here is caught too
+                    self._idle = False
+            except StopRequestedError:
+                return None
+            except Exception:
+                log.exception("receive failed; retrying in 1 s")
+                if self._stop.wait(1.0):
+                    return None
+
+    def _run_batch(self, messages: Sequence[Message]) -> None:
+        try:
+            self.process(messages)
+        except Exception:  # the pipeline isolates each message; this is a bug, not a bad message
+            log.exception("batch of %d messages failed; they will be redelivered", len(messages))
+        finally:
+            with self._counts:
+                self._in_flight -= 1
+            self._slots.release()
+            if self.wedged:
+                self.request_stop()  # take no more work; the batches in hand still finish
+
+    def process(self, messages: Sequence[Message]) -> list[Job]:
+        """One batch, start to end (the pipeline's stages)."""
+        jobs = self.pipeline.process(messages)
+        with self._counts:
+            self.batches += 1
+            self.messages += len(jobs)
+        return jobs
