@@ -20,8 +20,10 @@ CONTRACT_VERSION = 1
 
 
 class ErrorKind(StrEnum):
-    """Why a request has no label. Client-side kinds are answered as 4xx, the rest as 5xx."""
+    """Every error kind on the wire: in a result (why a request has no label) and in every HTTP
+    error body `{"error": kind, "reason": ...}`. Client-side kinds are answered 4xx, the rest 5xx."""
 
+    # The image (found by the web tier's checks or by the worker's decoder).
     EMPTY = "empty"
     NOT_AN_IMAGE = "not_an_image"
     UNSUPPORTED_FORMAT = "unsupported_format"
@@ -30,6 +32,15 @@ class ErrorKind(StrEnum):
     TOO_MANY_PIXELS = "too_many_pixels"
     BAD_ASPECT_RATIO = "bad_aspect_ratio"
     TOO_LARGE = "too_large"
+    # The HTTP request itself.
+    NOT_MULTIPART = "not_multipart"
+    BAD_FORM = "bad_form"
+    MISSING_FIELD = "missing_field"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    INVALID_REQUEST = "invalid_request"  # a parameter that fails validation (e.g. a malformed id)
+    BAD_REQUEST = "bad_request"  # any other refusal by the HTTP framework
+    # Ours, not the client's.
     MISSING_INPUT = "missing_input"  # the input object vanished from the input bucket
     INTERNAL = "internal"
 

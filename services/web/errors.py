@@ -1,15 +1,27 @@
-"""Client-visible errors: every refusal is JSON `{"error": kind, "reason": ..., "id"?: ...}`."""
+"""Client-visible errors: every error the web tier answers is JSON `{"error": kind, "reason": ..., "id"?}`.
+
+Kinds come from the one enum, `services.contract.ErrorKind` — FastAPI's and Starlette's own
+refusals (404, 405, request validation 422, any other HTTPException, an unexpected 500) included.
+"""
 
 from __future__ import annotations
 
-from fastapi import Request
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from services.contract import ErrorKind, ResultError
 
+log = logging.getLogger(__name__)
+
+_HTTP_KINDS = {404: ErrorKind.NOT_FOUND, 405: ErrorKind.METHOD_NOT_ALLOWED, 413: ErrorKind.TOO_LARGE}
+
 
 class ApiError(Exception):
-    def __init__(self, status: int, kind: str, reason: str, *, request_id: str | None = None) -> None:
+    def __init__(self, status: int, kind: ErrorKind, reason: str, *, request_id: str | None = None) -> None:
         super().__init__(reason)
         self.status = status
         self.kind = kind
@@ -19,13 +31,59 @@ class ApiError(Exception):
     @classmethod
     def from_result_error(cls, error: ResultError, request_id: str) -> ApiError:
         """The worker's verdict: a bad image is the client's fault (422), anything else is ours (502)."""
-        status = 422 if ErrorKind(error.kind).is_client_error else 502
-        return cls(status, str(error.kind), error.reason, request_id=request_id)
+        status = 422 if error.kind.is_client_error else 502
+        return cls(status, error.kind, error.reason, request_id=request_id)
 
 
-async def api_error_handler(_: Request, exc: Exception) -> JSONResponse:
+def error_response(
+    status: int,
+    kind: ErrorKind,
+    reason: str,
+    *,
+    request_id: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, str] = {"error": kind.value, "reason": reason}
+    if request_id is not None:
+        body["id"] = request_id
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _api_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    body: dict[str, str] = {"error": exc.kind, "reason": exc.reason}
-    if exc.request_id is not None:
-        body["id"] = exc.request_id
-    return JSONResponse(body, status_code=exc.status)
+    return error_response(exc.status, exc.kind, exc.reason, request_id=exc.request_id)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    kind = _HTTP_KINDS.get(
+        exc.status_code, ErrorKind.BAD_REQUEST if exc.status_code < 500 else ErrorKind.INTERNAL
+    )
+    if exc.status_code == 404:
+        reason = f"no such resource: {request.method} {request.url.path}"
+    elif exc.status_code == 405:
+        reason = f"{request.method} is not allowed on {request.url.path}"
+    else:
+        reason = str(exc.detail)
+    return error_response(exc.status_code, kind, reason, headers=dict(exc.headers or {}))
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        f"{'.'.join(str(part) for part in error.get('loc', ()))}: {error.get('msg', 'invalid')}"
+        for error in exc.errors()
+    ]
+    return error_response(422, ErrorKind.INVALID_REQUEST, "; ".join(problems) or "invalid request")
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    # Starlette logs the traceback itself after this answer; the client learns nothing internal.
+    return error_response(500, ErrorKind.INTERNAL, "an unexpected error; it has been logged")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)

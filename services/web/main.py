@@ -12,10 +12,9 @@ from fastapi import FastAPI
 from services.adapters.registry import open_backend
 from services.web.deps import WebServices
 from services.web.dispatcher import ReplyDispatcher
-from services.web.errors import ApiError, api_error_handler
-from services.web.routes import router
+from services.web.errors import install_error_handlers
+from services.web.routes import ROUTERS, TAGS
 from services.web.settings import WebSettings
-from services.web.status import router as status_router
 
 
 def create_app(settings: WebSettings | None = None) -> FastAPI:
@@ -48,8 +47,9 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         summary="Image recognition as a service",
         version="0.1.0",
         lifespan=lifespan,
+        openapi_tags=TAGS,
     )
-    app.add_exception_handler(ApiError, api_error_handler)
-    app.include_router(router)
-    app.include_router(status_router)
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from services.contract import LabelScore, Result
+from services.contract import ErrorKind, LabelScore, Result
 
 
 class ClassifyResponse(BaseModel):
@@ -37,7 +37,7 @@ class PendingResponse(BaseModel):
 
 
 class ErrorResponse(BaseModel):
-    error: str = Field(description="error kind, e.g. not_an_image, truncated, too_large")
+    error: ErrorKind = Field(description="what went wrong, from one vocabulary (README: Errors)")
     reason: str
     id: str | None = None
 

@@ -73,7 +73,9 @@ async def read_upload(request: Request, max_bytes: int) -> UploadedImage:
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data":
         raise ApiError(
-            400, "not_multipart", f"send multipart/form-data with the image in one of the fields {_ACCEPTED}"
+            400,
+            ErrorKind.NOT_MULTIPART,
+            f"send multipart/form-data with the image in one of the fields {_ACCEPTED}",
         )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes + FORM_OVERHEAD:
@@ -86,14 +88,14 @@ async def read_upload(request: Request, max_bytes: int) -> UploadedImage:
     try:
         parts = split_parts(body, options.get(b"boundary", b""), max_parts=MAX_PARTS)
     except MultipartError as exc:
-        raise ApiError(400, "bad_form", str(exc)) from None
+        raise ApiError(400, ErrorKind.BAD_FORM, str(exc)) from None
     del body  # the image is a copy of its slice: hold one of them, not both
     upload = next(
         (part for field in FILE_FIELDS for part in parts if part.name == field and part.filename is not None),
         None,
     )
     if upload is None:
-        raise ApiError(400, "missing_field", f"no file in any of the form fields {_ACCEPTED}")
+        raise ApiError(400, ErrorKind.MISSING_FIELD, f"no file in any of the form fields {_ACCEPTED}")
     data, name = upload.data, display_name(upload.filename)
 
     if not data:

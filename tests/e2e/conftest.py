@@ -19,7 +19,9 @@ import pytest
 from services.adapters.registry import open_backend
 from services.ports import Backend
 from services.settings import BackendSettings
-from tests.conftest import settings_environment, settings_for
+from services.web.settings import WebSettings
+from services.worker.settings import WorkerSettings
+from tests.conftest import settings_for
 
 REPLY_QUEUE = "e2e-replies"
 VISIBILITY_TIMEOUT = 5  # short, so a killed worker's messages come back quickly
@@ -86,14 +88,13 @@ def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     )
     backend = open_backend(settings)
     backend.provision(settings, reply_queues=[REPLY_QUEUE])
-    env = {
-        **os.environ,
-        **settings_environment(settings),
-        "EVISION_REPLY_QUEUE": REPLY_QUEUE,
-        "EVISION_WAIT_SECONDS": "30",
-        "EVISION_POLL_SECONDS": "2",  # workers: short long-polls so they stop quickly
-        "EVISION_REPLY_POLL_SECONDS": "2",
-    }
+    shared = settings.model_dump()
+    web_settings = WebSettings.from_values(
+        **shared, reply_queue=REPLY_QUEUE, wait_seconds=30, reply_poll_seconds=2
+    )
+    # Workers: short long-polls so they stop quickly.
+    worker_settings = WorkerSettings.from_values(**shared, poll_seconds=2)
+    env = {**os.environ, **web_settings.environment(), **worker_settings.environment(explicit_only=True)}
     port = free_port()
     web = subprocess.Popen([sys.executable, "-m", "services.cli", "web", "--port", str(port)], env=env)
     service = Service(url=f"http://127.0.0.1:{port}", settings=settings, backend=backend, env=env, web=web)

@@ -11,7 +11,7 @@ import zlib
 import httpx
 from PIL import Image
 
-from services.contract import Result
+from services.contract import ErrorKind, Result
 from tests.e2e.conftest import VISIBILITY_TIMEOUT, Service
 from tests.e2e.images import GOLDEN, golden_bytes
 
@@ -97,6 +97,25 @@ def test_bad_inputs_get_4xx_with_a_reason_and_the_workers_keep_serving(service: 
     response = _upload(service, "cat.jpg", cat)
     assert response.status_code == 200 and response.text.split(":")[1] in GOLDEN["cat.jpg"]
     assert len(service.running_workers()) == 2
+
+
+def test_every_http_error_is_one_json_shape_with_a_known_kind(service: Service) -> None:
+    """FastAPI's own refusals too (404, 405, validation 422): `{"error": kind, "reason": ...}`."""
+    cases = [
+        (httpx.get(f"{service.url}/no/such/page", timeout=TIMEOUT), 404, "not_found"),
+        (httpx.get(f"{service.url}/upload", timeout=TIMEOUT), 405, "method_not_allowed"),
+        (httpx.delete(f"{service.url}/v1/classify", timeout=TIMEOUT), 405, "method_not_allowed"),
+        (httpx.get(f"{service.url}/v1/results/not-an-id", timeout=TIMEOUT), 422, "invalid_request"),
+        (httpx.get(f"{service.url}/v1/results/{'0' * 32}", timeout=TIMEOUT), 404, "not_found"),
+        (httpx.post(f"{service.url}/upload", content=b"x", timeout=TIMEOUT), 400, "not_multipart"),
+    ]
+    for response, status, kind in cases:
+        assert response.status_code == status, response.text
+        assert response.headers["content-type"] == "application/json"
+        body = response.json()
+        assert set(body) == {"error", "reason"} and body["error"] == kind and body["reason"], body
+        assert body["error"] in {k.value for k in ErrorKind}
+    assert "GET" not in cases[1][0].headers["allow"] and "POST" in cases[1][0].headers["allow"]
 
 
 async def _concurrent_uploads(service: Service, count: int) -> tuple[list[httpx.Response], float]:

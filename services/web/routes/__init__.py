@@ -1,0 +1,16 @@
+"""The HTTP routes, one module per resource: upload/classify, results, status/health, the page."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from services.web.routes import page, results, status, upload
+
+ROUTERS: tuple[APIRouter, ...] = (upload.router, results.router, status.router, page.router)
+
+# The OpenAPI tags, in the order /docs shows them.
+TAGS = [
+    {"name": "classify", "description": "Upload an image and get what is in it."},
+    {"name": "results", "description": "Stored results, by request id (any web process)."},
+    {"name": "status", "description": "Queue depth, workers, health."},
+]
