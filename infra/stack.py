@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from constructs import Construct
 from infra.assets import ServiceBundle
 from infra.config import ServiceConfig
 from infra.dashboard import Dashboard
+from infra.hosts import HostProps
 from infra.images import machine_image
 from infra.network import Network
 from infra.permissions import allow_get_objects, allow_put_objects
@@ -46,6 +48,17 @@ class ServiceStack(Stack):
             visibility_timeout=Duration.seconds(config.visibility_timeout_seconds),
         )
         bundle = ServiceBundle(self, "Bundle", source_dir=source_dir)
+        worker_host = HostProps(
+            vpc=network.vpc,
+            subnets=network.public_subnets,
+            bundle=bundle,
+            machine_image=machine_image(config.model_ami_id),
+            instance_type=config.worker_instance_type,
+            volume_gib=config.volume_gib,
+        )
+        web_host = replace(
+            worker_host, machine_image=machine_image(None), instance_type=config.web_instance_type
+        )
 
         # The services' settings, rendered by their own classes (the one environment contract).
         shared: dict[str, object] = {
@@ -65,12 +78,7 @@ class ServiceStack(Stack):
         workers = Workers(
             self,
             "Workers",
-            vpc=network.vpc,
-            subnets=network.public_subnets,
-            bundle=bundle,
-            machine_image=machine_image(config.model_ami_id),
-            instance_type=config.worker_instance_type,
-            volume_gib=config.volume_gib,
+            host=worker_host,
             policy=config.scaling,
             request_queue=queues.request_queue,
             service_env={**worker_settings.environment(explicit_only=True), **region_env},
@@ -80,12 +88,7 @@ class ServiceStack(Stack):
         web = WebTier(
             self,
             "Web",
-            vpc=network.vpc,
-            subnets=network.public_subnets,
-            bundle=bundle,
-            machine_image=machine_image(None),
-            instance_type=config.web_instance_type,
-            volume_gib=config.volume_gib,
+            host=web_host,
             service_env={**web_settings.environment(explicit_only=True), **region_env},
             ssh_cidr=config.ssh_cidr,
         )

@@ -7,11 +7,9 @@ from collections.abc import Mapping
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
-from infra.assets import ServiceBundle
+from infra.hosts import HostProps, host_role
 from infra.nag import acknowledge
-from infra.permissions import allow_put_metric_data, instance_role
 from infra.user_data import render_bootstrap
-from infra.workers import encrypted_root_volume
 
 HTTP_PORT = 80
 
@@ -28,21 +26,14 @@ class WebTier(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        vpc: ec2.IVpc,
-        subnets: ec2.SubnetSelection,
-        bundle: ServiceBundle,
-        machine_image: ec2.IMachineImage,
-        instance_type: str,
-        volume_gib: int,
+        host: HostProps,
         service_env: Mapping[str, str],
         ssh_cidr: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.role = instance_role(self, "Role", description="Elastic Vision web tier instance")
-        bundle.grant_read(self.role)
-        allow_put_metric_data(self.role)
+        self.role = host_role(self, host, description="Elastic Vision web tier instance")
         self.security_group = ec2.SecurityGroup(
-            self, "SecurityGroup", vpc=vpc, description="Elastic Vision web tier: HTTP in"
+            self, "SecurityGroup", vpc=host.vpc, description="Elastic Vision web tier: HTTP in"
         )
         self.security_group.add_ingress_rule(
             ec2.Peer.any_ipv4(), ec2.Port.tcp(HTTP_PORT), "HTTP from anywhere"
@@ -52,22 +43,24 @@ class WebTier(Construct):
                 ec2.Peer.ipv4(ssh_cidr), ec2.Port.tcp(22), "SSH (context sshCidr)"
             )
         self.user_data = ec2.UserData.custom(
-            render_bootstrap(role="web", bundle_url=bundle.url, service_env=service_env, web_port=HTTP_PORT)
+            render_bootstrap(
+                role="web", bundle_url=host.bundle.url, service_env=service_env, web_port=HTTP_PORT
+            )
         )
         self.instance = ec2.Instance(
             self,
             "Instance",
-            vpc=vpc,
-            vpc_subnets=subnets,
-            instance_type=ec2.InstanceType(instance_type),
-            machine_image=machine_image,
+            vpc=host.vpc,
+            vpc_subnets=host.subnets,
+            instance_type=ec2.InstanceType(host.instance_type),
+            machine_image=host.machine_image,
             role=self.role,
             security_group=self.security_group,
             user_data=self.user_data,
             # A changed bootstrap (new bundle) gives a fresh instance rather than a stale one.
             user_data_causes_replacement=True,
             require_imdsv2=True,
-            block_devices=[encrypted_root_volume(volume_gib)],
+            block_devices=[host.root_volume],
         )
         acknowledge(
             self.instance,

@@ -11,22 +11,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.assets import ServiceBundle
+from infra.hosts import HostProps, host_role
 from infra.nag import acknowledge
-from infra.permissions import allow_put_metric_data, instance_role
 from infra.scaling import QueueScaling, add_queue_scaling
 from infra.user_data import render_bootstrap
 from services.adapters.aws.protection import ProtectionSettings
 from services.elasticity.policy import ScalingPolicy
-
-ROOT_DEVICE = "/dev/xvda"  # Amazon Linux 2023
-
-
-def encrypted_root_volume(size_gib: int) -> ec2.BlockDevice:
-    return ec2.BlockDevice(
-        device_name=ROOT_DEVICE,
-        volume=ec2.BlockDeviceVolume.ebs(size_gib, encrypted=True, volume_type=ec2.EbsDeviceVolumeType.GP3),
-    )
 
 
 class Workers(Construct):
@@ -41,12 +31,7 @@ class Workers(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        vpc: ec2.IVpc,
-        subnets: ec2.SubnetSelection,
-        bundle: ServiceBundle,
-        machine_image: ec2.IMachineImage,
-        instance_type: str,
-        volume_gib: int,
+        host: HostProps,
         policy: ScalingPolicy,
         request_queue: sqs.IQueue,
         service_env: Mapping[str, str],
@@ -55,9 +40,7 @@ class Workers(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.group_name = group_name
-        self.role = instance_role(self, "Role", description="Elastic Vision worker instances")
-        bundle.grant_read(self.role)
-        allow_put_metric_data(self.role)
+        self.role = host_role(self, host, description="Elastic Vision worker instances")
         group_arn = Stack.of(self).format_arn(
             service="autoscaling",
             resource="autoScalingGroup",
@@ -76,7 +59,7 @@ class Workers(Construct):
         )
         # Outbound only: the worker pulls from SQS and S3, nothing connects to it.
         self.security_group = ec2.SecurityGroup(
-            self, "SecurityGroup", vpc=vpc, description="Elastic Vision workers (no inbound)"
+            self, "SecurityGroup", vpc=host.vpc, description="Elastic Vision workers (no inbound)"
         )
         environment = {
             **service_env,
@@ -84,28 +67,31 @@ class Workers(Construct):
         }
         self.user_data = ec2.UserData.custom(
             render_bootstrap(
-                role="worker", bundle_url=bundle.url, service_env=environment, drain_seconds=drain_seconds
+                role="worker",
+                bundle_url=host.bundle.url,
+                service_env=environment,
+                drain_seconds=drain_seconds,
             )
         )
         self.launch_template = ec2.LaunchTemplate(
             self,
             "LaunchTemplate",
-            machine_image=machine_image,
-            instance_type=ec2.InstanceType(instance_type),
+            machine_image=host.machine_image,
+            instance_type=ec2.InstanceType(host.instance_type),
             role=self.role,
             security_group=self.security_group,
             user_data=self.user_data,
             require_imdsv2=True,
             http_put_response_hop_limit=1,
-            block_devices=[encrypted_root_volume(volume_gib)],
+            block_devices=[host.root_volume],
         )
         warmup = Duration.seconds(int(policy.warmup_periods * policy.period_seconds))
         self.auto_scaling_group = autoscaling.AutoScalingGroup(
             self,
             "Group",
             auto_scaling_group_name=group_name,
-            vpc=vpc,
-            vpc_subnets=subnets,
+            vpc=host.vpc,
+            vpc_subnets=host.subnets,
             launch_template=self.launch_template,
             min_capacity=policy.min_capacity,
             max_capacity=policy.max_capacity,

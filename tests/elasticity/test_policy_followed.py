@@ -7,33 +7,18 @@ expected numbers are written out per policy, so a consumer that ignored the poli
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk import aws_autoscaling as autoscaling
-from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
 
-from infra.scaling import add_queue_scaling
-from services.elasticity.policy import ScalingPolicy, Step
 from services.elasticity.supervisor import Supervisor
 from services.ports import QueueDepth
+from tests.elasticity.policies import DEFAULT, MODIFIED
+from tests.infra.stacks import queue_scaled_group
 
-DEFAULT = ScalingPolicy()
-MODIFIED = replace(
-    DEFAULT,
-    min_capacity=1,
-    max_capacity=8,
-    scale_from_zero_to=2,
-    scale_out_steps=(Step(200, 800, 2), Step(800, None, 4)),
-    scale_out_evaluation_periods=2,
-    scale_out_datapoints_to_alarm=1,
-    scale_in_idle_periods=7,
-    warmup_periods=2,
-)
 # Queue depth (visible) per period: a backlog of 300, then 900, then idle.
 SERIES = [0, 300, 300, 900, 900] + [0] * 7
 
@@ -77,25 +62,7 @@ def templates() -> dict[str, Template]:
     stacks = {}
     for name, (policy, _) in CASES.items():
         stack = cdk.Stack(app, name.capitalize())
-        vpc = ec2.Vpc(
-            stack,
-            "Vpc",
-            max_azs=1,
-            nat_gateways=0,
-            subnet_configuration=[ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC)],
-        )
-        asg = autoscaling.AutoScalingGroup(
-            stack,
-            "Workers",
-            vpc=vpc,
-            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
-            instance_type=ec2.InstanceType("t3.micro"),
-            machine_image=ec2.MachineImage.latest_amazon_linux2023(),
-            min_capacity=policy.min_capacity,
-            max_capacity=policy.max_capacity,
-            group_metrics=[autoscaling.GroupMetrics.all()],
-        )
-        add_queue_scaling(stack, asg=asg, queue=sqs.Queue(stack, "Requests"), policy=policy)
+        queue_scaled_group(stack, policy)
         stacks[name] = stack
     return {name: Template.from_stack(stack) for name, stack in stacks.items()}
 

@@ -7,27 +7,15 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk import aws_autoscaling as autoscaling
-from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
 
-from infra.scaling import add_queue_scaling, cloudwatch_period
-from services.elasticity.policy import Sample, ScalingPolicy, Step, decide
+from infra.scaling import cloudwatch_period
+from services.elasticity.policy import Sample, ScalingPolicy, decide
+from tests.elasticity import policies
+from tests.elasticity.policies import DEFAULT
+from tests.infra.stacks import queue_scaled_group
 
-DEFAULT = ScalingPolicy()
-MODIFIED = replace(
-    DEFAULT,
-    min_capacity=1,
-    max_capacity=8,
-    scale_from_zero_to=2,
-    scale_out_steps=(Step(200, 800, 2), Step(800, None, 4)),
-    scale_out_evaluation_periods=2,
-    scale_out_datapoints_to_alarm=1,
-    scale_in_idle_periods=7,
-    warmup_periods=2,
-    period_seconds=120,
-)
+MODIFIED = replace(policies.MODIFIED, period_seconds=120)
 
 
 @dataclass
@@ -40,26 +28,7 @@ class Rendered:
 def build(app: cdk.App, name: str, policy: ScalingPolicy) -> tuple[cdk.Stack, str, str]:
     """A bare stack: a public-subnet VPC, a small ASG and a queue, scaled by `policy`."""
     stack = cdk.Stack(app, name)
-    vpc = ec2.Vpc(
-        stack,
-        "Vpc",
-        max_azs=1,
-        nat_gateways=0,
-        subnet_configuration=[ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC)],
-    )
-    asg = autoscaling.AutoScalingGroup(
-        stack,
-        "Workers",
-        vpc=vpc,
-        vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
-        instance_type=ec2.InstanceType("t3.micro"),
-        machine_image=ec2.MachineImage.latest_amazon_linux2023(),
-        min_capacity=policy.min_capacity,
-        max_capacity=policy.max_capacity,
-        group_metrics=[autoscaling.GroupMetrics.all()],
-    )
-    queue = sqs.Queue(stack, "Requests")
-    add_queue_scaling(stack, asg=asg, queue=queue, policy=policy)
+    asg, queue = queue_scaled_group(stack, policy)
     queue_id = stack.get_logical_id(queue.node.default_child)  # type: ignore[arg-type]
     asg_id = stack.get_logical_id(asg.node.default_child)  # type: ignore[arg-type]
     return stack, queue_id, asg_id

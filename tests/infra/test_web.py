@@ -5,32 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk.assertions import Template
 
-from infra.assets import ServiceBundle
-from infra.images import machine_image
 from infra.web import WebTier
+from tests.infra.stacks import host_props
 
 
 def build(stack: cdk.Stack, bundle_dir, ssh_cidr: str | None = None) -> tuple[WebTier, dict[str, Any]]:
-    vpc = ec2.Vpc(
-        stack,
-        "Vpc",
-        nat_gateways=0,
-        max_azs=1,
-        restrict_default_security_group=False,
-        subnet_configuration=[ec2.SubnetConfiguration(name="p", subnet_type=ec2.SubnetType.PUBLIC)],
-    )
     web = WebTier(
         stack,
         "Web",
-        vpc=vpc,
-        subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
-        bundle=ServiceBundle(stack, "Bundle", source_dir=bundle_dir),
-        machine_image=machine_image("ami-0123456789abcdef0"),
-        instance_type="t3.small",
-        volume_gib=10,
+        host=host_props(stack, bundle_dir, instance_type="t3.small", volume_gib=10),
         service_env={"EVISION_BACKEND": "aws", "EVISION_REPLY_QUEUE": "replies"},
         ssh_cidr=ssh_cidr,
     )

@@ -7,37 +7,23 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
 
-from infra.assets import ServiceBundle
 from infra.images import machine_image
 from infra.workers import Workers
 from services.elasticity.policy import ScalingPolicy
+from tests.infra.stacks import host_props
 
 POLICY = replace(ScalingPolicy(), min_capacity=1, max_capacity=7)
 
 
 @pytest.fixture
 def built(stack, bundle_dir) -> tuple[Workers, dict[str, Any]]:
-    vpc = ec2.Vpc(
-        stack,
-        "Vpc",
-        nat_gateways=0,
-        max_azs=2,
-        restrict_default_security_group=False,
-        subnet_configuration=[ec2.SubnetConfiguration(name="p", subnet_type=ec2.SubnetType.PUBLIC)],
-    )
     workers = Workers(
         stack,
         "Workers",
-        vpc=vpc,
-        subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
-        bundle=ServiceBundle(stack, "Bundle", source_dir=bundle_dir),
-        machine_image=machine_image("ami-0123456789abcdef0"),
-        instance_type="c7i.large",
-        volume_gib=12,
+        host=host_props(stack, bundle_dir, instance_type="c7i.large", volume_gib=12, max_azs=2),
         policy=POLICY,
         request_queue=sqs.Queue(stack, "Requests"),
         service_env={"EVISION_BACKEND": "aws"},

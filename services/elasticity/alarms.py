@@ -1,0 +1,113 @@
+"""The ONE policy as the cloud runs it: one CloudWatch alarm + one step scaling policy per rule.
+
+`alarm_rules(policy)` is data that `infra/scaling.py` renders into CloudFormation and that the
+simulator evaluates, so both read the same thresholds, periods, datapoints and adjustments.
+
+- scale from zero: `IF(GroupDesiredCapacity < 1, visible, 0) >= 1`, 1 of 1 periods ->
+  +scale_from_zero_to. A change (not exact capacity) so that a misfire can only add, never remove.
+- scale out: visible messages (Maximum per period) >= the first step's lower bound, M of N
+  periods -> the step table as ChangeInCapacity adjustments, with the policy's warm-up.
+- scale in: visible + in flight (outstanding) <= 0 for K of K periods -> ExactCapacity
+  `idle_capacity`.
+
+Step bounds are relative to the alarm threshold, as EC2 Auto Scaling step policies define them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from services.elasticity.policy import ScalingPolicy
+
+# What an alarm watches: visible messages, visible + in flight, or visible while the group is at 0.
+AlarmMetric = Literal["visible", "outstanding", "visible_at_zero"]
+Comparison = Literal[">=", "<="]
+AdjustmentType = Literal["ChangeInCapacity", "ExactCapacity"]
+
+
+@dataclass(frozen=True, slots=True)
+class StepAdjustment:
+    change: int
+    lower: float | None = None  # relative to the threshold; None: unbounded
+    upper: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmRule:
+    name: str  # "ScaleFromZero": CloudFormation ids "<name>Alarm" and "<name>Policy"
+    description: str
+    metric: AlarmMetric
+    period_seconds: float
+    threshold: float
+    comparison: Comparison
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    adjustment_type: AdjustmentType
+    adjustments: tuple[StepAdjustment, ...]
+    warmup_seconds: int | None  # None: the group's default (only adding rules wait for warm-up)
+    statistic: Literal["Maximum"] = "Maximum"
+
+    def breaches(self, value: float) -> bool:
+        return value >= self.threshold if self.comparison == ">=" else value <= self.threshold
+
+    def adjustment_for(self, value: float) -> StepAdjustment | None:
+        """The step the metric's value falls in (bounds: lower inclusive, upper exclusive)."""
+        offset = value - self.threshold
+        for step in self.adjustments:
+            if (step.lower is None or offset >= step.lower) and (step.upper is None or offset < step.upper):
+                return step
+        return None
+
+
+def alarm_rules(policy: ScalingPolicy) -> tuple[AlarmRule, ...]:
+    warmup = int(policy.warmup_periods * policy.period_seconds)
+    threshold = policy.scale_out_threshold
+    return (
+        AlarmRule(
+            name="ScaleFromZero",
+            description="Messages are waiting and the worker group has no capacity: start workers.",
+            metric="visible_at_zero",
+            period_seconds=policy.period_seconds,
+            threshold=1,
+            comparison=">=",
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
+            adjustment_type="ChangeInCapacity",
+            adjustments=(StepAdjustment(change=policy.scale_from_zero_to, lower=0),),
+            warmup_seconds=warmup,
+        ),
+        AlarmRule(
+            name="ScaleOut",
+            description="Backlog of visible messages larger than the workers clear in time: add workers.",
+            metric="visible",
+            period_seconds=policy.period_seconds,
+            threshold=threshold,
+            comparison=">=",
+            evaluation_periods=policy.scale_out_evaluation_periods,
+            datapoints_to_alarm=policy.scale_out_datapoints_to_alarm,
+            adjustment_type="ChangeInCapacity",
+            adjustments=tuple(
+                StepAdjustment(
+                    change=step.change,
+                    lower=step.lower - threshold,
+                    upper=None if step.upper is None else step.upper - threshold,
+                )
+                for step in policy.scale_out_steps
+            ),
+            warmup_seconds=warmup,
+        ),
+        AlarmRule(
+            name="ScaleIn",
+            description="No visible and no in-flight messages for K periods: shrink to idle capacity.",
+            metric="outstanding",
+            period_seconds=policy.period_seconds,
+            threshold=0,
+            comparison="<=",
+            evaluation_periods=policy.scale_in_idle_periods,
+            datapoints_to_alarm=policy.scale_in_idle_periods,
+            adjustment_type="ExactCapacity",
+            adjustments=(StepAdjustment(change=policy.idle_capacity, upper=0),),
+            warmup_seconds=None,
+        ),
+    )
