@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from services.settings import BackendSettings
 
 
+Metadata = Mapping[str, str] | None  # a blob's user metadata (ASCII values: S3 user metadata)
+BINARY = "application/octet-stream"  # the content type of a blob put without one
+
+
 class BlobNotFoundError(KeyError):
     """The key does not exist in the store."""
 
@@ -41,12 +45,7 @@ class BlobStore(Protocol):
     def name(self) -> str: ...
 
     def put(
-        self,
-        key: str,
-        data: bytes,
-        *,
-        metadata: Mapping[str, str] | None = None,
-        content_type: str = "application/octet-stream",
+        self, key: str, data: bytes, *, metadata: Metadata = None, content_type: str = BINARY
     ) -> None: ...
 
     def get(self, key: str) -> Blob:

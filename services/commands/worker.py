@@ -65,17 +65,7 @@ def run(args: argparse.Namespace) -> int:
         from services.worker.metrics import MetricsPublisher
 
         metrics = MetricsPublisher(boto3.client("cloudwatch", region_name=settings.aws_region))
-    worker = Worker(
-        settings=settings,
-        requests=backend.queue(settings.request_queue),
-        inputs=backend.blobs(settings.input_bucket),
-        outputs=backend.blobs(settings.output_bucket),
-        reply_queue=backend.queue,
-        classifier=classifier,
-        metrics=metrics,
-        protection=backend.scale_in_protection(),
-        brief_io=backend.calls_are_brief,
-    )
+    worker = Worker.on_backend(backend, settings, classifier, metrics=metrics)
     worker.install_signal_handlers()
     if early:
         worker.request_stop()

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from services.contract import ErrorKind, LabelScore, ReplyMessage, RequestMessage, Result, ResultError
 from services.ports import (
+    Backend,
     BlobNotFoundError,
     BlobStore,
     ImageClassifier,
@@ -104,6 +105,27 @@ def chunks(jobs: list[T], most: int, threads: int) -> list[list[T]]:
     return result
 
 
+@dataclass(frozen=True, slots=True)
+class WorkerPorts:
+    """What a worker talks to: its queue and buckets, the reply queues by name, the model."""
+
+    requests: MessageQueue
+    inputs: BlobStore
+    outputs: BlobStore
+    reply_queue: Callable[[str], MessageQueue]
+    classifier: ImageClassifier
+
+    @classmethod
+    def of(cls, backend: Backend, settings: WorkerSettings, classifier: ImageClassifier) -> WorkerPorts:
+        return cls(
+            requests=backend.queue(settings.request_queue),
+            inputs=backend.blobs(settings.input_bucket),
+            outputs=backend.blobs(settings.output_bucket),
+            reply_queue=backend.queue,
+            classifier=classifier,
+        )
+
+
 class BatchPipeline:
     """The stages of one batch, run by the calling (batch) thread; thread-safe across batches.
 
@@ -116,11 +138,7 @@ class BatchPipeline:
         self,
         *,
         settings: WorkerSettings,
-        requests: MessageQueue,
-        inputs: BlobStore,
-        outputs: BlobStore,
-        reply_queue: Callable[[str], MessageQueue],
-        classifier: ImageClassifier,
+        ports: WorkerPorts,
         worker_id: str,
         io: ThreadPoolExecutor | None,
         compute: ThreadPoolExecutor,
@@ -128,11 +146,11 @@ class BatchPipeline:
         metrics: MetricsPublisher | None = None,
     ) -> None:
         self.settings = settings
-        self.requests = requests
-        self.inputs = inputs
-        self.outputs = outputs
-        self.reply_queue = reply_queue
-        self.classifier = classifier
+        self.requests = ports.requests
+        self.inputs = ports.inputs
+        self.outputs = ports.outputs
+        self.reply_queue = ports.reply_queue
+        self.classifier = ports.classifier
         self.worker_id = worker_id
         self.metrics = metrics
         self._io = io

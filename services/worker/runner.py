@@ -19,15 +19,15 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
 
-from services.ports import BlobStore, ImageClassifier, Message, MessageQueue, NoProtection, ScaleInProtection
+from services.ports import Backend, ImageClassifier, Message, NoProtection, ScaleInProtection
 from services.worker.exceptions import StopRequestedError
 from services.worker.heartbeat import VisibilityHeartbeat
 from services.worker.metrics import MetricsPublisher
-from services.worker.pipeline import BatchPipeline, Job
+from services.worker.pipeline import BatchPipeline, Job, WorkerPorts
 from services.worker.settings import WorkerSettings
 
 log = logging.getLogger("services.worker")
@@ -40,18 +40,14 @@ class Worker:
         self,
         *,
         settings: WorkerSettings,
-        requests: MessageQueue,
-        inputs: BlobStore,
-        outputs: BlobStore,
-        reply_queue: Callable[[str], MessageQueue],
-        classifier: ImageClassifier,
+        ports: WorkerPorts,
         worker_id: str | None = None,
         metrics: MetricsPublisher | None = None,
         protection: ScaleInProtection | None = None,
         brief_io: bool = False,
     ) -> None:
         self.settings = settings
-        self.requests = requests
+        self.requests = ports.requests
         self.protection = protection or NoProtection()  # scale-in protection while holding messages
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
         # Blob reads and writes that return at once (local files) run in the batch's own thread:
@@ -61,15 +57,11 @@ class Worker:
         )
         self._compute = ThreadPoolExecutor(settings.threads, thread_name_prefix="worker-infer")
         self._heartbeat = VisibilityHeartbeat(
-            requests, timeout=settings.visibility_timeout, fraction=settings.extend_after
+            ports.requests, timeout=settings.visibility_timeout, fraction=settings.extend_after
         )
         self.pipeline = BatchPipeline(
             settings=settings,
-            requests=requests,
-            inputs=inputs,
-            outputs=outputs,
-            reply_queue=reply_queue,
-            classifier=classifier,
+            ports=ports,
             worker_id=self.worker_id,
             io=self._io,
             compute=self._compute,
@@ -83,6 +75,25 @@ class Worker:
         self._idle = False
         self.batches = 0
         self.messages = 0
+
+    @classmethod
+    def on_backend(
+        cls,
+        backend: Backend,
+        settings: WorkerSettings,
+        classifier: ImageClassifier,
+        *,
+        metrics: MetricsPublisher | None = None,
+        protection: ScaleInProtection | None = None,
+    ) -> Worker:
+        """A worker on `backend`'s queue and buckets, protected from scale-in as the backend provides."""
+        return cls(
+            settings=settings,
+            ports=WorkerPorts.of(backend, settings, classifier),
+            metrics=metrics,
+            protection=protection or backend.scale_in_protection(),
+            brief_io=backend.calls_are_brief,
+        )
 
     @property
     def wedged(self) -> bool:

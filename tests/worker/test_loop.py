@@ -15,6 +15,7 @@ from services.contract import ErrorKind, ReplyMessage, RequestMessage, Result, n
 from services.ports import Backend, BlobStore
 from services.worker.heartbeat import VisibilityHeartbeat
 from services.worker.model_classifier import load_classifier
+from services.worker.pipeline import WorkerPorts
 from services.worker.pipeline import chunks as _chunks
 from services.worker.runner import EXIT_WEDGED, Worker
 from services.worker.settings import WorkerSettings
@@ -64,32 +65,44 @@ class Setup:
         return found
 
 
-@pytest.fixture
-def setup(tmp_path: Path) -> Iterator[Setup]:
-    base = settings_for("local", tmp_path / "data", visibility_timeout=0.5, max_receives=2).model_dump()
+def _setup(data_dir: Path, visibility_timeout: float) -> Setup:
+    base = settings_for("local", data_dir, visibility_timeout=visibility_timeout, max_receives=2).model_dump()
     # Chunks of up to 4 images per inference call: a bad image mid-chunk must not shift the others.
     settings = WorkerSettings.model_validate(
         {**base, "burst_poll_seconds": 0.2, "threads": 2, "infer_batch": 4}
     )
     backend = open_backend(settings)
     backend.provision(settings, reply_queues=[REPLIES])
-    yield Setup(settings, backend)
-    backend.close()
+    return Setup(settings, backend)
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[Setup]:
+    made = _setup(tmp_path / "data", visibility_timeout=0.5)
+    yield made
+    made.backend.close()
+
+
+@pytest.fixture
+def long_lease(tmp_path: Path) -> Iterator[Setup]:
+    """Messages stay invisible for 30 s once received (unless released)."""
+    made = _setup(tmp_path / "data", visibility_timeout=30.0)
+    yield made
+    made.backend.close()
 
 
 def _worker(
     setup: Setup, classifier, outputs: BlobStore | None = None, cls=Worker, brief_io=False, **overrides
 ):
-    return cls(
-        settings=setup.settings.model_copy(update=overrides),
+    ports = WorkerPorts(
         requests=setup.requests,
         inputs=setup.inputs,
         outputs=outputs or setup.outputs,
         reply_queue=setup.backend.queue,
         classifier=classifier,
-        worker_id="test-worker",
-        brief_io=brief_io,
     )
+    settings = setup.settings.model_copy(update=overrides)
+    return cls(settings=settings, ports=ports, worker_id="test-worker", brief_io=brief_io)
 
 
 @pytest.mark.parametrize("brief_io", [False, True], ids=["io-pool", "io-inline"])
@@ -289,11 +302,12 @@ class _HangingClassifier:
 
 
 def test_a_hung_decode_misses_the_deadline_releases_its_batch_and_stops_the_worker(
-    setup: Setup, classifier
+    long_lease: Setup, classifier
 ) -> None:
+    setup = long_lease
     hanging = _HangingClassifier(classifier)
     poison = setup.submit("hang.jpg", _HangingClassifier.HANG)
-    worker = _worker(setup, hanging, batch_size=1, batch_deadline=1.0, visibility_timeout=30.0)
+    worker = _worker(setup, hanging, batch_size=1, batch_deadline=1.0)
     try:
         started = time.monotonic()
         assert worker.work(burst=True) == EXIT_WEDGED

@@ -58,15 +58,7 @@ def test_protected_exactly_while_the_worker_holds_messages(tmp_path, monkeypatch
             lambda params, **_: calls.append(params["ProtectedFromScaleIn"]),
         )
         protection = AsgScaleInProtection(client, asg_name="workers", instance_id=instance_id)
-        worker = Worker(
-            settings=settings,
-            requests=backend.queue(settings.request_queue),
-            inputs=backend.blobs(settings.input_bucket),
-            outputs=backend.blobs(settings.output_bucket),
-            reply_queue=backend.queue,
-            classifier=load_classifier(),
-            protection=protection,
-        )
+        worker = Worker.on_backend(backend, settings, load_classifier(), protection=protection)
         try:
             assert worker.work(burst=True) == 0
         finally:

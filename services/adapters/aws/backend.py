@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from services.adapters.aws.s3 import S3BlobStore
 from services.adapters.aws.sqs import SqsQueue
+from services.adapters.base import CachingBackend
 from services.ports import BlobStore, MessageQueue, ScaleInProtection
 from services.settings import BackendSettings
 
@@ -31,16 +32,14 @@ MAX_ATTEMPTS = 5
 MAX_POOL_CONNECTIONS = 50  # web + worker threads share one client per service
 
 
-class AwsBackend:
+class AwsBackend(CachingBackend):
     name = "aws"
     calls_are_brief = False  # HTTP round trips: keep them off the event loop
     capacity_manager = "auto scaling group"
 
     def __init__(self, settings: BackendSettings) -> None:
-        self._settings = settings
+        super().__init__(settings)
         self._lock = threading.Lock()
-        self._blobs: dict[str, BlobStore] = {}
-        self._queues: dict[str, MessageQueue] = {}
         self._s3: S3Client | None = None
         self._sqs: SQSClient | None = None
 
@@ -69,21 +68,11 @@ class AwsBackend:
                 self._sqs = session.client("sqs", config=config)
             return self._s3, self._sqs
 
-    @property
-    def settings(self) -> BackendSettings:
-        return self._settings
+    def _open_blobs(self, bucket: str) -> BlobStore:
+        return S3BlobStore(self._clients()[0], bucket)
 
-    def blobs(self, bucket: str) -> BlobStore:
-        store = self._blobs.get(bucket)
-        if store is None:
-            store = self._blobs.setdefault(bucket, S3BlobStore(self._clients()[0], bucket))
-        return store
-
-    def queue(self, name: str) -> MessageQueue:
-        queue = self._queues.get(name)
-        if queue is None:
-            queue = self._queues.setdefault(name, SqsQueue(self._clients()[1], name))
-        return queue
+    def _open_queue(self, name: str) -> MessageQueue:
+        return SqsQueue(self._clients()[1], name)
 
     def provision(self, settings: BackendSettings, reply_queues: Sequence[str] = ()) -> None:
         s3, sqs = self._clients()
@@ -119,8 +108,7 @@ class AwsBackend:
                 if client is not None:
                     client.close()
             self._s3 = self._sqs = None
-            self._blobs.clear()
-            self._queues.clear()
+            self._forget_adapters()
 
 
 def _create_bucket(s3: S3Client, bucket: str) -> None:

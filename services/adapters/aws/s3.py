@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from services.adapters.names import check_name
-from services.ports import Blob, BlobNotFoundError
+from services.ports import BINARY, Blob, BlobNotFoundError, Metadata
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -25,14 +24,7 @@ class S3BlobStore:
     def name(self) -> str:
         return self._bucket
 
-    def put(
-        self,
-        key: str,
-        data: bytes,
-        *,
-        metadata: Mapping[str, str] | None = None,
-        content_type: str = "application/octet-stream",
-    ) -> None:
+    def put(self, key: str, data: bytes, *, metadata: Metadata = None, content_type: str = BINARY) -> None:
         # S3 user metadata: keys come back lower-cased and values must be ASCII.
         self._client.put_object(
             Bucket=self._bucket,

@@ -9,24 +9,23 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
+from services.adapters.base import CachingBackend
 from services.adapters.local.blob import LocalBlobStore
 from services.adapters.local.queue import LocalQueue, QueueConfig, QueueDatabase
 from services.ports import BlobStore, MessageQueue, NoProtection, ScaleInProtection
 from services.settings import BackendSettings
 
 
-class LocalBackend:
+class LocalBackend(CachingBackend):
     name = "local"
     calls_are_brief = True
     provisions_itself = True
     capacity_manager = None  # only the local supervisor scales local workers
 
     def __init__(self, settings: BackendSettings) -> None:
-        self._settings = settings
+        super().__init__(settings)
         self._lock = threading.Lock()
         self._db: QueueDatabase | None = None
-        self._blobs: dict[str, BlobStore] = {}
-        self._queues: dict[str, MessageQueue] = {}
 
     def _queue_db(self) -> QueueDatabase:
         with self._lock:
@@ -34,21 +33,11 @@ class LocalBackend:
                 self._db = QueueDatabase(self._settings.data_dir)
             return self._db
 
-    @property
-    def settings(self) -> BackendSettings:
-        return self._settings
+    def _open_blobs(self, bucket: str) -> BlobStore:
+        return LocalBlobStore(self._settings.data_dir, bucket)
 
-    def blobs(self, bucket: str) -> BlobStore:
-        store = self._blobs.get(bucket)
-        if store is None:
-            store = self._blobs.setdefault(bucket, LocalBlobStore(self._settings.data_dir, bucket))
-        return store
-
-    def queue(self, name: str) -> MessageQueue:
-        queue = self._queues.get(name)
-        if queue is None:
-            queue = self._queues.setdefault(name, LocalQueue(self._queue_db(), name))
-        return queue
+    def _open_queue(self, name: str) -> MessageQueue:
+        return LocalQueue(self._queue_db(), name)
 
     def provision(self, settings: BackendSettings, reply_queues: Sequence[str] = ()) -> None:
         db = self._queue_db()
@@ -80,5 +69,4 @@ class LocalBackend:
             if self._db is not None:
                 self._db.close()
                 self._db = None
-            self._blobs.clear()
-            self._queues.clear()
+            self._forget_adapters()

@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Mapping
 from pathlib import Path
 
 from services.adapters.errors import ResourceNotFoundError
 from services.adapters.names import check_name
-from services.ports import Blob, BlobNotFoundError
+from services.ports import BINARY, Blob, BlobNotFoundError, Metadata
 
 _MAGIC = b"EVBLOB1\n"
 
@@ -40,14 +39,7 @@ class LocalBlobStore:
     def name(self) -> str:
         return self._name
 
-    def put(
-        self,
-        key: str,
-        data: bytes,
-        *,
-        metadata: Mapping[str, str] | None = None,
-        content_type: str = "application/octet-stream",
-    ) -> None:
+    def put(self, key: str, data: bytes, *, metadata: Metadata = None, content_type: str = BINARY) -> None:
         path = self._dir / check_name(key)
         header = json.dumps({"content_type": content_type, "metadata": dict(metadata or {})}).encode()
         # One temporary name per writing thread: no two live writers share it, and it needs no

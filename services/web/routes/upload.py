@@ -7,11 +7,12 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from services.web.deps import ServicesDep, UploadDep
+from services.contract import Result
+from services.web.deps import ServicesDep, UploadDep, WebServices
 from services.web.responses import ERRORS, PENDING, checked, pending
 from services.web.schemas import ClassifyResponse
 from services.web.submission import submit
-from services.web.upload import FILE_FIELDS
+from services.web.upload import FILE_FIELDS, UploadedImage
 
 router = APIRouter(tags=["classify"])
 
@@ -41,10 +42,10 @@ _UPLOAD_BODY: dict[str, Any] = {
     summary="Classify one image; answers `<name without extension>:<label>` as text",
 )
 async def upload(image: UploadDep, services: ServicesDep) -> PlainTextResponse | JSONResponse:
-    request_id, result = await submit(services, image)
-    if result is None:
-        return pending(request_id)
-    return PlainTextResponse(f"{image.stem}:{checked(result).label}")
+    result = await _classified(services, image)
+    if isinstance(result, JSONResponse):
+        return result
+    return PlainTextResponse(f"{image.stem}:{result.label}")
 
 
 @router.post(
@@ -55,7 +56,13 @@ async def upload(image: UploadDep, services: ServicesDep) -> PlainTextResponse |
     summary="Classify one image; answers label, score, top-5 and timings as JSON",
 )
 async def classify(image: UploadDep, services: ServicesDep) -> ClassifyResponse | JSONResponse:
+    result = await _classified(services, image)
+    if isinstance(result, JSONResponse):
+        return result
+    return ClassifyResponse.from_result(result)
+
+
+async def _classified(services: WebServices, image: UploadedImage) -> Result | JSONResponse:
+    """The labelled result, or the 202 answer when the wait ran out (an error result raises)."""
     request_id, result = await submit(services, image)
-    if result is None:
-        return pending(request_id)
-    return ClassifyResponse.from_result(checked(result))
+    return pending(request_id) if result is None else checked(result)
