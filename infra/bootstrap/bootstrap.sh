@@ -32,7 +32,7 @@ env_file="$EV_ROOT/etc/evision/$EV_ROLE.env"
 unit_name="evision-$EV_ROLE.service"
 unit_file="$EV_ROOT/etc/systemd/system/$unit_name"
 
-log() { echo "evision-bootstrap: $*" >&2; }
+log() { echo "evision-bootstrap: +${SECONDS}s $*" >&2; }  # seconds since the script started
 
 retry() {  # retry CMD...: IAM grants and the network can take a moment after boot
     local attempt
@@ -61,10 +61,13 @@ fi
 log "installing $EV_ROLE from $EV_BUNDLE_URL"
 mkdir -p "$app_dir"
 retry aws s3 cp --only-show-errors "$EV_BUNDLE_URL" "$app_dir/bundle.zip"
+log "phase download done"
 rm -rf "$app_dir/src"
 "$EV_PYTHON" -m zipfile -e "$app_dir/bundle.zip" "$app_dir/src"  # no unzip needed
 "$EV_PYTHON" -m venv --clear "$app_dir/venv"
+log "phase venv done"
 retry "$app_dir/venv/bin/python" -m pip install --quiet --disable-pip-version-check "$app_dir/src"
+log "phase install done"
 
 mkdir -p "$(dirname "$env_file")"
 : >"$env_file"

@@ -52,10 +52,17 @@ class AlarmRule:
         return value >= self.threshold if self.comparison == ">=" else value <= self.threshold
 
     def adjustment_for(self, value: float) -> StepAdjustment | None:
-        """The step the metric's value falls in (bounds: lower inclusive, upper exclusive)."""
+        """The step the metric's value falls in.
+
+        Above the threshold a lower bound is inclusive and an upper one exclusive; below it, the
+        other way round (EC2 Auto Scaling API reference, StepAdjustment).
+        """
         offset = value - self.threshold
+        above = self.comparison == ">="
         for step in self.adjustments:
-            if (step.lower is None or offset >= step.lower) and (step.upper is None or offset < step.upper):
+            low_ok = step.lower is None or (offset >= step.lower if above else offset > step.lower)
+            high_ok = step.upper is None or (offset < step.upper if above else offset <= step.upper)
+            if low_ok and high_ok:
                 return step
         return None
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -190,6 +191,10 @@ def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(synthesized
     )
     print(f"bootstrap took {time.monotonic() - started:.1f} s")
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    # The phases, in order, with the script's own clock (the simulator's calibration cites them).
+    phases = re.findall(r"evision-bootstrap: \+(\d+)s phase (\w+) done", completed.stderr)
+    assert [name for _, name in phases] == ["download", "venv", "install"], completed.stderr
+    print("bootstrap phases (s since start):", ", ".join(f"{name} {at}" for at, name in phases))
 
     # What the bootstrap left behind: the systemd calls, the unit, the env file.
     calls = (sandbox / "systemctl.log").read_text().splitlines()
@@ -221,6 +226,7 @@ def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(synthesized
     }
     log_path = sandbox / "worker.log"
     with log_path.open("wb") as log:
+        launched = time.monotonic()
         worker = subprocess.Popen(command, env=worker_env, stdout=log, stderr=subprocess.STDOUT, cwd=sandbox)
         try:
             replies = backend.queue(reply_queue)
@@ -230,6 +236,7 @@ def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(synthesized
                 for message in replies.receive(max_messages=1, wait_seconds=2):
                     reply = ReplyMessage.model_validate_json(message.body)
             assert reply is not None, textwrap.shorten(log_path.read_text(), 3000)
+            print(f"installed worker: start to first reply {time.monotonic() - launched:.1f} s")
             assert reply.id == request_id
             assert reply.result.error is None
             assert reply.result.label == golden["expected_label"]

@@ -1,0 +1,146 @@
+"""`evision simulate`: how the cloud tier would serve a workload, per scaling set-up (no AWS needed).
+
+    evision simulate --workload burst:100 --preset deployed --json -
+    evision simulate --standard --preset all --plot timeline.png
+
+Presets and calibration: `services/elasticity/simulator/` (every number with its source).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import TypeAdapter
+
+if TYPE_CHECKING:
+    from services.elasticity.policy import ScalingPolicy
+    from services.elasticity.simulator.calibration import Calibration
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    from services.elasticity.simulator import CUSTOM, PRESETS
+    from services.elasticity.simulator.workloads import STANDARD_WORKLOADS
+
+    parser.add_argument(
+        "--workload",
+        action="append",
+        metavar="SPEC",
+        help="burst:N, poisson:RATE:SECONDS, steps:RATE@SECONDS,..., day, or a CSV of arrival times "
+        "(repeatable; default burst:100)",
+    )
+    parser.add_argument(
+        "--standard",
+        action="store_true",
+        help=f"the four standard workloads: {', '.join(STANDARD_WORKLOADS)}",
+    )
+    parser.add_argument(
+        "--preset",
+        action="append",
+        metavar="NAME",
+        help=f"{', '.join([*PRESETS, CUSTOM])}, or all (repeatable; default deployed)",
+    )
+    parser.add_argument(
+        "--policy-file", type=Path, metavar="JSON", help="a ScalingPolicy as JSON: adds the custom preset"
+    )
+    parser.add_argument("--min-capacity", type=int, help="custom policy: the deployed one with this minimum")
+    parser.add_argument("--max-capacity", type=int, help="custom policy: ... this maximum")
+    parser.add_argument(
+        "--period-seconds", type=float, help="custom policy: ... this alarm period (60, 120...)"
+    )
+    parser.add_argument("--sqs-lag", type=float, help="seconds before an SQS datapoint reaches the alarms")
+    parser.add_argument(
+        "--bootstrap-seconds", type=float, help="an instance's install time (default measured)"
+    )
+    parser.add_argument("--images-per-second", type=float, help="one worker instance's speed")
+    parser.add_argument("--wait-seconds", type=float, help="the web tier's synchronous wait (default 30)")
+    parser.add_argument(
+        "--seed", type=int, default=1, help="random seed of the Poisson workloads (default 1)"
+    )
+    parser.add_argument("--json", metavar="PATH", help="write the results as JSON (- for standard output)")
+    parser.add_argument("--plot", type=Path, metavar="PNG", help="a timeline per run of the first workload")
+
+
+def _custom_policy(args: argparse.Namespace) -> ScalingPolicy | None:
+    from services.elasticity.simulator.presets import DEPLOYED_POLICY, policy_from_file
+
+    policy = policy_from_file(args.policy_file) if args.policy_file else None
+    overrides = {
+        name: getattr(args, name)
+        for name in ("min_capacity", "max_capacity", "period_seconds")
+        if getattr(args, name) is not None
+    }
+    if overrides:
+        policy = replace(policy or DEPLOYED_POLICY, **overrides)
+    return policy
+
+
+def _calibration(args: argparse.Namespace, base: Calibration) -> Calibration:
+    calibration = base
+    if args.sqs_lag is not None:
+        calibration = replace(calibration, metrics=replace(calibration.metrics, sqs_lag=args.sqs_lag))
+    if args.bootstrap_seconds is not None:
+        calibration = replace(
+            calibration, phases=replace(calibration.phases, bootstrap=args.bootstrap_seconds)
+        )
+    if args.images_per_second is not None:
+        calibration = replace(
+            calibration, speed=replace(calibration.speed, images_per_second=args.images_per_second)
+        )
+    if args.wait_seconds is not None:
+        calibration = replace(calibration, wait_seconds=args.wait_seconds)
+    return calibration
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from services.elasticity.simulator import CUSTOM, PRESETS, RunResult, simulate
+    from services.elasticity.simulator.calibration import CLOUD, LOCAL
+    from services.elasticity.simulator.report import plot_timelines, render_table
+    from services.elasticity.simulator.workloads import STANDARD_WORKLOADS
+
+    err = Console(stderr=True)
+    workloads = [*(STANDARD_WORKLOADS if args.standard else ()), *(args.workload or ())] or ["burst:100"]
+    presets: list[str] = []
+    for name in args.preset or ["deployed"]:
+        presets += list(PRESETS) if name == "all" else [name]
+    try:
+        policy = _custom_policy(args)
+        if policy is not None and CUSTOM not in presets:
+            presets.append(CUSTOM)
+        runs = []
+        started = time.perf_counter()
+        for workload in workloads:
+            for preset in presets:
+                calibration = _calibration(args, LOCAL if preset == "local" else CLOUD)
+                runs.append(
+                    simulate(preset, workload, seed=args.seed, calibration=calibration, policy=policy)
+                )
+        elapsed = time.perf_counter() - started
+    except (OSError, ValueError) as exc:
+        err.print(f"[red]evision simulate:[/red] {exc}")
+        return 2
+    results = [result for result, _ in runs]
+    if args.json:
+        text = TypeAdapter(list[RunResult]).dump_json(results, indent=2).decode() + "\n"
+        if args.json == "-":
+            sys.stdout.write(text)
+        else:
+            Path(args.json).write_text(text)
+    if args.json != "-":
+        render_table(results, Console(width=None if sys.stdout.isatty() else 160))
+        err.print(f"{len(runs)} runs simulated in {elapsed:.1f} s")
+    if args.plot:
+        first = [run for run in runs if run[0].workload == runs[0][0].workload]
+        try:
+            plot_timelines(first, args.plot)
+        except RuntimeError as exc:
+            err.print(f"[red]evision simulate:[/red] {exc}")
+            return 2
+        err.print(f"timeline plot: {args.plot}")
+    return 0

@@ -1,0 +1,130 @@
+"""Every number the simulator assumes about the cloud and the workers, with its source.
+
+One frozen dataclass per concern; `CLOUD` and `LOCAL` are the two calibrations the presets use.
+Sources are either AWS documentation (named), or a measurement made here (named: the test or
+benchmark that prints it, with the figure and the date). Where neither exists the value is an
+estimate and says so; each is a parameter (`evision simulate --help`), not a constant in code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Phases:
+    """How long a worker instance takes from the launch request to taking work, per phase (s)."""
+
+    # RunInstances returns in ~1.5 s (FIELD-NOTES, "EC2 launch"; AWS EC2 user guide, instance lifecycle).
+    launch_request: float = 1.5
+    # pending -> running ~5-16 s on current families (FIELD-NOTES): the middle of the range.
+    pending: float = 10.0
+    # running -> user data starts: launch to SSH ~25 s on AL2023 (FIELD-NOTES), less the two above.
+    os_boot: float = 13.5
+    # Bootstrap, measured in tests/infra/test_bootstrap.py's sandbox on 2026-12-02 (2 vCPUs):
+    # `aws s3 cp` of the bundle ~1 s, venv ~5 s, `pip install` of the runtime from a package
+    # index ~30 s (FIELD-NOTES: ~24 s from the registry mirror). On the instance `dnf install
+    # python3.11` comes first: an estimate (~15 s: repository metadata plus ~30 MB of packages).
+    bootstrap: float = 15.0 + 1.0 + 5.0 + 30.0
+    # `evision worker` start to first reply: 0.9 s measured in the same sandbox (model load,
+    # first receive); systemd start adds little.
+    model_load: float = 1.0
+    # A warm-pool instance (Stopped, already installed) starts again: EC2 start ~10-15 s, OS
+    # boot, then the service; FIELD-NOTES: "instances wait Stopped and serve in ~30 s".
+    warm_start: float = 30.0
+
+    @property
+    def cold_start(self) -> float:
+        """Launch request to InService, from nothing (no warm pool)."""
+        return self.launch_request + self.pending + self.os_boot + self.bootstrap + self.model_load
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSpeed:
+    """How fast one instance (or local worker process) classifies."""
+
+    # evision bench (README, 2 vCPUs): workers' CPU per image 11.5 ms on the local backend,
+    # 15.1 ms on the aws backend (boto3 calls) -> 2 cores / 15.1 ms ~ 132 images/s per instance.
+    images_per_second: float = 132.0
+    batch_size: int = 10  # messages per receive (SQS maximum)
+    # Fetch + store + reply + delete around a batch (not hidden by the overlap for a lone
+    # image): evision bench c=1 p50 15.5 ms vs bare single 7.9 ms -> ~8 ms; on S3/SQS ~4 calls
+    # of ~10-20 ms each: an estimate of 50 ms.
+    round_trip: float = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    """When a datapoint can be seen by an alarm."""
+
+    # "CloudWatch metrics for your Amazon SQS queues are automatically collected and pushed to
+    # CloudWatch at one-minute intervals" (Amazon SQS Developer Guide, monitoring with CloudWatch).
+    sqs_resolution: float = 60.0
+    # SQS datapoints arrive late; not documented. An estimate of one minute (configurable).
+    sqs_lag: float = 60.0
+    # A custom metric put with StorageResolution=1 can be read at 1-second resolution; alarms
+    # take 10 s or 30 s periods on it (CloudWatch User Guide, high-resolution metrics/alarms).
+    custom_resolution: float = 10.0
+    custom_lag: float = 2.0  # PutMetricData to alarm visibility: seconds (estimate)
+
+
+@dataclass(frozen=True, slots=True)
+class Prices:
+    """On-demand prices, us-east-1, Linux: the EC2 On-Demand pricing page (aws.amazon.com/ec2/pricing),
+    as listed in 2026 (check before relying on them). Billing is per second with a 60-second minimum
+    per instance start (same page)."""
+
+    per_hour: dict[str, float] = field(
+        default_factory=lambda: {
+            "c7i.large": 0.08925,
+            "c7i.xlarge": 0.1785,
+            "c6i.large": 0.085,
+            "t3.small": 0.0208,
+            "t3.medium": 0.0416,
+        }
+    )
+    minimum_billed_seconds: float = 60.0
+    # gp3 storage $0.08 per GB-month (Amazon EBS pricing page): what a Stopped warm instance costs.
+    ebs_gb_month: float = 0.08
+    date: str = "2026-12"
+
+    def instance_second(self, instance_type: str) -> float:
+        try:
+            return self.per_hour[instance_type] / 3600.0
+        except KeyError:
+            raise ValueError(f"no price for {instance_type!r}; known: {sorted(self.per_hour)}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    phases: Phases = field(default_factory=Phases)
+    speed: WorkerSpeed = field(default_factory=WorkerSpeed)
+    metrics: Metrics = field(default_factory=Metrics)
+    prices: Prices = field(default_factory=Prices)
+    worker_instance_type: str = "c7i.large"  # infra/config.py
+    web_instance_type: str = "t3.small"  # infra/config.py
+    web_instances: int = 1
+    volume_gib: int = 10  # infra/config.py
+    wait_seconds: float = 30.0  # services/web/settings.py: the web tier's synchronous wait
+    billed: bool = True
+
+
+CLOUD = Calibration()
+
+# The local mode (`evision up`): worker processes on this machine, queue depth read directly.
+LOCAL = Calibration(
+    # `evision worker` process start to ready: Python start + imports + model load ~0.9 s
+    # (tests/infra/test_bootstrap.py, start to first reply 0.9 s; tests/elasticity/test_burst.py
+    # shows a worker serving ~0.5-1 s after the decision).
+    phases=Phases(
+        launch_request=0.0, pending=0.0, os_boot=0.0, bootstrap=0.0, model_load=0.9, warm_start=0.9
+    ),
+    # evision bench, worker loop alone (README, 2 vCPUs): ~170 images/s for the one local worker
+    # that uses both cores; on the local backend a batch's own calls take ~1 ms.
+    speed=WorkerSpeed(images_per_second=170.0, round_trip=0.01),
+    # The supervisor reads the SQLite queue's depth itself, every period, with no delay.
+    metrics=Metrics(sqs_resolution=1.0, sqs_lag=0.0, custom_resolution=1.0, custom_lag=0.0),
+    web_instances=0,
+    prices=Prices(minimum_billed_seconds=0.0),
+    billed=False,
+)

@@ -1,0 +1,107 @@
+"""What decides the desired capacity in a simulated run.
+
+- `AlarmController`: CloudWatch alarms + EC2 Auto Scaling step policies, as `infra/scaling.py`
+  renders them, evaluated on a metric series with its resolution and lag. Fed with
+  `alarm_rules(policy)` it is the deployed stack; fed with other rules, any CloudWatch recipe.
+- `SupervisorController`: the local supervisor: `decide()` of the ONE policy on the queue depth
+  read every period.
+- `SeedController`: the seeds' custom controller: poll the queue every few seconds, one new
+  instance per waiting message up to the maximum; instances terminate themselves when idle.
+
+EC2 step-scaling semantics (AWS Auto Scaling user guide, "Step and simple scaling policies"):
+an alarm action runs again at each evaluation while the alarm stays in ALARM; while instances
+added by a scale-out are warming up, their capacity counts towards the next step (the same step
+again adds nothing, a higher step only the difference) and dynamic scale-in waits; when several
+policies fire at once, the one giving the largest capacity wins.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from services.elasticity.alarms import AlarmRule
+from services.elasticity.policy import ScalingPolicy, ScalingState, decide
+from services.elasticity.simulator.world import Controller, World
+from services.ports import QueueDepth
+
+
+def step_target(rule: AlarmRule, value: float, current: int, warming: int) -> int | None:
+    """The capacity this rule's action asks for at metric `value`, or None for no change."""
+    step = rule.adjustment_for(value)
+    if step is None:
+        return None
+    if rule.adjustment_type == "ExactCapacity":
+        target = step.change
+    elif step.change > 0:
+        target = current - warming + step.change
+        return target if target > current else None
+    else:
+        target = current + step.change
+    if target < current and warming > 0:
+        return None  # dynamic scale-in waits for the warm-up
+    return target if target != current else None
+
+
+@dataclass
+class AlarmController(Controller):
+    rules: Sequence[AlarmRule]
+    source: str  # the world's metric series the alarms read
+    period: float = 60.0
+    first_tick: float = 0.0
+    alarm_states: dict[str, bool] = field(default_factory=dict)
+
+    def tick(self, world: World, now: float) -> None:
+        series = world.series[self.source]
+        warming = world.warming_capacity(now)
+        current = world.desired
+        wanted: list[tuple[int, AlarmRule]] = []
+        for rule in self.rules:
+            values = series.period_maxima(rule.metric, rule.period_seconds, now, rule.evaluation_periods)
+            present = [v for v in values if v is not None]
+            breaching = sum(1 for v in present if rule.breaches(v))
+            in_alarm = breaching >= rule.datapoints_to_alarm
+            self.alarm_states[rule.name] = in_alarm
+            if in_alarm and present:
+                target = step_target(rule, present[-1], current, min(warming, current))
+                if target is not None:
+                    wanted.append((target, rule))
+        if wanted:
+            target, rule = max(wanted, key=lambda item: item[0])
+            world.set_desired(target, f"{rule.name} alarm", warmup=rule.warmup_seconds)
+
+
+@dataclass
+class SupervisorController(Controller):
+    """`evision up`'s supervisor: `decide()` on the depth it reads itself every period."""
+
+    policy: ScalingPolicy
+    period: float = 1.0
+    first_tick: float = 0.0
+    history: deque[QueueDepth] = field(default_factory=deque)
+    state: ScalingState = field(default_factory=ScalingState)
+
+    def __post_init__(self) -> None:
+        self.period = self.policy.period_seconds
+        self.history = deque(maxlen=self.policy.history_periods)
+
+    def tick(self, world: World, now: float) -> None:
+        self.history.append(QueueDepth(visible=len(world.queue), in_flight=world.in_flight))
+        decision = decide(self.policy, self.history, world.desired, self.state)
+        self.state = decision.state
+        world.set_desired(decision.desired, decision.reason)
+
+
+@dataclass
+class SeedController(Controller):
+    """Poll every `period` s; start one instance per waiting message not yet covered, up to max."""
+
+    period: float = 5.0
+    first_tick: float = 0.0
+
+    def tick(self, world: World, now: float) -> None:
+        starting = sum(1 for i in world.live() if not i.in_service)
+        wanted = world.live_capacity() + max(0, len(world.queue) - starting)
+        if wanted > world.desired:
+            world.set_desired(wanted, f"{len(world.queue)} waiting, {starting} starting")

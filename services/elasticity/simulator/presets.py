@@ -1,0 +1,163 @@
+"""Named set-ups to compare on one workload: ours as deployed, the usual AWS recipe, the seeds', local.
+
+- `deployed`: the stack as `infra/` synthesizes it today: the ONE policy's alarms on SQS's own
+  1-minute metrics (`alarm_rules(policy)`), instances bootstrapped from nothing.
+- `cdk-queue-processing`: CDK's QueueProcessingService defaults: steps [<=0: -1], [>=100: +1],
+  [>=500: +5] on a 5-minute Maximum of visible messages (aws-ecs-patterns QueueProcessingServiceBase,
+  `scalingSteps` default), 1 evaluation period, the group's default 300 s warm-up.
+- `seed-controller`: the seeds' own controller: the queue polled every 5 s, one instance per
+  waiting message up to 20, instances that terminate themselves once a receive finds nothing.
+- `local`: `evision up` on this machine: the supervisor applying `decide()` every second to at
+  most 2 worker processes (one per core here).
+- any policy: `custom` with a ScalingPolicy as JSON (`--policy-file`), deployed like ours.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from services.elasticity.alarms import AlarmRule, StepAdjustment, alarm_rules
+from services.elasticity.policy import ScalingPolicy, Step
+from services.elasticity.simulator.calibration import CLOUD, LOCAL, Calibration
+from services.elasticity.simulator.controllers import AlarmController, SeedController, SupervisorController
+from services.elasticity.simulator.metrics import MetricSeries
+from services.elasticity.simulator.workloads import Workload
+from services.elasticity.simulator.world import World
+
+LOCAL_WORKERS = 2  # one per core on the 2-vCPU machines this project runs on
+# What infra/config.py deploys by default (a test checks they are equal; the runtime package
+# does not ship infra/, so it is not imported here).
+DEPLOYED_POLICY = ScalingPolicy()
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    build: Callable[[Workload, Calibration | None], World]
+
+
+def deployed_world(
+    workload: Workload, policy: ScalingPolicy, calibration: Calibration | None = None
+) -> World:
+    """`policy` as `infra/` deploys it: its alarm rules on SQS's 1-minute metrics."""
+    calibration = calibration or CLOUD
+    metrics = calibration.metrics
+    return World(
+        workload=workload,
+        calibration=calibration,
+        controller=AlarmController(
+            alarm_rules(policy), source="sqs", period=min(60.0, policy.period_seconds)
+        ),
+        min_capacity=policy.min_capacity,
+        max_capacity=policy.max_capacity,
+        series={"sqs": MetricSeries(metrics.sqs_resolution, metrics.sqs_lag)},
+    )
+
+
+def cdk_queue_processing_rules(
+    period_seconds: float = 300.0, warmup_seconds: int = 300
+) -> tuple[AlarmRule, ...]:
+    upper = AlarmRule(
+        name="Upper",
+        description="CDK QueueProcessingService: visible >= 100",
+        metric="visible",
+        period_seconds=period_seconds,
+        threshold=100,
+        comparison=">=",
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+        adjustment_type="ChangeInCapacity",
+        adjustments=(StepAdjustment(change=1, lower=0, upper=400), StepAdjustment(change=5, lower=400)),
+        warmup_seconds=warmup_seconds,
+    )
+    lower = replace(
+        upper,
+        name="Lower",
+        description="CDK QueueProcessingService: visible <= 0",
+        threshold=0,
+        comparison="<=",
+        adjustments=(StepAdjustment(change=-1, upper=0),),
+        warmup_seconds=None,
+    )
+    return (upper, lower)
+
+
+def _deployed(workload: Workload, calibration: Calibration | None) -> World:
+    return deployed_world(workload, DEPLOYED_POLICY, calibration)
+
+
+def _cdk(workload: Workload, calibration: Calibration | None) -> World:
+    calibration = calibration or CLOUD
+    metrics = calibration.metrics
+    policy = DEPLOYED_POLICY
+    return World(
+        workload=workload,
+        calibration=calibration,
+        controller=AlarmController(cdk_queue_processing_rules(), source="sqs", period=60.0),
+        min_capacity=policy.min_capacity,
+        max_capacity=policy.max_capacity,
+        series={"sqs": MetricSeries(metrics.sqs_resolution, metrics.sqs_lag)},
+    )
+
+
+def _seed(workload: Workload, calibration: Calibration | None) -> World:
+    calibration = calibration or CLOUD
+    return World(
+        workload=workload,
+        calibration=calibration,
+        controller=SeedController(period=5.0),
+        max_capacity=20,
+        series={},
+        self_terminating_workers=True,
+    )
+
+
+def local_world(
+    workload: Workload,
+    calibration: Calibration | None = None,
+    *,
+    period_seconds: float = 1.0,
+    workers: int = LOCAL_WORKERS,
+) -> World:
+    policy = ScalingPolicy().local(period_seconds=period_seconds, max_capacity=workers, cpu_count=workers)
+    return World(
+        workload=workload,
+        calibration=calibration or LOCAL,
+        controller=SupervisorController(policy),
+        min_capacity=policy.min_capacity,
+        max_capacity=policy.max_capacity,
+        series={},
+    )
+
+
+def _local(workload: Workload, calibration: Calibration | None) -> World:
+    return local_world(workload, calibration)
+
+
+PRESETS: dict[str, Preset] = {
+    preset.name: preset
+    for preset in (
+        Preset("deployed", "our stack as infra/ synthesizes it", _deployed),
+        Preset("cdk-queue-processing", "CDK QueueProcessingService defaults", _cdk),
+        Preset("seed-controller", "poll every 5 s, one instance per waiting message", _seed),
+        Preset("local", "evision up: the supervisor, 1 s periods, 2 workers", _local),
+    )
+}
+CLOUD_PRESETS = ("deployed", "cdk-queue-processing", "seed-controller")
+
+
+def policy_from_file(path: Path) -> ScalingPolicy:
+    """A ScalingPolicy from JSON: its fields, `scale_out_steps` as [[lower, upper, change], ...]."""
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object of ScalingPolicy fields")
+    if "scale_out_steps" in data:
+        data["scale_out_steps"] = tuple(Step(*step) for step in data["scale_out_steps"])
+    try:
+        return ScalingPolicy(**data)
+    except TypeError as exc:
+        raise ValueError(f"{path}: {exc}") from None

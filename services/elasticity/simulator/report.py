@@ -1,0 +1,120 @@
+"""The runs as a table (rich), as JSON, and as a timeline plot (matplotlib, optional extra `plot`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from services.elasticity.simulator.results import RunResult
+from services.elasticity.simulator.world import World
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("preset", "preset"),
+    ("workload", "workload"),
+    ("first_answer_s", "first answer s"),
+    ("latency_p50_s", "p50 s"),
+    ("latency_p95_s", "p95 s"),
+    ("latency_max_s", "max s"),
+    ("time_to_last_answer_s", "last answer s"),
+    ("answered_202", "202s"),
+    ("peak_instances", "peak"),
+    ("instance_seconds", "inst-s"),
+    ("cost_usd", "cost $"),
+    ("back_to_min_after_last_answer_s", "to min s"),
+)
+
+
+def _cell(value: object, key: str = "") -> str:
+    if key == "cost_usd" and isinstance(value, float):
+        return f"{value:.4f}"
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}" if value < 1 and value != 0 else f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def render_table(results: Sequence[RunResult], console: Console) -> None:
+    table = Table(
+        title="simulated cloud tier",
+        title_justify="left",
+        caption="latencies per upload; 202s: answered after the web wait; "
+        "cost: workers + web (+ warm pool EBS)",
+        caption_justify="left",
+    )
+    for _, header in COLUMNS:
+        table.add_column(
+            header, justify="left" if header in ("preset", "workload") else "right", no_wrap=True
+        )
+    for result in results:
+        data = result.model_dump()
+        table.add_row(*(_cell(data[key], key) for key, _ in COLUMNS))
+    console.print(table)
+
+
+def markdown_table(results: Sequence[RunResult]) -> str:
+    """The same table as Markdown (for the README)."""
+    lines = ["| " + " | ".join(header for _, header in COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
+    for result in results:
+        data = result.model_dump()
+        lines.append("| " + " | ".join(_cell(data[key], key) for key, _ in COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def plot_timelines(runs: Sequence[tuple[RunResult, World]], path: Path) -> None:
+    """One row per run: queue depth, desired and in-service instances, answers so far."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise RuntimeError("--plot needs matplotlib: pip install 'elastic-vision[plot]'") from None
+    figure, axes = plt.subplots(len(runs), 1, figsize=(10, 2.7 * len(runs)), squeeze=False)
+    for row, (result, world) in zip(axes, runs, strict=True):
+        depth_axis = row[0]
+        points = world.timeline
+        end = max(p.t for p in points) if points else 1.0
+        times = [p.t for p in points]
+        depth_axis.fill_between(
+            times,
+            [p.visible + p.in_flight for p in points],
+            step="post",
+            alpha=0.3,
+            label="queue (visible + in flight)",
+        )
+        depth_axis.step(
+            times, [p.answered for p in points], where="post", color="tab:green", label="answered"
+        )
+        depth_axis.set_ylabel("uploads")
+        depth_axis.set_xlim(0, end)
+        capacity_axis = depth_axis.twinx()
+        capacity_axis.step(times, [p.desired for p in points], where="post", color="tab:red", label="desired")
+        capacity_axis.step(
+            times,
+            [p.in_service for p in points],
+            where="post",
+            color="tab:purple",
+            linestyle="--",
+            label="in service",
+        )
+        capacity_axis.set_ylabel("instances")
+        capacity_axis.set_ylim(bottom=0)
+        depth_axis.set_title(
+            f"{result.preset} on {result.workload}: last answer {_cell(result.time_to_last_answer_s)} s, "
+            f"{result.answered_202} of {result.uploads} past the web wait, ${result.cost_usd:.4f}",
+            fontsize=9,
+            loc="left",
+        )
+        handles = depth_axis.get_legend_handles_labels()[0] + capacity_axis.get_legend_handles_labels()[0]
+        depth_axis.legend(handles=handles, loc="upper right", fontsize=7)
+    for row in axes:
+        row[0].set_xlabel("seconds since the first upload", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
