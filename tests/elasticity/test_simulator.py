@@ -1,0 +1,194 @@
+"""The simulator: conservation, the same alarm semantics as infra/scaling.py and decide(), the
+comparators' limits, and `evision simulate` through its command line."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from services.elasticity.alarms import alarm_rules
+from services.elasticity.policy import ScalingPolicy, Step, decide
+from services.elasticity.simulator import CUSTOM, PRESETS, simulate
+from services.elasticity.simulator.calibration import CLOUD
+from services.elasticity.simulator.controllers import AlarmController
+from services.elasticity.simulator.metrics import MetricSeries
+from services.elasticity.simulator.presets import DEPLOYED_POLICY
+from services.elasticity.simulator.workloads import STANDARD_WORKLOADS, parse_workload
+from services.elasticity.simulator.world import World
+from services.ports import QueueDepth
+from tests.elasticity.policies import MODIFIED
+
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+@pytest.mark.parametrize("workload", [*STANDARD_WORKLOADS, "steps:5@120,40@60,0@300"])
+def test_every_upload_is_answered_or_still_queued(preset, workload):
+    result, world = simulate(preset, workload)
+    assert result.answered + result.still_queued == result.uploads == len(world.workload.arrivals)
+    assert result.still_queued == 0  # the pool always recovers within the simulated tail
+    assert world.in_flight == 0 and not world.queue
+    assert result.back_to_min_after_last_answer_s is not None
+    assert result.latency_max_s is not None and result.latency_max_s >= (result.latency_p50_s or 0) >= 0
+
+
+def test_the_same_seed_gives_the_same_run_and_another_seed_another():
+    first, _ = simulate("deployed", "poisson:20:300", seed=7)
+    again, _ = simulate("deployed", "poisson:20:300", seed=7)
+    other, _ = simulate("deployed", "poisson:20:300", seed=8)
+    assert first == again and first.uploads != other.uploads
+
+
+def test_the_deployed_preset_is_the_policy_infra_deploys():
+    from infra.config import ServiceConfig
+
+    assert ServiceConfig().scaling == DEPLOYED_POLICY
+    assert (CLOUD.worker_instance_type, CLOUD.web_instance_type) == (
+        ServiceConfig().worker_instance_type,
+        ServiceConfig().web_instance_type,
+    )
+
+
+@pytest.mark.parametrize("policy", [DEPLOYED_POLICY, MODIFIED], ids=["default", "modified"])
+def test_the_alarm_rules_are_what_infra_renders(policy):
+    """Threshold, comparison, periods, datapoints and step bounds: read back from the template."""
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from tests.infra.stacks import queue_scaled_group
+
+    stack = cdk.Stack(cdk.App(), "Sim")
+    queue_scaled_group(stack, policy)
+    template = Template.from_stack(stack)
+    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    policies = template.find_resources("AWS::AutoScaling::ScalingPolicy")
+    comparisons = {">=": "GreaterThanOrEqualToThreshold", "<=": "LessThanOrEqualToThreshold"}
+    for rule in alarm_rules(policy):
+        [alarm] = [a["Properties"] for name, a in alarms.items() if name.startswith(f"{rule.name}Alarm")]
+        [action] = [p["Properties"] for name, p in policies.items() if name.startswith(f"{rule.name}Policy")]
+        assert alarm["Threshold"] == rule.threshold
+        assert alarm["ComparisonOperator"] == comparisons[rule.comparison]
+        assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (
+            rule.evaluation_periods,
+            rule.datapoints_to_alarm,
+        )
+        periods = {m.get("MetricStat", {}).get("Period") for m in alarm.get("Metrics", [])} - {None}
+        assert (alarm.get("Period") or periods.pop()) == rule.period_seconds
+        assert action["AdjustmentType"] == rule.adjustment_type
+        steps = [
+            (s.get("MetricIntervalLowerBound"), s.get("MetricIntervalUpperBound"), s["ScalingAdjustment"])
+            for s in action["StepAdjustments"]
+        ]
+        assert sorted(steps, key=str) == sorted(
+            [(a.lower, a.upper, a.change) for a in rule.adjustments], key=str
+        )
+
+
+def _open_loop(policy: ScalingPolicy, series: list[QueueDepth]) -> tuple[list[int], list[int]]:
+    """The desired capacity per period from decide() and from the simulator's alarms, fed the same series."""
+    workload = parse_workload("burst:0")
+    metrics = MetricSeries(policy.period_seconds, 0.0)
+    controller = AlarmController(alarm_rules(policy), "sqs", period=policy.period_seconds)
+    world = World(
+        workload=workload,
+        calibration=CLOUD,
+        controller=controller,
+        min_capacity=policy.min_capacity,
+        max_capacity=policy.max_capacity,
+        series={"sqs": metrics},
+    )
+    by_alarms, by_decide = [], []
+    current, state, history = policy.min_capacity, None, []
+    for index, sample in enumerate(series):
+        t = index * policy.period_seconds
+        metrics.record(t, visible=sample.visible, in_flight=sample.in_flight, desired=world.desired)
+        world.now = t + policy.period_seconds  # the period has ended: its datapoint is in
+        controller.tick(world, world.now)
+        by_alarms.append(world.desired)
+        history.append(sample)
+        decision = decide(policy, history, current, state)
+        current, state = decision.desired, decision.state
+        by_decide.append(current)
+    return by_alarms, by_decide
+
+
+@pytest.mark.parametrize("policy", [DEPLOYED_POLICY, MODIFIED], ids=["default", "modified"])
+def test_the_simulated_alarms_decide_what_decide_does(policy):
+    """One semantics: the CloudWatch alarms (as rendered) and decide() give the same capacity."""
+    rng = random.Random(3)
+    levels = [0, 0, 1, 150, 250, 900, 1200, 4000, 6000, 25000]
+    series = [QueueDepth(rng.choice(levels), rng.choice([0, 0, 5])) for _ in range(300)]
+    series += [QueueDepth(0, 0)] * 12
+    by_alarms, by_decide = _open_loop(policy, series)
+    assert by_alarms == by_decide
+    assert max(by_alarms) > 1 and by_alarms[-1] == policy.min_capacity
+
+
+def test_changing_only_the_policy_changes_the_simulated_cloud():
+    base, _ = simulate(CUSTOM, "burst:2000", policy=DEPLOYED_POLICY)
+    eager = replace(DEPLOYED_POLICY, scale_from_zero_to=4, scale_out_steps=(Step(500, None, 4),))
+    faster, _ = simulate(CUSTOM, "burst:2000", policy=eager)
+    slower, _ = simulate(CUSTOM, "burst:2000", policy=replace(DEPLOYED_POLICY, period_seconds=120))
+    assert faster.peak_instances > base.peak_instances
+    times = [run.time_to_last_answer_s for run in (faster, base, slower)]
+    assert None not in times and sorted(times) == times and len(set(times)) == 3  # type: ignore[type-var]
+
+
+def test_cdk_queue_processing_cannot_react_before_its_five_minute_metric():
+    _, world = simulate("cdk-queue-processing", "burst:500")
+    first = world.decisions[0]
+    assert first.after > first.before
+    assert first.t >= 300 + CLOUD.metrics.sqs_lag  # a 5-minute period, then the datapoint's lag
+    assert world.calibration.phases.cold_start + first.t >= 300
+
+
+def test_a_cold_burst_on_the_deployed_stack_waits_for_the_metric_and_a_boot():
+    result, _ = simulate("deployed", "burst:100")
+    phases, metrics = CLOUD.phases, CLOUD.metrics
+    # The first datapoint (t=0..60) is seen at 60 s + lag; the instance then boots and installs.
+    expected = metrics.sqs_resolution + metrics.sqs_lag + phases.cold_start
+    assert result.first_answer_s == pytest.approx(expected, abs=2.0)
+    assert result.answered_202 == 100
+
+
+def test_evision_simulate_prints_json_table_and_plot(tmp_path):
+    command = [sys.executable, "-m", "services.cli", "simulate"]
+    as_json = subprocess.run(
+        [*command, "--workload", "burst:100", "--preset", "deployed", "--json", "-"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    [run] = json.loads(as_json.stdout)
+    for key in (
+        "time_to_last_answer_s",
+        "latency_p50_s",
+        "latency_p95_s",
+        "latency_max_s",
+        "answered_202",
+        "peak_instances",
+        "instance_seconds",
+        "cost_usd",
+        "back_to_min_after_last_answer_s",
+    ):
+        assert run[key] is not None, key
+    plot = tmp_path / "timeline.png"
+    table = subprocess.run(
+        [*command, "--standard", "--preset", "all", "--plot", str(plot)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )
+    assert table.stdout.count("burst:2000") == len(PRESETS) and "poisson:50:1800" in table.stdout
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 20_000
+    bad = subprocess.run([*command, "--workload", "nonsense"], cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown workload" in bad.stderr
