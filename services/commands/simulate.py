@@ -63,6 +63,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON (- for standard output)")
     parser.add_argument("--plot", type=Path, metavar="PNG", help="a timeline per run of the first workload")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown (for the README)")
 
 
 def _custom_policy(args: argparse.Namespace) -> ScalingPolicy | None:
@@ -101,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
 
     from services.elasticity.simulator import CUSTOM, PRESETS, RunResult, simulate
     from services.elasticity.simulator.calibration import CLOUD, LOCAL
-    from services.elasticity.simulator.report import plot_timelines, render_table
+    from services.elasticity.simulator.report import markdown_table, plot_timelines, render_table
     from services.elasticity.simulator.workloads import STANDARD_WORKLOADS
 
     err = Console(stderr=True)
@@ -132,7 +133,9 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(text)
         else:
             Path(args.json).write_text(text)
-    if args.json != "-":
+    if args.markdown:
+        print(markdown_table(results))
+    elif args.json != "-":
         render_table(results, Console(width=None if sys.stdout.isatty() else 160))
         err.print(f"{len(runs)} runs simulated in {elapsed:.1f} s")
     if args.plot:

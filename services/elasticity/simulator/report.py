@@ -33,7 +33,7 @@ def _cell(value: object, key: str = "") -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.4f}" if value < 1 and value != 0 else f"{value:,.1f}"
+        return f"{value:,.2f}" if value < 100 else f"{value:,.1f}"
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
