@@ -63,7 +63,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON (- for standard output)")
     parser.add_argument("--plot", type=Path, metavar="PNG", help="a timeline per run of the first workload")
-    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown (for the README)")
+    parser.add_argument(
+        "--markdown", action="store_true", help="print the table as Markdown (for the README)"
+    )
 
 
 def _custom_policy(args: argparse.Namespace) -> ScalingPolicy | None:

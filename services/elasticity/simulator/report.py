@@ -92,7 +92,7 @@ def plot_timelines(runs: Sequence[tuple[RunResult, World]], path: Path) -> None:
             times, [p.answered for p in points], where="post", color="tab:green", label="answered"
         )
         depth_axis.set_ylabel("uploads")
-        depth_axis.set_xlim(0, end)
+        depth_axis.set_xlim(0, end * 1.04)  # the last step (back to the minimum) stays visible
         capacity_axis = depth_axis.twinx()
         capacity_axis.step(times, [p.desired for p in points], where="post", color="tab:red", label="desired")
         capacity_axis.step(
