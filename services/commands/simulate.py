@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from services.elasticity.simulator import CUSTOM, PRESETS, RunResult, simulate
-    from services.elasticity.simulator.calibration import CLOUD, LOCAL
+    from services.elasticity.simulator.calibration import CLOUD
     from services.elasticity.simulator.report import markdown_table, plot_timelines, render_table
     from services.elasticity.simulator.workloads import STANDARD_WORKLOADS
 
@@ -120,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         for workload in workloads:
             for preset in presets:
-                calibration = _calibration(args, LOCAL if preset == "local" else CLOUD)
+                base = PRESETS[preset].calibration if preset in PRESETS else CLOUD
+                calibration = _calibration(args, base)
                 runs.append(
                     simulate(preset, workload, seed=args.seed, calibration=calibration, policy=policy)
                 )

@@ -38,6 +38,7 @@ class Preset:
     name: str
     description: str
     build: Callable[[Workload, Calibration | None], World]
+    calibration: Calibration = CLOUD  # what it runs on unless given another
 
 
 def deployed_world(
@@ -144,7 +145,7 @@ PRESETS: dict[str, Preset] = {
         Preset("deployed", "our stack as infra/ synthesizes it", _deployed),
         Preset("cdk-queue-processing", "CDK QueueProcessingService defaults", _cdk),
         Preset("seed-controller", "poll every 5 s, one instance per waiting message", _seed),
-        Preset("local", "evision up: the supervisor, 1 s periods, 2 workers", _local),
+        Preset("local", "evision up: the supervisor, 1 s periods, 2 workers", _local, LOCAL),
     )
 }
 CLOUD_PRESETS = ("deployed", "cdk-queue-processing", "seed-controller")
