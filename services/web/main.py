@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from anyio import to_thread
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from services.adapters.registry import open_backend
 from services.web.deps import WebServices
@@ -42,7 +43,8 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
             await to_thread.run_sync(dispatcher.stop)
             backend.close()
 
-    app = FastAPI(
+    # /docs and /redoc with Swagger UI and ReDoc served from the package, not a CDN (offline too).
+    app = FastAPIOffline(
         title="Elastic Vision",
         summary="Image recognition as a service",
         version="0.1.0",

@@ -9,7 +9,7 @@ name are never trusted.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -46,17 +46,31 @@ class UploadedImage:
         return quote(self.name, safe=" .-_()+,")
 
 
-class _TooLargeError(Exception):
-    pass
+# An oversized body is still read (and dropped) up to this much more, so that a client that sends
+# its whole body before reading the answer (Python's urllib, many simple clients) reads the 413
+# instead of a reset connection; past it the connection is closed (a reset is then unavoidable).
+DISCARD_BYTES = 64 * 1024 * 1024
 
 
-async def _bounded(stream: AsyncIterator[bytes], limit: int) -> AsyncGenerator[bytes, None]:
+async def _read_bounded(stream: AsyncIterator[bytes], limit: int) -> bytes | None:
+    """The whole body, or None (after discarding the rest) when it is larger than `limit`."""
+    chunks: list[bytes] = []
     total = 0
     async for chunk in stream:
         total += len(chunk)
         if total > limit:
-            raise _TooLargeError
-        yield chunk
+            await _discard(stream, DISCARD_BYTES)
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _discard(stream: AsyncIterator[bytes], most: int) -> None:
+    dropped = 0
+    async for chunk in stream:  # never held: memory stays at one chunk
+        dropped += len(chunk)
+        if dropped > most:
+            return
 
 
 def display_name(raw: str | None) -> str:
@@ -77,14 +91,16 @@ async def read_upload(request: Request, max_bytes: int) -> UploadedImage:
             ErrorKind.NOT_MULTIPART,
             f"send multipart/form-data with the image in one of the fields {_ACCEPTED}",
         )
+    stream = request.stream()
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes + FORM_OVERHEAD:
+        if int(declared) <= max_bytes + FORM_OVERHEAD + DISCARD_BYTES:
+            await _discard(stream, DISCARD_BYTES + max_bytes + FORM_OVERHEAD)
         raise _too_large(max_bytes)
 
-    try:
-        body = b"".join([chunk async for chunk in _bounded(request.stream(), max_bytes + FORM_OVERHEAD)])
-    except _TooLargeError:
-        raise _too_large(max_bytes) from None
+    body = await _read_bounded(stream, max_bytes + FORM_OVERHEAD)
+    if body is None:
+        raise _too_large(max_bytes)
     try:
         parts = split_parts(body, options.get(b"boundary", b""), max_parts=MAX_PARTS)
     except MultipartError as exc:

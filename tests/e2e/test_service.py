@@ -181,3 +181,66 @@ def test_a_worker_killed_mid_batch_loses_nothing(service: Service) -> None:
     # The victim's batch came back after its visibility timeout and was answered by the survivor.
     redelivered = [r for r in responses if r.json()["timings"]["queue"] >= VISIBILITY_TIMEOUT * 1000 * 0.9]
     assert redelivered, "the killed worker held no messages: nothing was redelivered"
+
+
+def test_the_api_docs_load_every_asset_from_the_service_itself(service: Service) -> None:
+    """/docs and /redoc work offline: each script, style sheet and icon they reference is served here."""
+    import re
+
+    for page in ("/docs", "/redoc"):
+        html = httpx.get(f"{service.url}{page}", timeout=TIMEOUT)
+        assert html.status_code == 200, html.text
+        assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html.text)
+        assets += re.findall(r"""url: ?["']([^"']+)["']""", html.text)  # Swagger UI's OpenAPI URL
+        assets += re.findall(r"""spec-url=["']([^"']+)["']""", html.text)  # ReDoc's
+        assert len(assets) >= 2, html.text
+        for asset in assets:
+            assert not asset.startswith(("http:", "https:", "//")), f"{page} loads {asset} from elsewhere"
+            response = httpx.get(f"{service.url}{asset}", timeout=TIMEOUT)
+            assert response.status_code == 200 and len(response.content) > 100, (page, asset)
+
+
+def test_a_bare_host_url_is_the_upload_endpoint_too(service: Service) -> None:
+    """Course clients given http://host/ POST there: the same fields, the same text answer."""
+    for field in ("myfile", "inputFile"):
+        response = httpx.post(
+            f"{service.url}/", files={field: ("cat.jpg", golden_bytes("cat.jpg"))}, timeout=TIMEOUT
+        )
+        assert response.status_code == 200, response.text
+        stem, _, label = response.text.partition(":")
+        assert stem == "cat" and label in GOLDEN["cat.jpg"]
+    refused = httpx.post(f"{service.url}/", files={"myfile": ("a.txt", b"plain text")}, timeout=TIMEOUT)
+    assert refused.status_code == 415 and refused.json()["error"] == "not_an_image"
+
+
+def test_an_oversized_upload_answers_413_to_a_client_that_sends_everything_first(service: Service) -> None:
+    """Python's urllib sends the whole body before reading: it must read the 413, not a reset."""
+    import json as json_module
+    import urllib.error
+    import urllib.request
+
+    boundary = "evisionboundary"
+    image = golden_bytes("cat.jpg")[:3] + b"\0" * (11 * 1024 * 1024)
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="myfile"; filename="big.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + image
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    request = urllib.request.Request(
+        f"{service.url}/upload",
+        data=body,
+        method="POST",
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    try:
+        urllib.request.urlopen(request, timeout=60)
+    except urllib.error.HTTPError as error:
+        assert error.code == 413
+        assert json_module.loads(error.read())["error"] == "too_large"
+    else:
+        raise AssertionError("an 11 MB upload was accepted")
+    # The service is unharmed: the next upload is answered.
+    assert _upload(service, "cat.jpg", golden_bytes("cat.jpg")).status_code == 200

@@ -33,14 +33,21 @@ _UPLOAD_BODY: dict[str, Any] = {
 }
 
 
+_TEXT_ANSWER: dict[str, Any] = {
+    "response_class": PlainTextResponse,
+    "response_model": None,
+    "responses": {200: {"content": {"text/plain": {"example": "cat:tabby"}}}, **PENDING, **ERRORS},
+    "openapi_extra": _UPLOAD_BODY,
+}
+
+
 @router.post(
     "/upload",
-    response_class=PlainTextResponse,
-    response_model=None,
-    responses={200: {"content": {"text/plain": {"example": "cat:tabby"}}}, **PENDING, **ERRORS},
-    openapi_extra=_UPLOAD_BODY,
     summary="Classify one image; answers `<name without extension>:<label>` as text",
+    **_TEXT_ANSWER,
 )
+# Course clients given a bare host URL post to it: the same upload, the same answer.
+@router.post("/", operation_id="upload_at_root", summary="The same as POST /upload", **_TEXT_ANSWER)
 async def upload(image: UploadDep, services: ServicesDep) -> PlainTextResponse | JSONResponse:
     result = await _classified(services, image)
     if isinstance(result, JSONResponse):
