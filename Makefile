@@ -2,36 +2,46 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# `make up` needs the runtime only; the tests, linters, bench and CDK add the dev set on top.
+RUNTIME := $(VENV)/.installed-runtime
+DEV := $(VENV)/.installed-dev
 
-.PHONY: install up test lint fmt bench synth bootstrap deploy destroy clean
+.PHONY: install install-dev up status test lint fmt bench synth bootstrap deploy destroy clean
 
-install: $(STAMP)
+install: $(RUNTIME)
+install-dev: $(DEV)
 
 # (Re)create the virtualenv whenever the dependency list changes.
-$(STAMP): pyproject.toml
+$(RUNTIME): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+$(DEV): $(RUNTIME)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
 up: install
 	$(BIN)/evision up
 
-test: install
+# The running service's queue, workers and recent scaling decisions (also: .venv/bin/evision status).
+status: install
+	$(BIN)/evision status
+
+test: install-dev
 	$(BIN)/pytest
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
-fmt: install
+fmt: install-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
 # How close the whole pipeline comes to the bare model (a few minutes; not part of `make test`).
-bench: install
+bench: install-dev
 	$(BIN)/evision bench
 
 clean:
@@ -47,15 +57,15 @@ node_modules/.package-lock.json: package.json package-lock.json
 # Extra CDK CLI arguments, e.g. `make deploy CDK_ARGS="-c stage=prod -c maxCapacity=10"`.
 CDK_ARGS ?=
 
-synth: install node_modules/.package-lock.json
+synth: install-dev node_modules/.package-lock.json
 	$(CDK) synth --quiet $(CDK_ARGS)
 
 # The deploying commands need AWS credentials; `bootstrap` once per account and region.
-bootstrap: install node_modules/.package-lock.json
+bootstrap: install-dev node_modules/.package-lock.json
 	$(CDK) bootstrap $(CDK_ARGS)
 
-deploy: install node_modules/.package-lock.json
+deploy: install-dev node_modules/.package-lock.json
 	$(CDK) deploy --require-approval broadening $(CDK_ARGS)
 
-destroy: install node_modules/.package-lock.json
+destroy: install-dev node_modules/.package-lock.json
 	$(CDK) destroy $(CDK_ARGS)
