@@ -26,8 +26,15 @@ ENV_PREFIX = "EVISION_"
 _VALUES_ONLY: ContextVar[bool] = ContextVar("evision_settings_values_only", default=False)
 
 
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
 def default_data_dir() -> Path:
-    """`.evision` in the current directory, or the one named by `EVISION_DATA_DIR`."""
+    """`.evision` at the root of the source checkout this package runs from, whatever the current
+    directory (so `evision status` finds what `evision up` writes from anywhere); for a package
+    installed from a wheel, in the current directory. `EVISION_DATA_DIR` overrides both."""
+    if (CHECKOUT / "pyproject.toml").is_file() and (CHECKOUT / "services").is_dir():
+        return CHECKOUT / ".evision"
     return Path.cwd() / ".evision"
 
 

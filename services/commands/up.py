@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import logging
 import os
 import signal
+import socket
 import sys
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -73,6 +75,23 @@ def _supervisor_settings(args: argparse.Namespace) -> SupervisorSettings:
     return SupervisorSettings(**backend_overrides(args), **overrides)
 
 
+def _unbindable(host: str, port: int) -> str | None:
+    """Why the web tier could not listen there (e.g. the port is in use), or None."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind((host, port))
+    except OSError as error:
+        reason = (
+            "the port is in use (another evision up?); pick one with --port"
+            if error.errno == errno.EADDRINUSE
+            else error.strerror
+        )
+        return reason or str(error)
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     setup_logging()
     import uvicorn
@@ -93,6 +112,11 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:  # pydantic's ValidationError is a ValueError too
         print(f"evision up: {error}", file=sys.stderr)
         return 2
+
+    problem = _unbindable(args.host, args.port)
+    if problem is not None:  # before any worker starts or any banner is printed
+        print(f"evision up: cannot listen on {args.host}:{args.port}: {problem}", file=sys.stderr)
+        return 1
 
     stopping: list[int] = []
     pool: WorkerPool | None = None

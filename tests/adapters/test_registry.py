@@ -25,10 +25,10 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
 
 
 def test_settings_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)  # the data dir is the checkout's, wherever a command runs
     settings = BackendSettings()
     assert settings.backend == "local"
-    assert settings.data_dir == tmp_path / ".evision"
+    assert settings.data_dir == Path(__file__).resolve().parents[2] / ".evision"
     assert settings.dead_letter_queue == "evision-requests-dlq"
 
 

@@ -73,3 +73,57 @@ def test_up_serves_and_stops_cleanly_on_ctrl_c(tmp_path: Path, options: list[str
     assert not [pid for pid in workers if _alive(pid)], "worker processes left behind"
     if "--emulate" not in options:
         assert (tmp_path / "data").is_dir()
+
+
+def test_up_on_a_busy_port_fails_with_one_line_before_starting_anything(tmp_path: Path) -> None:
+    import socket
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EVISION_", "AWS_"))}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        up = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "services.cli",
+                "up",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(tmp_path / "d"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert up.returncode == 1
+    lines = [line for line in (up.stdout + up.stderr).splitlines() if line.strip()]
+    assert lines == [
+        f"evision up: cannot listen on 127.0.0.1:{port}: the port is in use (another evision up?); "
+        "pick one with --port"
+    ], lines
+    assert not (tmp_path / "d").exists()  # nothing started, nothing written
+
+
+def test_status_finds_the_checkouts_data_from_any_directory(tmp_path: Path) -> None:
+    """Without EVISION_DATA_DIR, every command uses <checkout>/.evision, not <cwd>/.evision."""
+    import json
+
+    checkout = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EVISION_", "AWS_"))}
+    status = subprocess.run(
+        [sys.executable, "-m", "services.cli", "status", "--json"],
+        env={**env, "PYTHONPATH": str(checkout)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    report = json.loads(status.stdout)
+    error = report["queue"]["error"] or ""
+    assert str(tmp_path) not in status.stdout
+    assert error == "" or str(checkout / ".evision") in error
