@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.adapters.aws.protection import ProtectionSettings
+from services.commands._options import LoggingSettings
 from services.elasticity.supervisor import SupervisorSettings
 from services.settings import BackendSettings, EvisionSettings
 from services.web.settings import WebSettings
@@ -28,6 +29,7 @@ NON_DEFAULT: dict[str, object] = {
     "wait_seconds": 4.5,
     "max_upload_bytes": 1234,
     "reply_poll_seconds": 2.0,
+    "summary_seconds": 3.0,
     "batch_size": 3,
     "poll_seconds": 5.0,
     "burst_poll_seconds": 0.5,
@@ -45,8 +47,10 @@ NON_DEFAULT: dict[str, object] = {
     "drain_seconds": 9.0,
     "asg_name": "workers",
     "instance_id": "i-0abc",
+    "log_level": "DEBUG",
 }
 CLASSES: list[type[EvisionSettings]] = [
+    LoggingSettings,
     BackendSettings,
     WebSettings,
     WorkerSettings,

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field
 
 from services.adapters.registry import backend_names
+from services.settings import EvisionSettings
 
 
 def add_backend_options(parser: argparse.ArgumentParser) -> None:
@@ -25,5 +28,14 @@ def backend_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {field: getattr(args, arg) for arg, field in names.items() if getattr(args, arg, None) is not None}
 
 
-def setup_logging(level: str = "INFO") -> None:
+class LoggingSettings(EvisionSettings):
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO",
+        description="INFO: changes of state, errors, a summary every 10 s while busy; "
+        "DEBUG: every batch and period too",
+    )
+
+
+def setup_logging() -> None:
+    level = LoggingSettings().log_level
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s")

@@ -279,9 +279,12 @@ class Supervisor:
             running=len(self.pool.running),
             draining=len(self.pool.draining),
         )
-        # Quiet when idle and steady; one line per period while there is work or a change.
-        if decision.changed(current) or sample.outstanding > 0 or record.draining:
+        # A change is news (INFO); a period with work but no change is routine (DEBUG); idle is silent.
+        if decision.changed(current):
             decision_log.info("%s", decision_line(record))
+        elif sample.outstanding > 0 or record.draining:
+            decision_log.debug("%s", decision_line(record))
+        if decision.changed(current) or sample.outstanding > 0 or record.draining:
             self.recent.append(record)
         if self._on_decision is not None:
             self._on_decision(record)

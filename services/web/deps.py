@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.ports import Backend, BlobStore, MessageQueue
+from services.web.activity import Activity
 from services.web.dispatcher import ReplyDispatcher
 from services.web.settings import WebSettings
 from services.web.upload import UploadedImage, read_upload
@@ -21,6 +22,7 @@ class WebServices:
     outputs: BlobStore
     requests: MessageQueue
     dispatcher: ReplyDispatcher
+    activity: Activity
 
 
 async def get_services(request: Request) -> WebServices:

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from services.adapters.registry import open_backend
+from services.web.activity import Activity
 from services.web.deps import WebServices
 from services.web.dispatcher import ReplyDispatcher
 from services.web.errors import install_error_handlers
@@ -28,18 +29,28 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
             await to_thread.run_sync(backend.provision, settings)
         replies = await to_thread.run_sync(backend.reply_queue, settings.reply_queue)
         dispatcher = ReplyDispatcher(replies, poll_seconds=settings.reply_poll_seconds)
+        requests = backend.queue(settings.request_queue)
+        activity = Activity(
+            depth=requests.depth,
+            data_dir=settings.data_dir,
+            capacity_manager=backend.capacity_manager,
+            interval=settings.summary_seconds,
+        )
         app.state.services = WebServices(
             settings=settings,
             backend=backend,
             inputs=backend.blobs(settings.input_bucket),
             outputs=backend.blobs(settings.output_bucket),
-            requests=backend.queue(settings.request_queue),
+            requests=requests,
             dispatcher=dispatcher,
+            activity=activity,
         )
         dispatcher.start(asyncio.get_running_loop())
+        activity.start()
         try:
             yield
         finally:
+            await activity.stop()
             await to_thread.run_sync(dispatcher.stop)
             backend.close()
 

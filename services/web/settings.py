@@ -20,6 +20,9 @@ class WebSettings(BackendSettings):
         default=30.0, gt=0, description="how long a request waits for its result before answering 202"
     )
     max_upload_bytes: int = Field(default=10 * MIB, gt=0, description="largest accepted image")
+    summary_seconds: float = Field(
+        default=10.0, gt=0, description="while busy, one log line per this many seconds (uploads/s, queue)"
+    )
     reply_poll_seconds: float = Field(
         default=5.0, gt=0, le=20, description="long-poll wait of the reply consumer (bounds shutdown time)"
     )

@@ -36,6 +36,7 @@ async def submit(services: WebServices, image: UploadedImage) -> tuple[str, Resu
         )
         services.requests.send(message.model_dump_json())
 
+    services.activity.uploads += 1
     try:
         if services.backend.calls_are_brief:
             # On the event loop: the thread hop cost more web CPU than the calls themselves
@@ -44,7 +45,9 @@ async def submit(services: WebServices, image: UploadedImage) -> tuple[str, Resu
         else:
             await to_thread.run_sync(store_and_send)
         with contextlib.suppress(TimeoutError):
-            return request_id, await asyncio.wait_for(future, services.settings.wait_seconds)
+            result = await asyncio.wait_for(future, services.settings.wait_seconds)
+            services.activity.answered += 1
+            return request_id, result
         return request_id, None
     finally:
         services.dispatcher.forget(request_id)

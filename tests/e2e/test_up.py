@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -127,3 +128,56 @@ def test_status_finds_the_checkouts_data_from_any_directory(tmp_path: Path) -> N
     error = report["queue"]["error"] or ""
     assert str(tmp_path) not in status.stdout
     assert error == "" or str(checkout / ".evision") in error
+
+
+def test_up_logs_changes_and_a_summary_not_every_batch_and_period(tmp_path: Path) -> None:
+    """At INFO: scale decisions that change something, worker start/stop, a summary while busy."""
+    import asyncio
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EVISION_", "AWS_"))}
+    env["EVISION_SUMMARY_SECONDS"] = "1"
+    command = [
+        sys.executable,
+        "-m",
+        "services.cli",
+        "up",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(tmp_path / "d"),
+    ]
+    command += ["--scale-period", "0.5", "--max-workers", "1"]
+    up = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+
+    async def burst() -> list[int]:
+        async with httpx.AsyncClient(timeout=60) as client:
+            answers = await asyncio.gather(
+                *(
+                    client.post(f"{url}/upload", files={"myfile": ("cat.jpg", golden_bytes("cat.jpg"))})
+                    for _ in range(40)
+                )
+            )
+        return [a.status_code for a in answers]
+
+    try:
+        wait_until_healthy(url, up)  # type: ignore[arg-type]
+        assert asyncio.run(burst()) == [200] * 40
+        deadline = time.monotonic() + 20
+        while _children(up.pid) and time.monotonic() < deadline:  # scaled back in
+            time.sleep(0.1)
+        up.send_signal(signal.SIGINT)
+        output, _ = up.communicate(timeout=60)
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.communicate()
+    decisions = [line for line in output.splitlines() if '"event":"scaling"' in line]
+    assert decisions and all('"reason":"hold"' not in line for line in decisions), decisions
+    assert any("scale from zero" in line for line in decisions) and any(
+        "scale in" in line for line in decisions
+    )
+    assert "batch n=" not in output  # per-batch lines are DEBUG
+    assert any("uploads/s" in line and "queue" in line for line in output.splitlines()), output[-3000:]
+    assert "worker" in output and "started" in output

@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from services.commands._options import LoggingSettings
 from services.elasticity.policy import ScalingPolicy
 from services.status import DecisionRecord, read_snapshot, status_path
 from tests.e2e.conftest import free_port, wait_until_healthy
@@ -89,6 +90,7 @@ def test_burst_scales_out_from_zero_answers_everything_and_scales_back_in(tmp_pa
     url = f"http://127.0.0.1:{port}"
     data = tmp_path / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EVISION_", "AWS_"))}
+    env |= LoggingSettings.from_values(log_level="DEBUG").environment()  # every period's decision line
     log = tmp_path / "up.log"
     command = [sys.executable, "-m", "services.cli", "up", "--port", str(port), "--data-dir", str(data)]
     command += ["--scale-period", str(PERIOD), "--max-workers", "2"]
