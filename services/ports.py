@@ -169,6 +169,11 @@ class Backend(Protocol):
         """Why the service's data cannot be read from here (read-only check), or None."""
         ...
 
+    def delete_expired(self, now: float) -> int:
+        """Delete inputs and results past `settings`' expiry, where the backend does not do it
+        itself (S3 lifecycle rules do); how many objects went."""
+        ...
+
     def scale_in_protection(self) -> ScaleInProtection:
         """Protection of this worker from scale-in while busy (NoProtection where it has none)."""
         ...

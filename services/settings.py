@@ -117,6 +117,17 @@ class BackendSettings(EvisionSettings):
     dead_letter_queue: str = "evision-requests-dlq"
     max_receives: int = Field(default=3, ge=1, le=1000, description="receives before the dead-letter queue")
     visibility_timeout: float = Field(default=60.0, gt=0, le=43200, description="seconds")
+    input_expiry_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="inputs older than this are deleted: locally by a background sweep, in the cloud by "
+        "the input bucket's lifecycle rule (infra's input_expiry_days)",
+    )
+    result_expiry_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="local backend: results older than this are deleted (the cloud keeps results)",
+    )
     aws_region: str | None = Field(
         default=None, description="falls back to the standard AWS_REGION chain, then us-east-1"
     )

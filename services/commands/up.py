@@ -98,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
 
     from services.adapters.registry import open_backend, plugin
     from services.elasticity.supervisor import Supervisor, WorkerPool, local_policy, worker_command
+    from services.retention import RetentionSweeper
     from services.settings import BackendSettings
     from services.status import status_path
     from services.web.main import create_app
@@ -138,6 +139,9 @@ def run(args: argparse.Namespace) -> int:
         stack.callback(backend.close)
         if backend.provisions_itself:
             backend.provision(settings, reply_queues=[settings.reply_queue])
+        sweeper = RetentionSweeper(backend, every=scaling.sweep_seconds)
+        sweeper.start()
+        stack.callback(sweeper.stop)
         # The workers share these settings (names of buckets and queues, the data dir).
         env = {**os.environ, **settings.environment(only=BackendSettings)}
         supervisor = None

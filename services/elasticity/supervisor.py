@@ -49,6 +49,9 @@ class SupervisorSettings(BackendSettings):
     max_workers: int | None = Field(
         default=None, ge=1, description="most worker processes; default: CPU count, at most the policy max"
     )
+    sweep_seconds: float = Field(
+        default=3600.0, gt=0, description="how often expired inputs and results are deleted (local data)"
+    )
     drain_seconds: float = Field(
         default=60.0, gt=0, description="at shutdown: how long workers may finish their batch before a kill"
     )

@@ -181,3 +181,37 @@ def test_up_logs_changes_and_a_summary_not_every_batch_and_period(tmp_path: Path
     assert "batch n=" not in output  # per-batch lines are DEBUG
     assert any("uploads/s" in line and "queue" in line for line in output.splitlines()), output[-3000:]
     assert "worker" in output and "started" in output
+
+
+def test_up_deletes_expired_inputs_and_results_in_the_background(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EVISION_", "AWS_"))}
+    env |= {"EVISION_INPUT_EXPIRY_DAYS": "0.00002", "EVISION_RESULT_EXPIRY_DAYS": "0.00002"}  # ~1.7 s
+    env["EVISION_SWEEP_SECONDS"] = "0.3"
+    command = [sys.executable, "-m", "services.cli", "up", "--port", str(port), "--data-dir", str(data)]
+    up = subprocess.Popen(
+        [*command, "--workers", "1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def objects() -> list[str]:
+        return sorted(p.name for p in (data / "blobs").glob("*/*") if not p.name.startswith("."))
+
+    try:
+        wait_until_healthy(url, up)  # type: ignore[arg-type]
+        answer = httpx.post(
+            f"{url}/v1/classify", files={"myfile": ("cat.jpg", golden_bytes("cat.jpg"))}, timeout=60
+        )
+        assert answer.status_code == 200
+        request_id = answer.json()["id"]
+        assert objects() == [request_id, request_id]  # the input and its result
+        assert httpx.get(f"{url}/v1/results/{request_id}", timeout=10).status_code == 200
+        deadline = time.monotonic() + 15
+        while objects() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert objects() == []
+        assert httpx.get(f"{url}/v1/results/{request_id}", timeout=10).status_code == 404
+    finally:
+        up.send_signal(signal.SIGINT)
+        up.wait(60)

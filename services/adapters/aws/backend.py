@@ -97,6 +97,9 @@ class AwsBackend(CachingBackend):
     def unavailable_reason(self) -> str | None:
         return None  # what is reachable is only known by asking: the depth read reports it
 
+    def delete_expired(self, now: float) -> int:
+        return 0  # the buckets' lifecycle rules expire objects (infra/storage.py)
+
     def scale_in_protection(self) -> ScaleInProtection:
         from services.adapters.aws.protection import make_protection
 

@@ -61,6 +61,18 @@ class LocalBackend(CachingBackend):
         data_dir = self._settings.data_dir
         return None if data_dir.is_dir() else f"no local service data in {data_dir}"
 
+    def delete_expired(self, now: float) -> int:
+        settings = self._settings
+        removed = 0
+        for bucket, days in (
+            (settings.input_bucket, settings.input_expiry_days),
+            (settings.output_bucket, settings.result_expiry_days),
+        ):
+            store = self.blobs(bucket)
+            assert isinstance(store, LocalBlobStore)
+            removed += store.delete_older_than(now - days * 86_400)
+        return removed
+
     def scale_in_protection(self) -> ScaleInProtection:
         return NoProtection()  # the supervisor drains local workers with SIGTERM instead
 

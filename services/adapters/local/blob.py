@@ -67,3 +67,16 @@ class LocalBlobStore:
 
     def exists(self, key: str) -> bool:
         return (self._dir / check_name(key)).is_file()
+
+    def delete_older_than(self, cutoff: float) -> int:
+        """Delete the objects last written before `cutoff` (epoch seconds); how many went."""
+        removed = 0
+        with os.scandir(self._dir) as entries:
+            for entry in entries:
+                try:
+                    if entry.is_file() and entry.stat().st_mtime < cutoff:
+                        Path(entry.path).unlink()
+                        removed += 1
+                except FileNotFoundError:  # another sweeper, or a writer's rename, got there first
+                    continue
+        return removed

@@ -1,0 +1,52 @@
+"""A background sweep that keeps the local data dir bounded: inputs and results past their expiry go.
+
+`evision up` runs one; in the cloud the buckets' lifecycle rules do the same job, so the sweep
+asks the backend (`Backend.delete_expired`), which is a no-op there.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from services.ports import Backend
+
+log = logging.getLogger("evision.retention")
+
+
+class RetentionSweeper:
+    """Every `every` seconds (and once at start), delete what outlived its expiry."""
+
+    def __init__(self, backend: Backend, *, every: float) -> None:
+        self._backend = backend
+        self._every = every
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.removed = 0
+
+    def sweep(self) -> int:
+        try:
+            removed = self._backend.delete_expired(time.time())
+        except Exception:  # a failed sweep is retried next time; the service goes on
+            log.exception("the retention sweep failed")
+            return 0
+        if removed:
+            log.info("retention: deleted %d expired inputs and results", removed)
+        self.removed += removed
+        return removed
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="retention", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self.sweep()
+            if self._stop.wait(self._every):
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
