@@ -59,6 +59,7 @@ CDK_ARGS ?=
 
 synth: install-dev node_modules/.package-lock.json
 	$(CDK) synth --quiet $(CDK_ARGS)
+	$(BIN)/python -m infra.synth_summary cdk.out
 
 # The deploying commands need AWS credentials; `bootstrap` once per account and region.
 bootstrap: install-dev node_modules/.package-lock.json

@@ -6,9 +6,11 @@ Nothing else in `infra/` reads context or the environment: constructs get what t
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Literal, get_args
 
 from services.elasticity.policy import ScalingPolicy
@@ -27,9 +29,15 @@ CONTEXT_KEYS: Mapping[str, str] = {
     "sshCidr": "ssh_cidr",
 }
 
+# Every other feature flag, pinned to the value this aws-cdk-lib uses when it is unset (so the
+# template does not change, and the CLI stops printing "N feature flags are not configured").
+# Made from `cdk flags --unstable=flags`; after an aws-cdk-lib upgrade, add the new ones.
+_PINNED_FLAGS: dict[str, object] = json.loads((Path(__file__).parent / "feature_flags.json").read_text())
+
 # CDK feature flags the constructs rely on. Given to `cdk.App(context=...)` by app.py and the
 # tests (not in cdk.json, which only the CLI reads: `python app.py` must synthesize the same).
 FEATURE_FLAGS: Mapping[str, object] = {
+    **_PINNED_FLAGS,
     # Server access logs are delivered via a bucket policy, not the legacy ACL.
     "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
     "@aws-cdk/aws-iam:minimizePolicies": True,

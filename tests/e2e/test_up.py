@@ -199,7 +199,7 @@ def test_up_deletes_expired_inputs_and_results_in_the_background(tmp_path: Path)
         return sorted(p.name for p in (data / "blobs").glob("*/*") if not p.name.startswith("."))
 
     try:
-        wait_until_healthy(url, up)  # type: ignore[arg-type]
+        wait_until_healthy(url, up)
         answer = httpx.post(
             f"{url}/v1/classify", files={"myfile": ("cat.jpg", golden_bytes("cat.jpg"))}, timeout=60
         )

@@ -158,3 +158,27 @@ def test_the_bundle_holds_the_package_and_the_model_and_nothing_else(synthesized
     onnx = sorted(f for f in files if f.startswith("model/") and f.endswith(".onnx"))
     assert onnx, "the ONNX model must be in the bundle (model/*.onnx)"
     assert not any("__pycache__" in f or f.endswith(".pyc") or "/." in f for f in files)
+
+
+def test_the_synth_summary_names_each_template_and_its_resource_count(synthesized):
+    from infra.synth_summary import summary
+
+    [line] = summary(synthesized.outdir)
+    count = len(synthesized.resources)
+    assert line.startswith(f"synthesized ElasticVision-dev: {count} resources (")
+    assert str(synthesized.outdir / "ElasticVision-dev.template.json") in line
+
+
+def test_every_feature_flag_is_configured(synthesized):
+    """No "N feature flags are not configured" notice from the CLI: the app's own flag report."""
+    import json
+
+    manifest = json.loads((synthesized.outdir / "manifest.json").read_text())
+    [report] = [a for a in manifest["artifacts"].values() if a["type"] == "cdk:feature-flag-report"]
+    unconfigured = [
+        name
+        for name, flag in report["properties"]["flags"].items()
+        if "userValue" not in flag
+        and flag.get("unconfiguredBehavesLike", {}).get("v2", False) != flag.get("recommendedValue")
+    ]
+    assert unconfigured == []
