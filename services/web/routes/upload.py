@@ -41,13 +41,13 @@ _TEXT_ANSWER: dict[str, Any] = {
 }
 
 
+# Course clients given a bare host URL post to it: the same upload, the same answer.
+@router.post("/", operation_id="upload_at_root", summary="The same as POST /upload", **_TEXT_ANSWER)
 @router.post(
     "/upload",
     summary="Classify one image; answers `<name without extension>:<label>` as text",
     **_TEXT_ANSWER,
 )
-# Course clients given a bare host URL post to it: the same upload, the same answer.
-@router.post("/", operation_id="upload_at_root", summary="The same as POST /upload", **_TEXT_ANSWER)
 async def upload(image: UploadDep, services: ServicesDep) -> PlainTextResponse | JSONResponse:
     result = await _classified(services, image)
     if isinstance(result, JSONResponse):

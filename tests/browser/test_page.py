@@ -1,0 +1,96 @@
+"""The upload page and the API docs in a real browser: Debian's Chromium driven by Playwright.
+
+No browser download: Playwright's Python package drives the system's Chromium
+(`executable_path`). Without Chromium this test is skipped with how to install it, except in CI
+(`CI` set), where its absence is a failure (`.ci/run` installs it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import free_port, wait_until_healthy
+from tests.e2e.images import GOLDEN
+
+ROOT = Path(__file__).parents[2]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Chromium's own background traffic would be refused by this machine's closed network.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+if CHROMIUM is None:
+    message = "no Chromium: install it with `apt-get install chromium` (Debian) to run the browser test"
+    if os.environ.get("CI"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message, allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data = tmp_path_factory.mktemp("browser") / "data"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EVISION_", "AWS_"))}
+    command = [sys.executable, "-m", "services.cli", "up", "--port", str(port), "--data-dir", str(data)]
+    up = subprocess.Popen([*command, "--workers", "1"], env=env, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url, up)
+        yield url
+    finally:
+        up.send_signal(signal.SIGINT)
+        up.wait(60)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def test_the_upload_page_shows_the_label_and_top5_and_an_error(service: str, browser, tmp_path: Path) -> None:
+    page = browser.new_page()
+    page.goto(service)
+    golden = ROOT / "model" / "testdata" / "cat.jpg"
+    page.set_input_files("#file", str(golden))
+    page.click("button[type=submit]")
+    page.wait_for_selector("#out h2", timeout=60_000)
+    assert page.inner_text("#out h2") in GOLDEN["cat.jpg"]
+    assert page.locator("#out table tr").count() == 5
+    assert page.is_visible("#preview")
+    page.screenshot(path=str(tmp_path / "upload-page.png"))
+
+    text = tmp_path / "notes.txt"
+    text.write_text("not an image at all\n")
+    page.set_input_files("#file", str(text))
+    page.click("button[type=submit]")
+    page.wait_for_selector("#out .error", timeout=30_000)
+    assert page.inner_text("#out .error").startswith("not_an_image:")
+    page.close()
+
+
+def test_the_api_docs_render_offline(service: str, browser) -> None:
+    page = browser.new_page()
+    page.goto(f"{service}/docs")
+    page.wait_for_selector(".opblock", timeout=30_000)  # Swagger UI built the operations list
+    assert page.locator(".opblock").count() >= 5
+    page.goto(f"{service}/redoc")
+    page.wait_for_selector("[role=menuitem], .menu-content li", timeout=30_000)
+    page.close()
