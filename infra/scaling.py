@@ -1,12 +1,14 @@
 """The worker group's queue-driven scaling, rendered from the ONE `services.elasticity.policy.ScalingPolicy`.
 
-Each rule of `services.elasticity.alarms.alarm_rules(policy)` becomes one CloudWatch alarm + one
+Each rule of `services.elasticity.alarms.deployed_rules(policy)` becomes one CloudWatch alarm + one
 EC2 Auto Scaling step policy; every number (thresholds, steps, periods, datapoints, warm-up) comes
 from those rules, so `decide()` (local supervisor), the simulator and the cloud follow one definition.
 
-Metrics: `ApproximateNumberOfMessagesVisible` and visible + NotVisible (outstanding), each a
-Maximum over `period_seconds` (not CDK's default 5-minute period); the scale-from-zero rule uses
-metric math on the group's `GroupDesiredCapacity`, so the ASG needs group metrics enabled.
+Metrics, each a Maximum over the rule's period (not CDK's default 5-minute period):
+- fast (10 s): the depth the web tier publishes at high resolution (`services/web/depth_metrics.py`);
+- backstop (60 s): SQS's `ApproximateNumberOfMessagesVisible` and visible + NotVisible; its
+  scale-from-zero rule uses metric math on the group's `GroupDesiredCapacity`, so the ASG needs
+  group metrics enabled.
 """
 
 from __future__ import annotations
@@ -20,32 +22,25 @@ from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from services.elasticity.alarms import AlarmRule, alarm_rules
+from services import metric_names as names
+from services.elasticity.alarms import BACKSTOP, FAST, AlarmRule, deployed_rules
 from services.elasticity.policy import ScalingPolicy
 
 
 @dataclass(frozen=True)
 class QueueScaling:
-    """The alarms and step policies created by `add_queue_scaling` (e.g. for a dashboard)."""
+    """The alarm and step policy of each rule (by rule name), as `add_queue_scaling` made them."""
 
-    scale_from_zero_alarm: cloudwatch.Alarm
-    scale_out_alarm: cloudwatch.Alarm
-    scale_in_alarm: cloudwatch.Alarm
-    scale_from_zero_action: autoscaling.StepScalingAction
-    scale_out_action: autoscaling.StepScalingAction
-    scale_in_action: autoscaling.StepScalingAction
+    rules: dict[str, tuple[cloudwatch.Alarm, autoscaling.StepScalingAction]]
 
     @property
     def alarms(self) -> tuple[cloudwatch.Alarm, ...]:
-        return (self.scale_from_zero_alarm, self.scale_out_alarm, self.scale_in_alarm)
+        return tuple(alarm for alarm, _ in self.rules.values())
 
 
-def cloudwatch_period(policy: ScalingPolicy) -> cdk.Duration:
-    """The policy period as a CloudWatch alarm period (10, 30 or a multiple of 60 seconds).
-
-    SQS and Auto Scaling group metrics are published once a minute, so use 60 s or more.
-    """
-    seconds = policy.period_seconds
+def cloudwatch_period(seconds: float) -> cdk.Duration:
+    """A policy period as a CloudWatch alarm period: 10 or 30 s (high-resolution metrics only) or
+    a multiple of 60 s (CloudWatch User Guide, "High-resolution alarms")."""
     if seconds != int(seconds) or not (seconds in (10, 30) or seconds % 60 == 0):
         raise ValueError(f"CloudWatch alarm periods are 10, 30 or a multiple of 60 seconds, got {seconds}")
     return cdk.Duration.seconds(int(seconds))
@@ -68,42 +63,62 @@ def add_queue_scaling(
     queue: sqs.IQueue,
     policy: ScalingPolicy,
 ) -> QueueScaling:
-    """Create the alarms and step scaling policies that make `asg` follow `queue` per `policy`.
+    """Create the alarms and step scaling policies that make `asg` follow `queue` per `policy`:
+    the fast set on the web tier's 10 s depth metric, the backstop on SQS's 1-minute metrics.
 
     The group's own min/max capacity must be set by its creator (from the same policy).
     """
-    period = cloudwatch_period(policy)
+    fast_period = cloudwatch_period(policy.period_seconds)
+    backstop_period = cloudwatch_period(policy.backstop_period_seconds)
     statistic = cloudwatch.Stats.MAXIMUM
-    visible = queue.metric_approximate_number_of_messages_visible(period=period, statistic=statistic)
+
+    def published(metric_name: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=names.NAMESPACE,
+            metric_name=metric_name,
+            dimensions_map={names.QUEUE: queue.queue_name},
+            period=fast_period,
+            statistic=statistic,
+        )
+
+    fast_visible = published(names.QUEUE_VISIBLE)
+    visible = queue.metric_approximate_number_of_messages_visible(period=backstop_period, statistic=statistic)
     desired_capacity = cloudwatch.Metric(
         namespace="AWS/AutoScaling",
         metric_name="GroupDesiredCapacity",
         dimensions_map={"AutoScalingGroupName": asg.auto_scaling_group_name},
-        period=period,
+        period=backstop_period,
         statistic=statistic,
     )
-    metrics: dict[str, cloudwatch.IMetric] = {
-        "visible": visible,
-        "outstanding": queue.metric_approximate_number_of_messages_outstanding(
-            period=period, statistic=statistic
-        ),
-        "visible_at_zero": cloudwatch.MathExpression(
-            expression="IF(desired < 1, visible, 0)",
-            using_metrics={"visible": visible, "desired": desired_capacity},
-            label="Visible messages while the group is at zero",
-            period=period,
-        ),
+    metrics: dict[str, dict[str, cloudwatch.IMetric]] = {
+        FAST: {
+            "visible": fast_visible,
+            "outstanding": cloudwatch.MathExpression(
+                expression="visible + inflight",
+                using_metrics={"visible": fast_visible, "inflight": published(names.QUEUE_IN_FLIGHT)},
+                label="Visible + in-flight messages (10 s)",
+                period=fast_period,
+            ),
+        },
+        BACKSTOP: {
+            "visible": visible,
+            "outstanding": queue.metric_approximate_number_of_messages_outstanding(
+                period=backstop_period, statistic=statistic
+            ),
+            "visible_at_zero": cloudwatch.MathExpression(
+                expression="IF(desired < 1, visible, 0)",
+                using_metrics={"visible": visible, "desired": desired_capacity},
+                label="Visible messages while the group is at zero",
+                period=backstop_period,
+            ),
+        },
     }
-    rendered = [_render_rule(scope, rule, asg, metrics[rule.metric]) for rule in alarm_rules(policy)]
-    (zero_alarm, zero), (out_alarm, out), (in_alarm, in_) = rendered
-    return QueueScaling(
-        scale_from_zero_alarm=zero_alarm,
-        scale_out_alarm=out_alarm,
-        scale_in_alarm=in_alarm,
-        scale_from_zero_action=zero,
-        scale_out_action=out,
-        scale_in_action=in_,
-    )
+    rendered = {
+        rule.name: _render_rule(scope, rule, asg, metrics[source][rule.metric])
+        for source, rules in deployed_rules(policy).items()
+        for rule in rules
+    }
+    return QueueScaling(rendered)
 
 
 def _render_rule(

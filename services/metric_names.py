@@ -26,3 +26,9 @@ IMAGE_LATENCY: Final = "ImageLatency"  # Milliseconds: submit time -> result wri
 # Web tier (no load balancer in front of it, so it counts its own responses).
 HTTP_4XX: Final = "Http4xx"  # Count of 4xx responses
 HTTP_5XX: Final = "Http5xx"  # Count of 5xx responses
+
+# The request queue's depth, published by the web tier every 10 s at high resolution
+# (StorageResolution=1) so that 10-second alarms can read it; dimension QUEUE = the queue's name.
+QUEUE: Final = "QueueName"
+QUEUE_VISIBLE: Final = "QueueVisibleMessages"  # Count: ApproximateNumberOfMessages
+QUEUE_IN_FLIGHT: Final = "QueueInFlightMessages"  # Count: ApproximateNumberOfMessagesNotVisible

@@ -15,7 +15,7 @@ Step bounds are relative to the alarm threshold, as EC2 Auto Scaling step polici
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from services.elasticity.policy import ScalingPolicy
@@ -67,15 +67,19 @@ class AlarmRule:
         return None
 
 
-def alarm_rules(policy: ScalingPolicy) -> tuple[AlarmRule, ...]:
-    warmup = int(policy.warmup_periods * policy.period_seconds)
+def alarm_rules(
+    policy: ScalingPolicy, *, period_seconds: float | None = None, prefix: str = ""
+) -> tuple[AlarmRule, ...]:
+    """The policy's three rules at `period_seconds` (default: the policy's own period)."""
+    period = policy.period_seconds if period_seconds is None else period_seconds
+    warmup = int(policy.warmup_periods * period)
     threshold = policy.scale_out_threshold
-    return (
+    rules = (
         AlarmRule(
             name="ScaleFromZero",
             description="Messages are waiting and the worker group has no capacity: start workers.",
             metric="visible_at_zero",
-            period_seconds=policy.period_seconds,
+            period_seconds=period,
             threshold=1,
             comparison=">=",
             evaluation_periods=1,
@@ -88,7 +92,7 @@ def alarm_rules(policy: ScalingPolicy) -> tuple[AlarmRule, ...]:
             name="ScaleOut",
             description="Backlog of visible messages larger than the workers clear in time: add workers.",
             metric="visible",
-            period_seconds=policy.period_seconds,
+            period_seconds=period,
             threshold=threshold,
             comparison=">=",
             evaluation_periods=policy.scale_out_evaluation_periods,
@@ -108,7 +112,7 @@ def alarm_rules(policy: ScalingPolicy) -> tuple[AlarmRule, ...]:
             name="ScaleIn",
             description="No visible and no in-flight messages for K periods: shrink to idle capacity.",
             metric="outstanding",
-            period_seconds=policy.period_seconds,
+            period_seconds=period,
             threshold=0,
             comparison="<=",
             evaluation_periods=policy.scale_in_idle_periods,
@@ -118,3 +122,19 @@ def alarm_rules(policy: ScalingPolicy) -> tuple[AlarmRule, ...]:
             warmup_seconds=None,
         ),
     )
+    return tuple(replace(rule, name=prefix + rule.name) for rule in rules)
+
+
+# The deployed stack's two sets (what infra/scaling.py renders and the simulator evaluates):
+# - fast: the high-resolution depth the web tier publishes every 10 s. No scale-from-zero alarm
+#   there: the web tier activates the group itself on the first upload (GroupDesiredCapacity, the
+#   metric that rule needs, is a 1-minute metric).
+# - backstop: SQS's own 1-minute metrics, all three rules, should the web tier not publish.
+FAST = "fast"
+BACKSTOP = "backstop"
+
+
+def deployed_rules(policy: ScalingPolicy) -> dict[str, tuple[AlarmRule, ...]]:
+    fast = tuple(rule for rule in alarm_rules(policy) if rule.name != "ScaleFromZero")
+    backstop = alarm_rules(policy, period_seconds=policy.backstop_period_seconds, prefix="Backstop")
+    return {FAST: fast, BACKSTOP: backstop}

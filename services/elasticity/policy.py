@@ -45,9 +45,11 @@ Why these default numbers (backlog-per-instance reasoning)
   keep up, a sustained backlog >= 1000 means they do not, which is when adding is right.
 - 2 of 3 periods: a backlog seen at two sample times persisted for at least a period, so it is
   not a blip that the running workers clear on their own (cloud: 1-minute periods).
-- Warm-up 3 periods (cloud: 180 s, matching the 1-3 minute boot); scale in after 5 idle periods
-  (cloud: 5 minutes; locally 5 s at 1 s periods) - long enough to span the gaps of a flapping
-  load, short enough to reach 0 soon after the queue drains.
+- Warm-up 3 periods (cloud: 30 s at 10 s periods, the start of a warm-pool instance); scale in
+  after 5 idle periods (cloud: 50 s, cheap because idle instances go back to the warm pool,
+  Stopped; locally 5 s at 1 s periods) - long enough to span the gaps of a flapping load, short
+  enough to reach 0 soon after the queue drains. The SQS 1-minute backstop applies the same counts
+  at its own period (5 idle minutes).
 Locally the same step table and period counts apply with a shorter period (`ScalingPolicy.local`).
 """
 
@@ -95,10 +97,14 @@ class ScalingPolicy:
     scale_out_steps: tuple[Step, ...] = DEFAULT_SCALE_OUT_STEPS
     scale_out_evaluation_periods: int = 3
     scale_out_datapoints_to_alarm: int = 2
-    scale_in_idle_periods: int = 5
+    scale_in_idle_periods: int = 4
     scale_in_to: int | None = None  # exact capacity when idle; None means min_capacity
-    warmup_periods: int = 3
-    period_seconds: float = 60.0
+    warmup_periods: int = 6
+    # Cloud: the fast path samples the web tier's high-resolution depth metric every 10 s
+    # (CloudWatch high-resolution alarms take 10 s periods); SQS's own 1-minute metrics drive the
+    # same rules as the backstop (`backstop_period_seconds`). Locally `local()` sets 1 s.
+    period_seconds: float = 10.0
+    backstop_period_seconds: float = 60.0
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -177,6 +183,8 @@ def _validate(policy: ScalingPolicy) -> None:
         problems.append("warmup_periods must be >= 0")
     if policy.period_seconds <= 0:
         problems.append("period_seconds must be > 0")
+    if policy.backstop_period_seconds < policy.period_seconds:
+        problems.append("backstop_period_seconds must be >= period_seconds")
     if problems:
         raise ValueError("invalid scaling policy: " + "; ".join(problems))
 

@@ -17,7 +17,9 @@ from services.elasticity.policy import (
     replay,
 )
 
-POLICY = ScalingPolicy()  # defaults: steps 1000/+1, 5000/+3, 20000/+6; 2 of 3; idle K=5; warm-up 3
+# The defaults' step table and 2 of 3, with the period counts these series were written for
+# (idle K=5, warm-up 3); the decide() rules do not depend on the default counts.
+POLICY = replace(ScalingPolicy(), scale_in_idle_periods=5, warmup_periods=3)
 
 
 def visible(*counts: int, in_flight: int = 0) -> list[Sample]:

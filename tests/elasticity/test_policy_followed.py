@@ -39,8 +39,8 @@ CASES = {
             asg_capacity=("0", "20"),
             cloud_steps=[(0, 4000, 1), (4000, 19000, 3), (19000, None, 6)],
             threshold=1000,
-            idle_periods=5,
-            local_desired=[0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0],
+            idle_periods=4,
+            local_desired=[0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0],
         ),
     ),
     "modified": (

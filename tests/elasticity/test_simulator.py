@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from services.elasticity.alarms import alarm_rules
+from services.elasticity.alarms import alarm_rules, deployed_rules
 from services.elasticity.policy import ScalingPolicy, Step, decide
 from services.elasticity.simulator import CUSTOM, PRESETS, simulate
-from services.elasticity.simulator.calibration import CLOUD
+from services.elasticity.simulator.calibration import CLOUD, PREVIOUS
 from services.elasticity.simulator.controllers import AlarmController
 from services.elasticity.simulator.metrics import MetricSeries
 from services.elasticity.simulator.presets import DEPLOYED_POLICY
@@ -69,7 +69,9 @@ def test_the_alarm_rules_are_what_infra_renders(policy):
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
     policies = template.find_resources("AWS::AutoScaling::ScalingPolicy")
     comparisons = {">=": "GreaterThanOrEqualToThreshold", "<=": "LessThanOrEqualToThreshold"}
-    for rule in alarm_rules(policy):
+    rules = [rule for rule_set in deployed_rules(policy).values() for rule in rule_set]
+    assert len(rules) == len(alarms) == len(policies) == 5
+    for rule in rules:
         [alarm] = [a["Properties"] for name, a in alarms.items() if name.startswith(f"{rule.name}Alarm")]
         [action] = [p["Properties"] for name, p in policies.items() if name.startswith(f"{rule.name}Policy")]
         assert alarm["Threshold"] == rule.threshold
@@ -94,7 +96,7 @@ def _open_loop(policy: ScalingPolicy, series: list[QueueDepth]) -> tuple[list[in
     """The desired capacity per period from decide() and from the simulator's alarms, fed the same series."""
     workload = parse_workload("burst:0")
     metrics = MetricSeries(policy.period_seconds, 0.0)
-    controller = AlarmController(alarm_rules(policy), "sqs", period=policy.period_seconds)
+    controller = AlarmController({"sqs": alarm_rules(policy)}, period=policy.period_seconds)
     world = World(
         workload=workload,
         calibration=CLOUD,
@@ -131,30 +133,60 @@ def test_the_simulated_alarms_decide_what_decide_does(policy):
 
 
 def test_changing_only_the_policy_changes_the_simulated_cloud():
-    base, _ = simulate(CUSTOM, "burst:2000", policy=DEPLOYED_POLICY)
-    eager = replace(DEPLOYED_POLICY, scale_from_zero_to=4, scale_out_steps=(Step(500, None, 4),))
-    faster, _ = simulate(CUSTOM, "burst:2000", policy=eager)
-    slower, _ = simulate(CUSTOM, "burst:2000", policy=replace(DEPLOYED_POLICY, period_seconds=120))
-    assert faster.peak_instances > base.peak_instances
-    times = [run.time_to_last_answer_s for run in (faster, base, slower)]
+    workload = "steps:400@120"  # three times what one instance classifies, for two minutes
+    base, _ = simulate(CUSTOM, workload, policy=DEPLOYED_POLICY)
+    slow, _ = simulate(
+        CUSTOM, workload, policy=replace(DEPLOYED_POLICY, period_seconds=30, backstop_period_seconds=120)
+    )
+    timid, _ = simulate(
+        CUSTOM, workload, policy=replace(DEPLOYED_POLICY, scale_out_steps=(Step(50_000, None, 1),))
+    )
+    times = [run.time_to_last_answer_s for run in (base, slow, timid)]
     assert None not in times and sorted(times) == times and len(set(times)) == 3  # type: ignore[type-var]
+    assert base.peak_instances > slow.peak_instances > timid.peak_instances == 1
 
 
 def test_cdk_queue_processing_cannot_react_before_its_five_minute_metric():
     _, world = simulate("cdk-queue-processing", "burst:500")
     first = world.decisions[0]
     assert first.after > first.before
-    assert first.t >= 300 + CLOUD.metrics.sqs_lag  # a 5-minute period, then the datapoint's lag
-    assert world.calibration.phases.cold_start + first.t >= 300
+    metrics = CLOUD.metrics
+    # The 5-minute period's last sample (at 240 s) must have arrived: never before 5 minutes.
+    assert first.t >= 300 - metrics.sqs_resolution + metrics.sqs_lag >= 300
 
 
-def test_a_cold_burst_on_the_deployed_stack_waits_for_the_metric_and_a_boot():
-    result, _ = simulate("deployed", "burst:100")
-    phases, metrics = CLOUD.phases, CLOUD.metrics
-    # The first datapoint (t=0..60) is seen at 60 s + lag; the instance then boots and installs.
-    expected = metrics.sqs_resolution + metrics.sqs_lag + phases.cold_start
+def test_a_cold_burst_on_the_previous_stack_waited_for_the_metric_and_a_boot():
+    result, _ = simulate("previous", "burst:100")
+    phases, metrics = PREVIOUS.phases, PREVIOUS.metrics
+    # The first datapoint (t=0) is seen `sqs_lag` later; the instance then boots and installs.
+    expected = metrics.sqs_lag + phases.cold_start
     assert result.first_answer_s == pytest.approx(expected, abs=2.0)
     assert result.answered_202 == 100
+
+
+def test_a_cold_burst_on_the_deployed_stack_is_answered_in_seconds():
+    """The fast-cloud targets: every upload within 60 s, none past the web wait, back to the
+    minimum within 60 s of the last answer, and an idle day no dearer than before."""
+    result, world = simulate("deployed", "burst:100")
+    phases = CLOUD.phases
+    assert world.decisions[0].reason.startswith("activation")
+    assert result.first_answer_s == pytest.approx(CLOUD.activation_delay + phases.warm_start, abs=1.5)
+    assert result.latency_max_s is not None and result.latency_max_s <= 60
+    assert result.answered_202 == 0 and CLOUD.wait_seconds <= 60
+    assert result.back_to_min_after_last_answer_s is not None and result.back_to_min_after_last_answer_s <= 60
+    day, _ = simulate("deployed", "day")
+    before, _ = simulate("previous", "day")
+    assert day.cost_usd <= before.cost_usd and day.answered_202 == 0
+
+
+def test_the_backstop_acts_only_while_the_web_tier_publishes_nothing():
+    """A stale idle SQS backstop must not undo an activation; without the web's metric it scales."""
+    _, world = simulate("deployed", "burst:2000")
+    assert not [d for d in world.decisions if d.reason.startswith("Backstop")]
+    silent = replace(CLOUD, metrics=replace(CLOUD.metrics, custom_resolution=1e9))  # the web tier is gone
+    result, world = simulate(CUSTOM, "burst:100", policy=DEPLOYED_POLICY, calibration=silent)
+    assert result.answered == 100
+    assert any(d.reason.startswith("BackstopScale") for d in world.decisions)
 
 
 def test_evision_simulate_prints_json_table_and_plot(tmp_path):

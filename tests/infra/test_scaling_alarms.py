@@ -15,7 +15,7 @@ from tests.elasticity import policies
 from tests.elasticity.policies import DEFAULT
 from tests.infra.stacks import queue_scaled_group
 
-MODIFIED = replace(policies.MODIFIED, period_seconds=120)
+MODIFIED = replace(policies.MODIFIED, period_seconds=30, backstop_period_seconds=120)
 
 
 @dataclass
@@ -62,14 +62,26 @@ def policy_props(r: Rendered, name: str) -> tuple[str, dict[str, Any]]:
     return logical_id, resource["Properties"]
 
 
+# (namespace, visible metric, in-flight metric) of each set's queue depth
+SOURCES = {
+    "": ("ElasticVision", "QueueVisibleMessages", "QueueInFlightMessages"),
+    "Backstop": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible"),
+}
+
+
 def check_rendering(r: Rendered, policy: ScalingPolicy) -> None:
-    period = int(policy.period_seconds)
-    warmup = int(policy.warmup_periods * policy.period_seconds)
+    check_set(r, policy, "", int(policy.period_seconds))
+    check_set(r, policy, "Backstop", int(policy.backstop_period_seconds))
+
+
+def check_set(r: Rendered, policy: ScalingPolicy, prefix: str, period: int) -> None:
+    namespace, visible_name, in_flight_name = SOURCES[prefix]
+    warmup = int(policy.warmup_periods * period)
     asg_ref = {"Ref": r.asg_id}
     threshold = policy.scale_out_threshold
 
-    # Scale out: visible messages, the policy's period and M of N, steps relative to the threshold.
-    out_id, out = policy_props(r, "ScaleOutPolicy")
+    # Scale out: visible messages, the set's period and M of N, steps relative to the threshold.
+    out_id, out = policy_props(r, f"{prefix}ScaleOutPolicy")
     assert out["PolicyType"] == "StepScaling"
     assert out["AdjustmentType"] == "ChangeInCapacity"
     assert out["AutoScalingGroupName"] == asg_ref
@@ -83,9 +95,8 @@ def check_rendering(r: Rendered, policy: ScalingPolicy) -> None:
         for step in policy.scale_out_steps
     ]
     assert sorted(out["StepAdjustments"], key=lambda s: s["MetricIntervalLowerBound"]) == expected_steps
-    alarm = alarm_props(r, "ScaleOutAlarm")
-    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
-    assert alarm["Namespace"] == "AWS/SQS"
+    alarm = alarm_props(r, f"{prefix}ScaleOutAlarm")
+    assert (alarm["Namespace"], alarm["MetricName"]) == (namespace, visible_name)
     assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [r.queue_id, "QueueName"]}}]
     assert alarm["Statistic"] == "Maximum"
     assert alarm["Period"] == period
@@ -96,17 +107,17 @@ def check_rendering(r: Rendered, policy: ScalingPolicy) -> None:
     assert alarm["AlarmActions"] == [{"Ref": out_id}]
 
     # Scale in: visible + in-flight <= 0 for K of K periods -> exact idle capacity.
-    in_id, scale_in = policy_props(r, "ScaleInPolicy")
+    in_id, scale_in = policy_props(r, f"{prefix}ScaleInPolicy")
     assert scale_in["AdjustmentType"] == "ExactCapacity"
     assert scale_in["StepAdjustments"] == [
         {"MetricIntervalUpperBound": 0, "ScalingAdjustment": policy.idle_capacity}
     ]
-    alarm = alarm_props(r, "ScaleInAlarm")
-    # CDK renders "outstanding" as metric math: visible + not visible.
+    alarm = alarm_props(r, f"{prefix}ScaleInAlarm")
+    # Rendered as metric math: visible + not visible.
     expressions = [m for m in alarm["Metrics"] if "Expression" in m]
     assert len(expressions) == 1
     inputs = {m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"] if "MetricStat" in m}
-    assert inputs == {"ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible"}
+    assert inputs == {visible_name, in_flight_name}
     assert all(m["MetricStat"]["Period"] == period for m in alarm["Metrics"] if "MetricStat" in m)
     assert all(m["MetricStat"]["Stat"] == "Maximum" for m in alarm["Metrics"] if "MetricStat" in m)
     assert alarm["Threshold"] == 0
@@ -115,13 +126,18 @@ def check_rendering(r: Rendered, policy: ScalingPolicy) -> None:
     assert alarm["DatapointsToAlarm"] == policy.scale_in_idle_periods
     assert alarm["AlarmActions"] == [{"Ref": in_id}]
 
+    if not prefix:  # the fast set has no scale-from-zero alarm: the web tier activates the group
+        assert not [
+            k for k in r.template.find_resources("AWS::CloudWatch::Alarm") if k.startswith("ScaleFromZero")
+        ]
+        return
     # Scale from zero: visible messages while the group's desired capacity is 0, one datapoint.
-    zero_id, zero = policy_props(r, "ScaleFromZeroPolicy")
+    zero_id, zero = policy_props(r, f"{prefix}ScaleFromZeroPolicy")
     assert zero["AdjustmentType"] == "ChangeInCapacity"
     assert zero["StepAdjustments"] == [
         {"MetricIntervalLowerBound": 0, "ScalingAdjustment": policy.scale_from_zero_to}
     ]
-    alarm = alarm_props(r, "ScaleFromZeroAlarm")
+    alarm = alarm_props(r, f"{prefix}ScaleFromZeroAlarm")
     [expression] = [m["Expression"] for m in alarm["Metrics"] if "Expression" in m]
     assert expression.startswith("IF(") and "< 1" in expression
     stats = {
@@ -139,27 +155,30 @@ def check_rendering(r: Rendered, policy: ScalingPolicy) -> None:
     assert alarm["AlarmActions"] == [{"Ref": zero_id}]
 
 
-def test_default_policy_renders_one_minute_alarms_and_its_step_table(rendered):
+def test_default_policy_renders_10_s_alarms_a_one_minute_backstop_and_its_step_table(rendered):
     # The numbers a reviewer expects from the docs, not only "whatever the policy says".
     r = rendered["default"]
-    assert alarm_props(r, "ScaleOutAlarm")["Period"] == 60
+    assert alarm_props(r, "ScaleOutAlarm")["Period"] == 10
+    assert alarm_props(r, "BackstopScaleOutAlarm")["Period"] == 60
     assert alarm_props(r, "ScaleOutAlarm")["Threshold"] == 1000
     _, out = policy_props(r, "ScaleOutPolicy")
     assert [s["ScalingAdjustment"] for s in out["StepAdjustments"]] == [1, 3, 6]
     check_rendering(r, DEFAULT)
 
 
-def test_three_alarms_and_three_policies_and_nothing_else(rendered):
+def test_five_alarms_and_five_policies_and_nothing_else(rendered):
+    # fast: scale out, scale in; backstop: scale from zero, scale out, scale in
     for r in rendered.values():
-        r.template.resource_count_is("AWS::CloudWatch::Alarm", 3)
-        r.template.resource_count_is("AWS::AutoScaling::ScalingPolicy", 3)
+        r.template.resource_count_is("AWS::CloudWatch::Alarm", 5)
+        r.template.resource_count_is("AWS::AutoScaling::ScalingPolicy", 5)
 
 
 def test_changing_only_the_policy_moves_the_template_and_decide(rendered):
     r = rendered["modified"]
     check_rendering(r, MODIFIED)
     assert alarm_props(r, "ScaleOutAlarm")["Threshold"] == 200
-    assert alarm_props(r, "ScaleOutAlarm")["Period"] == 120
+    assert alarm_props(r, "ScaleOutAlarm")["Period"] == 30
+    assert alarm_props(r, "BackstopScaleOutAlarm")["Period"] == 120
     assert alarm_props(r, "ScaleInAlarm")["EvaluationPeriods"] == 7
     # decide() (the local supervisor's rule) follows the same object: 200 visible in 1 of 2
     # periods now adds 2; under the default policy it does nothing.
@@ -171,11 +190,12 @@ def test_changing_only_the_policy_moves_the_template_and_decide(rendered):
 
 
 def test_periods_cloudwatch_cannot_express_are_rejected():
-    assert cloudwatch_period(DEFAULT).to_seconds() == 60
+    assert cloudwatch_period(DEFAULT.period_seconds).to_seconds() == 10
+    assert cloudwatch_period(DEFAULT.backstop_period_seconds).to_seconds() == 60
     with pytest.raises(ValueError, match="multiple of 60"):
-        cloudwatch_period(DEFAULT.local())
+        cloudwatch_period(DEFAULT.local().period_seconds)
     with pytest.raises(ValueError, match="multiple of 60"):
-        cloudwatch_period(replace(DEFAULT, period_seconds=90))
+        cloudwatch_period(90)
 
 
 def test_the_rendering_check_tells_the_two_policies_apart(rendered):

@@ -60,12 +60,14 @@ class Metrics:
     # "CloudWatch metrics for your Amazon SQS queues are automatically collected and pushed to
     # CloudWatch at one-minute intervals" (Amazon SQS Developer Guide, monitoring with CloudWatch).
     sqs_resolution: float = 60.0
-    # SQS datapoints arrive late; not documented. An estimate of one minute (configurable).
-    sqs_lag: float = 60.0
+    # A sample is seen by alarms this long after it is taken: the value of a minute is pushed at
+    # its end (60 s), and SQS datapoints then arrive about a minute late (not documented; an
+    # estimate, configurable with --sqs-lag).
+    sqs_lag: float = 120.0
     # A custom metric put with StorageResolution=1 can be read at 1-second resolution; alarms
     # take 10 s or 30 s periods on it (CloudWatch User Guide, high-resolution metrics/alarms).
     custom_resolution: float = 10.0
-    custom_lag: float = 2.0  # PutMetricData to alarm visibility: seconds (estimate)
+    custom_lag: float = 2.0  # the web tier's sample, put at once, to alarm visibility (estimate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,11 +107,21 @@ class Calibration:
     web_instance_type: str = "t3.small"  # infra/config.py
     web_instances: int = 1
     volume_gib: int = 10  # infra/config.py
-    wait_seconds: float = 30.0  # services/web/settings.py: the web tier's synchronous wait
+    # The cloud's web wait (infra/config.py web_wait_seconds; locally 30 s, services/web/settings.py).
+    wait_seconds: float = 60.0
+    warm_pool_size: int = 1  # infra/config.py
+    # SetDesiredCapacity to the group starting a (warm) instance: an API call plus the group's
+    # reaction, ~1 s (estimate; the warm start itself is in Phases.warm_start).
+    activation_delay: float = 1.0
+    activation_interval: float = 10.0  # services/web/settings.py: at most one activation per 10 s
     billed: bool = True
 
 
 CLOUD = Calibration()
+
+# The deployment as it was before the fast-cloud work (for comparison): no warm pool, the
+# 30 s web wait; the rest as CLOUD.
+PREVIOUS = Calibration(wait_seconds=30.0, warm_pool_size=0)
 
 # The local mode (`evision up`): worker processes on this machine, queue depth read directly.
 LOCAL = Calibration(

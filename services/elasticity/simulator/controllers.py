@@ -46,30 +46,76 @@ def step_target(rule: AlarmRule, value: float, current: int, warming: int) -> in
 
 @dataclass
 class AlarmController(Controller):
-    rules: Sequence[AlarmRule]
-    source: str  # the world's metric series the alarms read
+    """Alarms on the world's metric series (`rule_sets`: series name -> the rules reading it).
+
+    A rule is evaluated every min(its period, 60) s, as CloudWatch evaluates alarms; `period` is
+    the finest of those. With `activate_to`, an upload while the group is at zero raises the
+    desired capacity at once (the web tier's activation; at most once per `activation_interval`).
+    """
+
+    rule_sets: dict[str, Sequence[AlarmRule]]
     period: float = 60.0
     first_tick: float = 0.0
+    activate_to: int | None = None
+    activation_delay: float = 1.0
+    activation_interval: float = 10.0
+    # The web tier puts a datapoint at once when an upload arrives after an idle sample, so the
+    # fast scale-in alarm cannot undo an activation with stale idle periods.
+    nudge_series: str | None = None
+    # source -> the source whose presence mutes it: the backstop acts only for periods in which
+    # the web tier's metric has no datapoint (IF(FILL(web, -1) < 0, sqs, neutral) in infra).
+    gates: dict[str, str] = field(default_factory=dict)
     alarm_states: dict[str, bool] = field(default_factory=dict)
+    _last_activation: float = float("-inf")
 
     def tick(self, world: World, now: float) -> None:
-        series = world.series[self.source]
         warming = world.warming_capacity(now)
         current = world.desired
         wanted: list[tuple[int, AlarmRule]] = []
-        for rule in self.rules:
-            values = series.period_maxima(rule.metric, rule.period_seconds, now, rule.evaluation_periods)
-            present = [v for v in values if v is not None]
-            breaching = sum(1 for v in present if rule.breaches(v))
-            in_alarm = breaching >= rule.datapoints_to_alarm
-            self.alarm_states[rule.name] = in_alarm
-            if in_alarm and present:
-                target = step_target(rule, present[-1], current, min(warming, current))
-                if target is not None:
-                    wanted.append((target, rule))
+        for source, rules in self.rule_sets.items():
+            series = world.series[source]
+            for rule in rules:
+                every = min(rule.period_seconds, 60.0)
+                if abs(now / every - round(now / every)) > 1e-6:
+                    continue  # not this rule's evaluation time
+                values = series.period_maxima(rule.metric, rule.period_seconds, now, rule.evaluation_periods)
+                if source in self.gates:
+                    web = world.series[self.gates[source]].period_maxima(
+                        "visible", rule.period_seconds, now, rule.evaluation_periods
+                    )
+                    neutral = rule.threshold - 1 if rule.comparison == ">=" else rule.threshold + 1
+                    values = [
+                        v if w is None or v is None else neutral for v, w in zip(values, web, strict=True)
+                    ]
+                present = [v for v in values if v is not None]
+                breaching = sum(1 for v in present if rule.breaches(v))
+                in_alarm = breaching >= rule.datapoints_to_alarm
+                self.alarm_states[rule.name] = in_alarm
+                if in_alarm and present:
+                    target = step_target(rule, present[-1], current, min(warming, current))
+                    if target is not None:
+                        wanted.append((target, rule))
         if wanted:
             target, rule = max(wanted, key=lambda item: item[0])
             world.set_desired(target, f"{rule.name} alarm", warmup=rule.warmup_seconds)
+
+    def on_arrival(self, world: World, now: float) -> None:
+        if self.nudge_series is not None and world.series[self.nudge_series].last_idle:
+            world.series[self.nudge_series].record(
+                now, visible=len(world.queue), in_flight=world.in_flight, desired=world.desired
+            )
+        if self.activate_to is None or world.desired > 0:
+            return
+        if now - self._last_activation < self.activation_interval:
+            return
+        self._last_activation = now
+        target = self.activate_to
+
+        def activate(_: float) -> None:
+            if world.desired == 0:  # SetDesiredCapacity only from zero, never above max
+                world.set_desired(target, "activation from zero (web tier)")
+
+        world.at(now + self.activation_delay, activate)
 
 
 @dataclass

@@ -32,15 +32,25 @@ class MetricSeries:
         self.values["visible_at_zero"].append(visible if desired < 1 else 0)
 
     def period_maxima(self, metric: AlarmMetric, period: float, now: float, count: int) -> list[float | None]:
-        """The Maximum of each of the last `count` whole periods seen by `now`, oldest first."""
-        seen_until = now - self.lag  # samples taken after this have not arrived yet
-        last_end = (int((seen_until + EPSILON) // period)) * period  # end of the last whole period
+        """The Maximum of each of the last `count` periods ended by `now`, oldest first, over the
+        samples that have arrived by then (taken at least `lag` s ago)."""
+        seen_until = now - self.lag + EPSILON
+        last_end = (int((now + EPSILON) // period)) * period  # end of the last whole period
+        seen = bisect.bisect_right(self.times, seen_until)
+        if seen:  # delayed data: the alarm evaluates the latest periods whose data is all in
+            newest = self.times[seen - 1]
+            last_end = min(last_end, int((newest + self.resolution + EPSILON) // period) * period)
         values = self.values[metric]
         result: list[float | None] = []
         for index in range(count, 0, -1):
             end = last_end - (index - 1) * period
             start = end - period
             lo = bisect.bisect_left(self.times, start - EPSILON)
-            hi = bisect.bisect_left(self.times, end - EPSILON)
+            hi = min(bisect.bisect_left(self.times, end - EPSILON), seen)
             result.append(max(values[lo:hi]) if hi > lo else None)
         return result
+
+    @property
+    def last_idle(self) -> bool:
+        """Whether the latest sample showed nothing visible and nothing in flight (or none yet)."""
+        return not self.times or self.values["outstanding"][-1] == 0

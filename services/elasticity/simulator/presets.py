@@ -1,7 +1,10 @@
 """Named set-ups to compare on one workload: ours as deployed, the usual AWS recipe, the seeds', local.
 
-- `deployed`: the stack as `infra/` synthesizes it today: the ONE policy's alarms on SQS's own
-  1-minute metrics (`alarm_rules(policy)`), instances bootstrapped from nothing.
+- `deployed`: the stack as `infra/` synthesizes it: the ONE policy's fast alarms (10 s, on the
+  depth the web tier publishes) and its backstop (SQS's 1-minute metrics), activation from zero by
+  the web tier on the first upload, a warm pool of Stopped instances reused on scale-in.
+- `previous`: the stack before that: the policy at 1-minute periods on SQS's metrics only, every
+  instance bootstrapped from nothing, the 30 s web wait.
 - `cdk-queue-processing`: CDK's QueueProcessingService defaults: steps [<=0: -1], [>=100: +1],
   [>=500: +5] on a 5-minute Maximum of visible messages (aws-ecs-patterns QueueProcessingServiceBase,
   `scalingSteps` default), 1 evaluation period, the group's default 300 s warm-up.
@@ -19,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from services.elasticity.alarms import AlarmRule, StepAdjustment, alarm_rules
+from services.elasticity.alarms import BACKSTOP, FAST, AlarmRule, StepAdjustment, alarm_rules, deployed_rules
 from services.elasticity.policy import ScalingPolicy, Step
-from services.elasticity.simulator.calibration import CLOUD, LOCAL, Calibration
+from services.elasticity.simulator.calibration import CLOUD, LOCAL, PREVIOUS, Calibration
 from services.elasticity.simulator.controllers import AlarmController, SeedController, SupervisorController
 from services.elasticity.simulator.metrics import MetricSeries
 from services.elasticity.simulator.workloads import Workload
@@ -31,6 +34,7 @@ LOCAL_WORKERS = 2  # one per core on the 2-vCPU machines this project runs on
 # What infra/config.py deploys by default (a test checks they are equal; the runtime package
 # does not ship infra/, so it is not imported here).
 DEPLOYED_POLICY = ScalingPolicy()
+PREVIOUS_POLICY = ScalingPolicy(period_seconds=60.0, scale_in_idle_periods=5)
 
 
 @dataclass(frozen=True)
@@ -44,17 +48,45 @@ class Preset:
 def deployed_world(
     workload: Workload, policy: ScalingPolicy, calibration: Calibration | None = None
 ) -> World:
-    """`policy` as `infra/` deploys it: its alarm rules on SQS's 1-minute metrics."""
+    """`policy` as `infra/` deploys it now: the fast rules on the web tier's 10 s depth metric,
+    the backstop on SQS's 1-minute metrics, activation from zero by the web tier, a warm pool."""
     calibration = calibration or CLOUD
     metrics = calibration.metrics
+    rules = deployed_rules(policy)
     return World(
         workload=workload,
         calibration=calibration,
         controller=AlarmController(
-            alarm_rules(policy), source="sqs", period=min(60.0, policy.period_seconds)
+            {"custom": rules[FAST], "sqs": rules[BACKSTOP]},
+            period=policy.period_seconds,
+            activate_to=policy.scale_from_zero_to,
+            activation_delay=calibration.activation_delay,
+            activation_interval=calibration.activation_interval,
+            nudge_series="custom",
+            gates={"sqs": "custom"},
         ),
         min_capacity=policy.min_capacity,
         max_capacity=policy.max_capacity,
+        warm_pool=calibration.warm_pool_size,
+        reuse_on_scale_in=True,
+        series={
+            "custom": MetricSeries(metrics.custom_resolution, metrics.custom_lag),
+            "sqs": MetricSeries(metrics.sqs_resolution, metrics.sqs_lag),
+        },
+    )
+
+
+def previous_world(workload: Workload, calibration: Calibration | None = None) -> World:
+    """The stack before the fast-cloud work: the policy at 1-minute periods on SQS's metrics only
+    (5 idle minutes to scale in), every instance bootstrapped from nothing."""
+    calibration = calibration or PREVIOUS
+    metrics = calibration.metrics
+    return World(
+        workload=workload,
+        calibration=calibration,
+        controller=AlarmController({"sqs": alarm_rules(PREVIOUS_POLICY)}, period=60.0),
+        min_capacity=PREVIOUS_POLICY.min_capacity,
+        max_capacity=PREVIOUS_POLICY.max_capacity,
         series={"sqs": MetricSeries(metrics.sqs_resolution, metrics.sqs_lag)},
     )
 
@@ -91,6 +123,10 @@ def _deployed(workload: Workload, calibration: Calibration | None) -> World:
     return deployed_world(workload, DEPLOYED_POLICY, calibration)
 
 
+def _previous(workload: Workload, calibration: Calibration | None) -> World:
+    return previous_world(workload, calibration)
+
+
 def _cdk(workload: Workload, calibration: Calibration | None) -> World:
     calibration = calibration or CLOUD
     metrics = calibration.metrics
@@ -98,7 +134,7 @@ def _cdk(workload: Workload, calibration: Calibration | None) -> World:
     return World(
         workload=workload,
         calibration=calibration,
-        controller=AlarmController(cdk_queue_processing_rules(), source="sqs", period=60.0),
+        controller=AlarmController({"sqs": cdk_queue_processing_rules()}, period=60.0),
         min_capacity=policy.min_capacity,
         max_capacity=policy.max_capacity,
         series={"sqs": MetricSeries(metrics.sqs_resolution, metrics.sqs_lag)},
@@ -143,12 +179,15 @@ PRESETS: dict[str, Preset] = {
     preset.name: preset
     for preset in (
         Preset("deployed", "our stack as infra/ synthesizes it", _deployed),
+        Preset(
+            "previous", "our stack before the fast-cloud work (1-minute alarms only)", _previous, PREVIOUS
+        ),
         Preset("cdk-queue-processing", "CDK QueueProcessingService defaults", _cdk),
         Preset("seed-controller", "poll every 5 s, one instance per waiting message", _seed),
         Preset("local", "evision up: the supervisor, 1 s periods, 2 workers", _local, LOCAL),
     )
 }
-CLOUD_PRESETS = ("deployed", "cdk-queue-processing", "seed-controller")
+CLOUD_PRESETS = ("deployed", "previous", "cdk-queue-processing", "seed-controller")
 
 
 def policy_from_file(path: Path) -> ScalingPolicy:

@@ -47,7 +47,9 @@ def summarize(preset: str, world: World) -> RunResult:
     latencies = world.answered_at[done] - arrivals[done]
     prices = calibration.prices
     now = world.now
-    billed = sum(i.billed_seconds(prices.minimum_billed_seconds, now) for i in world.instances)
+    billed = sum(
+        i.billed_seconds(prices.minimum_billed_seconds, now) for i in [*world.instances, *world.preparing]
+    )
     worker_cost = (
         billed * prices.instance_second(calibration.worker_instance_type) if calibration.billed else 0.0
     )

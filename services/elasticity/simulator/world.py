@@ -108,6 +108,7 @@ class World:
         self.instances: list[Instance] = []
         self.idle: list[Instance] = []
         self.warm_available = self.warm_pool
+        self.preparing: list[Instance] = []  # launched to refill the warm pool (billed, not capacity)
         self.decisions: list[Decision] = []
         self.timeline: list[TimelinePoint] = []
         self.back_to_min_at: float | None = None
@@ -272,6 +273,7 @@ class World:
         elif self.warm_available > 0:
             self.warm_available -= 1
             ready = t + phases.warm_start
+            self._refill_warm_pool(t)
         else:
             ready = t + phases.cold_start
         instance = Instance(
@@ -286,6 +288,24 @@ class World:
             self._in_service(instance, t)
         else:
             self.at(ready, lambda now: self._in_service(instance, now))
+
+    def _refill_warm_pool(self, t: float) -> None:
+        """The group launches a replacement into the pool: it boots, installs, then stops."""
+        phases = self.calibration.phases
+        prepared = t + phases.cold_start
+        instance = Instance(
+            id=next(self._ids),
+            launched=t,
+            ready_at=prepared,
+            billed_from=t + phases.launch_request + phases.pending,
+            ended=prepared,
+        )
+        self.preparing.append(instance)
+
+        def stopped(_: float) -> None:
+            self.warm_available = min(self.warm_pool, self.warm_available + 1)
+
+        self.at(prepared, stopped)
 
     def _in_service(self, instance: Instance, t: float) -> None:
         if instance.ended is not None:
