@@ -116,6 +116,31 @@ class NoProtection:
         return None
 
 
+class DepthReporter(Protocol):
+    """Publishes the request queue's depth where the cloud's fast scaling alarms read it."""
+
+    def report(self, queue: str, depth: QueueDepth) -> None: ...
+
+
+class CapacityActivator(Protocol):
+    """Starts workers at once when the group has none (the first upload must not wait for a metric)."""
+
+    def activate(self) -> bool:
+        """Raise the group's capacity from zero; True if this call did (a blocking call)."""
+        ...
+
+
+class Silent:
+    """Where the backend has no cloud metrics or capacity to drive (e.g. local: the supervisor
+    reads the queue itself every period)."""
+
+    def report(self, queue: str, depth: QueueDepth) -> None:
+        return None
+
+    def activate(self) -> bool:
+        return False
+
+
 @runtime_checkable
 class Backend(Protocol):
     """What a storage-and-queue backend provides to one process. Thread-safe; `close()` at exit."""
@@ -176,6 +201,14 @@ class Backend(Protocol):
 
     def scale_in_protection(self) -> ScaleInProtection:
         """Protection of this worker from scale-in while busy (NoProtection where it has none)."""
+        ...
+
+    def depth_reporter(self) -> DepthReporter:
+        """Where the web tier publishes the queue depth for the fast alarms (Silent: nowhere)."""
+        ...
+
+    def capacity_activator(self, group: str | None, scale_to: int) -> CapacityActivator:
+        """What raises `group` from zero to `scale_to` workers (Silent where nothing scales)."""
         ...
 
     def close(self) -> None: ...

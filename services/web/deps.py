@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from services.ports import Backend, BlobStore, MessageQueue
 from services.web.activity import Activity
 from services.web.dispatcher import ReplyDispatcher
+from services.web.fast_scaling import FastScaling
 from services.web.settings import WebSettings
 from services.web.upload import UploadedImage, read_upload
 
@@ -23,6 +24,7 @@ class WebServices:
     requests: MessageQueue
     dispatcher: ReplyDispatcher
     activity: Activity
+    fast_scaling: FastScaling
 
 
 async def get_services(request: Request) -> WebServices:

@@ -15,6 +15,7 @@ from services.web.activity import Activity
 from services.web.deps import WebServices
 from services.web.dispatcher import ReplyDispatcher
 from services.web.errors import install_error_handlers
+from services.web.fast_scaling import FastScaling
 from services.web.routes import ROUTERS, TAGS
 from services.web.settings import WebSettings
 
@@ -36,6 +37,13 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
             capacity_manager=backend.capacity_manager,
             interval=settings.summary_seconds,
         )
+        fast_scaling = FastScaling(
+            requests=requests,
+            reporter=backend.depth_reporter(),
+            activator=backend.capacity_activator(settings.worker_group, settings.scale_from_zero_to),
+            depth_seconds=settings.depth_metric_seconds,
+            activation_seconds=settings.activation_seconds,
+        )
         app.state.services = WebServices(
             settings=settings,
             backend=backend,
@@ -44,12 +52,15 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
             requests=requests,
             dispatcher=dispatcher,
             activity=activity,
+            fast_scaling=fast_scaling,
         )
         dispatcher.start(asyncio.get_running_loop())
         activity.start()
+        fast_scaling.start()
         try:
             yield
         finally:
+            await fast_scaling.stop()
             await activity.stop()
             await to_thread.run_sync(dispatcher.stop)
             backend.close()

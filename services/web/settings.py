@@ -20,6 +20,19 @@ class WebSettings(BackendSettings):
         default=30.0, gt=0, description="how long a request waits for its result before answering 202"
     )
     max_upload_bytes: int = Field(default=10 * MIB, gt=0, description="largest accepted image")
+    depth_metric_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="publish the request queue's depth for the cloud's fast alarms every this many "
+        "seconds (0: off; the cloud's web tier sets 10)",
+    )
+    worker_group: str | None = Field(
+        default=None, description="the workers' Auto Scaling group, raised from zero on an upload (cloud)"
+    )
+    scale_from_zero_to: int = Field(default=1, ge=1, description="workers an activation from zero asks for")
+    activation_seconds: float = Field(
+        default=10.0, gt=0, description="at most one activation attempt per this many seconds"
+    )
     summary_seconds: float = Field(
         default=10.0, gt=0, description="while busy, one log line per this many seconds (uploads/s, queue)"
     )

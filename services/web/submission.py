@@ -44,6 +44,7 @@ async def submit(services: WebServices, image: UploadedImage) -> tuple[str, Resu
             store_and_send()
         else:
             await to_thread.run_sync(store_and_send)
+        services.fast_scaling.on_upload()
         with contextlib.suppress(TimeoutError):
             result = await asyncio.wait_for(future, services.settings.wait_seconds)
             services.activity.answered += 1

@@ -13,17 +13,25 @@ import math
 import os
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
 
 from services.adapters.aws.s3 import S3BlobStore
 from services.adapters.aws.sqs import SqsQueue
 from services.adapters.base import CachingBackend
-from services.ports import BlobStore, MessageQueue, ScaleInProtection
+from services.ports import (
+    BlobStore,
+    CapacityActivator,
+    DepthReporter,
+    MessageQueue,
+    ScaleInProtection,
+    Silent,
+)
 from services.settings import BackendSettings
 
 if TYPE_CHECKING:
+    from botocore.config import Config
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
@@ -48,25 +56,35 @@ class AwsBackend(CachingBackend):
         # An endpoint other than AWS's own (an emulator, a compatible store) has nothing deployed.
         return bool(os.environ.get("AWS_ENDPOINT_URL"))
 
+    def _config(self) -> Config:
+        import boto3
+        from botocore.config import Config
+
+        region = self._settings.aws_region or boto3.session.Session().region_name or DEFAULT_REGION
+        return Config(
+            region_name=region,
+            retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
+            max_pool_connections=MAX_POOL_CONNECTIONS,
+            # SQS long polls last up to 20 s: the read timeout must be longer.
+            read_timeout=30,
+            connect_timeout=5,
+        )
+
     def _clients(self) -> tuple[S3Client, SQSClient]:
         with self._lock:
             if self._s3 is None or self._sqs is None:
                 import boto3
-                from botocore.config import Config
 
                 session = boto3.session.Session()
-                config = Config(
-                    region_name=self._settings.aws_region or session.region_name or DEFAULT_REGION,
-                    retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
-                    max_pool_connections=MAX_POOL_CONNECTIONS,
-                    # SQS long polls last up to 20 s: the read timeout must be longer.
-                    read_timeout=30,
-                    connect_timeout=5,
-                )
                 # The endpoint (AWS_ENDPOINT_URL) and credentials come from boto3's standard chain.
-                self._s3 = session.client("s3", config=config)
-                self._sqs = session.client("sqs", config=config)
+                self._s3 = session.client("s3", config=self._config())
+                self._sqs = session.client("sqs", config=self._config())
             return self._s3, self._sqs
+
+    def _client(self, service: Literal["cloudwatch", "autoscaling"]) -> Any:
+        import boto3
+
+        return boto3.session.Session().client(service, config=self._config())
 
     def _open_blobs(self, bucket: str) -> BlobStore:
         return S3BlobStore(self._clients()[0], bucket)
@@ -104,6 +122,18 @@ class AwsBackend(CachingBackend):
         from services.adapters.aws.protection import make_protection
 
         return make_protection()
+
+    def depth_reporter(self) -> DepthReporter:
+        from services.adapters.aws.capacity import CloudWatchDepthReporter
+
+        return CloudWatchDepthReporter(self._client("cloudwatch"))
+
+    def capacity_activator(self, group: str | None, scale_to: int) -> CapacityActivator:
+        if not group:
+            return Silent()  # not told which group (e.g. against an emulator without one)
+        from services.adapters.aws.capacity import AsgActivator
+
+        return AsgActivator(self._client("autoscaling"), group=group, scale_to=scale_to)
 
     def close(self) -> None:
         with self._lock:

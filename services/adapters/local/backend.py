@@ -12,7 +12,15 @@ from collections.abc import Sequence
 from services.adapters.base import CachingBackend
 from services.adapters.local.blob import LocalBlobStore
 from services.adapters.local.queue import LocalQueue, QueueConfig, QueueDatabase
-from services.ports import BlobStore, MessageQueue, NoProtection, ScaleInProtection
+from services.ports import (
+    BlobStore,
+    CapacityActivator,
+    DepthReporter,
+    MessageQueue,
+    NoProtection,
+    ScaleInProtection,
+    Silent,
+)
 from services.settings import BackendSettings
 
 
@@ -75,6 +83,12 @@ class LocalBackend(CachingBackend):
 
     def scale_in_protection(self) -> ScaleInProtection:
         return NoProtection()  # the supervisor drains local workers with SIGTERM instead
+
+    def depth_reporter(self) -> DepthReporter:
+        return Silent()  # the supervisor reads the queue's depth itself
+
+    def capacity_activator(self, group: str | None, scale_to: int) -> CapacityActivator:
+        return Silent()  # the supervisor starts a worker within one period
 
     def close(self) -> None:
         with self._lock:

@@ -1,0 +1,99 @@
+"""The web tier's part in scaling the workers within seconds (cloud): it sees every upload first.
+
+- Every `depth_metric_seconds` it publishes the request queue's depth as a high-resolution metric
+  (the fast alarms' input; SQS's own metrics are 1-minute only). An upload that arrives after an
+  idle datapoint is published at once, so no alarm acts on stale idle periods after it.
+- On an upload while the worker group has no capacity it raises the group at once (activation),
+  at most once per `activation_seconds`.
+Both calls block (HTTP to AWS): they run in a worker thread, never delaying the upload. Where the
+backend has neither (local), both are silent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+from anyio import to_thread
+
+from services.ports import CapacityActivator, DepthReporter, MessageQueue, QueueDepth
+
+log = logging.getLogger("evision.fast_scaling")
+NUDGE_MIN_SECONDS = 1.0  # at most one extra datapoint per second
+
+
+class FastScaling:
+    def __init__(
+        self,
+        *,
+        requests: MessageQueue,
+        reporter: DepthReporter,
+        activator: CapacityActivator,
+        depth_seconds: float,
+        activation_seconds: float,
+    ) -> None:
+        self._requests = requests
+        self._reporter = reporter
+        self._activator = activator
+        self._depth_seconds = depth_seconds
+        self._activation_seconds = activation_seconds
+        self._last_idle = True
+        self._last_nudge = float("-inf")
+        self._last_activation = float("-inf")
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self.published = 0
+        self.activations = 0
+
+    def start(self) -> None:
+        if self._depth_seconds > 0:
+            self._loop_task = asyncio.get_running_loop().create_task(self._publish_every_period())
+
+    async def stop(self) -> None:
+        tasks = [*self._tasks, *([self._loop_task] if self._loop_task else [])]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def on_upload(self) -> None:
+        """Called on the event loop for each accepted upload; returns at once."""
+        now = time.monotonic()
+        if self._depth_seconds > 0 and self._last_idle and now - self._last_nudge >= NUDGE_MIN_SECONDS:
+            self._last_nudge = now
+            self._spawn(self._publish())
+        if now - self._last_activation >= self._activation_seconds:
+            self._last_activation = now
+            self._spawn(self._activate())
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _publish_every_period(self) -> None:
+        while True:
+            await self._publish()
+            await asyncio.sleep(self._depth_seconds)
+
+    async def _publish(self) -> None:
+        try:
+            depth: QueueDepth = await to_thread.run_sync(self._requests.depth)
+            await to_thread.run_sync(self._reporter.report, self._requests.name, depth)
+        except Exception as exc:  # a missed datapoint is not fatal: the backstop alarms remain
+            log.warning("could not publish the queue depth: %s", exc)
+            return
+        self._last_idle = depth.outstanding == 0
+        self.published += 1
+
+    async def _activate(self) -> None:
+        try:
+            if await to_thread.run_sync(self._activator.activate):
+                self.activations += 1
+        except Exception as exc:  # the backstop alarm starts workers within a few minutes anyway
+            log.warning("could not activate the worker group: %s", exc)
