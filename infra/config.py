@@ -27,6 +27,8 @@ CONTEXT_KEYS: Mapping[str, str] = {
     "webInstanceType": "web_instance_type",
     "maxReceives": "max_receives",
     "sshCidr": "ssh_cidr",
+    "warmPoolSize": "warm_pool_size",
+    "webWaitSeconds": "web_wait_seconds",
 }
 
 # Every other feature flag, pinned to the value this aws-cdk-lib uses when it is unset (so the
@@ -70,6 +72,14 @@ class ServiceConfig:
     input_expiry_days: int = 30
     # None: no SSH (use SSM Session Manager). A CIDR opens port 22 of the web tier to it.
     ssh_cidr: str | None = None
+    # Stopped, pre-installed worker instances that join in ~30 s instead of a ~77 s cold boot and
+    # install; they cost their EBS volume only (services/elasticity/simulator/calibration.py).
+    # Workers are On-Demand instances: warm pools cannot be used with Spot or a mixed instances
+    # policy (EC2 Auto Scaling user guide, "Warm pools"), so choosing Spot means warm_pool_size 0.
+    warm_pool_size: int = 1
+    # How long an upload waits for its label before 202: a warm start (~30 s) plus a burst must
+    # fit (the simulator's cold burst of 100: ~32 s). A load balancer's idle timeout must exceed it.
+    web_wait_seconds: int = 60
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -82,6 +92,10 @@ class ServiceConfig:
             raise ValueError(
                 f"visibility timeout must be in 1..43200 s, got {self.visibility_timeout_seconds}"
             )
+        if not 0 <= self.warm_pool_size <= self.scaling.max_capacity:
+            raise ValueError(f"warmPoolSize must be in 0..maxCapacity, got {self.warm_pool_size}")
+        if not 1 <= self.web_wait_seconds <= 3600:
+            raise ValueError(f"webWaitSeconds must be in 1..3600, got {self.web_wait_seconds}")
         if self.model_ami_id is not None and not self.model_ami_id.startswith("ami-"):
             raise ValueError(f"modelAmiId must look like ami-..., got {self.model_ami_id!r}")
 
@@ -113,8 +127,9 @@ class ServiceConfig:
             min_capacity=_as_int("min_capacity", values.pop("min_capacity", self.scaling.min_capacity)),
             max_capacity=_as_int("max_capacity", values.pop("max_capacity", self.scaling.max_capacity)),
         )
-        if "max_receives" in values:
-            values["max_receives"] = _as_int("max_receives", values["max_receives"])
+        for name in ("max_receives", "warm_pool_size", "web_wait_seconds"):
+            if name in values:
+                values[name] = _as_int(name, values[name])
         for name in ("model_ami_id", "worker_instance_type", "web_instance_type", "ssh_cidr"):
             if name in values:
                 values[name] = str(values[name])

@@ -7,7 +7,7 @@ already (`grant_consume_messages`, `grant_send_messages`) and are used as they a
 
 from __future__ import annotations
 
-from aws_cdk import CfnResource, Stack
+from aws_cdk import ArnFormat, CfnResource, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -94,3 +94,50 @@ def allow_put_metric_data(grantee: iam.IGrantable) -> None:
             "cloudwatch:PutMetricData supports no resource-level permissions (AWS requires '*'); "
             f"it is limited to the {metric_names.NAMESPACE} namespace by a condition.",
         )
+
+
+def group_arn_evidence(group_name: str) -> str:
+    """cdk-nag's rendering of a group ARN whose generated id is a wildcard (see `group_arn`)."""
+    return (
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:"
+        f"autoScalingGroup:*:autoScalingGroupName/{group_name}]"
+    )
+
+
+def group_arn(scope: Construct, group_name: str) -> str:
+    """The ARN of the Auto Scaling group `group_name`: its id is generated at creation (unknown to
+    the template), so only that part is a wildcard."""
+    return Stack.of(scope).format_arn(
+        service="autoscaling",
+        resource="autoScalingGroup",
+        resource_name=f"*:autoScalingGroupName/{group_name}",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+
+
+def allow_activation(role: iam.Role, group_name: str) -> None:
+    """The web tier raises the worker group from zero: SetDesiredCapacity on that group only.
+
+    DescribeAutoScalingGroups (to see that the group is at zero) has no resource-level
+    permissions (Service Authorization Reference, Amazon EC2 Auto Scaling): it needs "*".
+    """
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["autoscaling:SetDesiredCapacity"], resources=[group_arn(role, group_name)]
+        )
+    )
+    acknowledge(
+        role,
+        group_arn_evidence(group_name),
+        "The web tier activates the worker group from zero; the group ARN's generated id is its only "
+        "wildcard.",
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["autoscaling:DescribeAutoScalingGroups"], resources=["*"])
+    )
+    acknowledge(
+        role,
+        "AwsSolutions-IAM5[Resource::*]",
+        "cloudwatch:PutMetricData (namespace-limited) and autoscaling:DescribeAutoScalingGroups support no "
+        "resource-level permissions; the only write, SetDesiredCapacity, is limited to the worker group.",
+    )

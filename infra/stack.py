@@ -16,7 +16,7 @@ from infra.dashboard import Dashboard
 from infra.hosts import HostProps
 from infra.images import machine_image
 from infra.network import Network
-from infra.permissions import allow_get_objects, allow_put_objects
+from infra.permissions import allow_activation, allow_get_objects, allow_put_objects
 from infra.queues import Queues
 from infra.storage import Storage
 from infra.web import WebTier
@@ -74,7 +74,16 @@ class ServiceStack(Stack):
         worker_settings = WorkerSettings.from_values(
             **shared, batch_size=config.batch_size, threads=config.worker_threads, metrics=True
         )
-        web_settings = WebSettings.from_values(**shared, reply_queue=queues.reply_queue.queue_name)
+        group_name = f"{self.stack_name}-workers"
+        web_settings = WebSettings.from_values(
+            **shared,
+            reply_queue=queues.reply_queue.queue_name,
+            wait_seconds=config.web_wait_seconds,
+            # The fast path: depth for the 10 s alarms, activation of the workers from zero.
+            depth_metric_seconds=config.scaling.period_seconds,
+            worker_group=group_name,
+            scale_from_zero_to=config.scaling.scale_from_zero_to,
+        )
         workers = Workers(
             self,
             "Workers",
@@ -83,7 +92,8 @@ class ServiceStack(Stack):
             request_queue=queues.request_queue,
             service_env={**worker_settings.environment(explicit_only=True), **region_env},
             drain_seconds=config.drain_timeout_seconds,
-            group_name=f"{self.stack_name}-workers",
+            group_name=group_name,
+            warm_pool_size=config.warm_pool_size,
         )
         web = WebTier(
             self,
@@ -104,6 +114,7 @@ class ServiceStack(Stack):
         allow_get_objects(web.role, storage.output_bucket)
         queues.request_queue.grant_send_messages(web.role)
         queues.reply_queue.grant_consume_messages(web.role)
+        allow_activation(web.role, workers.group_name)
 
         dashboard = Dashboard(
             self,

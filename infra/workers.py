@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -13,10 +13,13 @@ from constructs import Construct
 
 from infra.hosts import HostProps, host_role
 from infra.nag import acknowledge
+from infra.permissions import group_arn, group_arn_evidence
 from infra.scaling import QueueScaling, add_queue_scaling
 from infra.user_data import render_bootstrap
 from services.adapters.aws.protection import ProtectionSettings
 from services.elasticity.policy import ScalingPolicy
+
+LAUNCH_HOOK = "evision-worker-launch"  # the worker completes it (services/adapters/aws/lifecycle.py)
 
 
 class Workers(Construct):
@@ -37,25 +40,24 @@ class Workers(Construct):
         service_env: Mapping[str, str],
         drain_seconds: int,
         group_name: str,
+        warm_pool_size: int = 0,
     ) -> None:
         super().__init__(scope, construct_id)
         self.group_name = group_name
         self.role = host_role(self, host, description="Elastic Vision worker instances")
-        group_arn = Stack.of(self).format_arn(
-            service="autoscaling",
-            resource="autoScalingGroup",
-            resource_name=f"*:autoScalingGroupName/{group_name}",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
+        # Its own instance: scale-in protection while busy, and the launch lifecycle action it
+        # completes once it knows whether it is entering the warm pool or service.
         self.role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["autoscaling:SetInstanceProtection"], resources=[group_arn])
+            iam.PolicyStatement(
+                actions=["autoscaling:SetInstanceProtection", "autoscaling:CompleteLifecycleAction"],
+                resources=[group_arn(self, group_name)],
+            )
         )
         acknowledge(
             self.role,
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:"
-            f"autoScalingGroup:*:autoScalingGroupName/{group_name}]",
-            "A worker protects its own instance from scale-in while busy. The group ARN contains an "
-            "id generated at creation (not known to the template), so only that part is a wildcard.",
+            group_arn_evidence(group_name),
+            "A worker protects its own instance from scale-in while busy and completes its own launch "
+            "lifecycle action. The group ARN's id is generated at creation, so only that part is a wildcard.",
         )
         # Outbound only: the worker pulls from SQS and S3, nothing connects to it.
         self.security_group = ec2.SecurityGroup(
@@ -63,7 +65,9 @@ class Workers(Construct):
         )
         environment = {
             **service_env,
-            **ProtectionSettings.from_values(asg_name=group_name).environment(explicit_only=True),
+            **ProtectionSettings.from_values(asg_name=group_name, lifecycle_hook=LAUNCH_HOOK).environment(
+                explicit_only=True
+            ),
         }
         self.user_data = ec2.UserData.custom(
             render_bootstrap(
@@ -99,6 +103,24 @@ class Workers(Construct):
             group_metrics=[autoscaling.GroupMetrics.all()],
             default_instance_warmup=warmup,
         )
+        # The launch waits until the worker says where it is going (InService or the warm pool), so
+        # a warm instance is stopped only once installed; CONTINUE after the timeout regardless.
+        self.auto_scaling_group.add_lifecycle_hook(
+            "Launch",
+            lifecycle_hook_name=LAUNCH_HOOK,
+            lifecycle_transition=autoscaling.LifecycleTransition.INSTANCE_LAUNCHING,
+            default_result=autoscaling.DefaultResult.CONTINUE,
+            heartbeat_timeout=Duration.minutes(10),
+        )
+        if warm_pool_size > 0:
+            # Pre-installed instances wait Stopped (EBS cost only); scale-in returns instances to
+            # the pool instead of terminating them (EC2 Auto Scaling user guide, "Warm pools").
+            self.warm_pool = self.auto_scaling_group.add_warm_pool(
+                min_size=warm_pool_size,
+                max_group_prepared_capacity=warm_pool_size,
+                pool_state=autoscaling.PoolState.STOPPED,
+                reuse_on_scale_in=True,
+            )
         self.scaling: QueueScaling = add_queue_scaling(
             self, asg=self.auto_scaling_group, queue=request_queue, policy=policy
         )

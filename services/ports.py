@@ -9,6 +9,7 @@ Web, worker and supervisor code depends only on these protocols. A backend is a 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -201,6 +202,11 @@ class Backend(Protocol):
 
     def scale_in_protection(self) -> ScaleInProtection:
         """Protection of this worker from scale-in while busy (NoProtection where it has none)."""
+        ...
+
+    def await_serving(self, stop: threading.Event) -> bool:
+        """Block until this worker may take work (e.g. its instance is in service, not in a warm
+        pool); False if `stop` was set first."""
         ...
 
     def depth_reporter(self) -> DepthReporter:

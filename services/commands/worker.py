@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
         _watch_parent()
     code = 1
     try:
-        code = worker.work(burst=args.burst)
+        # On a warm-pool instance: nothing is received until the instance is InService.
+        code = worker.work(burst=args.burst) if backend.await_serving(worker.stopping) else 0
     finally:
         worker.close()
         if metrics is not None:

@@ -119,6 +119,11 @@ class Worker:
     def request_stop(self) -> None:
         self._stop.set()
 
+    @property
+    def stopping(self) -> threading.Event:
+        """Set once a stop was asked for (a signal, or a wedged batch)."""
+        return self._stop
+
     def close(self) -> None:
         wait = not self.wedged  # a stuck thread would never be joined
         if self._io is not None:

@@ -3,6 +3,7 @@ stable logical ids of the stateful resources, the ONE scaling policy, the output
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -58,16 +59,19 @@ def _as_list(value: object) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def test_no_wildcard_actions_and_no_wildcard_resource_except_put_metric_data(synthesized):
+def test_no_wildcard_actions_and_no_wildcard_resource_except_where_aws_requires(synthesized):
     statements = _statements(synthesized)
     assert statements
     for name, statement in statements:
         for action in _as_list(statement["Action"]):
             assert action != "*" and not action.endswith(":*"), (name, action)
         if "*" in _as_list(statement["Resource"]):
-            # The one exception AWS requires: PutMetricData has no resource-level permissions.
-            assert statement["Action"] == "cloudwatch:PutMetricData", (name, statement)
-            assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": "ElasticVision"}}
+            # The exceptions AWS requires (no resource-level permissions): PutMetricData, limited
+            # to our namespace; DescribeAutoScalingGroups, read-only.
+            if statement["Action"] == "cloudwatch:PutMetricData":
+                assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": "ElasticVision"}}
+            else:
+                assert statement["Action"] == "autoscaling:DescribeAutoScalingGroups", (name, statement)
 
 
 def test_instance_roles_get_exactly_what_their_services_call(synthesized):
@@ -88,8 +92,37 @@ def test_instance_roles_get_exactly_what_their_services_call(synthesized):
         "sqs:SendMessage",
         "cloudwatch:PutMetricData",
         "autoscaling:SetInstanceProtection",
+        "autoscaling:CompleteLifecycleAction",
     }
-    assert web == worker - {"autoscaling:SetInstanceProtection"}
+    worker_only = {"autoscaling:SetInstanceProtection", "autoscaling:CompleteLifecycleAction"}
+    activation = {"autoscaling:SetDesiredCapacity", "autoscaling:DescribeAutoScalingGroups"}
+    assert web == (worker - worker_only) | activation
+
+
+def test_the_web_role_may_only_raise_the_worker_group(synthesized):
+    statements = [s for _, s in _statements(synthesized) if s["Action"] == "autoscaling:SetDesiredCapacity"]
+    [statement] = statements
+    arn = "".join(p if isinstance(p, str) else "<x>" for p in statement["Resource"]["Fn::Join"][1])
+    [group] = synthesized.of_type("AWS::AutoScaling::AutoScalingGroup").values()
+    assert arn.endswith(
+        f":autoScalingGroup:*:autoScalingGroupName/{group['Properties']['AutoScalingGroupName']}"
+    )
+
+
+def test_the_fast_path_is_deployed(synthesized):
+    """10 s alarms on the web tier's custom metric, the warm pool, the web tier told what to do."""
+    alarms = synthesized.of_type("AWS::CloudWatch::Alarm").values()
+    fast = [a["Properties"] for a in alarms if a["Properties"].get("Namespace") == "ElasticVision"]
+    assert fast and all(a["Period"] == 10 for a in fast)
+    [pool] = synthesized.of_type("AWS::AutoScaling::WarmPool").values()
+    assert pool["Properties"]["PoolState"] == "Stopped"
+    assert pool["Properties"]["InstanceReusePolicy"] == {"ReuseOnScaleIn": True}
+    [hook] = synthesized.of_type("AWS::AutoScaling::LifecycleHook").values()
+    assert hook["Properties"]["LifecycleTransition"] == "autoscaling:EC2_INSTANCE_LAUNCHING"
+    [instance] = synthesized.of_type("AWS::EC2::Instance").values()
+    web_data = json.dumps(instance)
+    for variable in ("EVISION_WORKER_GROUP", "EVISION_DEPTH_METRIC_SECONDS=10.0", "EVISION_WAIT_SECONDS=60"):
+        assert f"export {variable}" in web_data, variable
 
 
 def test_stateful_resources_keep_their_logical_ids(synthesized):

@@ -41,6 +41,7 @@ from infra.user_data import render_bootstrap
 from services.adapters.registry import open_backend
 from services.contract import ReplyMessage, RequestMessage, new_request_id
 from services.settings import BackendSettings
+from tests.worker.imds import running_imds
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "model" / "testdata"
@@ -225,7 +226,9 @@ def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(synthesized
         "EVISION_INSTANCE_ID": instance_id,
     }
     log_path = sandbox / "worker.log"
-    with log_path.open("wb") as log:
+    # The instance's lifecycle state comes from an emulated metadata service on 127.0.0.1.
+    with running_imds("InService") as imds_url, log_path.open("wb") as log:
+        worker_env["EVISION_IMDS_URL"] = imds_url
         launched = time.monotonic()
         worker = subprocess.Popen(command, env=worker_env, stdout=log, stderr=subprocess.STDOUT, cwd=sandbox)
         try:

@@ -46,13 +46,14 @@ def test_group_follows_the_policy_bounds_and_publishes_group_metrics(built):
     assert "DesiredCapacity" not in group  # a deployment must not reset what scaling decided
     assert group["AutoScalingGroupName"] == "test-workers"
     assert group["MetricsCollection"] == [{"Granularity": "1Minute"}]  # all group metrics
-    # The three queue-driven step policies of infra/scaling.py are wired to this group.
+    # The queue-driven step policies of infra/scaling.py (fast: out, in; backstop: from zero, out,
+    # in) are wired to this group.
     kinds = sorted(
         r["Properties"]["AdjustmentType"]
         for r in resources.values()
         if r["Type"] == "AWS::AutoScaling::ScalingPolicy"
     )
-    assert kinds == ["ChangeInCapacity", "ChangeInCapacity", "ExactCapacity"]
+    assert kinds == ["ChangeInCapacity"] * 3 + ["ExactCapacity"] * 2
 
 
 def test_launch_template_requires_imdsv2_and_encrypts_the_volume(built):
@@ -78,7 +79,8 @@ def test_user_data_bootstraps_a_worker_with_the_group_name(built, stack):
 def test_role_may_only_protect_instances_of_its_own_group(built):
     _, resources = built
     statements = only(resources, "AWS::IAM::Policy")["PolicyDocument"]["Statement"]
-    protect = [s for s in statements if s["Action"] == "autoscaling:SetInstanceProtection"]
+    own = ["autoscaling:SetInstanceProtection", "autoscaling:CompleteLifecycleAction"]
+    protect = [s for s in statements if sorted(s["Action"]) == sorted(own)]
     assert len(protect) == 1
     arn = "".join(p if isinstance(p, str) else "<x>" for p in protect[0]["Resource"]["Fn::Join"][1])
     assert arn.endswith(":autoScalingGroup:*:autoScalingGroupName/test-workers")

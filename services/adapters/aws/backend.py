@@ -123,6 +123,12 @@ class AwsBackend(CachingBackend):
 
         return make_protection()
 
+    def await_serving(self, stop: threading.Event) -> bool:
+        from services.adapters.aws.lifecycle import await_in_service
+        from services.adapters.aws.protection import ProtectionSettings
+
+        return await_in_service(ProtectionSettings(), stop, client=lambda: self._client("autoscaling"))
+
     def depth_reporter(self) -> DepthReporter:
         from services.adapters.aws.capacity import CloudWatchDepthReporter
 

@@ -61,21 +61,30 @@ class AsgScaleInProtection:
 class ProtectionSettings(EvisionSettings):
     asg_name: str | None = Field(default=None, description="the worker's Auto Scaling group (user data)")
     instance_id: str | None = Field(default=None, description="default: from the metadata service (IMDSv2)")
+    lifecycle_hook: str | None = Field(
+        default=None, description="the group's launch lifecycle hook this worker completes (user data)"
+    )
+    imds_url: str = Field(default="http://169.254.169.254", description="the instance metadata service")
     aws_region: str | None = None
 
 
-def instance_id_from_imds(timeout: float = IMDS_TIMEOUT) -> str:
-    """This EC2 instance's id from IMDSv2 (a session token first, then the metadata)."""
+def imds_get(path: str, *, base: str = IMDS, timeout: float = IMDS_TIMEOUT) -> str:
+    """One instance metadata item through IMDSv2 (a session token first, then the item)."""
     token_request = urllib.request.Request(
-        f"{IMDS}/latest/api/token", method="PUT", headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"}
+        f"{base}/latest/api/token", method="PUT", headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"}
     )
     with urllib.request.urlopen(token_request, timeout=timeout) as response:
         token = response.read().decode()
-    id_request = urllib.request.Request(
-        f"{IMDS}/latest/meta-data/instance-id", headers={"X-aws-ec2-metadata-token": token}
+    item_request = urllib.request.Request(
+        f"{base}/latest/{path}", headers={"X-aws-ec2-metadata-token": token}
     )
-    with urllib.request.urlopen(id_request, timeout=timeout) as response:
+    with urllib.request.urlopen(item_request, timeout=timeout) as response:
         return str(response.read().decode()).strip()
+
+
+def instance_id_from_imds(timeout: float = IMDS_TIMEOUT, base: str = IMDS) -> str:
+    """This EC2 instance's id from IMDSv2."""
+    return imds_get("meta-data/instance-id", base=base, timeout=timeout)
 
 
 def make_protection(settings: ProtectionSettings | None = None) -> ScaleInProtection:
@@ -86,7 +95,7 @@ def make_protection(settings: ProtectionSettings | None = None) -> ScaleInProtec
     instance_id = settings.instance_id
     if instance_id is None:
         try:
-            instance_id = instance_id_from_imds()
+            instance_id = instance_id_from_imds(base=settings.imds_url)
         except OSError as exc:
             log.warning("no instance id from the metadata service (%s): scale-in protection is off", exc)
             return NoProtection()

@@ -84,6 +84,9 @@ class LocalBackend(CachingBackend):
     def scale_in_protection(self) -> ScaleInProtection:
         return NoProtection()  # the supervisor drains local workers with SIGTERM instead
 
+    def await_serving(self, stop: threading.Event) -> bool:
+        return not stop.is_set()  # a local process serves as soon as it is started
+
     def depth_reporter(self) -> DepthReporter:
         return Silent()  # the supervisor reads the queue's depth itself
 
