@@ -113,11 +113,26 @@ def add_queue_scaling(
             ),
         },
     }
-    rendered = {
-        rule.name: _render_rule(scope, rule, asg, metrics[source][rule.metric])
-        for source, rules in deployed_rules(policy).items()
-        for rule in rules
-    }
+    # The backstop acts only for periods in which the web tier published nothing (it is down, or
+    # not deployed): otherwise SQS's late datapoints would undo what the fast path just did.
+    web_seen = published(names.QUEUE_VISIBLE).with_(period=backstop_period)
+
+    def gated(rule: AlarmRule, metric: cloudwatch.IMetric) -> cloudwatch.IMetric:
+        neutral = rule.threshold - 1 if rule.comparison == ">=" else rule.threshold + 1
+        return cloudwatch.MathExpression(
+            expression=f"IF(FILL(web, -1) < 0, sqs, {neutral:g})",
+            using_metrics={"web": web_seen, "sqs": metric},
+            label=f"{rule.name}: SQS while the web tier publishes nothing",
+            period=backstop_period,
+        )
+
+    rendered = {}
+    for source, rules in deployed_rules(policy).items():
+        for rule in rules:
+            metric = metrics[source][rule.metric]
+            rendered[rule.name] = _render_rule(
+                scope, rule, asg, gated(rule, metric) if source == BACKSTOP else metric
+            )
     return QueueScaling(rendered)
 
 

@@ -155,9 +155,9 @@ def test_worker_group_and_step_adjustments_come_from_the_shared_policy(synthesiz
     ]
     assert scale_out["StepAdjustments"] == expected
     alarms = [a["Properties"] for a in synthesized.of_type("AWS::CloudWatch::Alarm").values()]
-    visible = [a for a in alarms if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"]
+    visible = [a for a in alarms if a.get("MetricName") == "QueueVisibleMessages"]  # the fast scale-out
     assert [(a["Period"], a["Threshold"], a["EvaluationPeriods"]) for a in visible] == [
-        (60, threshold, policy.scale_out_evaluation_periods)
+        (policy.period_seconds, threshold, policy.scale_out_evaluation_periods)
     ]
 
 

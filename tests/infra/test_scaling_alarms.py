@@ -69,6 +69,38 @@ SOURCES = {
 }
 
 
+def stats(alarm: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every metric an alarm reads, by name: its one metric, or the inputs of its metric math."""
+    if "MetricName" in alarm:
+        return {
+            alarm["MetricName"]: {
+                "Metric": {k: alarm[k] for k in ("Namespace", "MetricName", "Dimensions")},
+                "Period": alarm["Period"],
+                "Stat": alarm["Statistic"],
+            }
+        }
+    return {
+        m["MetricStat"]["Metric"]["MetricName"]: m["MetricStat"]
+        for m in alarm["Metrics"]
+        if "MetricStat" in m
+    }
+
+
+def returned(alarm: dict[str, Any]) -> str | None:
+    """The expression whose value the alarm compares (None for a one-metric alarm)."""
+    [found] = [m for m in alarm.get("Metrics", [{"ReturnData": True}]) if m.get("ReturnData", True)]
+    expression: str | None = found.get("Expression")
+    return expression
+
+
+def check_gate(alarm: dict[str, Any], prefix: str) -> None:
+    """The backstop reads SQS only while the web tier's metric has no datapoint."""
+    expression = returned(alarm)
+    if prefix:
+        assert expression is not None and expression.startswith("IF(FILL(web, -1) < 0, sqs, "), expression
+        assert stats(alarm)["QueueVisibleMessages"]["Metric"]["Namespace"] == "ElasticVision"
+
+
 def check_rendering(r: Rendered, policy: ScalingPolicy) -> None:
     check_set(r, policy, "", int(policy.period_seconds))
     check_set(r, policy, "Backstop", int(policy.backstop_period_seconds))
@@ -96,10 +128,13 @@ def check_set(r: Rendered, policy: ScalingPolicy, prefix: str, period: int) -> N
     ]
     assert sorted(out["StepAdjustments"], key=lambda s: s["MetricIntervalLowerBound"]) == expected_steps
     alarm = alarm_props(r, f"{prefix}ScaleOutAlarm")
-    assert (alarm["Namespace"], alarm["MetricName"]) == (namespace, visible_name)
-    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [r.queue_id, "QueueName"]}}]
-    assert alarm["Statistic"] == "Maximum"
-    assert alarm["Period"] == period
+    check_gate(alarm, prefix)
+    visible = stats(alarm)[visible_name]
+    assert visible["Metric"]["Namespace"] == namespace
+    assert visible["Metric"]["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [r.queue_id, "QueueName"]}}
+    ]
+    assert all(m["Stat"] == "Maximum" and m["Period"] == period for m in stats(alarm).values())
     assert alarm["Threshold"] == threshold
     assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     assert alarm["EvaluationPeriods"] == policy.scale_out_evaluation_periods
@@ -113,13 +148,11 @@ def check_set(r: Rendered, policy: ScalingPolicy, prefix: str, period: int) -> N
         {"MetricIntervalUpperBound": 0, "ScalingAdjustment": policy.idle_capacity}
     ]
     alarm = alarm_props(r, f"{prefix}ScaleInAlarm")
-    # Rendered as metric math: visible + not visible.
-    expressions = [m for m in alarm["Metrics"] if "Expression" in m]
-    assert len(expressions) == 1
-    inputs = {m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"] if "MetricStat" in m}
-    assert inputs == {visible_name, in_flight_name}
-    assert all(m["MetricStat"]["Period"] == period for m in alarm["Metrics"] if "MetricStat" in m)
-    assert all(m["MetricStat"]["Stat"] == "Maximum" for m in alarm["Metrics"] if "MetricStat" in m)
+    check_gate(alarm, prefix)
+    # Rendered as metric math: visible + not visible (inside the gate, for the backstop).
+    assert any("+" in m.get("Expression", "") for m in alarm["Metrics"])
+    assert {visible_name, in_flight_name} <= set(stats(alarm))
+    assert all(m["Period"] == period and m["Stat"] == "Maximum" for m in stats(alarm).values())
     assert alarm["Threshold"] == 0
     assert alarm["ComparisonOperator"] == "LessThanOrEqualToThreshold"
     assert alarm["EvaluationPeriods"] == policy.scale_in_idle_periods
@@ -138,18 +171,18 @@ def check_set(r: Rendered, policy: ScalingPolicy, prefix: str, period: int) -> N
         {"MetricIntervalLowerBound": 0, "ScalingAdjustment": policy.scale_from_zero_to}
     ]
     alarm = alarm_props(r, f"{prefix}ScaleFromZeroAlarm")
-    [expression] = [m["Expression"] for m in alarm["Metrics"] if "Expression" in m]
-    assert expression.startswith("IF(") and "< 1" in expression
-    stats = {
-        m["MetricStat"]["Metric"]["MetricName"]: m["MetricStat"]
-        for m in alarm["Metrics"]
-        if "MetricStat" in m
+    check_gate(alarm, prefix)
+    assert any(m.get("Expression", "").startswith("IF(desired < 1") for m in alarm["Metrics"])
+    inputs = stats(alarm)
+    assert set(inputs) == {
+        "ApproximateNumberOfMessagesVisible",
+        "GroupDesiredCapacity",
+        "QueueVisibleMessages",
     }
-    assert set(stats) == {"ApproximateNumberOfMessagesVisible", "GroupDesiredCapacity"}
-    assert stats["GroupDesiredCapacity"]["Metric"]["Dimensions"] == [
+    assert inputs["GroupDesiredCapacity"]["Metric"]["Dimensions"] == [
         {"Name": "AutoScalingGroupName", "Value": asg_ref}
     ]
-    assert all(s["Period"] == period for s in stats.values())
+    assert all(s["Period"] == period for s in inputs.values())
     assert alarm["Threshold"] == 1
     assert alarm["EvaluationPeriods"] == 1
     assert alarm["AlarmActions"] == [{"Ref": zero_id}]
@@ -159,7 +192,7 @@ def test_default_policy_renders_10_s_alarms_a_one_minute_backstop_and_its_step_t
     # The numbers a reviewer expects from the docs, not only "whatever the policy says".
     r = rendered["default"]
     assert alarm_props(r, "ScaleOutAlarm")["Period"] == 10
-    assert alarm_props(r, "BackstopScaleOutAlarm")["Period"] == 60
+    assert {m["Period"] for m in stats(alarm_props(r, "BackstopScaleOutAlarm")).values()} == {60}
     assert alarm_props(r, "ScaleOutAlarm")["Threshold"] == 1000
     _, out = policy_props(r, "ScaleOutPolicy")
     assert [s["ScalingAdjustment"] for s in out["StepAdjustments"]] == [1, 3, 6]
@@ -178,7 +211,7 @@ def test_changing_only_the_policy_moves_the_template_and_decide(rendered):
     check_rendering(r, MODIFIED)
     assert alarm_props(r, "ScaleOutAlarm")["Threshold"] == 200
     assert alarm_props(r, "ScaleOutAlarm")["Period"] == 30
-    assert alarm_props(r, "BackstopScaleOutAlarm")["Period"] == 120
+    assert {m["Period"] for m in stats(alarm_props(r, "BackstopScaleOutAlarm")).values()} == {120}
     assert alarm_props(r, "ScaleInAlarm")["EvaluationPeriods"] == 7
     # decide() (the local supervisor's rule) follows the same object: 200 visible in 1 of 2
     # periods now adds 2; under the default policy it does nothing.
