@@ -1,4 +1,5 @@
-"""One CloudWatch dashboard: queue, dead letters, worker group, worker throughput/latency, web errors."""
+"""One CloudWatch dashboard: queue (1 min and 10 s), dead letters, worker group (desired, in service,
+warm), worker throughput/latency, web errors."""
 
 from __future__ import annotations
 
@@ -80,8 +81,33 @@ class Dashboard(Construct):
             ),
             graph(
                 "Worker group",
-                [group("GroupDesiredCapacity", "desired"), group("GroupInServiceInstances", "in service")],
+                [
+                    group("GroupDesiredCapacity", "desired"),
+                    group("GroupInServiceInstances", "in service"),
+                    group("WarmPoolWarmedCapacity", "warm (Stopped)"),
+                ],
             ),
+        )
+        # What the fast alarms read: the web tier's 10 s depth (high resolution, StorageResolution=1).
+        fast = Duration.seconds(10)
+        self.dashboard.add_widgets(
+            graph(
+                "Request queue, 10 s (web tier)",
+                [
+                    cw.Metric(
+                        namespace=names.NAMESPACE,
+                        metric_name=metric,
+                        dimensions_map={names.QUEUE: request_queue.queue_name},
+                        statistic=maximum,
+                        period=fast,
+                        label=label,
+                    )
+                    for metric, label in (
+                        (names.QUEUE_VISIBLE, "visible"),
+                        (names.QUEUE_IN_FLIGHT, "in flight"),
+                    )
+                ],
+            )
         )
         self.dashboard.add_widgets(
             graph(

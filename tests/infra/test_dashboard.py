@@ -1,4 +1,5 @@
-"""Dashboard: queue, dead letters, group capacity, worker throughput/latency and web errors, per minute."""
+"""Dashboard: queue (1 min, and the 10 s depth the fast alarms read), dead letters, group capacity
+(desired, in service, warm), worker throughput/latency and web errors."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from infra.dashboard import Dashboard
 from services import metric_names as names
 
 
-def test_dashboard_shows_every_signal_at_one_minute(stack):
+def test_dashboard_shows_every_signal(stack):
     Dashboard(
         stack,
         "Dashboard",
@@ -32,15 +33,20 @@ def test_dashboard_shows_every_signal_at_one_minute(stack):
         "ApproximateAgeOfOldestMessage",
         "GroupDesiredCapacity",
         "GroupInServiceInstances",
+        "WarmPoolWarmedCapacity",
+        names.QUEUE_VISIBLE,
+        names.QUEUE_IN_FLIGHT,
         names.IMAGES_PROCESSED,
         names.BATCH_LATENCY,
         names.IMAGE_LATENCY,
         names.HTTP_4XX,
         names.HTTP_5XX,
     } <= names_seen
-    # Every metric at 1 minute (not the 5-minute default).
-    assert all(m[-1]["period"] == 60 for m in metrics)
-    custom = [m for m in metrics if m[0] == names.NAMESPACE]
+    # Every metric at 1 minute (not the 5-minute default), but the high-resolution depth at 10 s.
+    fast = {names.QUEUE_VISIBLE, names.QUEUE_IN_FLIGHT}
+    assert all(m[-1]["period"] == (10 if m[1] in fast else 60) for m in metrics)
+    custom = [m for m in metrics if m[0] == names.NAMESPACE and m[1] not in fast]
     assert custom and all(
         m[2:4] == [names.SERVICE, names.WORKER] or m[2:4] == [names.SERVICE, names.WEB] for m in custom
     )
+    assert all(m[2] == names.QUEUE for m in metrics if m[1] in fast)
