@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
 
-.PHONY: install install-dev up status test lint fmt bench synth bootstrap deploy destroy clean
+.PHONY: install install-dev lock wheelhouse up status test lint fmt bench synth bootstrap deploy destroy clean
 
 install: $(RUNTIME)
 install-dev: $(DEV)
@@ -57,16 +57,25 @@ node_modules/.package-lock.json: package.json package-lock.json
 # Extra CDK CLI arguments, e.g. `make deploy CDK_ARGS="-c stage=prod -c maxCapacity=10"`.
 CDK_ARGS ?=
 
-synth: install-dev node_modules/.package-lock.json
+# The runtime dependencies, pinned with hashes (for the instances: CPython 3.11, manylinux x86_64).
+lock: install-dev
+	$(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 --no-header --quiet -o requirements.lock
+
+# Every runtime wheel for the instances' platform, and the service's own: they install offline.
+wheelhouse: install-dev
+	$(BIN)/python -m infra.wheelhouse
+
+synth: install-dev wheelhouse node_modules/.package-lock.json
 	$(CDK) synth --quiet $(CDK_ARGS)
 	$(BIN)/python -m infra.synth_summary cdk.out
 
 # The deploying commands need AWS credentials; `bootstrap` once per account and region.
-bootstrap: install-dev node_modules/.package-lock.json
+bootstrap: install-dev wheelhouse node_modules/.package-lock.json
 	$(CDK) bootstrap $(CDK_ARGS)
 
-deploy: install-dev node_modules/.package-lock.json
+deploy: install-dev wheelhouse node_modules/.package-lock.json
 	$(CDK) deploy --require-approval broadening $(CDK_ARGS)
 
-destroy: install-dev node_modules/.package-lock.json
+destroy: install-dev wheelhouse node_modules/.package-lock.json
 	$(CDK) destroy $(CDK_ARGS)

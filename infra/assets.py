@@ -1,7 +1,9 @@
 """The service bundle: one CDK asset with everything an instance installs with `pip install`.
 
 services/ + model/ (including the ~18 MB ONNX model) + pyproject.toml (+ README.md, which
-pyproject.toml names as the readme). One archive rather than separate code and model assets: the
+pyproject.toml names as the readme) + requirements.lock and build/wheelhouse/ (every runtime
+dependency as a wheel for the instances' platform, infra/wheelhouse.py), so that an instance
+installs with no package index. One archive rather than separate code and model assets: the
 model is package data of the `model` package, so one `pip install` puts both where the code
 expects them, and code and model always travel as a matching pair. CDK zips the directory and
 uploads it to the bootstrap bucket on deploy; its key is the content hash.
@@ -17,12 +19,21 @@ from constructs import Construct
 
 # An allow-list (everything else in the repository stays out: tests, .venv, node_modules,
 # cdk.out - which would otherwise contain itself -, .git, local data).
-BUNDLE_INCLUDES = ("services", "model", "pyproject.toml", "README.md")
+BUNDLE_INCLUDES = (
+    "services",
+    "model",
+    "pyproject.toml",
+    "README.md",
+    "requirements.lock",
+    "build/wheelhouse",
+)
 BUNDLE_EXCLUDES = (
     "*",
     *(f"!{name}" for name in BUNDLE_INCLUDES),
+    "!build",
     "!services/**",
     "!model/**",
+    "!build/wheelhouse/**",
     "**/__pycache__",
     "**/*.pyc",
     "**/.*",
@@ -37,7 +48,8 @@ class ServiceBundle(Construct):
         super().__init__(scope, construct_id)
         missing = [name for name in BUNDLE_INCLUDES if not (source_dir / name).exists()]
         if missing:
-            raise FileNotFoundError(f"service bundle source {source_dir} lacks {missing}")
+            hint = " (run `make wheelhouse`)" if "build/wheelhouse" in missing else ""
+            raise FileNotFoundError(f"service bundle source {source_dir} lacks {missing}{hint}")
         self.asset = s3_assets.Asset(self, "Asset", path=str(source_dir), exclude=list(BUNDLE_EXCLUDES))
 
     @property

@@ -6,8 +6,9 @@
 # variables from the environment (that is how tests/infra/test_bootstrap.py runs it).
 #
 # Steps: download the service bundle (the CDK asset: services/ + model/ + pyproject.toml) with
-# `aws s3 cp`, unpack it, create a virtualenv, `pip install` the bundle (dependencies come from
-# PyPI through the public subnet), write the env file and a systemd unit, enable and start it.
+# `aws s3 cp`, unpack it, create a virtualenv, install from the bundle's wheelhouse (no package
+# index: pinned, hash-checked wheels, infra/wheelhouse.py), write the env file and a systemd unit
+# (enabled: it starts at every boot, warm-pool starts included), enable and start it.
 #
 # Parameters
 #   EV_ROLE             worker | web
@@ -66,7 +67,10 @@ rm -rf "$app_dir/src"
 "$EV_PYTHON" -m zipfile -e "$app_dir/bundle.zip" "$app_dir/src"  # no unzip needed
 "$EV_PYTHON" -m venv --clear "$app_dir/venv"
 log "phase venv done"
-retry "$app_dir/venv/bin/python" -m pip install --quiet --disable-pip-version-check "$app_dir/src"
+# Offline: the pinned, hash-checked dependencies from the bundle's wheelhouse, then the service.
+pip_offline=("$app_dir/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-index)
+"${pip_offline[@]}" --find-links "$app_dir/src/build/wheelhouse" --require-hashes -r "$app_dir/src/requirements.lock"
+"${pip_offline[@]}" --no-deps "$app_dir"/src/build/wheelhouse/elastic_vision-*.whl
 log "phase install done"
 
 mkdir -p "$(dirname "$env_file")"

@@ -57,7 +57,9 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     The context is what cdk.json gives the CLI, so this is also what `make synth` produces.
     """
     from app import build_app
+    from infra.wheelhouse import build_wheelhouse
 
+    build_wheelhouse()  # what `make synth` does first: the bundle carries the instances' wheels
     outdir = tmp_path_factory.mktemp("cdk.out")
     cdk_json = json.loads((ROOT / "cdk.json").read_text())
     app = cdk.App(outdir=str(outdir), context={**FEATURE_FLAGS, **cdk_json["context"]})
@@ -80,6 +82,8 @@ def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         (root / name / "__init__.py").write_text("")
     (root / "pyproject.toml").write_text("[project]\nname = 'stand-in'\n")
     (root / "README.md").write_text("stand-in\n")
+    (root / "requirements.lock").write_text("")
+    (root / "build" / "wheelhouse").mkdir(parents=True)
     yield root
 
 

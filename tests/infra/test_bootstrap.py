@@ -185,6 +185,9 @@ def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(synthesized
         "EV_PYTHON": sys.executable,
         "AWS_EC2_METADATA_DISABLED": "true",
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        # No package index at all: the instance installs from the bundle's wheelhouse only.
+        "PIP_NO_INDEX": "1",
+        "PIP_INDEX_URL": "http://127.0.0.1:9/unreachable",
     }
     started = time.monotonic()
     completed = subprocess.run(

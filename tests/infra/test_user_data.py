@@ -92,3 +92,31 @@ def test_every_service_variable_in_the_synthesized_user_data_is_a_known_setting(
         assert variables <= by_role[role], f"{role}: unknown {sorted(variables - by_role[role])}"
     assert {"EVISION_BACKEND", "EVISION_THREADS", "EVISION_ASG_NAME"} <= seen["LaunchTemplate"]
     assert {"EVISION_BACKEND", "EVISION_REPLY_QUEUE"} <= seen["Instance"]
+
+
+def test_the_instances_install_offline_from_the_pinned_wheelhouse():
+    """No package index at boot: --no-index, hashes checked against the lock, the service's own wheel."""
+    script = render()
+    commands = [line for line in script.splitlines() if not line.lstrip().startswith("#")]
+    install = [line for line in commands if "pip install" in line or "pip_offline" in line]
+    assert any("--no-index" in line for line in install), install
+    assert any("--require-hashes -r" in line and "requirements.lock" in line for line in install), install
+    assert any("elastic_vision-*.whl" in line for line in install), install
+    assert not any("pip install" in line and "--no-index" not in line for line in install), install
+
+
+def test_the_lock_pins_every_runtime_dependency_with_hashes():
+    import re
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    lock = (root / "requirements.lock").read_text()
+    pinned = {
+        re.split(r"[=\s]", line)[0].lower().replace("_", "-") for line in lock.splitlines() if "==" in line
+    }
+    declared = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {re.split(r"[<>=!;\[ ]", spec)[0].lower().replace("_", "-") for spec in declared}
+    assert names <= pinned, names - pinned
+    blocks = lock.split("==")[1:]
+    assert blocks and all("--hash=sha256:" in block for block in blocks)

@@ -21,11 +21,12 @@ class Phases:
     pending: float = 10.0
     # running -> user data starts: launch to SSH ~25 s on AL2023 (FIELD-NOTES), less the two above.
     os_boot: float = 13.5
-    # Bootstrap, measured in tests/infra/test_bootstrap.py's sandbox on 2026-12-02 (2 vCPUs):
-    # `aws s3 cp` of the bundle ~1 s, venv ~5 s, `pip install` of the runtime from a package
-    # index ~30 s (FIELD-NOTES: ~24 s from the registry mirror). On the instance `dnf install
-    # python3.11` comes first: an estimate (~15 s: repository metadata plus ~30 MB of packages).
-    bootstrap: float = 15.0 + 1.0 + 5.0 + 30.0
+    # Bootstrap, measured in tests/infra/test_bootstrap.py's sandbox on 2026-12-02 (2 vCPUs),
+    # installing offline from the bundle's wheelhouse: `aws s3 cp` of the ~110 MB bundle 3 s,
+    # venv 4 s, `pip install --no-index` 9 s (from a package index it was 30 s: PREVIOUS_PHASES).
+    # On the instance `dnf install python3.11` comes first: an estimate (~15 s: repository
+    # metadata plus ~30 MB of packages).
+    bootstrap: float = 15.0 + 3.0 + 4.0 + 9.0
     # `evision worker` start to first reply: 0.9 s measured in the same sandbox (model load,
     # first receive); systemd start adds little.
     model_load: float = 1.0
@@ -120,8 +121,10 @@ class Calibration:
 CLOUD = Calibration()
 
 # The deployment as it was before the fast-cloud work (for comparison): no warm pool, the
-# 30 s web wait; the rest as CLOUD.
-PREVIOUS = Calibration(wait_seconds=30.0, warm_pool_size=0)
+# 30 s web wait, the bootstrap's `pip install` from a package index (the same sandbox, before:
+# bundle 1 s, venv 5 s, install 30 s); the rest as CLOUD.
+PREVIOUS_PHASES = Phases(bootstrap=15.0 + 1.0 + 5.0 + 30.0)
+PREVIOUS = Calibration(phases=PREVIOUS_PHASES, wait_seconds=30.0, warm_pool_size=0)
 
 # The local mode (`evision up`): worker processes on this machine, queue depth read directly.
 LOCAL = Calibration(

@@ -34,7 +34,7 @@ LOCAL_WORKERS = 2  # one per core on the 2-vCPU machines this project runs on
 # What infra/config.py deploys by default (a test checks they are equal; the runtime package
 # does not ship infra/, so it is not imported here).
 DEPLOYED_POLICY = ScalingPolicy()
-PREVIOUS_POLICY = ScalingPolicy(period_seconds=60.0, scale_in_idle_periods=5)
+PREVIOUS_POLICY = ScalingPolicy(period_seconds=60.0, scale_in_idle_periods=5, warmup_periods=3)
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def _previous(workload: Workload, calibration: Calibration | None) -> World:
 
 
 def _cdk(workload: Workload, calibration: Calibration | None) -> World:
-    calibration = calibration or CLOUD
+    calibration = calibration or PREVIOUS
     metrics = calibration.metrics
     policy = DEPLOYED_POLICY
     return World(
@@ -142,7 +142,7 @@ def _cdk(workload: Workload, calibration: Calibration | None) -> World:
 
 
 def _seed(workload: Workload, calibration: Calibration | None) -> World:
-    calibration = calibration or CLOUD
+    calibration = calibration or PREVIOUS
     return World(
         workload=workload,
         calibration=calibration,
@@ -182,8 +182,9 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "previous", "our stack before the fast-cloud work (1-minute alarms only)", _previous, PREVIOUS
         ),
-        Preset("cdk-queue-processing", "CDK QueueProcessingService defaults", _cdk),
-        Preset("seed-controller", "poll every 5 s, one instance per waiting message", _seed),
+        # The two recipes as they come: instances installing from a package index, no warm pool.
+        Preset("cdk-queue-processing", "CDK QueueProcessingService defaults", _cdk, PREVIOUS),
+        Preset("seed-controller", "poll every 5 s, one instance per waiting message", _seed, PREVIOUS),
         Preset("local", "evision up: the supervisor, 1 s periods, 2 workers", _local, LOCAL),
     )
 }
