@@ -54,6 +54,8 @@ NON_DEFAULT: dict[str, object] = {
     "drain_seconds": 9.0,
     "asg_name": "workers",
     "instance_id": "i-0abc",
+    "lifecycle_hook": "launch-hook",
+    "imds_url": "http://127.0.0.1:9",
     "log_level": "DEBUG",
 }
 CLASSES: list[type[EvisionSettings]] = [

@@ -185,9 +185,15 @@ def test_the_bundle_holds_the_package_and_the_model_and_nothing_else(synthesized
         and (synthesized.outdir / a["source"]["path"] / "pyproject.toml").exists()
     ]
     staged = synthesized.outdir / asset["source"]["path"]
-    assert sorted(p.name for p in staged.iterdir()) == sorted(BUNDLE_INCLUDES)
+    assert sorted(p.name for p in staged.iterdir()) == sorted(
+        {name.split("/")[0] for name in BUNDLE_INCLUDES}
+    )
+    assert sorted(p.name for p in (staged / "build").iterdir()) == ["wheelhouse"]
     files = {p.relative_to(staged).as_posix() for p in staged.rglob("*") if p.is_file()}
     assert "services/cli.py" in files and "model/__init__.py" in files
+    wheels = [f for f in files if f.startswith("build/wheelhouse/")]
+    assert wheels and all(f.endswith(".whl") for f in wheels)
+    assert any(f.startswith("build/wheelhouse/elastic_vision-") for f in wheels)  # the service's own
     onnx = sorted(f for f in files if f.startswith("model/") and f.endswith(".onnx"))
     assert onnx, "the ONNX model must be in the bundle (model/*.onnx)"
     assert not any("__pycache__" in f or f.endswith(".pyc") or "/." in f for f in files)
