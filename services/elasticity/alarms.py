@@ -74,54 +74,51 @@ def alarm_rules(
     period = policy.period_seconds if period_seconds is None else period_seconds
     warmup = int(policy.warmup_periods * period)
     threshold = policy.scale_out_threshold
-    rules = (
-        AlarmRule(
-            name="ScaleFromZero",
-            description="Messages are waiting and the worker group has no capacity: start workers.",
-            metric="visible_at_zero",
-            period_seconds=period,
-            threshold=1,
-            comparison=">=",
-            evaluation_periods=1,
-            datapoints_to_alarm=1,
-            adjustment_type="ChangeInCapacity",
-            adjustments=(StepAdjustment(change=policy.scale_from_zero_to, lower=0),),
-            warmup_seconds=warmup,
+    scale_out = AlarmRule(
+        name="ScaleOut",
+        description="Backlog of visible messages larger than the workers clear in time: add workers.",
+        metric="visible",
+        period_seconds=period,
+        threshold=threshold,
+        comparison=">=",
+        evaluation_periods=policy.scale_out_evaluation_periods,
+        datapoints_to_alarm=policy.scale_out_datapoints_to_alarm,
+        adjustment_type="ChangeInCapacity",
+        adjustments=tuple(
+            StepAdjustment(
+                change=step.change,
+                lower=step.lower - threshold,
+                upper=None if step.upper is None else step.upper - threshold,
+            )
+            for step in policy.scale_out_steps
         ),
-        AlarmRule(
-            name="ScaleOut",
-            description="Backlog of visible messages larger than the workers clear in time: add workers.",
-            metric="visible",
-            period_seconds=period,
-            threshold=threshold,
-            comparison=">=",
-            evaluation_periods=policy.scale_out_evaluation_periods,
-            datapoints_to_alarm=policy.scale_out_datapoints_to_alarm,
-            adjustment_type="ChangeInCapacity",
-            adjustments=tuple(
-                StepAdjustment(
-                    change=step.change,
-                    lower=step.lower - threshold,
-                    upper=None if step.upper is None else step.upper - threshold,
-                )
-                for step in policy.scale_out_steps
-            ),
-            warmup_seconds=warmup,
-        ),
-        AlarmRule(
-            name="ScaleIn",
-            description="No visible and no in-flight messages for K periods: shrink to idle capacity.",
-            metric="outstanding",
-            period_seconds=period,
-            threshold=0,
-            comparison="<=",
-            evaluation_periods=policy.scale_in_idle_periods,
-            datapoints_to_alarm=policy.scale_in_idle_periods,
-            adjustment_type="ExactCapacity",
-            adjustments=(StepAdjustment(change=policy.idle_capacity, upper=0),),
-            warmup_seconds=None,
-        ),
+        warmup_seconds=warmup,
     )
+    # The other two differ from it in these fields only.
+    from_zero = replace(
+        scale_out,
+        name="ScaleFromZero",
+        description="Messages are waiting and the worker group has no capacity: start workers.",
+        metric="visible_at_zero",
+        threshold=1,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+        adjustments=(StepAdjustment(change=policy.scale_from_zero_to, lower=0),),
+    )
+    scale_in = replace(
+        scale_out,
+        name="ScaleIn",
+        description="No visible and no in-flight messages for K periods: shrink to idle capacity.",
+        metric="outstanding",
+        threshold=0,
+        comparison="<=",
+        evaluation_periods=policy.scale_in_idle_periods,
+        datapoints_to_alarm=policy.scale_in_idle_periods,
+        adjustment_type="ExactCapacity",
+        adjustments=(StepAdjustment(change=policy.idle_capacity, upper=0),),
+        warmup_seconds=None,
+    )
+    rules = (from_zero, scale_out, scale_in)
     return tuple(replace(rule, name=prefix + rule.name) for rule in rules)
 
 

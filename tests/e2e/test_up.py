@@ -16,6 +16,39 @@ from tests.e2e.conftest import free_port, wait_until_healthy
 from tests.e2e.images import GOLDEN, golden_bytes
 
 
+def up_command(port: int, data_dir: Path, *options: str) -> list[str]:
+    """`evision up` as a user types it, on `port` with its data in `data_dir`."""
+    return [
+        sys.executable,
+        "-m",
+        "services.cli",
+        "up",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        *options,
+    ]
+
+
+def clean_environment(**settings: str) -> dict[str, str]:
+    """This process's environment without EVISION_* and AWS_* variables, plus `settings`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EVISION_", "AWS_"))}
+    return {**env, **settings}
+
+
+def interrupt(up: subprocess.Popen[str]) -> str:
+    """Ctrl-C, as a user stops it; its whole output (killed if it does not stop within a minute)."""
+    try:
+        up.send_signal(signal.SIGINT)
+        output, _ = up.communicate(timeout=60)
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.communicate()
+    return output
+
+
 def _children(pid: int) -> list[int]:
     children = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -63,12 +96,8 @@ def test_up_serves_and_stops_cleanly_on_ctrl_c(tmp_path: Path, options: list[str
         assert response.status_code == 200
         stem, _, label = response.text.partition(":")
         assert stem == "cat" and label in GOLDEN["cat.jpg"]
-        up.send_signal(signal.SIGINT)
-        output, _ = up.communicate(timeout=60)
     finally:
-        if up.poll() is None:
-            up.kill()
-            up.communicate()
+        output = interrupt(up)
     assert up.returncode == 0, output
     assert f"http://127.0.0.1:{port}" in output
     assert not [pid for pid in workers if _alive(pid)], "worker processes left behind"
@@ -79,22 +108,13 @@ def test_up_serves_and_stops_cleanly_on_ctrl_c(tmp_path: Path, options: list[str
 def test_up_on_a_busy_port_fails_with_one_line_before_starting_anything(tmp_path: Path) -> None:
     import socket
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("EVISION_", "AWS_"))}
+    env = clean_environment()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         up = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "services.cli",
-                "up",
-                "--port",
-                str(port),
-                "--data-dir",
-                str(tmp_path / "d"),
-            ],
+            up_command(port, tmp_path / "d"),
             env=env,
             capture_output=True,
             text=True,
@@ -135,18 +155,8 @@ def test_up_logs_changes_and_a_summary_not_every_batch_and_period(tmp_path: Path
     import asyncio
 
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("EVISION_", "AWS_"))}
-    env["EVISION_SUMMARY_SECONDS"] = "1"
-    command = [
-        sys.executable,
-        "-m",
-        "services.cli",
-        "up",
-        "--port",
-        str(port),
-        "--data-dir",
-        str(tmp_path / "d"),
-    ]
+    env = clean_environment(EVISION_SUMMARY_SECONDS="1")
+    command = up_command(port, tmp_path / "d")
     command += ["--scale-period", "0.5", "--max-workers", "1"]
     up = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
@@ -167,12 +177,8 @@ def test_up_logs_changes_and_a_summary_not_every_batch_and_period(tmp_path: Path
         deadline = time.monotonic() + 20
         while _children(up.pid) and time.monotonic() < deadline:  # scaled back in
             time.sleep(0.1)
-        up.send_signal(signal.SIGINT)
-        output, _ = up.communicate(timeout=60)
     finally:
-        if up.poll() is None:
-            up.kill()
-            up.communicate()
+        output = interrupt(up)
     decisions = [line for line in output.splitlines() if '"event":"scaling"' in line]
     assert decisions and all('"reason":"hold"' not in line for line in decisions), decisions
     assert any("scale from zero" in line for line in decisions) and any(
@@ -186,12 +192,15 @@ def test_up_logs_changes_and_a_summary_not_every_batch_and_period(tmp_path: Path
 def test_up_deletes_expired_inputs_and_results_in_the_background(tmp_path: Path) -> None:
     data = tmp_path / "d"
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("EVISION_", "AWS_"))}
-    env |= {"EVISION_INPUT_EXPIRY_DAYS": "0.00002", "EVISION_RESULT_EXPIRY_DAYS": "0.00002"}  # ~1.7 s
-    env["EVISION_SWEEP_SECONDS"] = "0.3"
-    command = [sys.executable, "-m", "services.cli", "up", "--port", str(port), "--data-dir", str(data)]
+    expiry = "0.00002"  # days: ~1.7 s
+    env = clean_environment(
+        EVISION_INPUT_EXPIRY_DAYS=expiry, EVISION_RESULT_EXPIRY_DAYS=expiry, EVISION_SWEEP_SECONDS="0.3"
+    )
     up = subprocess.Popen(
-        [*command, "--workers", "1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        up_command(port, data, "--workers", "1"),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
 

@@ -92,8 +92,8 @@ def read_env_file(path: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in path.read_text().splitlines() if line)
 
 
-def emulated_group_instance(group: str) -> str:
-    """Create an Auto Scaling group of one instance in the emulator; return the instance id."""
+def emulated_group(group: str, *, size: int, most: int) -> list[str]:
+    """Create an Auto Scaling group of `size` instances (at most `most`) in the emulator; their ids."""
     import boto3
 
     autoscaling = boto3.client("autoscaling", region_name="us-east-1")
@@ -103,13 +103,19 @@ def emulated_group_instance(group: str) -> str:
     autoscaling.create_auto_scaling_group(
         AutoScalingGroupName=group,
         LaunchConfigurationName=group,
-        MinSize=1,
-        MaxSize=1,
-        DesiredCapacity=1,
+        MinSize=0,
+        MaxSize=most,
+        DesiredCapacity=size,
         AvailabilityZones=["us-east-1a"],
     )
     [found] = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
-    return str(found["Instances"][0]["InstanceId"])
+    return [str(instance["InstanceId"]) for instance in found["Instances"]]
+
+
+def emulated_group_instance(group: str) -> str:
+    """An Auto Scaling group of one instance in the emulator; that instance's id."""
+    [instance] = emulated_group(group, size=1, most=1)
+    return instance
 
 
 @pytest.fixture

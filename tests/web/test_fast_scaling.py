@@ -20,23 +20,9 @@ from services.web.settings import WebSettings
 from tests.conftest import settings_for
 from tests.e2e.conftest import free_port, wait_until_healthy
 from tests.e2e.images import golden_bytes
+from tests.infra.test_bootstrap import emulated_group
 
 ROOT = Path(__file__).parents[2]
-
-
-def _group(name: str) -> None:
-    client = boto3.client("autoscaling")
-    client.create_launch_configuration(
-        LaunchConfigurationName=name, ImageId="ami-12c6146b", InstanceType="t3.micro"
-    )
-    client.create_auto_scaling_group(
-        AutoScalingGroupName=name,
-        LaunchConfigurationName=name,
-        MinSize=0,
-        MaxSize=3,
-        DesiredCapacity=0,
-        AvailabilityZones=["us-east-1a"],
-    )
 
 
 def _desired(name: str) -> int:
@@ -49,7 +35,7 @@ def _desired(name: str) -> int:
 def test_an_upload_activates_the_group_from_zero_and_the_depth_is_published(moto_endpoint, tmp_path):
     backend_settings = settings_for("aws", tmp_path)
     group = f"{backend_settings.request_queue}-workers"
-    _group(group)
+    emulated_group(group, size=0, most=3)
     settings = WebSettings.from_values(
         **backend_settings.model_dump(),
         reply_queue=f"{backend_settings.request_queue}-replies",

@@ -94,16 +94,15 @@ def previous_world(workload: Workload, calibration: Calibration | None = None) -
 def cdk_queue_processing_rules(
     period_seconds: float = 300.0, warmup_seconds: int = 300
 ) -> tuple[AlarmRule, ...]:
-    upper = AlarmRule(
+    [scale_out] = [rule for rule in alarm_rules(DEPLOYED_POLICY) if rule.name == "ScaleOut"]
+    upper = replace(
+        scale_out,
         name="Upper",
         description="CDK QueueProcessingService: visible >= 100",
-        metric="visible",
         period_seconds=period_seconds,
         threshold=100,
-        comparison=">=",
         evaluation_periods=1,
         datapoints_to_alarm=1,
-        adjustment_type="ChangeInCapacity",
         adjustments=(StepAdjustment(change=1, lower=0, upper=400), StepAdjustment(change=5, lower=400)),
         warmup_seconds=warmup_seconds,
     )
