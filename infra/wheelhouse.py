@@ -11,6 +11,7 @@ service bundle carries both, so an instance's `pip install` needs no package ind
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -72,6 +73,7 @@ def build_wheelhouse(lock: Path = LOCK, out: Path = WHEELHOUSE, source: Path = R
         ],
         check=True,
     )
+    shutil.rmtree(source / "build" / "lib", ignore_errors=True)  # setuptools' staging, not ours
     pinned = [line.split("==")[0] for line in lock.read_text().splitlines() if "==" in line]
     wheels = sorted(out.glob("*.whl"))
     if len(wheels) < len(pinned) + 1:

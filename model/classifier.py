@@ -1,8 +1,8 @@
-"""Batched ImageNet classification with ONNX Runtime on CPU (imports no torch).
+"""Batched ImageNet classification on CPU (imports no torch): preprocessing, an engine, top-5.
 
-One Classifier = one InferenceSession, loaded once. `infer` only calls session.run, which ONNX
-Runtime allows from several threads at once: the fastest set-up on a small machine is one
-session with intra_op_threads=1 shared by one caller thread per core.
+One Classifier = one engine (model/engines.py), loaded once: ONNX Runtime by default (one
+InferenceSession with intra_op_threads=1 shared by one caller thread per core, the fastest set-up
+on a small machine), or OpenVINO. `infer` is thread-safe.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
+from model.engines import Engine, EngineName, OnnxRuntimeEngine, OpenVinoEngine, session_options
 from model.errors import InvalidImageError
 from model.metadata import (
     DEFAULT_MODEL_PATH,
@@ -35,13 +35,7 @@ class Prediction:
     top5: tuple[tuple[str, float], ...]
 
 
-def session_options(intra_op_threads: int) -> ort.SessionOptions:
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.intra_op_num_threads = intra_op_threads
-    options.inter_op_num_threads = 1
-    return options
+__all__ = ["Classifier", "Prediction", "session_options"]
 
 
 class Classifier:
@@ -56,7 +50,11 @@ class Classifier:
         max_aspect_ratio: float = DEFAULT_MAX_ASPECT_RATIO,
         draft: bool = True,
         verify_sha256: bool = True,
+        engine: EngineName = "onnxruntime",
+        threads: int = 1,
+        bf16: bool | None = None,
     ) -> None:
+        """`threads`: caller threads (OpenVINO: one stream each); `bf16`: None asks the CPU."""
         if intra_op_threads < 1:
             raise ValueError(f"intra_op_threads must be >= 1, not {intra_op_threads}")
         model_path = Path(model_path or DEFAULT_MODEL_PATH)
@@ -72,16 +70,21 @@ class Classifier:
         self.preprocessor = Preprocessor(
             self.metadata, Limits(max_pixels=max_pixels, max_aspect_ratio=max_aspect_ratio), draft=draft
         )
-        self._session = ort.InferenceSession(
-            str(model_path), session_options(intra_op_threads), providers=["CPUExecutionProvider"]
-        )
-        self._input = self.metadata.input_name
-        self._output = self.metadata.output_name
+        self.engine: Engine
+        if engine == "openvino":
+            self.engine = OpenVinoEngine(model_path, threads=threads, bf16=bf16)
+        else:
+            self.engine = OnnxRuntimeEngine(
+                model_path,
+                input_name=self.metadata.input_name,
+                output_name=self.metadata.output_name,
+                intra_op_threads=intra_op_threads,
+            )
 
     @property
     def name(self) -> str:
-        """e.g. "efficientnet-lite0@491235965c06": the model and the exact weights."""
-        return self.metadata.short_name
+        """e.g. "efficientnet-lite0@491235965c06 onnxruntime-fp32": the weights and the engine."""
+        return f"{self.metadata.short_name} {self.engine.label}"
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -97,8 +100,7 @@ class Classifier:
             raise ValueError(f"expected a batch of shape (N, {self.input_shape}), got {batch.shape}")
         if batch.dtype != np.float32:
             raise ValueError(f"expected float32 pixels, got {batch.dtype}")
-        (logits,) = self._session.run([self._output], {self._input: np.ascontiguousarray(batch)})
-        return np.asarray(logits)
+        return self.engine.logits(batch)
 
     def infer(self, batch: np.ndarray) -> list[Prediction]:
         """One prediction per image of the batch. Thread-safe."""

@@ -47,6 +47,7 @@ NON_DEFAULT: dict[str, object] = {
     "extend_after": 0.25,
     "batch_deadline": 30.0,
     "model_path": Path("/models/m.onnx"),
+    "engine": "openvino",
     "metrics": True,
     "scale_period": 2.5,
     "min_workers": 1,

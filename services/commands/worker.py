@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         overrides["batch_size"] = args.batch_size
     settings = WorkerSettings(**overrides)
     backend = open_backend(settings)
-    classifier = load_classifier(settings.model_path)
+    classifier = load_classifier(settings.model_path, engine=settings.engine, threads=settings.threads)
     metrics = None
     if settings.metrics:
         import boto3

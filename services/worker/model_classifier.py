@@ -8,14 +8,21 @@ becomes a client error with its reason, never an exception inside the worker's b
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from model import engines
+from model.agreement import check_agreement
 from model.classifier import Classifier
+from model.engines import EngineName
 from model.errors import InvalidImageError, InvalidImageKind
+from model.golden import load_golden
 from services.contract import ErrorKind
 from services.ports import ImageRejectedError, Prediction
 
@@ -28,6 +35,9 @@ ERROR_KINDS: Mapping[InvalidImageKind, ErrorKind] = {
     "too_many_pixels": ErrorKind.TOO_MANY_PIXELS,
     "bad_aspect_ratio": ErrorKind.BAD_ASPECT_RATIO,
 }
+EngineChoice = EngineName | Literal["auto"]
+log = logging.getLogger("evision.engine")
+
 UNMAPPED_KIND = ErrorKind.CORRUPT  # what an unreadable image is, when the model names it otherwise
 
 
@@ -59,6 +69,45 @@ class ModelClassifier:
         return self._model.infer(batch)
 
 
-def load_classifier(model_path: Path | None = None) -> ModelClassifier:
-    """The model, loaded once per worker process: one session, one inference thread per caller."""
-    return ModelClassifier(Classifier(model_path, intra_op_threads=1))
+def load_classifier(
+    model_path: Path | None = None, *, engine: EngineChoice = "onnxruntime", threads: int = 1
+) -> ModelClassifier:
+    """The model, loaded once per worker process, on the chosen engine (`auto`: see choose_engine)."""
+    if engine == "auto":
+        return ModelClassifier(choose_engine(model_path, threads=threads))
+    return ModelClassifier(Classifier(model_path, intra_op_threads=1, engine=engine, threads=threads))
+
+
+def choose_engine(model_path: Path | None = None, *, threads: int = 1) -> Classifier:
+    """OpenVINO where it is installed, the CPU computes bf16 natively, its answers agree with ONNX
+    Runtime's on the golden images (model/agreement.py) and it is faster here; else ONNX Runtime.
+    The choice and its reason are logged (one line)."""
+    reference = Classifier(model_path, intra_op_threads=1, threads=threads)
+    if not engines.openvino_available():
+        return _chosen(reference, "OpenVINO is not installed")
+    if not engines.cpu_computes_bf16():
+        return _chosen(reference, "this CPU has no native bf16 (OpenVINO f32 is no faster)")
+    candidate = Classifier(model_path, engine="openvino", threads=threads)
+    images = [image.read_bytes() for image in load_golden()]
+    agreement = check_agreement(candidate, reference, images)
+    if not agreement.ok:
+        return _chosen(reference, f"OpenVINO bf16 disagrees: {'; '.join(agreement.problems)}")
+    batch = np.stack([reference.preprocess(data) for data in images[:4]])
+    fast, slow = _ms_per_image(candidate, batch), _ms_per_image(reference, batch)
+    if fast >= slow:
+        return _chosen(reference, f"OpenVINO bf16 is not faster here ({fast:.1f} vs {slow:.1f} ms/image)")
+    return _chosen(candidate, f"{fast:.1f} vs {slow:.1f} ms/image; {agreement.summary()}")
+
+
+def _chosen(classifier: Classifier, reason: str) -> Classifier:
+    log.info("inference engine %s: %s", classifier.engine.label, reason)
+    return classifier
+
+
+def _ms_per_image(classifier: Classifier, batch: npt.NDArray[np.float32], seconds: float = 0.3) -> float:
+    classifier.logits(batch)  # warm-up
+    started, images = time.perf_counter(), 0
+    while time.perf_counter() - started < seconds:
+        classifier.logits(batch)
+        images += len(batch)
+    return (time.perf_counter() - started) * 1000 / images

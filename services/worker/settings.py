@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -45,4 +46,9 @@ class WorkerSettings(BackendSettings):
         "(redelivery, then the dead-letter queue) and the worker restarts",
     )
     model_path: Path | None = Field(default=None, description="ONNX model; default: the bundled one")
+    engine: Literal["auto", "onnxruntime", "openvino"] = Field(
+        default="onnxruntime",
+        description="inference engine; auto: OpenVINO bf16 where installed, native, in agreement "
+        "with ONNX Runtime and faster, else ONNX Runtime",
+    )
     metrics: bool = Field(default=False, description="print CloudWatch embedded-metric-format lines")
