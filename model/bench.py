@@ -22,12 +22,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 from PIL import Image
 
 from model.classifier import Classifier
+from model.engines import EngineName
 from model.golden import golden_by_name, load_golden
 from model.preprocess import Preprocessor
 
@@ -63,6 +64,7 @@ class Measurement:
     images: int = 0
     seconds: float = 0.0
     batch_latencies_ms: list[float] = field(default_factory=list, repr=False)
+    engine: str = "onnxruntime-fp32"
 
     @property
     def images_per_s(self) -> float:
@@ -153,9 +155,14 @@ def measure(
     setups: Sequence[Setup] = SETUPS,
     bare: bool = True,
     model_path: Path | None = None,
+    engine: EngineName = "onnxruntime",
 ) -> list[Measurement]:
     images = [golden.read_bytes() for golden in load_golden()]
-    sessions = {n: Classifier(model_path, intra_op_threads=n) for n in sorted({s.intra_op for s in setups})}
+    callers = max(s.callers for s in setups)
+    sessions = {
+        n: Classifier(model_path, intra_op_threads=n, engine=engine, threads=callers)
+        for n in sorted({s.intra_op for s in setups})
+    }
     tensors = np.stack([sessions[1 if 1 in sessions else min(sessions)].preprocess(data) for data in images])
     results = []
     if bare:
@@ -167,6 +174,9 @@ def measure(
         for batch in batch_sizes:
             work = _end_to_end(sessions[setup.intra_op], images, batch)
             results.append(_timed(work, setup.callers, seconds, "end-to-end", setup, batch))
+    label = sessions[min(sessions)].engine.label
+    for result in results:
+        result.engine = label
     return results
 
 
@@ -175,12 +185,15 @@ def measure_bare(
     seconds: float = DEFAULT_SECONDS,
     batch_sizes: Sequence[int] = DEFAULT_BATCH_SIZES,
     model_path: Path | None = None,
+    engine: EngineName = "onnxruntime",
 ) -> dict[str, Any]:
     """The best end-to-end images/s on this machine and the single-image latency (batch 1).
 
     Returns {"images_per_s", "best_setup", "best_batch", "single_image_latency_ms", "measurements"}.
     """
-    results = measure(batch_sizes=batch_sizes, seconds=seconds, bare=False, model_path=model_path)
+    results = measure(
+        batch_sizes=batch_sizes, seconds=seconds, bare=False, model_path=model_path, engine=engine
+    )
     return summarise(results)
 
 
@@ -245,6 +258,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--model", type=Path, default=None, help="ONNX model (default: the committed one)")
     parser.add_argument(
+        "--engine",
+        default="onnxruntime",
+        help="comma-separated engines to measure side by side: onnxruntime, openvino (default onnxruntime)",
+    )
+    parser.add_argument(
         "--json", type=Path, default=None, metavar="PATH", help="also write the figures as JSON"
     )
 
@@ -257,19 +275,33 @@ def run(args: argparse.Namespace) -> int:
     batch_sizes = [int(size) for size in str(args.batch_sizes).split(",") if size.strip()]
     console.print(f"[bold]bench-model[/]: {len(load_golden())} golden images, {os.cpu_count()} CPUs, ...")
     load_before = os.getloadavg()
-    results = measure(batch_sizes=batch_sizes, seconds=args.seconds, model_path=args.model)
-    report = summarise(results)
+    requested = [name.strip() for name in str(args.engine).split(",") if name.strip()]
+    names: list[EngineName] = [name for name in get_args(EngineName) if name in requested]
+    unknown = [name for name in requested if name not in names]
+    if unknown:
+        console.print(
+            f"[red]bench-model:[/] unknown engine {unknown}; known: {', '.join(get_args(EngineName))}"
+        )
+        return 2
+    by_engine = {
+        name: measure(batch_sizes=batch_sizes, seconds=args.seconds, model_path=args.model, engine=name)
+        for name in names
+    }
+    results = [m for measured in by_engine.values() for m in measured]
+    report = summarise(by_engine[names[0]])
+    report["engines"] = {measured[0].engine: summarise(measured) for measured in by_engine.values()}
     report["draft"] = measure_draft(model_path=args.model)
     # Other work on the machine skews every figure: record how busy it was.
     report["load_average_1min"] = {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)}
 
     table = Table(title="model throughput (images/s) and batch latency (ms)")
-    for column in ("stage", "set-up", "batch", "images/s", "per thread", "p50 ms", "p95 ms"):
-        text = column in ("stage", "set-up")
+    for column in ("engine", "stage", "set-up", "batch", "images/s", "per thread", "p50 ms", "p95 ms"):
+        text = column in ("engine", "stage", "set-up")
         table.add_column(column, justify="left" if text else "right", no_wrap=text)
     for m in results:
         row = m.summary()
         table.add_row(
+            m.engine,
             m.stage,
             m.setup,
             str(m.batch),
@@ -289,6 +321,15 @@ def run(args: argparse.Namespace) -> int:
         f"[bold]physical limit[/]: {report['images_per_s']:.1f} images/s ({report['best_setup']}, "
         f"batch {report['best_batch']}); single image {report['single_image_latency_ms']:.1f} ms"
     )
+    if len(report["engines"]) > 1:
+        limits = {name: r["images_per_s"] for name, r in report["engines"].items()}
+        first = next(iter(limits.values()))
+        console.print(
+            "[bold]per engine[/]: "
+            + ", ".join(
+                f"{name} {limit:.1f} images/s (x{limit / first:.2f})" for name, limit in limits.items()
+            )
+        )
     load = report["load_average_1min"]
     console.print(
         f"1-minute load average: {load['before']} before, {load['after']} after (CPUs: {os.cpu_count()})"

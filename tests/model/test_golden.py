@@ -81,7 +81,9 @@ def test_committed_model_matches_its_metadata(classifier: Classifier) -> None:
     assert file_sha256(DEFAULT_MODEL_PATH) == metadata.sha256
     assert DEFAULT_MODEL_PATH.name == metadata.model_file
     assert not DEFAULT_MODEL_PATH.with_name(DEFAULT_MODEL_PATH.name + ".data").exists()  # one file
-    assert classifier.name == f"efficientnet-lite0@{metadata.sha256[:12]} onnxruntime-fp32"  # weights + engine
+    assert (
+        classifier.name == f"efficientnet-lite0@{metadata.sha256[:12]} onnxruntime-fp32"
+    )  # weights + engine
 
 
 def test_a_model_that_does_not_match_its_metadata_is_refused(tmp_path) -> None:
