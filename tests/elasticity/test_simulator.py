@@ -49,9 +49,15 @@ def test_the_deployed_preset_is_the_policy_infra_deploys():
     from infra.config import ServiceConfig
 
     assert ServiceConfig().scaling == DEPLOYED_POLICY
+    config = ServiceConfig()
     assert (CLOUD.worker_instance_type, CLOUD.web_instance_type) == (
-        ServiceConfig().worker_instance_type,
-        ServiceConfig().web_instance_type,
+        config.worker_instance_type,
+        config.web_instance_type,
+    )
+    assert (CLOUD.warm_pool_size, CLOUD.wait_seconds, CLOUD.volume_gib) == (
+        config.warm_pool_size,
+        config.web_wait_seconds,
+        config.volume_gib,
     )
 
 
