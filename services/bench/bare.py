@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from model.engines import EngineName
 from services.bench.measurement import Measurement
 from services.loadgen.expectations import Expectations
 from services.loadgen.images import UploadImage
@@ -41,12 +42,12 @@ class BareRun:
     cpu_ms_per_image: float  # over all of model.bench's set-ups: the model's own CPU cost of one image
 
 
-def measure_bare_once(*, seconds: float) -> BareRun:
+def measure_bare_once(*, seconds: float, engine: EngineName = "onnxruntime") -> BareRun:
     """Decode + preprocess + infer, no queue or HTTP: model.bench's best set-up and its batch-1 latency."""
     from model.bench import measure, summarise
 
     cpu_before = time.process_time()
-    results = measure(seconds=seconds, bare=False)
+    results = measure(seconds=seconds, bare=False, engine=engine)
     cpu_seconds = time.process_time() - cpu_before
     summary = summarise(results)
     best = next(m for m in results if m.setup == summary["best_setup"] and m.batch == summary["best_batch"])
@@ -91,11 +92,13 @@ def combine(runs: Sequence[BareRun]) -> tuple[Measurement, Measurement]:
     return throughput, single
 
 
-def reference_rate(setup_label: str, batch: int, *, seconds: float) -> float:
+def reference_rate(
+    setup_label: str, batch: int, *, seconds: float, engine: EngineName = "onnxruntime"
+) -> float:
     """Images/s of one model.bench set-up, re-measured right next to a stage: the stage's own yardstick
     on a machine whose other load drifts from minute to minute."""
     from model.bench import SETUPS, measure
 
     setup = next(s for s in SETUPS if s.label == setup_label)
-    (result,) = measure(seconds=seconds, setups=[setup], batch_sizes=[batch], bare=False)
+    (result,) = measure(seconds=seconds, setups=[setup], batch_sizes=[batch], bare=False, engine=engine)
     return result.images_per_s

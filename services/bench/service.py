@@ -29,7 +29,7 @@ from services.loadgen import LoadConfig, run_load, summarize
 from services.loadgen.expectations import Expectations
 from services.loadgen.images import UploadImage
 from services.loadgen.report import Summary
-from services.settings import BackendSettings
+from services.worker.settings import WorkerSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +49,16 @@ def measure_service(
     work_dir: Path,
     deadline_s: float = 300.0,
     reference: Callable[[], float] | None = None,
+    engine: str = "onnxruntime",
 ) -> list[Measurement]:
     """One measurement per run; `reference` (bare images/s) runs before, between and after them."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     command = evision("up", "--port", str(port), "--workers", str(workers), "--backend", backend)
-    env = child_environment(BackendSettings.from_values(backend=backend, data_dir=work_dir / "data"))
+    # The workers `evision up` starts inherit these (the engine included).
+    env = child_environment(
+        WorkerSettings.from_values(backend=backend, data_dir=work_dir / "data", engine=engine)
+    )
     measurements = []
     with contextlib.ExitStack() as stack:
         roots = []

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from model.engines import EngineName
 from services.bench.bare import BareRun, combine, golden_images, measure_bare_once, reference_rate
 from services.bench.measurement import Measurement
 from services.bench.report import BenchReport
@@ -31,6 +32,7 @@ class BenchPlan:
     c1_requests: int = 150
     c32_requests: int = 640
     aws_scale: float = 0.15  # moto manages ~50-100 operations/s: fewer requests there; 0 skips (d)
+    engine: EngineName = "onnxruntime"  # every stage's workers and its bare yardstick
 
     def __post_init__(self) -> None:
         counts = (self.workers, self.loop_images, self.c1_requests, self.c32_requests)
@@ -91,13 +93,14 @@ def run_suite(
 
     def reference() -> float:
         with console.status("bare reference"):
-            return reference_rate(best.setup, best.batch, seconds=plan.reference_seconds)
+            return reference_rate(best.setup, best.batch, seconds=plan.reference_seconds, engine=plan.engine)
 
     with console.status("(b) worker loop"):
         loop = measure_worker_loop(
             images,
             expectations,
             count=plan.loop_images,
+            engine=plan.engine,
             warmup=plan.warmup(plan.loop_images),
             workers=plan.workers,
             work_dir=work_dir / "worker-loop",
@@ -121,6 +124,7 @@ def run_suite(
                 images,
                 expectations,
                 runs=runs,
+                engine=plan.engine,
                 warmup=plan.warmup(runs[-1].requests),
                 workers=plan.workers,
                 work_dir=work_dir / f"http-{backend}",
@@ -139,7 +143,7 @@ def run_suite(
 
 def _bare(plan: BenchPlan, console: Console, when: str) -> BareRun:
     with console.status(f"(a) bare model, {when}"):
-        run = measure_bare_once(seconds=plan.bare_seconds)
+        run = measure_bare_once(seconds=plan.bare_seconds, engine=plan.engine)
     console.log(
         f"(a) bare model, {when}: {run.images / run.seconds:.1f} images/s ({run.setup}, batch {run.batch})"
     )

@@ -21,7 +21,7 @@ from services.contract import ReplyMessage, RequestMessage, Result, new_request_
 from services.loadgen.expectations import Expectations
 from services.loadgen.images import UploadImage
 from services.ports import BlobStore, MessageQueue
-from services.settings import BackendSettings
+from services.worker.settings import WorkerSettings
 
 REPLY_QUEUE = "evision-bench-replies"
 
@@ -76,9 +76,10 @@ def measure_worker_loop(
     work_dir: Path,
     timeout: float = 300.0,
     reference: Callable[[], float] | None = None,
+    engine: str = "onnxruntime",
 ) -> Measurement:
     """Images/s of the worker processes alone; `reference` (bare images/s) runs just before and after."""
-    settings = BackendSettings.from_values(data_dir=work_dir / "data")  # the default backend: local
+    settings = WorkerSettings.from_values(data_dir=work_dir / "data", engine=engine)  # backend: local
     backend = open_backend(settings)
     try:
         backend.provision(settings, reply_queues=[REPLY_QUEUE])

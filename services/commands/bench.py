@@ -10,13 +10,21 @@ as a ratio to (a), and p50 latency deltas vs the bare single-image latency.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, get_args
 
 from rich.console import Console
+
+from model.engines import EngineName
+
+if TYPE_CHECKING:
+    from services.bench.report import BenchReport
 
 # One worker process uses every core (one inference thread per core, like one cloud instance), and
 # it is what `evision up` runs under any load short of a 1000-message backlog.
@@ -50,6 +58,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--aws-scale", type=float, default=0.15, help="request counts on moto, as a fraction (moto is slow)"
     )
     parser.add_argument("--skip-aws", action="store_true", help="leave out (d), the moto backend")
+    parser.add_argument(
+        "--engine",
+        default="onnxruntime",
+        help="inference engines, comma-separated: the whole suite per engine, side by side "
+        "(onnxruntime, openvino; default onnxruntime)",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny counts: a smoke run, not a measurement")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--work-dir", type=Path, help="keep data and logs here (default: a temporary dir)")
@@ -79,18 +93,59 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         console.print(f"[red]evision bench:[/red] {exc}")
         return 2
+    requested = [name.strip() for name in str(args.engine).split(",") if name.strip()]
+    engines: list[EngineName] = [name for name in get_args(EngineName) if name in requested]
+    unknown = [name for name in requested if name not in engines]
+    if unknown or not engines:
+        console.print(f"[red]evision bench:[/red] unknown engine {unknown}; known: {get_args(EngineName)}")
+        return 2
+    reports: dict[str, BenchReport] = {}
     with tempfile.TemporaryDirectory(prefix="evision-bench-") as tmp:
-        work_dir = args.work_dir or Path(tmp)
-        try:
-            report = run_suite(plan, images, expectations, work_dir=work_dir, console=console)
-        except BenchError as exc:
-            console.print(f"[red]evision bench failed:[/red] {exc}")
-            return 1
-    report.machine.update(python=sys.version.split()[0], platform=platform.platform())
-    console.print(render_report(report))
-    if (cpu := render_cpu(report)) is not None:
-        console.print(cpu)
-    console.print(render_targets(report))
+        for engine in engines:
+            work_dir = (args.work_dir or Path(tmp)) / engine
+            console.rule(f"engine: {engine}")
+            try:
+                report = run_suite(
+                    dataclasses.replace(plan, engine=engine),
+                    images,
+                    expectations,
+                    work_dir=work_dir,
+                    console=console,
+                )
+            except BenchError as exc:
+                console.print(f"[red]evision bench failed:[/red] {exc}")
+                return 1
+            report.machine.update(python=sys.version.split()[0], platform=platform.platform(), engine=engine)
+            console.print(render_report(report))
+            if (cpu := render_cpu(report)) is not None:
+                console.print(cpu)
+            console.print(render_targets(report))
+            reports[engine] = report
+    if len(reports) > 1:
+        console.print(compare_engines(reports))
     if args.json:
-        args.json.write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
+        body = (
+            reports[engines[0]].to_json()
+            if len(reports) == 1
+            else {"engines": {name: report.to_json() for name, report in reports.items()}}
+        )
+        args.json.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
     return 0
+
+
+def compare_engines(reports: Mapping[str, BenchReport]) -> str:
+    """Each engine's bare limit and HTTP c=32 throughput against the first engine's, in one line each."""
+    first_name, first = next(iter(reports.items()))
+    lines = ["engines side by side (ratios to " + first_name + "):"]
+    for name, report in reports.items():
+        stage, base = report.find("HTTP local c=32"), first.find("HTTP local c=32")
+        http = (
+            f"{stage.images_per_s / base.images_per_s:.2f}" if stage and base and base.images_per_s else "-"
+        )
+        own = f"{report.ratio(stage):.2f}" if stage else "-"
+        lines.append(
+            f"  {name}: bare {report.bare.images_per_s:.1f} images/s "
+            f"(x{report.bare.images_per_s / first.bare.images_per_s:.2f}), HTTP local c=32 x{http}, "
+            f"its own ratio to bare {own}"
+        )
+    return "\n".join(lines)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from model.engines import openvino_available
 from services.cli import main
 
 pytest.importorskip("model.bench", reason="the model package's bench has not landed")
@@ -36,3 +37,17 @@ def test_quick_bench_measures_every_stage(tmp_path: Path) -> None:
     aws = [m for m in report["measurements"] if m["name"].startswith("HTTP aws")]
     assert all(m["notes"]["cpu_ms_per_image"]["emulator"] > 0 for m in aws)  # moto in its own process
     assert [t["met"] is not None for t in report["targets"]] == [True, True, True]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not openvino_available(), reason="OpenVINO is not installed")
+def test_quick_bench_runs_every_engine_side_by_side(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "bench.json"
+    args = ["bench", "--quick", "--skip-aws", "--engine", "onnxruntime,openvino", "--json", str(out)]
+    assert main([*args, "--work-dir", str(tmp_path)]) == 0
+    engines = json.loads(out.read_text())["engines"]
+    assert list(engines) == ["onnxruntime", "openvino"]
+    for report in engines.values():
+        assert report["bare"]["images_per_s"] > 0
+        assert all(m["errors"] == {} and m["correct"] == m["images"] for m in report["measurements"])
+    assert "engines side by side" in capsys.readouterr().out
