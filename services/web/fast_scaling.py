@@ -48,6 +48,13 @@ class FastScaling:
         self._loop_task: asyncio.Task[None] | None = None
         self.published = 0
         self.activations = 0
+        self.latest: QueueDepth | None = None  # the last depth published
+
+    def depth(self) -> QueueDepth:
+        """The queue's depth: the one last published while publishing runs (no second read)."""
+        if self._depth_seconds > 0 and self.latest is not None:
+            return self.latest
+        return self._requests.depth()
 
     def start(self) -> None:
         if self._depth_seconds > 0:
@@ -89,6 +96,7 @@ class FastScaling:
             log.warning("could not publish the queue depth: %s", exc)
             return
         self._last_idle = depth.outstanding == 0
+        self.latest = depth
         self.published += 1
 
     async def _activate(self) -> None:

@@ -31,18 +31,18 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         replies = await to_thread.run_sync(backend.reply_queue, settings.reply_queue)
         dispatcher = ReplyDispatcher(replies, poll_seconds=settings.reply_poll_seconds)
         requests = backend.queue(settings.request_queue)
-        activity = Activity(
-            depth=requests.depth,
-            data_dir=settings.data_dir,
-            capacity_manager=backend.capacity_manager,
-            interval=settings.summary_seconds,
-        )
         fast_scaling = FastScaling(
             requests=requests,
             reporter=backend.depth_reporter(),
             activator=backend.capacity_activator(settings.worker_group, settings.scale_from_zero_to),
             depth_seconds=settings.depth_metric_seconds,
             activation_seconds=settings.activation_seconds,
+        )
+        activity = Activity(
+            depth=fast_scaling.depth,  # one queue read per period serves both
+            data_dir=settings.data_dir,
+            capacity_manager=backend.capacity_manager,
+            interval=settings.summary_seconds,
         )
         app.state.services = WebServices(
             settings=settings,
