@@ -40,13 +40,19 @@ class ErrorKind(StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     INVALID_REQUEST = "invalid_request"  # a parameter that fails validation (e.g. a malformed id)
     BAD_REQUEST = "bad_request"  # any other refusal by the HTTP framework
+    REQUEST_TIMEOUT = "request_timeout"  # the request head or body stopped arriving
+    HEADERS_TOO_LARGE = "headers_too_large"
+    UNAUTHORIZED = "unauthorized"  # a missing or wrong API key
+    RATE_LIMITED = "rate_limited"
     # Ours, not the client's.
     MISSING_INPUT = "missing_input"  # the input object vanished from the input bucket
+    FAILED = "failed"  # every attempt failed: the request was dead-lettered
+    BUSY = "busy"  # the web process has no room for another connection
     INTERNAL = "internal"
 
     @property
     def is_client_error(self) -> bool:
-        return self not in (ErrorKind.INTERNAL, ErrorKind.MISSING_INPUT)
+        return self not in (ErrorKind.INTERNAL, ErrorKind.MISSING_INPUT, ErrorKind.FAILED, ErrorKind.BUSY)
 
 
 def new_request_id() -> str:

@@ -102,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
     from services.settings import BackendSettings
     from services.status import status_path
     from services.web.main import create_app
+    from services.web.server import server_config
     from services.web.settings import WebSettings
 
     try:
@@ -156,9 +157,7 @@ def run(args: argparse.Namespace) -> int:
             supervisor.start()
         try:
             if not stopping:
-                config = uvicorn.Config(
-                    create_app(settings), host=args.host, port=args.port, log_level="info", access_log=False
-                )
+                config = server_config(create_app(settings), settings, host=args.host, port=args.port)
                 server = uvicorn.Server(config)
                 log.info(
                     "Elastic Vision on http://%s:%d (backend %s, %s workers, data %s); Ctrl-C stops",

@@ -22,11 +22,13 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from services.web.main import create_app
+    from services.web.server import server_config
     from services.web.settings import WebSettings
 
-    app = create_app(WebSettings(**backend_overrides(args)))
+    settings = WebSettings(**backend_overrides(args))
+    server = uvicorn.Server(server_config(create_app(settings), settings, host=args.host, port=args.port))
     # uvicorn stops gracefully on SIGINT/SIGTERM, then re-raises the signal: swallow that, exit 0.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: None)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
-    return 0
+    server.run()
+    return 0 if server.started else 1

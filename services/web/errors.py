@@ -12,6 +12,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 
 from services.contract import ErrorKind, ResultError
 
@@ -77,6 +79,13 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(422, ErrorKind.INVALID_REQUEST, "; ".join(problems) or "invalid request")
 
 
+async def _client_gone(request: Request, _: Exception) -> Response:
+    # The client closed the connection mid-request (or its body stopped and the server closed it):
+    # nothing to answer, nothing went wrong here. One line, not a traceback.
+    log.info("client went away during %s %s", request.method, request.url.path)
+    return Response(status_code=499)  # nginx's "client closed request"; never reaches anyone
+
+
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     # Starlette logs the traceback itself after this answer; the client learns nothing internal.
     return error_response(500, ErrorKind.INTERNAL, "an unexpected error; it has been logged")
@@ -86,4 +95,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _unexpected)

@@ -39,3 +39,17 @@ class WebSettings(BackendSettings):
     reply_poll_seconds: float = Field(
         default=5.0, gt=0, le=20, description="long-poll wait of the reply consumer (bounds shutdown time)"
     )
+    header_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="a request's line and headers must arrive within this"
+    )
+    body_idle_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="an upload whose body stops this long is answered 408"
+    )
+    max_header_bytes: int = Field(
+        default=32 * 1024, ge=1024, le=1024 * 1024, description="largest request line + headers (431)"
+    )
+    max_connections: int = Field(
+        default=0,
+        ge=0,
+        description="open connections per web process (0: from the file-descriptor limit, less a reserve)",
+    )

@@ -34,7 +34,9 @@ def free_port() -> int:
         return port
 
 
-def wait_until_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+def wait_until_healthy(
+    url: str, process: subprocess.Popen[bytes] | subprocess.Popen[str], timeout: float = 30
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -87,7 +87,7 @@ def test_up_serves_and_stops_cleanly_on_ctrl_c(tmp_path: Path, options: list[str
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_healthy(url, up)  # type: ignore[arg-type]
+        wait_until_healthy(url, up)
         workers = _children(up.pid)
         assert len(workers) == 1
         response = httpx.post(
@@ -172,7 +172,7 @@ def test_up_logs_changes_and_a_summary_not_every_batch_and_period(tmp_path: Path
         return [a.status_code for a in answers]
 
     try:
-        wait_until_healthy(url, up)  # type: ignore[arg-type]
+        wait_until_healthy(url, up)
         assert asyncio.run(burst()) == [200] * 40
         deadline = time.monotonic() + 20
         while _children(up.pid) and time.monotonic() < deadline:  # scaled back in
