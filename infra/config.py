@@ -62,9 +62,12 @@ class ServiceConfig:
     volume_gib: int = 10
     # Receives before a message goes to the dead-letter queue.
     max_receives: int = 3
-    # Visibility timeout = worst-case batch: `batch_size` images of the slowest allowed kind
-    # (10 MB download + a 4000x3000 decode + inference, ~2 s on a busy core), times a safety
-    # factor. The worker extends visibility for a batch that still runs longer (heartbeat).
+    # The visibility timeout is a short lease the worker's heartbeat renews every 3 s while a batch
+    # runs: a killed worker's messages come back within it rather than after a worst-case batch.
+    lease_seconds: int = 10
+    # Worst-case batch: `batch_size` images of the slowest allowed kind (10 MB download + a
+    # 4000x3000 decode + inference, ~2 s on a busy core), times a safety factor: how long a
+    # stopping worker may take to finish its batch.
     batch_size: int = 10
     worst_case_image_seconds: float = 2.0
     visibility_safety_factor: float = 3.0
@@ -101,13 +104,16 @@ class ServiceConfig:
 
     @property
     def visibility_timeout_seconds(self) -> int:
-        worst_case_batch = self.batch_size * self.worst_case_image_seconds
-        return math.ceil(worst_case_batch * self.visibility_safety_factor)
+        return self.lease_seconds
+
+    @property
+    def worst_case_batch_seconds(self) -> int:
+        return math.ceil(self.batch_size * self.worst_case_image_seconds * self.visibility_safety_factor)
 
     @property
     def drain_timeout_seconds(self) -> int:
         """How long systemd lets a stopping worker finish its batch before SIGKILL."""
-        return self.visibility_timeout_seconds + 30
+        return self.worst_case_batch_seconds + 30
 
     @classmethod
     def for_stage(cls, stage: str, context: Mapping[str, object] | None = None) -> ServiceConfig:

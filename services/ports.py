@@ -101,6 +101,11 @@ class MessageQueue(Protocol):
         """Make received messages invisible for `seconds` from now (0 releases them at once)."""
         ...
 
+    def release_held_by(self, process_id: int) -> int:
+        """Release at once what a (crashed) process on this machine received and did not finish;
+        returns how many. 0 where the backend cannot tell (SQS: the lease runs out by itself)."""
+        ...
+
     def depth(self) -> QueueDepth: ...
 
 

@@ -116,7 +116,13 @@ class BackendSettings(EvisionSettings):
     request_queue: str = "evision-requests"
     dead_letter_queue: str = "evision-requests-dlq"
     max_receives: int = Field(default=3, ge=1, le=1000, description="receives before the dead-letter queue")
-    visibility_timeout: float = Field(default=60.0, gt=0, le=43200, description="seconds")
+    visibility_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=43200,
+        description="the lease on a received message, in seconds: the worker's heartbeat renews it "
+        "while a batch runs, so a dead worker's messages come back within it",
+    )
     input_expiry_days: float = Field(
         default=30.0,
         gt=0,

@@ -69,6 +69,11 @@ class StatusReport(BaseModel):
     backend: str
     time: float
     queue: QueueStatus
+    dead_letters: QueueStatus | None = Field(
+        default=None,
+        description="requests that used up their receives, waiting to be given a `failed` result "
+        "(the web tier drains them within seconds; a count that stays up means it cannot)",
+    )
     workers_managed_by: str = Field(
         description='"local supervisor", the backend\'s own manager (e.g. "auto scaling group"), or "nothing"'
     )
@@ -110,6 +115,7 @@ def collect_status(
     queue_name: str,
     depth: Callable[[], QueueDepth],
     data_dir: Path,
+    dead_letters: tuple[str, Callable[[], QueueDepth]] | None = None,
 ) -> StatusReport:
     """The status of the service as seen from here (blocking: reads the queue and a file).
 
@@ -118,16 +124,27 @@ def collect_status(
     when no local supervisor runs (the backend says; None: nobody).
     """
     now = time.time()
-    queue_status = QueueStatus(name=queue_name)
-    try:
-        sample = depth()
-        queue_status.visible, queue_status.in_flight = sample.visible, sample.in_flight
-    except Exception as exc:  # the report is still useful without the depth
-        queue_status.error = f"{type(exc).__name__}: {exc}"
+    queue_status = _queue_status(queue_name, depth)
+    dead_status = None if dead_letters is None else _queue_status(*dead_letters)
     snapshot = read_snapshot(status_path(data_dir))
     if snapshot is not None and snapshot.stale(now):
         snapshot = None
     managed_by = "local supervisor" if snapshot is not None else capacity_manager or "nothing"
     return StatusReport(
-        backend=backend, time=now, queue=queue_status, workers_managed_by=managed_by, supervisor=snapshot
+        backend=backend,
+        time=now,
+        queue=queue_status,
+        dead_letters=dead_status,
+        workers_managed_by=managed_by,
+        supervisor=snapshot,
     )
+
+
+def _queue_status(name: str, depth: Callable[[], QueueDepth]) -> QueueStatus:
+    status = QueueStatus(name=name)
+    try:
+        sample = depth()
+        status.visible, status.in_flight = sample.visible, sample.in_flight
+    except Exception as exc:  # the report is still useful without the depth
+        status.error = f"{type(exc).__name__}: {exc}"
+    return status

@@ -33,6 +33,8 @@ NON_DEFAULT: dict[str, object] = {
     "max_upload_bytes": 1234,
     "reply_poll_seconds": 2.0,
     "summary_seconds": 3.0,
+    "classifier": "tests.worker.poison:crashing_classifier",
+    "isolate_redelivered": False,
     "header_seconds": 4.0,
     "body_idle_seconds": 6.0,
     "max_header_bytes": 16384,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from datetime import datetime
 
 from rich.console import Console
@@ -46,6 +47,12 @@ def render(report: StatusReport, console: Console, decisions: int = 10) -> None:
         else f"{_dash(queue.visible)} visible, {_dash(queue.in_flight)} in flight"
     )
     summary.add_row(f"queue {queue.name}", depth)
+    dead = report.dead_letters
+    if dead is not None:
+        waiting = f"[red]unreadable: {dead.error}[/red]" if dead.error else f"{_dash(dead.visible)} waiting"
+        if dead.visible:
+            waiting = f"[yellow]{waiting}[/yellow] (the web tier gives each a failed result)"
+        summary.add_row(f"dead letters {dead.name}", waiting)
     summary.add_row("workers managed by", report.workers_managed_by)
     supervisor = report.supervisor
     if supervisor is not None:
@@ -92,19 +99,23 @@ def run(args: argparse.Namespace) -> int:
     settings = BackendSettings(**backend_overrides(args))
     backend = open_backend(settings)
 
-    def depth() -> QueueDepth:
-        reason = backend.unavailable_reason()  # checked first: reading would create the data
-        if reason is not None:
-            raise FileNotFoundError(reason)
-        return backend.queue(settings.request_queue).depth()
+    def depth_of(name: str) -> Callable[[], QueueDepth]:
+        def depth() -> QueueDepth:
+            reason = backend.unavailable_reason()  # checked first: reading would create the data
+            if reason is not None:
+                raise FileNotFoundError(reason)
+            return backend.queue(name).depth()
+
+        return depth
 
     try:
         report = collect_status(
             backend=settings.backend,
             capacity_manager=backend.capacity_manager,
             queue_name=settings.request_queue,
-            depth=depth,
+            depth=depth_of(settings.request_queue),
             data_dir=settings.data_dir,
+            dead_letters=(settings.dead_letter_queue, depth_of(settings.dead_letter_queue)),
         )
     finally:
         backend.close()

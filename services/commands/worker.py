@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda signum, _: early.append(signum))
     from services.adapters.registry import open_backend
-    from services.worker.model_classifier import load_classifier
+    from services.worker.model_classifier import classifier_for
     from services.worker.runner import Worker
     from services.worker.settings import WorkerSettings
 
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         overrides["batch_size"] = args.batch_size
     settings = WorkerSettings(**overrides)
     backend = open_backend(settings)
-    classifier = load_classifier(settings.model_path, engine=settings.engine, threads=settings.threads)
+    classifier = classifier_for(settings)
     metrics = None
     if settings.metrics:
         import boto3

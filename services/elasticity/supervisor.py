@@ -141,14 +141,16 @@ class WorkerPool:
     def draining(self) -> list[int]:
         return [w.pid for w in self._workers if w.draining_since is not None]
 
-    def reap(self) -> None:
-        """Forget exited workers; an exit nobody asked for counts towards the restart back-off."""
+    def reap(self) -> list[WorkerExit]:
+        """Forget exited workers (returned); an exit nobody asked for counts towards the restart back-off."""
         now = self._clock()
+        exits = []
         for worker in [w for w in self._workers if w.process.poll() is not None]:
             code = worker.process.returncode
             with self._lock:
                 self._workers.remove(worker)
-            self.exits.append(WorkerExit(worker.pid, code, worker.draining_since is not None))
+            exits.append(WorkerExit(worker.pid, code, worker.draining_since is not None))
+            self.exits.append(exits[-1])
             if worker.draining_since is not None:
                 log.info(
                     "worker %d drained and exited (%d) after %.1f s",
@@ -173,6 +175,7 @@ class WorkerPool:
                 lived,
                 delay,
             )
+        return exits
 
     def scale_to(self, desired: int) -> None:
         """Start workers up to `desired` (unless backing off), or drain the surplus (newest first)."""
@@ -258,7 +261,8 @@ class Supervisor:
     # -- one period --------------------------------------------------------------------------------
     def tick(self) -> DecisionRecord | None:
         """Sample, decide, reconcile, record. Returns the decision (None if the queue was unreadable)."""
-        self.pool.reap()
+        for gone in self.pool.reap():
+            self._release(gone)
         now = self._clock()
         try:
             sample = self._queue.depth()
@@ -293,6 +297,20 @@ class Supervisor:
             self._on_decision(record)
         self._write_snapshot()
         return record
+
+    def _release(self, gone: WorkerExit) -> None:
+        """What a worker held when it died comes back now, not when its lease runs out."""
+        if gone.code == 0:
+            return  # a clean exit finished everything it held
+        try:
+            released = self._queue.release_held_by(gone.pid)
+        except Exception:
+            log.exception("could not release what worker %d held (its lease runs out instead)", gone.pid)
+            return
+        if released:
+            log.warning(
+                "worker %d died holding %d messages: released them for redelivery", gone.pid, released
+            )
 
     def snapshot(self) -> SupervisorSnapshot:
         return SupervisorSnapshot(

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 
 from services.ports import Backend, BlobStore, MessageQueue
 from services.web.activity import Activity
+from services.web.dead_letters import DeadLetterDrainer
 from services.web.dispatcher import ReplyDispatcher
 from services.web.fast_scaling import FastScaling
 from services.web.settings import WebSettings
@@ -21,6 +22,7 @@ class WebServices:
     backend: Backend
     inputs: BlobStore
     outputs: BlobStore
+    dead_letters: DeadLetterDrainer
     requests: MessageQueue
     dispatcher: ReplyDispatcher
     activity: Activity

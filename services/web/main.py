@@ -12,6 +12,7 @@ from fastapi_offline import FastAPIOffline
 
 from services.adapters.registry import open_backend
 from services.web.activity import Activity
+from services.web.dead_letters import DeadLetterDrainer
 from services.web.deps import WebServices
 from services.web.dispatcher import ReplyDispatcher
 from services.web.errors import install_error_handlers
@@ -44,11 +45,19 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
             capacity_manager=backend.capacity_manager,
             interval=settings.summary_seconds,
         )
+        outputs = backend.blobs(settings.output_bucket)
+        drainer = DeadLetterDrainer.for_settings(
+            settings,
+            dead_letters=backend.queue(settings.dead_letter_queue),
+            outputs=outputs,
+            reply_queue=backend.queue,
+        )
         app.state.services = WebServices(
             settings=settings,
             backend=backend,
             inputs=backend.blobs(settings.input_bucket),
-            outputs=backend.blobs(settings.output_bucket),
+            outputs=outputs,
+            dead_letters=drainer,
             requests=requests,
             dispatcher=dispatcher,
             activity=activity,
@@ -57,9 +66,11 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         dispatcher.start(asyncio.get_running_loop())
         activity.start()
         fast_scaling.start()
+        drainer.start()
         try:
             yield
         finally:
+            await to_thread.run_sync(drainer.stop)
             await fast_scaling.stop()
             await activity.stop()
             await to_thread.run_sync(dispatcher.stop)

@@ -8,6 +8,7 @@ becomes a client error with its reason, never an exception inside the worker's b
 
 from __future__ import annotations
 
+import importlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -24,7 +25,8 @@ from model.engines import EngineName
 from model.errors import InvalidImageError, InvalidImageKind
 from model.golden import load_golden
 from services.contract import ErrorKind
-from services.ports import ImageRejectedError, Prediction
+from services.ports import ImageClassifier, ImageRejectedError, Prediction
+from services.worker.settings import WorkerSettings
 
 ERROR_KINDS: Mapping[InvalidImageKind, ErrorKind] = {
     "empty": ErrorKind.EMPTY,
@@ -67,6 +69,19 @@ class ModelClassifier:
 
     def infer(self, batch: npt.NDArray[np.float32]) -> Sequence[Prediction]:
         return self._model.infer(batch)
+
+
+def classifier_for(settings: WorkerSettings, *, threads: int | None = None) -> ImageClassifier:
+    """The worker's classifier: the bundled model on `settings.engine`, or, where
+    `settings.classifier` names one (`package.module:function`), what that factory returns when
+    called with the settings (another model behind the same port)."""
+    threads = settings.threads if threads is None else threads
+    if settings.classifier:
+        module, _, function = settings.classifier.partition(":")
+        factory = getattr(importlib.import_module(module), function)
+        classifier: ImageClassifier = factory(settings.model_copy(update={"threads": threads}))
+        return classifier
+    return load_classifier(settings.model_path, engine=settings.engine, threads=threads)
 
 
 def load_classifier(

@@ -2,7 +2,9 @@
 
 Each message is isolated: a bad image gets an error result and a reply at once (never retried);
 an unexpected failure leaves the message in the queue, so it is redelivered and, after
-`max_receives` receives, dead-lettered. A message is deleted only after its result is stored and
+`max_receives` receives, dead-lettered. A redelivered message is classified alone in a helper
+process (`isolation`): whatever crashed or hung its first batch cannot take its batch-mates
+with it again. A message is deleted only after its result is stored and
 its reply sent (at-least-once; results are idempotent by id).
 
 A batch has a deadline (`batch_deadline`): what is not classified or stored by then is given up
@@ -39,6 +41,7 @@ from services.ports import (
     Prediction,
 )
 from services.worker.heartbeat import VisibilityHeartbeat
+from services.worker.isolation import Isolator, SuspectFailedError
 from services.worker.metrics import MetricsPublisher
 from services.worker.settings import WorkerSettings
 
@@ -144,6 +147,7 @@ class BatchPipeline:
         compute: ThreadPoolExecutor,
         heartbeat: VisibilityHeartbeat,
         metrics: MetricsPublisher | None = None,
+        isolator: Isolator | None = None,
     ) -> None:
         self.settings = settings
         self.requests = ports.requests
@@ -156,6 +160,7 @@ class BatchPipeline:
         self._io = io
         self._compute = compute
         self._heartbeat = heartbeat
+        self._isolator = isolator
         self.wedged = False  # a stage outlived the batch deadline: a thread may be stuck for good
 
     def process(self, messages: Sequence[Message]) -> list[Job]:
@@ -253,7 +258,11 @@ class BatchPipeline:
         return self._each(fetch, [j for j in jobs if j.pending], deadline)
 
     def _classify(self, jobs: list[Job], deadline: float) -> bool:
-        batches = chunks([j for j in jobs if j.pending], self.settings.infer_batch, self.settings.threads)
+        pending = [j for j in jobs if j.pending]
+        suspects = [j for j in pending if j.message.receive_count > 1] if self._isolator else []
+        batches = chunks(
+            [j for j in pending if j not in suspects], self.settings.infer_batch, self.settings.threads
+        )
 
         def run(chunk: list[Job]) -> None:
             # Decode straight into the batch tensor (no per-image array, no stacking copy).
@@ -285,7 +294,26 @@ class BatchPipeline:
                 job.timings["infer"] = infer_ms
                 self._finish(job, prediction=prediction)
 
-        return _within(deadline, [self._compute.submit(run, chunk) for chunk in batches])
+        futures = [self._compute.submit(run, chunk) for chunk in batches]
+        for job in suspects:  # meanwhile, in this (batch) thread, which would only wait
+            self._classify_alone(job, deadline)
+        return _within(deadline, futures)
+
+    def _classify_alone(self, job: Job, deadline: float) -> None:
+        """A redelivered message, in the helper process: if it crashes or hangs, only it fails."""
+        assert job.data is not None and self._isolator is not None
+        t0 = time.perf_counter()
+        try:
+            prediction = self._isolator.classify(job.data, timeout=max(1.0, deadline - time.monotonic()))
+            self._finish(job, prediction=prediction)
+        except ImageRejectedError as exc:
+            self._finish(job, error=ResultError(kind=exc.kind, reason=exc.reason))
+        except SuspectFailedError as exc:
+            job.fail(f"classified alone (receive {job.message.receive_count}): {exc}")
+        except Exception as exc:
+            job.fail("the isolated classifier failed unexpectedly", exc)
+        job.timings["isolated"] = _ms(time.perf_counter() - t0)
+        job.data = None
 
     def _store(self, jobs: list[Job], deadline: float) -> bool:
         def store(job: Job) -> None:

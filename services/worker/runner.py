@@ -26,6 +26,7 @@ from types import FrameType
 from services.ports import Backend, ImageClassifier, Message, NoProtection, ScaleInProtection
 from services.worker.exceptions import StopRequestedError
 from services.worker.heartbeat import VisibilityHeartbeat
+from services.worker.isolation import Isolator
 from services.worker.metrics import MetricsPublisher
 from services.worker.pipeline import BatchPipeline, Job, WorkerPorts
 from services.worker.settings import WorkerSettings
@@ -59,7 +60,9 @@ class Worker:
         self._heartbeat = VisibilityHeartbeat(
             ports.requests, timeout=settings.visibility_timeout, fraction=settings.extend_after
         )
+        self._isolator = Isolator(settings) if settings.isolate_redelivered else None
         self.pipeline = BatchPipeline(
+            isolator=self._isolator,
             settings=settings,
             ports=ports,
             worker_id=self.worker_id,
@@ -130,6 +133,8 @@ class Worker:
             self._io.shutdown(wait=wait, cancel_futures=not wait)
         self._compute.shutdown(wait=wait, cancel_futures=not wait)
         self._heartbeat.close()
+        if self._isolator is not None:
+            self._isolator.close()
 
     def work(self, *, burst: bool = False) -> int:
         """Run until stopped (or, in burst mode, until a receive finds the queue empty).

@@ -33,10 +33,10 @@ class WorkerSettings(BackendSettings):
     )
     io_threads: int = Field(default=10, ge=1, le=64, description="concurrent blob reads/writes (aws backend)")
     extend_after: float = Field(
-        default=0.5,
+        default=0.3,  # a 10-s lease is renewed every 3 s: two renewals may fail before it ends
         gt=0,
         lt=1,
-        description="extend visibility once a batch has run this fraction of the visibility timeout",
+        description="renew a batch's lease each time this fraction of the visibility timeout passes",
     )
     batch_deadline: float = Field(
         default=300.0,
@@ -50,5 +50,16 @@ class WorkerSettings(BackendSettings):
         default="onnxruntime",
         description="inference engine; auto: OpenVINO bf16 where installed, native, in agreement "
         "with ONNX Runtime and faster, else ONNX Runtime",
+    )
+    classifier: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
+        description="package.module:function returning the classifier (another model behind the "
+        "port); default: the bundled model on `engine`",
+    )
+    isolate_redelivered: bool = Field(
+        default=True,
+        description="classify a redelivered message alone in a helper process, so an image that "
+        "crashes or hangs the classifier uses up only its own receives",
     )
     metrics: bool = Field(default=False, description="print CloudWatch embedded-metric-format lines")

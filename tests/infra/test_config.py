@@ -54,7 +54,8 @@ def test_bad_settings_are_refused_with_a_reason(stage, context, message):
         ServiceConfig.for_stage(stage, context)
 
 
-def test_visibility_timeout_covers_a_worst_case_batch_and_drain_outlasts_it():
+def test_the_lease_is_short_and_the_drain_outlasts_a_worst_case_batch():
     config = ServiceConfig(batch_size=10, worst_case_image_seconds=2.0, visibility_safety_factor=3.0)
-    assert config.visibility_timeout_seconds == 60
-    assert config.drain_timeout_seconds > config.visibility_timeout_seconds
+    assert config.visibility_timeout_seconds == 10  # a short lease, renewed by the heartbeat
+    assert config.worst_case_batch_seconds == 60
+    assert config.drain_timeout_seconds > config.worst_case_batch_seconds

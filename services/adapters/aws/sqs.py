@@ -103,6 +103,9 @@ class SqsQueue:
             response = self._client.change_message_visibility_batch(QueueUrl=self._url, Entries=entries)  # type: ignore[arg-type]
             _raise_failed("change visibility", self._name, response)
 
+    def release_held_by(self, process_id: int) -> int:
+        return 0  # SQS does not say who holds a message; its visibility timeout (a short lease) ends
+
     def depth(self) -> QueueDepth:
         attributes = self._client.get_queue_attributes(
             QueueUrl=self._url,

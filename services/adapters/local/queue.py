@@ -55,7 +55,8 @@ CREATE TABLE IF NOT EXISTS messages (
     sent_at REAL NOT NULL,
     visible_at REAL NOT NULL,
     receive_count INTEGER NOT NULL DEFAULT 0,
-    receipt TEXT
+    receipt TEXT,
+    holder INTEGER
 );
 CREATE INDEX IF NOT EXISTS messages_by_visibility ON messages (queue, visible_at);
 CREATE TABLE IF NOT EXISTS waiters (address TEXT PRIMARY KEY, queue TEXT NOT NULL);
@@ -86,7 +87,11 @@ class QueueDatabase:
         self._local = _ThreadState()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self.connection().executescript(_SCHEMA)  # idempotent; executescript commits by itself
+        conn = self.connection()
+        conn.executescript(_SCHEMA)  # idempotent; executescript commits by itself
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(messages)")}
+        if "holder" not in columns:  # a data directory from before holders were recorded
+            conn.execute("ALTER TABLE messages ADD COLUMN holder INTEGER")
 
     # -- per-thread resources ------------------------------------------------------------------
     def _state(self) -> _ThreadState:
@@ -246,6 +251,7 @@ class LocalQueue:
             return [], (None if row[0] is None else max(row[0] - now, 0.0))
         delivered: list[Message] = []
         dlq_waiters: list[str] = []
+        holder = os.getpid()  # who holds them: the supervisor releases a crashed worker's at once
         with self._db.write() as conn:
             config = self._db.queue_config(self._name)
             timeout = config.visibility_timeout if visibility_timeout is None else visibility_timeout
@@ -270,11 +276,11 @@ class LocalQueue:
                     if config.dead_letter and count >= config.max_receives:
                         continue
                     receipt = f"{seq}.{uuid.uuid4().hex}"
-                    updates.append((now + timeout, receipt, seq))
+                    updates.append((now + timeout, receipt, holder, seq))
                     delivered.append(Message(message_id, receipt, body, count + 1))
                 conn.executemany(
-                    "UPDATE messages SET visible_at = ?, receipt = ?, receive_count = receive_count + 1"
-                    " WHERE seq = ?",
+                    "UPDATE messages SET visible_at = ?, receipt = ?, holder = ?,"
+                    " receive_count = receive_count + 1 WHERE seq = ?",
                     updates,
                 )
         self._db.ring(dlq_waiters)
@@ -299,6 +305,19 @@ class LocalQueue:
             )
             waiters = _waiters(conn, self._name) if seconds <= 0 else []
         self._db.ring(waiters)
+
+    def release_held_by(self, process_id: int) -> int:
+        """Make every message that process `process_id` (on this machine) holds visible now."""
+        now = time.time()
+        with self._db.write() as conn:
+            released = conn.execute(
+                "UPDATE messages SET visible_at = ?, holder = NULL"
+                " WHERE queue = ? AND holder = ? AND visible_at > ?",
+                (now, self._name, process_id, now),
+            ).rowcount
+            waiters = _waiters(conn, self._name) if released else []
+        self._db.ring(waiters)
+        return released
 
     def depth(self) -> QueueDepth:
         visible, in_flight = (

@@ -27,6 +27,10 @@ async def status(services: ServicesDep) -> StatusReport:
             queue_name=settings.request_queue,
             depth=services.requests.depth,
             data_dir=settings.data_dir,
+            dead_letters=(
+                settings.dead_letter_queue,
+                services.backend.queue(settings.dead_letter_queue).depth,
+            ),
         )
     )
 

@@ -1,0 +1,144 @@
+"""Suspect images are classified in a helper process, so a poison image takes nobody with it.
+
+A message received again (receive count > 1) was in hand when something went wrong: a worker
+died, or its batch ran past the deadline. Its batch-mates were charged a receive for whatever
+one of them did. Classifying each suspect alone, in a separate process, makes only the image that
+really crashes (a decoder segfault, memory exhaustion) or hangs use up its own receives: the
+worker survives it, the suspect fails (and is retried, then dead-lettered), and nothing else in
+hand is lost.
+
+The helper is started on the first suspect (it loads the model: ~1 s), kept for later suspects,
+and replaced when a suspect kills it or outlives its time. It is a `spawn`ed process, not a
+fork: the worker's threads (heartbeat, executors, the engine's own) do not survive a fork.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+import numpy as np
+
+from services.contract import ErrorKind
+from services.ports import ImageRejectedError
+from services.worker.settings import WorkerSettings
+
+log = logging.getLogger("services.worker")
+
+
+class SuspectFailedError(Exception):
+    """The suspect crashed or hung its helper process (it is retried, then dead-lettered)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IsolatedPrediction:
+    label: str
+    score: float
+    top5: tuple[tuple[str, float], ...]
+
+
+def _serve(connection: Connection, settings: WorkerSettings) -> None:
+    """The helper: one image in, one answer out, until the worker closes the pipe."""
+    from services.worker.model_classifier import classifier_for
+
+    classifier = classifier_for(settings, threads=1)
+    pixels = np.empty((1, *classifier.input_shape), dtype=np.float32)
+    connection.send(("ready", classifier.name))
+    while True:
+        try:
+            data = connection.recv_bytes()
+        except EOFError:
+            return
+        try:
+            classifier.preprocess(data, out=pixels[0])
+            (prediction,) = classifier.infer(pixels)
+            answer: tuple[Any, ...] = (
+                "ok",
+                prediction.label,
+                float(prediction.score),
+                tuple((label, float(score)) for label, score in prediction.top5),
+            )
+        except ImageRejectedError as error:
+            answer = ("rejected", error.kind.value, error.reason)
+        except Exception as error:  # reported to the worker, which logs it with the message id
+            answer = ("error", f"{type(error).__name__}: {error}")
+        connection.send(answer)
+
+
+class Isolator:
+    """Classifies one image at a time in the helper process. Thread-safe (one image at a time)."""
+
+    START_SECONDS = 120.0  # loading the model in a fresh interpreter: ~1 s here; generous on a busy host
+
+    def __init__(self, settings: WorkerSettings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._process: BaseProcess | None = None
+        self._connection: Connection | None = None
+        self.started = 0  # helpers started (tests and logs)
+
+    def classify(self, data: bytes, timeout: float) -> IsolatedPrediction:
+        """The prediction; ImageRejectedError for an unreadable image; SuspectFailedError if the
+        image crashed the helper or took longer than `timeout` seconds."""
+        with self._lock:
+            connection = self._ready()
+            connection.send_bytes(data)
+            try:
+                if not connection.poll(timeout):
+                    self._discard()
+                    raise SuspectFailedError(f"still running after {timeout:g} s in isolation")
+                answer = connection.recv()
+            except (EOFError, OSError):
+                code = self._discard()
+                raise SuspectFailedError(f"it crashed the isolated classifier (exit {code})") from None
+        if answer[0] == "ok":
+            return IsolatedPrediction(answer[1], answer[2], answer[3])
+        if answer[0] == "rejected":
+            raise ImageRejectedError(ErrorKind(answer[1]), answer[2])
+        raise SuspectFailedError(answer[1])
+
+    def _ready(self) -> Connection:
+        if self._connection is not None and self._process is not None and self._process.is_alive():
+            return self._connection
+        self._discard()
+        context = multiprocessing.get_context("spawn")
+        ours, theirs = context.Pipe()
+        process = context.Process(
+            target=_serve, args=(theirs, self._settings), name="evision-isolated", daemon=True
+        )
+        process.start()
+        theirs.close()
+        self._process, self._connection = process, ours
+        self.started += 1
+        if not ours.poll(self.START_SECONDS):
+            self._discard()
+            raise SuspectFailedError("the isolated classifier did not start")
+        try:
+            ours.recv()  # ("ready", name)
+        except EOFError:
+            code = self._discard()
+            raise SuspectFailedError(f"the isolated classifier exited at start ({code})") from None
+        log.info("isolated classifier started (pid %s) for redelivered messages", process.pid)
+        return ours
+
+    def _discard(self) -> int | None:
+        """Stop the helper (killed if it does not exit); its exit code."""
+        process, connection = self._process, self._connection
+        self._process = self._connection = None
+        if connection is not None:
+            connection.close()
+        if process is None:
+            return None
+        if process.is_alive():
+            process.kill()
+        process.join(5)
+        return process.exitcode
+
+    def close(self) -> None:
+        with self._lock:
+            self._discard()
