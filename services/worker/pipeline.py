@@ -62,6 +62,7 @@ class Job:
     data: bytes | None = None
     result: Result | None = None
     failed: bool = False  # unexpected: leave for redelivery
+    retry_now: bool = False  # failed in a way waiting cannot mend: release it at once
     stored: bool = False  # its result is in the output bucket
     timings: dict[str, float] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
@@ -310,6 +311,7 @@ class BatchPipeline:
             self._finish(job, error=ResultError(kind=exc.kind, reason=exc.reason))
         except SuspectFailedError as exc:
             job.fail(f"classified alone (receive {job.message.receive_count}): {exc}")
+            job.retry_now = True  # it fails alone, deterministically: spend its next receive now
         except Exception as exc:
             job.fail("the isolated classifier failed unexpectedly", exc)
         job.timings["isolated"] = _ms(time.perf_counter() - t0)
@@ -369,6 +371,12 @@ class BatchPipeline:
                 self.requests.delete_batch(receipts)
             except Exception:
                 log.exception("delete failed: %d finished messages will be redelivered", len(receipts))
+        retry = [j.message.receipt for j in jobs if j.failed and j.retry_now]
+        if retry:
+            try:
+                self.requests.extend_visibility(retry, 0)
+            except Exception:
+                log.exception("could not release %d messages (they return after their lease)", len(retry))
 
 
 def _within(deadline: float, futures: list[concurrent.futures.Future[None]]) -> bool:

@@ -1,0 +1,67 @@
+"""A poison image (one that crashes its decoder) against a real `evision up`: it takes nobody with it.
+
+The worker's classifier is the real model wrapped by tests.worker.poison, which segfaults the
+process that decodes an image ending in POISON.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.e2e.conftest import free_port, wait_until_healthy
+from tests.e2e.images import GOLDEN, golden_bytes
+from tests.e2e.test_up import clean_environment, interrupt, up_command
+from tests.worker.poison import POISON
+
+
+def test_a_poison_image_fails_alone_and_every_batch_mate_is_answered(tmp_path: Path) -> None:
+    port = free_port()
+    env = clean_environment(
+        EVISION_CLASSIFIER="tests.worker.poison:crashing_classifier",
+        EVISION_WAIT_SECONDS="60",
+        PYTHONPATH=str(Path(__file__).resolve().parents[2]),
+    )
+    up = subprocess.Popen(
+        up_command(port, tmp_path / "data", "--workers", "1"),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    names = [name for name in GOLDEN for _ in range(2)][:9]
+    try:
+        wait_until_healthy(url, up, timeout=60)
+
+        def classify(name: str, data: bytes) -> tuple[str, int, dict[str, str], float]:
+            started = time.monotonic()
+            answer = httpx.post(f"{url}/v1/classify", files={"file": (name, data)}, timeout=90)
+            return name, answer.status_code, answer.json(), time.monotonic() - started
+
+        uploads = [(name, golden_bytes(name)) for name in names]
+        uploads.insert(4, ("poison.jpg", golden_bytes(names[0]) + POISON))
+        with concurrent.futures.ThreadPoolExecutor(len(uploads)) as pool:
+            answers = list(pool.map(lambda upload: classify(*upload), uploads))
+        poison = [a for a in answers if a[0] == "poison.jpg"]
+        good = [a for a in answers if a[0] != "poison.jpg"]
+        for name, status, body, _ in good:
+            assert status == 200, (name, body)
+            assert body["label"] in GOLDEN[name]
+        (_, status, body, _) = poison[0]
+        assert status == 502 and body["error"] == "failed", body
+        assert "gave up after 3 attempts" in body["reason"]
+        stored = httpx.get(f"{url}/v1/results/{body['id']}")
+        assert stored.json()["error"] == "failed"
+        # The batch-mates of the first crash came back at once (released), not after the lease.
+        assert max(seconds for *_, seconds in good) < 15, [round(a[3], 1) for a in good]
+        status_report = httpx.get(f"{url}/v1/status").json()
+        assert status_report["dead_letters"]["visible"] == 0
+    finally:
+        output = interrupt(up)
+    assert "died holding" in output  # the supervisor released what the crashed worker held
+    assert "isolated classifier started" in output
