@@ -134,6 +134,21 @@ class Dashboard(Construct):
             ),
         )
 
+        # Dead letters are drained by the web tier within seconds (each gets a failed result): one
+        # that stays means the drain is broken and a client is waiting for nothing.
+        self.dead_letters_alarm = cw.Alarm(
+            self,
+            "DeadLettersWaiting",
+            alarm_description="dead letters are not being drained into failed results (see the web logs)",
+            metric=dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=PERIOD, statistic=maximum
+            ),
+            threshold=1,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=5,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        )
+
     @property
     def url(self) -> str:
         return (

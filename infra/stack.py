@@ -108,12 +108,17 @@ class ServiceStack(Stack):
         allow_put_objects(workers.role, storage.output_bucket)
         queues.request_queue.grant_consume_messages(workers.role)
         queues.reply_queue.grant_send_messages(workers.role)
-        # Web: write inputs, read results (GET /v1/results), send requests, consume its replies.
+        # Web: write inputs, read results (GET /v1/results), send requests, consume its replies;
+        # drain dead letters: consume them, store their failed results, reply to the waiting client.
         allow_put_objects(web.role, storage.input_bucket)
         allow_get_objects(web.role, storage.input_bucket)
         allow_get_objects(web.role, storage.output_bucket)
+        allow_put_objects(web.role, storage.output_bucket)
         queues.request_queue.grant_send_messages(web.role)
         queues.reply_queue.grant_consume_messages(web.role)
+        queues.reply_queue.grant_send_messages(web.role)
+        queues.dead_letter_queue.grant_consume_messages(web.role)
+        queues.dead_letter_queue.grant_send_messages(web.role)  # the drainer's wake-up at shutdown
         allow_activation(web.role, workers.group_name)
 
         dashboard = Dashboard(

@@ -50,3 +50,17 @@ def test_dashboard_shows_every_signal(stack):
         m[2:4] == [names.SERVICE, names.WORKER] or m[2:4] == [names.SERVICE, names.WEB] for m in custom
     )
     assert all(m[2] == names.QUEUE for m in metrics if m[1] in fast)
+
+
+def test_dead_letters_that_stay_raise_an_alarm(stack):
+    Dashboard(
+        stack,
+        "Dashboard",
+        request_queue=sqs.Queue(stack, "Requests"),
+        dead_letter_queue=sqs.Queue(stack, "Dead"),
+        worker_group_name="test-workers",
+    )
+    alarms = Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm")
+    [alarm] = [a["Properties"] for a in alarms.values()]
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarm["Threshold"] == 1 and alarm["EvaluationPeriods"] == 5 and alarm["Period"] == 60
