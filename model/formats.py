@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import zlib
 
 SUPPORTED_FORMATS: frozenset[str] = frozenset({"jpeg", "png", "webp", "gif", "bmp"})
 
@@ -12,8 +13,10 @@ _SIGNATURES: tuple[tuple[str, int, bytes], ...] = (
     ("png", 0, b"\x89PNG\r\n\x1a\n"),
     ("gif", 0, b"GIF87a"),
     ("gif", 0, b"GIF89a"),
-    ("bmp", 0, b"BM"),
 )
+# "BM" alone is any two bytes of text: a BMP also has a DIB header whose size is one of these
+# (BITMAPCOREHEADER 12, INFOHEADER 40, V2 52, V3 56, OS/2 v2 64, V4 108, V5 124).
+_BMP_DIB_SIZES = frozenset({12, 40, 52, 56, 64, 108, 124})
 
 
 def sniff(data: bytes) -> str | None:
@@ -25,6 +28,30 @@ def sniff(data: bytes) -> str | None:
     # WebP is a RIFF container: "RIFF" <size:4> "WEBP".
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "webp"
+    if data[:2] == b"BM" and len(data) >= 18 and struct.unpack_from("<I", data, 14)[0] in _BMP_DIB_SIZES:
+        return "bmp"
+    return None
+
+
+def png_chunk_damage(data: bytes) -> str | None:
+    """Which PNG chunk fails its CRC-32 (PNG spec, section 5.3), or None if all that are there pass.
+
+    zlib (and so Pillow) checks only the image data's own Adler-32 and skips the chunk CRCs of
+    IDAT: a PNG damaged in transit could be decoded to wrong pixels and classified. A chunk that
+    runs past the end is left for the decoder (it reports the file as truncated).
+    """
+    offset = 8
+    while offset + 12 <= len(data):
+        (length,) = struct.unpack_from(">I", data, offset)
+        end = offset + 8 + length
+        if end + 4 > len(data):
+            return None
+        kind = data[offset + 4 : offset + 8]
+        if zlib.crc32(data[offset + 4 : end]) != struct.unpack_from(">I", data, end)[0]:
+            return kind.decode("latin-1")
+        if kind == b"IEND":
+            return None
+        offset = end + 4
     return None
 
 

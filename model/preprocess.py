@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import re
 from dataclasses import dataclass
 from struct import error as struct_error
 
@@ -19,7 +20,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from model.errors import InvalidImageError
-from model.formats import SUPPORTED_FORMATS, sniff, webp_size
+from model.formats import SUPPORTED_FORMATS, png_chunk_damage, sniff, webp_size
 from model.metadata import ModelMetadata
 
 DEFAULT_MAX_PIXELS = 40_000_000  # e.g. 8000 x 5000; a bigger upload is refused before decoding
@@ -110,6 +111,8 @@ class Preprocessor:
         if kind is None:
             raise _unknown_format(data)
         assert kind in SUPPORTED_FORMATS
+        if kind == "png" and (chunk := png_chunk_damage(data)) is not None:
+            raise InvalidImageError("corrupt", f"the png {chunk} chunk fails its CRC check (damaged data)")
         if kind == "webp" and (size := webp_size(data)) is not None:
             self._check_size(size)  # before libwebp allocates the canvas inside Image.open
         try:
@@ -119,9 +122,11 @@ class Preprocessor:
         except (UnidentifiedImageError, SyntaxError, ValueError, struct_error) as exc:
             if len(data) < 64:
                 raise InvalidImageError("truncated", f"the {kind} file ends inside its header") from exc
-            raise InvalidImageError("corrupt", f"the {kind} header is not valid ({exc})") from exc
+            raise InvalidImageError("corrupt", f"the {kind} header is not valid ({_said(exc)})") from exc
         except (OSError, EOFError) as exc:
-            raise InvalidImageError("truncated", f"the {kind} file ends inside its header ({exc})") from exc
+            raise InvalidImageError(
+                "truncated", f"the {kind} file ends inside its header ({_said(exc)})"
+            ) from exc
 
     def _check_size(self, size: tuple[int, int]) -> None:
         width, height = size
@@ -195,8 +200,16 @@ def _unknown_format(data: bytes) -> InvalidImageError:
     return InvalidImageError("unsupported_format", f"{name} images are not supported (use {supported})")
 
 
+_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
+
+
+def _said(exc: BaseException) -> str:
+    """What the decoder said, without Python object reprs (`<_io.BytesIO object at 0x...>`)."""
+    return _REPR.sub("the image", str(exc)) or type(exc).__name__
+
+
 def _decode_error(name: str, exc: BaseException) -> InvalidImageError:
-    message = str(exc) or type(exc).__name__
+    message = _said(exc)
     if "truncated" in message or isinstance(exc, EOFError) or "end of file" in message.lower():
         return InvalidImageError("truncated", f"the {name} data is truncated ({message})")
     return InvalidImageError("corrupt", f"the {name} data is corrupt ({message})")

@@ -73,9 +73,17 @@ async def _discard(stream: AsyncIterator[bytes], most: int) -> None:
             return
 
 
+# What browsers and httpx escape in a multipart file name (WHATWG HTML, "multipart/form-data
+# encoding algorithm": LF, CR and '"' become %0A, %0D and %22).
+_FORM_ESCAPES = {"%0A": "\n", "%0D": "\r", "%22": '"'}
+_FORM_ESCAPE = re.compile("|".join(_FORM_ESCAPES), re.IGNORECASE)
+
+
 def display_name(raw: str | None) -> str:
-    base = re.split(r"[/\\]", raw or "")[-1]
-    base = _CONTROL.sub("", base).strip()[:200]
+    base = _FORM_ESCAPE.sub(lambda m: _FORM_ESCAPES[m.group().upper()], raw or "")
+    base = re.split(r"[/\\]", base)[-1]
+    # Control characters out; quotes and spaces left at either end by a broken quoting out too.
+    base = _CONTROL.sub("", base).strip().strip('"').strip()[:200]
     return base or "image"
 
 

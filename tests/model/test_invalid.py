@@ -110,3 +110,31 @@ def test_a_valid_image_still_works_after_bad_ones(classifier: Classifier, cat: G
             classifier.preprocess(data)
     (prediction,) = classifier.classify([cat.read_bytes()])
     assert getattr(prediction, "label", None) == cat.expected_label
+
+
+def test_a_png_whose_image_data_fails_its_crc_is_corrupt(classifier: Classifier) -> None:
+    data = bytearray(encode(Image.new("RGB", (40, 30), (200, 30, 30)), "PNG"))
+    idat = data.index(b"IDAT")
+    length = struct.unpack_from(">I", data, idat - 4)[0]
+    data[idat + 4 + length] ^= 0xFF  # the IDAT's CRC, not its pixels: zlib alone would not notice
+    with pytest.raises(InvalidImageError) as caught:
+        classifier.preprocess(bytes(data))
+    assert caught.value.kind == "corrupt" and "IDAT chunk fails its CRC" in caught.value.reason
+
+
+def test_text_that_starts_with_bm_is_not_an_image(classifier: Classifier) -> None:
+    assert kind_of(classifier, b"BM is not a bitmap, just a sentence of text.") == "not_an_image"
+
+
+def test_no_reason_shows_a_python_repr(classifier: Classifier) -> None:
+    damaged = [
+        b"\x89PNG\r\n\x1a\n" + b"\0" * 100,
+        b"GIF89a" + b"\xff" * 100,
+        b"\xff\xd8\xff" + b"\0" * 100,
+        b"RIFF\0\0\0\0WEBPVP8 " + b"\0" * 100,
+        b"BM" + b"\0" * 12 + struct.pack("<I", 40) + b"\0" * 100,
+    ]
+    for data in damaged:
+        with pytest.raises(InvalidImageError) as caught:
+            classifier.preprocess(data)
+        assert " object at 0x" not in caught.value.reason, caught.value.reason

@@ -63,3 +63,13 @@ def test_malformed_bodies_are_refused_with_a_reason(body: bytes, boundary: bytes
 def test_a_complete_body_with_the_closing_boundary_is_accepted() -> None:
     parts = split_parts(_part("myfile", b"123") + END, BOUNDARY)
     assert [(p.name, p.filename, p.data) for p in parts] == [("myfile", "f", b"123")]
+
+
+def test_display_names_lose_form_escapes_line_breaks_and_stray_quotes() -> None:
+    from services.web.upload import display_name
+
+    assert display_name("a%0D%0Ab.jpg") == "ab.jpg"  # httpx and browsers escape CR LF so
+    assert display_name('"a\r\nb.jpg') == "ab.jpg"
+    assert display_name("say %22cheese%22.png") == 'say "cheese".png'
+    assert display_name("C:\\photos\\cat.jpg") == "cat.jpg"
+    assert display_name('"') == "image"
