@@ -244,3 +244,36 @@ def test_an_oversized_upload_answers_413_to_a_client_that_sends_everything_first
         raise AssertionError("an 11 MB upload was accepted")
     # The service is unharmed: the next upload is answered.
     assert _upload(service, "cat.jpg", golden_bytes("cat.jpg")).status_code == 200
+
+
+def test_a_retry_with_the_same_idempotency_key_gets_the_first_result(service: Service) -> None:
+    key = {"Idempotency-Key": f"retry-{time.time_ns()}"}
+    data = golden_bytes("cat.jpg")
+    # The client gives up before the answer (a lost connection), then retries with the same key.
+    try:
+        httpx.post(f"{service.url}/v1/classify", files={"file": ("cat.jpg", data)}, headers=key, timeout=0.05)
+    except httpx.TimeoutException:
+        pass
+    retried = [
+        httpx.post(
+            f"{service.url}/v1/classify", files={"file": ("cat.jpg", data)}, headers=key, timeout=TIMEOUT
+        )
+        for _ in range(2)
+    ]
+    first, second = (r.json() for r in retried)
+    assert retried[0].status_code == retried[1].status_code == 200, first
+    assert first["label"] in GOLDEN["cat.jpg"]
+    # One classification: the same id and the very same stored result (timings included).
+    assert first == second
+    text = httpx.post(
+        f"{service.url}/upload", files={"myfile": ("cat.jpg", data)}, headers=key, timeout=TIMEOUT
+    )
+    assert text.text == f"cat:{first['label']}"
+    other = httpx.post(
+        f"{service.url}/v1/classify", files={"file": ("dog.jpg", golden_bytes("coffee.jpg"))}, headers=key
+    )
+    assert other.status_code == 422 and other.json()["id"] == first["id"]
+    bad = httpx.post(
+        f"{service.url}/v1/classify", files={"file": ("c.jpg", data)}, headers={"Idempotency-Key": ""}
+    )
+    assert bad.status_code == 422 and bad.json()["error"] == "invalid_request"

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from services.contract import Result
 from services.web.deps import ServicesDep, UploadDep, WebServices
+from services.web.idempotency import HEADER, KEY_PATTERN
 from services.web.responses import ERRORS, PENDING, checked, pending
 from services.web.schemas import ClassifyResponse
 from services.web.submission import submit
 from services.web.upload import FILE_FIELDS, UploadedImage
 
 router = APIRouter(tags=["classify"])
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias=HEADER,
+        pattern=KEY_PATTERN,
+        description="any unique string (e.g. a UUID) per image: a retry with the same key and image "
+        "within the input retention returns the first upload's id and result, classified once; "
+        "the same key with another image is refused (422)",
+    ),
+]
 
 # The body is parsed by hand (bounded stream, three accepted field names); describe it for /docs.
 _UPLOAD_BODY: dict[str, Any] = {
@@ -48,8 +60,10 @@ _TEXT_ANSWER: dict[str, Any] = {
     summary="Classify one image; answers `<name without extension>:<label>` as text",
     **_TEXT_ANSWER,
 )
-async def upload(image: UploadDep, services: ServicesDep) -> PlainTextResponse | JSONResponse:
-    result = await _classified(services, image)
+async def upload(
+    image: UploadDep, services: ServicesDep, idempotency_key: IdempotencyKeyHeader = None
+) -> PlainTextResponse | JSONResponse:
+    result = await _classified(services, image, idempotency_key)
     if isinstance(result, JSONResponse):
         return result
     return PlainTextResponse(f"{image.stem}:{result.label}")
@@ -62,14 +76,18 @@ async def upload(image: UploadDep, services: ServicesDep) -> PlainTextResponse |
     openapi_extra=_UPLOAD_BODY,
     summary="Classify one image; answers label, score, top-5 and timings as JSON",
 )
-async def classify(image: UploadDep, services: ServicesDep) -> ClassifyResponse | JSONResponse:
-    result = await _classified(services, image)
+async def classify(
+    image: UploadDep, services: ServicesDep, idempotency_key: IdempotencyKeyHeader = None
+) -> ClassifyResponse | JSONResponse:
+    result = await _classified(services, image, idempotency_key)
     if isinstance(result, JSONResponse):
         return result
     return ClassifyResponse.from_result(result)
 
 
-async def _classified(services: WebServices, image: UploadedImage) -> Result | JSONResponse:
+async def _classified(
+    services: WebServices, image: UploadedImage, idempotency_key: str | None
+) -> Result | JSONResponse:
     """The labelled result, or the 202 answer when the wait ran out (an error result raises)."""
-    request_id, result = await submit(services, image)
+    request_id, result = await submit(services, image, idempotency_key)
     return pending(request_id) if result is None else checked(result)
