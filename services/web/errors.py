@@ -7,6 +7,7 @@ refusals (404, 405, request validation 422, any other HTTPException, an unexpect
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match
 
 from services.contract import ErrorKind, ResultError
 
@@ -65,9 +67,31 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         reason = f"no such resource: {request.method} {request.url.path}"
     elif exc.status_code == 405:
         reason = f"{request.method} is not allowed on {request.url.path}"
+        # Starlette's Allow names the methods of the first route on this path only (GET / and
+        # POST / are two routes): name every route's.
+        allowed = _allowed_methods(request)
+        if allowed:
+            return error_response(405, ErrorKind.METHOD_NOT_ALLOWED, reason, headers={"Allow": allowed})
     else:
         reason = str(exc.detail)
     return error_response(exc.status_code, kind, reason, headers=dict(exc.headers or {}))
+
+
+def _leaf_routes(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
+    for route in routes:
+        inner = getattr(route, "original_router", None)  # FastAPI's wrapper of an included router
+        yield from _leaf_routes(inner.routes) if inner is not None else (route,)
+
+
+def _allowed_methods(request: Request) -> str:
+    methods: set[str] = set()
+    for route in _leaf_routes(request.app.router.routes):
+        match, _ = route.matches({**request.scope, "method": "\0"})  # a method no route has
+        if match is Match.PARTIAL:
+            methods |= getattr(route, "methods", None) or set()
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:

@@ -26,6 +26,23 @@ PENDING: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _json(schema: str, description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
+
+
+# The same answers, for routes whose success is text: FastAPI would document a `model` under the
+# route's own media type (text/plain), but errors and the 202 are JSON whatever the route.
+TEXT_ROUTE_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: _json("ErrorResponse", response["description"]) for code, response in ERRORS.items()
+}
+TEXT_ROUTE_PENDING: dict[int | str, dict[str, Any]] = {
+    202: _json("PendingResponse", PENDING[202]["description"])
+}
+
+
 def pending(request_id: str) -> JSONResponse:
     location = f"/v1/results/{request_id}"
     body = PendingResponse(id=request_id, location=location)

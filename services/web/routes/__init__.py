@@ -13,4 +13,5 @@ TAGS = [
     {"name": "classify", "description": "Upload an image and get what is in it."},
     {"name": "results", "description": "Stored results, by request id (any web process)."},
     {"name": "status", "description": "Queue depth, workers, health."},
+    {"name": "page", "description": "The browser page that uploads an image."},
 ]

@@ -11,6 +11,6 @@ router = APIRouter()
 _INDEX = resources.files("services.web").joinpath("static/index.html")
 
 
-@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/", response_class=HTMLResponse, summary="The upload page (HTML)", tags=["page"])
 async def index() -> HTMLResponse:
     return HTMLResponse(_INDEX.read_text(encoding="utf-8"))

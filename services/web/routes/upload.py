@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from services.contract import Result
 from services.web.deps import ServicesDep, UploadDep, WebServices
 from services.web.idempotency import HEADER, KEY_PATTERN
-from services.web.responses import ERRORS, PENDING, checked, pending
+from services.web.responses import ERRORS, PENDING, TEXT_ROUTE_ERRORS, TEXT_ROUTE_PENDING, checked, pending
 from services.web.schemas import ClassifyResponse
 from services.web.submission import submit
 from services.web.upload import FILE_FIELDS, UploadedImage
@@ -48,7 +48,11 @@ _UPLOAD_BODY: dict[str, Any] = {
 _TEXT_ANSWER: dict[str, Any] = {
     "response_class": PlainTextResponse,
     "response_model": None,
-    "responses": {200: {"content": {"text/plain": {"example": "cat:tabby"}}}, **PENDING, **ERRORS},
+    "responses": {
+        200: {"content": {"text/plain": {"example": "cat:tabby"}}},
+        **TEXT_ROUTE_PENDING,
+        **TEXT_ROUTE_ERRORS,
+    },
     "openapi_extra": _UPLOAD_BODY,
 }
 
