@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
 
-.PHONY: install install-dev lock wheelhouse up status test lint fmt bench synth bootstrap deploy destroy clean
+.PHONY: install install-dev lock wheelhouse up status test lint fmt bench soak synth bootstrap deploy destroy clean
 
 install: $(RUNTIME)
 install-dev: $(DEV)
@@ -43,6 +43,10 @@ fmt: install-dev
 # How close the whole pipeline comes to the bare model (a few minutes; not part of `make test`).
 bench: install-dev
 	$(BIN)/evision bench
+
+# 2 000 uploads while 3 workers and then the whole service are SIGKILLed (~2 min); not in `make test`.
+soak: install-dev
+	$(BIN)/evision soak
 
 clean:
 	rm -rf $(VENV) cdk.out node_modules .pytest_cache .mypy_cache .ruff_cache

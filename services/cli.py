@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "loadgen": ("services.commands.loadgen", "concurrent uploads against a running service"),
     "bench": ("services.commands.bench", "end-to-end benchmark against the bare model"),
     "bench-model": ("model.bench", "bare decode+preprocess+inference throughput"),
+    "soak": ("services.commands.soak", "fault soak: uploads while workers and the service are killed"),
     "simulate": ("services.commands.simulate", "the cloud tier's elasticity, simulated (latency and cost)"),
 }
 
