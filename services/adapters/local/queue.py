@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from services.adapters.errors import ResourceNotFoundError
 from services.adapters.local import doorbell
@@ -121,13 +122,37 @@ class QueueDatabase:
     def write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction holding the database lock from its start (BEGIN IMMEDIATE)."""
         conn = self.connection()
-        conn.execute("BEGIN IMMEDIATE")
+        self._begin(conn)
         try:
             yield conn
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    @staticmethod
+    def _begin(conn: sqlite3.Connection) -> None:
+        """BEGIN IMMEDIATE, retried: SQLite answers "database is locked" at once, without its busy
+        handler, where waiting could deadlock (e.g. a WAL snapshot another process just moved on
+        from); seen here under a burst with many writers. A later attempt succeeds."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        pause = 0.001
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+    def read_one(self, query: str, args: tuple[object, ...]) -> tuple[Any, ...] | None:
+        """One row, with the statement finished at once: an unfinished read would hold a WAL
+        snapshot that makes this thread's next write transaction fail."""
+        with contextlib.closing(self.connection().execute(query, args)) as cursor:
+            row: tuple[Any, ...] | None = cursor.fetchone()
+            return row
 
     def bell(self, queue: str) -> doorbell.Doorbell | None:
         """This thread's doorbell for `queue`, registered so senders ring it."""
@@ -164,7 +189,7 @@ class QueueDatabase:
 
     def queue_config(self, name: str) -> QueueConfig:
         query = "SELECT visibility_timeout, max_receives, dead_letter FROM queues WHERE name = ?"
-        row = self.connection().execute(query, (name,)).fetchone()
+        row = self.read_one(query, (name,))
         if row is None:
             raise ResourceNotFoundError(f"queue {name!r} does not exist in {self.path}")
         return QueueConfig(float(row[0]), int(row[1]), row[2])
@@ -241,14 +266,14 @@ class LocalQueue:
         self, limit: int, visibility_timeout: float | None
     ) -> tuple[list[Message], float | None]:
         """Take up to `limit` visible messages; else return when the next in-flight one reappears."""
-        conn = self._db.connection()
         now = time.time()
         peek = "SELECT 1 FROM messages WHERE queue = ? AND visible_at <= ? LIMIT 1"
-        if conn.execute(peek, (self._name, now)).fetchone() is None:
-            row = conn.execute(
+        if self._db.read_one(peek, (self._name, now)) is None:
+            row = self._db.read_one(
                 "SELECT min(visible_at) FROM messages WHERE queue = ? AND visible_at > ?", (self._name, now)
-            ).fetchone()
-            return [], (None if row[0] is None else max(row[0] - now, 0.0))
+            )
+            earliest = None if row is None else row[0]
+            return [], (None if earliest is None else max(earliest - now, 0.0))
         delivered: list[Message] = []
         dlq_waiters: list[str] = []
         holder = os.getpid()  # who holds them: the supervisor releases a crashed worker's at once
@@ -320,15 +345,12 @@ class LocalQueue:
         return released
 
     def depth(self) -> QueueDepth:
-        visible, in_flight = (
-            self._db.connection()
-            .execute(
-                "SELECT coalesce(sum(visible_at <= ?1), 0), coalesce(sum(visible_at > ?1), 0)"
-                " FROM messages WHERE queue = ?2",
-                (time.time(), self._name),
-            )
-            .fetchone()
+        row = self._db.read_one(
+            "SELECT coalesce(sum(visible_at <= ?1), 0), coalesce(sum(visible_at > ?1), 0)"
+            " FROM messages WHERE queue = ?2",
+            (time.time(), self._name),
         )
+        visible, in_flight = row if row is not None else (0, 0)
         return QueueDepth(visible=int(visible), in_flight=int(in_flight))
 
 
