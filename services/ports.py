@@ -109,6 +109,28 @@ class MessageQueue(Protocol):
     def depth(self) -> QueueDepth: ...
 
 
+@runtime_checkable
+class ReplyQueues(Protocol):
+    """The per-process reply queues (one per web process): created at its start, marked alive
+    while it runs, deleted at its graceful stop; what a crashed process left is found by idleness
+    (`idle`) and deleted by the processes still running. Marks are wall-clock epoch seconds, so
+    processes on different machines compare them."""
+
+    def create(self, name: str) -> MessageQueue:
+        """Create the queue (marked alive now) and return it."""
+        ...
+
+    def mark_alive(self, name: str) -> None: ...
+
+    def idle(self, prefix: str, since: float) -> list[str]:
+        """The queues named `<prefix>-...` whose last mark is older than `since`."""
+        ...
+
+    def delete(self, name: str) -> None:
+        """Delete the queue and its messages; a queue already gone is not an error."""
+        ...
+
+
 class ScaleInProtection(Protocol):
     """Keeps the platform from removing this worker while it holds messages (no-op where none)."""
 
@@ -192,8 +214,8 @@ class Backend(Protocol):
         `settings.max_receives` receives. Idempotent."""
         ...
 
-    def reply_queue(self, name: str) -> MessageQueue:
-        """The reply queue owned by this (web) process, created if the backend provisions itself."""
+    def reply_queues(self) -> ReplyQueues:
+        """Where web processes create, keep alive and delete their own reply queues."""
         ...
 
     def unavailable_reason(self) -> str | None:

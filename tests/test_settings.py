@@ -8,8 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from services.adapters.aws.protection import ProtectionSettings
-from services.commands._options import LoggingSettings
 from services.elasticity.supervisor import SupervisorSettings
+from services.log_config import LoggingSettings
 from services.settings import BackendSettings, EvisionSettings
 from services.web.settings import WebSettings
 from services.worker.settings import WorkerSettings
@@ -28,7 +28,9 @@ NON_DEFAULT: dict[str, object] = {
     "input_expiry_days": 2.0,
     "result_expiry_days": 3.0,
     "sweep_seconds": 60.0,
-    "reply_queue": "reply-q",
+    "reply_queue_prefix": "reply-q",
+    "reply_heartbeat_seconds": 5.0,
+    "reply_orphan_seconds": 11.0,
     "wait_seconds": 4.5,
     "max_upload_bytes": 1234,
     "reply_poll_seconds": 2.0,
@@ -97,8 +99,8 @@ def test_explicit_only_renders_just_what_was_given():
         "EVISION_THREADS": "2",
         "EVISION_METRICS": "true",
     }
-    shared = WebSettings.from_values(reply_queue="r").environment(only=BackendSettings)
-    assert "EVISION_REPLY_QUEUE" not in shared and "EVISION_REQUEST_QUEUE" in shared
+    shared = WebSettings.from_values(reply_queue_prefix="r").environment(only=BackendSettings)
+    assert "EVISION_REPLY_QUEUE_PREFIX" not in shared and "EVISION_REQUEST_QUEUE" in shared
 
 
 def test_from_values_ignores_this_process_environment(monkeypatch: pytest.MonkeyPatch):

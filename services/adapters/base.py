@@ -36,6 +36,10 @@ class CachingBackend:
             queue = self._queues.setdefault(name, self._open_queue(name))
         return queue
 
+    def _forget_queue(self, name: str) -> None:
+        """Forget the adapter of a deleted queue (so `queue(name)` asks the backend again)."""
+        self._queues.pop(name, None)
+
     def _forget_adapters(self) -> None:
         self._blobs.clear()
         self._queues.clear()

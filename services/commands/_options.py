@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import Field
+from typing import Any
 
 from services.adapters.registry import backend_names
-from services.settings import EvisionSettings
+from services.log_config import setup_logging
+
+__all__ = ["add_backend_options", "backend_overrides", "setup_logging"]
 
 
 def add_backend_options(parser: argparse.ArgumentParser) -> None:
@@ -26,16 +25,3 @@ def backend_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """Only what was given on the command line, so the environment fills in the rest."""
     names = {"backend": "backend", "data_dir": "data_dir"}
     return {field: getattr(args, arg) for arg, field in names.items() if getattr(args, arg, None) is not None}
-
-
-class LoggingSettings(EvisionSettings):
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        default="INFO",
-        description="INFO: changes of state, errors, a summary every 10 s while busy; "
-        "DEBUG: every batch and period too",
-    )
-
-
-def setup_logging() -> None:
-    level = LoggingSettings().log_level
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s")

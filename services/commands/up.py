@@ -59,6 +59,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="seconds between queue samples (env EVISION_SCALE_PERIOD, default 1)",
     )
+    parser.add_argument(
+        "--web-processes",
+        type=int,
+        metavar="N",
+        help="web processes on the port, each with its reply queue (env EVISION_WEB_PROCESSES, default 1)",
+    )
     add_backend_options(parser)
     parser.add_argument(
         "--emulate",
@@ -94,15 +100,12 @@ def _unbindable(host: str, port: int) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     setup_logging()
-    import uvicorn
-
     from services.adapters.registry import open_backend, plugin
     from services.elasticity.supervisor import Supervisor, WorkerPool, local_policy, worker_command
     from services.retention import RetentionSweeper
     from services.settings import BackendSettings
     from services.status import status_path
-    from services.web.main import create_app
-    from services.web.server import server_config
+    from services.web.server import serve
     from services.web.settings import WebSettings
 
     try:
@@ -135,11 +138,12 @@ def run(args: argparse.Namespace) -> int:
         if emulator is not None:
             running = stack.enter_context(emulator)  # sets this process's environment: children inherit
             log.info("%s emulator: %s", scaling.backend, dict(running.environment))
-        settings = WebSettings(**backend_overrides(args))
+        processes = {} if args.web_processes is None else {"web_processes": args.web_processes}
+        settings = WebSettings(**backend_overrides(args), **processes)
         backend = open_backend(settings)  # the supervisor samples the request queue through it
         stack.callback(backend.close)
         if backend.provisions_itself:
-            backend.provision(settings, reply_queues=[settings.reply_queue])
+            backend.provision(settings)
         sweeper = RetentionSweeper(backend, every=scaling.sweep_seconds)
         sweeper.start()
         stack.callback(sweeper.stop)
@@ -157,19 +161,18 @@ def run(args: argparse.Namespace) -> int:
             supervisor.start()
         try:
             if not stopping:
-                config = server_config(create_app(settings), settings, host=args.host, port=args.port)
-                server = uvicorn.Server(config)
                 log.info(
-                    "Elastic Vision on http://%s:%d (backend %s, %s workers, data %s); Ctrl-C stops",
+                    "Elastic Vision on http://%s:%d (backend %s, %d web %s, %s workers, data %s);"
+                    " Ctrl-C stops",
                     args.host,
                     args.port,
                     settings.backend,
+                    settings.web_processes,
+                    "process" if settings.web_processes == 1 else "processes",
                     "no" if policy is None else f"{policy.min_capacity}..{policy.max_capacity}",
                     settings.data_dir,
                 )
-                with contextlib.suppress(SystemExit):  # uvicorn exits 1 if it cannot bind
-                    server.run()
-                if not server.started:
+                if not serve(settings, host=args.host, port=args.port, processes=settings.web_processes):
                     log.error("the web tier did not start")
                     return 1
         finally:

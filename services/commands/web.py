@@ -14,21 +14,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--port", type=int, default=int(os.environ.get("PORT", "8000")), help="port (env PORT, default 8000)"
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        metavar="N",
+        help="web processes on this port, each with its reply queue (env EVISION_WEB_PROCESSES, default 1)",
+    )
     add_backend_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     setup_logging()
-    import uvicorn
-
-    from services.web.main import create_app
-    from services.web.server import server_config
+    from services.web.server import serve
     from services.web.settings import WebSettings
 
-    settings = WebSettings(**backend_overrides(args))
-    server = uvicorn.Server(server_config(create_app(settings), settings, host=args.host, port=args.port))
+    processes = {} if args.processes is None else {"web_processes": args.processes}
+    settings = WebSettings(**backend_overrides(args), **processes)
     # uvicorn stops gracefully on SIGINT/SIGTERM, then re-raises the signal: swallow that, exit 0.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: None)
-    server.run()
-    return 0 if server.started else 1
+    started = serve(settings, host=args.host, port=args.port, processes=settings.web_processes)
+    return 0 if started else 1

@@ -24,6 +24,7 @@ class WebServices:
     outputs: BlobStore
     dead_letters: DeadLetterDrainer
     requests: MessageQueue
+    reply_queue: str  # this process's own (the keeper's)
     dispatcher: ReplyDispatcher
     activity: Activity
     fast_scaling: FastScaling

@@ -17,6 +17,7 @@ from services.web.deps import WebServices
 from services.web.dispatcher import ReplyDispatcher
 from services.web.errors import install_error_handlers
 from services.web.fast_scaling import FastScaling
+from services.web.reply_queue_keeper import ReplyQueueKeeper
 from services.web.routes import ROUTERS, TAGS
 from services.web.settings import WebSettings
 
@@ -29,7 +30,13 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         backend = await to_thread.run_sync(open_backend, settings)
         if backend.provisions_itself:  # in AWS the infrastructure owns queues and buckets
             await to_thread.run_sync(backend.provision, settings)
-        replies = await to_thread.run_sync(backend.reply_queue, settings.reply_queue)
+        keeper = ReplyQueueKeeper(
+            backend.reply_queues(),
+            settings.reply_queue_prefix,
+            heartbeat_seconds=settings.reply_heartbeat_seconds,
+            orphan_seconds=settings.reply_orphan_seconds,
+        )
+        replies = await to_thread.run_sync(keeper.open)
         dispatcher = ReplyDispatcher(replies, poll_seconds=settings.reply_poll_seconds)
         requests = backend.queue(settings.request_queue)
         fast_scaling = FastScaling(
@@ -59,6 +66,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
             outputs=outputs,
             dead_letters=drainer,
             requests=requests,
+            reply_queue=keeper.name,
             dispatcher=dispatcher,
             activity=activity,
             fast_scaling=fast_scaling,
@@ -74,6 +82,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
             await fast_scaling.stop()
             await activity.stop()
             await to_thread.run_sync(dispatcher.stop)
+            await to_thread.run_sync(keeper.close)
             backend.close()
 
     # /docs and /redoc with Swagger UI and ReDoc served from the package, not a CDN (offline too).

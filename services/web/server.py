@@ -1,18 +1,27 @@
-"""The web process's HTTP server: uvicorn with the connection bounds of `guarded_http`.
+"""The web tier's HTTP server: uvicorn with the connection bounds of `guarded_http`, in one
+process or several on one port.
 
-`evision web` and `evision up` both serve through `server_config`, so the bounds hold locally
-and in the cloud alike.
+`evision web` and `evision up` both serve through `serve`, so the bounds and the process layout
+hold locally and in the cloud alike.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
+import os
 import resource
+import signal
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.supervisors.multiprocess import SIGNALS, Multiprocess
 
-from services.web.guarded_http import ConnectionLimits, guarded_protocol
+from services.log_config import dict_config
+from services.web.guarded_http import ConnectionLimits, GuardedHttpToolsProtocol, guarded_protocol
+from services.web.main import create_app
 from services.web.settings import WebSettings
 
 log = logging.getLogger(__name__)
@@ -53,6 +62,58 @@ def server_config(app: FastAPI, settings: WebSettings, *, host: str, port: int) 
         host=host,
         port=port,
         http=guarded_protocol(limits),
-        log_level="info",
+        log_config=dict_config(),
         access_log=False,
     )
+
+
+@functools.cache
+def _limits_from_environment() -> ConnectionLimits:
+    return connection_limits(WebSettings())
+
+
+class EnvironmentGuardedProtocol(GuardedHttpToolsProtocol):
+    """The bounds of this process's own settings (its environment): a class importable by name,
+    as uvicorn's spawned web processes need (a class made at run time does not pickle)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.limits = _limits_from_environment()
+        super().__init__(*args, **kwargs)
+
+
+def serve(settings: WebSettings, *, host: str, port: int, processes: int = 1) -> bool:
+    """Serve the web tier until SIGINT/SIGTERM; False if it did not start (e.g. cannot bind).
+
+    One process: the app in this process. Several: uvicorn's process manager runs `processes`
+    web processes on one listening socket (the kernel spreads connections over them) and
+    restarts any that dies; each builds the app from the environment, where these settings are
+    put, and so creates its own reply queue.
+    """
+    if processes <= 1:
+        server = uvicorn.Server(server_config(create_app(settings), settings, host=host, port=port))
+        with contextlib.suppress(SystemExit):  # uvicorn exits 1 if it cannot bind
+            server.run()
+        return server.started
+    os.environ.update(settings.environment())  # the spawned processes' settings
+    config = uvicorn.Config(
+        "services.web.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=processes,
+        http=EnvironmentGuardedProtocol,
+        log_config=dict_config(),
+        access_log=False,
+    )
+    try:
+        sock = config.bind_socket()
+    except SystemExit:
+        return False
+    handlers = {signum: signal.getsignal(signum) for signum in SIGNALS}  # uvicorn's replace them
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        sock.close()
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    return True

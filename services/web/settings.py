@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Self
+
+from pydantic import Field, model_validator
 
 from services.settings import BackendSettings
 
@@ -12,9 +14,22 @@ MIB = 1024 * 1024
 class WebSettings(BackendSettings):
     """Read from EVISION_* environment variables (prefix inherited from BackendSettings)."""
 
-    reply_queue: str = Field(
+    reply_queue_prefix: str = Field(
         default="evision-replies",
-        description="this web process's own reply queue (one web process per reply queue)",
+        pattern=r"^[A-Za-z0-9_-]{1,60}$",
+        description="each web process creates its own reply queue <prefix>-<12 hex>, deletes it when "
+        "it stops, and deletes others' left idle (their process crashed)",
+    )
+    reply_heartbeat_seconds: float = Field(
+        default=60.0, gt=0, description="a web process marks its reply queue alive this often"
+    )
+    reply_orphan_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="a reply queue not marked alive for this long is an orphan, deleted by any web process",
+    )
+    web_processes: int = Field(
+        default=1, ge=1, le=64, description="web processes serving one port (each with its reply queue)"
     )
     wait_seconds: float = Field(
         default=30.0, gt=0, description="how long a request waits for its result before answering 202"
@@ -53,3 +68,12 @@ class WebSettings(BackendSettings):
         ge=0,
         description="open connections per web process (0: from the file-descriptor limit, less a reserve)",
     )
+
+    @model_validator(mode="after")
+    def _orphans_outlive_heartbeats(self) -> Self:
+        if self.reply_orphan_seconds < 2 * self.reply_heartbeat_seconds:
+            raise ValueError(
+                "reply_orphan_seconds must be at least twice reply_heartbeat_seconds "
+                "(else a live process's queue could be taken for an orphan)"
+            )
+        return self

@@ -39,7 +39,7 @@ async def submit(
         if first is not None:
             return first, await _stored(services, first)
     request_id = new_request_id()
-    message = RequestMessage(id=request_id, image=image.name, reply_to=services.settings.reply_queue)
+    message = RequestMessage(id=request_id, image=image.name, reply_to=services.reply_queue)
     # Register before sending: the reply may come back before send() returns.
     future = services.dispatcher.register(request_id)
 

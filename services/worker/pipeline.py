@@ -29,6 +29,7 @@ from typing import TypeVar
 import numpy as np
 from pydantic import ValidationError
 
+from services.adapters.errors import ResourceNotFoundError
 from services.contract import ErrorKind, LabelScore, ReplyMessage, RequestMessage, Result, ResultError
 from services.ports import (
     Backend,
@@ -358,6 +359,10 @@ class BatchPipeline:
                         if j.result
                     ]
                 )
+            except ResourceNotFoundError:
+                # Its web process has stopped and its queue is gone: nobody waits, the result is
+                # stored (GET /v1/results/{id} answers), so the job is done.
+                log.info("reply queue %s is gone; %d results stored without a reply", name, len(group))
             except Exception as exc:
                 # The result is stored; a retry re-sends the reply (the web side ignores duplicates).
                 for job in group:

@@ -89,10 +89,10 @@ def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         kind, tmp_path_factory.mktemp(f"e2e-{kind}"), visibility_timeout=VISIBILITY_TIMEOUT
     )
     backend = open_backend(settings)
-    backend.provision(settings, reply_queues=[REPLY_QUEUE])
+    backend.provision(settings)
     shared = settings.model_dump()
     web_settings = WebSettings.from_values(
-        **shared, reply_queue=REPLY_QUEUE, wait_seconds=30, reply_poll_seconds=2
+        **shared, reply_queue_prefix=REPLY_QUEUE, wait_seconds=30, reply_poll_seconds=2
     )
     # Workers: short long-polls so they stop quickly.
     worker_settings = WorkerSettings.from_values(**shared, poll_seconds=2)

@@ -22,8 +22,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.commands._options import LoggingSettings
 from services.elasticity.policy import ScalingPolicy
+from services.log_config import LoggingSettings
 from services.status import DecisionRecord, read_snapshot, status_path
 from tests.e2e.conftest import free_port, wait_until_healthy
 from tests.elasticity.conftest import wait_for

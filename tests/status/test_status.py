@@ -132,7 +132,7 @@ def test_evision_status_prints_the_table_and_the_json(tmp_path):
 def test_get_v1_status_returns_the_same_report(tmp_path):
     settings = _with_messages(tmp_path, 3)
     write_snapshot(status_path(settings.data_dir), _snapshot())
-    web = WebSettings.model_validate({**settings.model_dump(), "reply_queue": "status-replies"})
+    web = WebSettings.model_validate({**settings.model_dump(), "reply_queue_prefix": "status-replies"})
     with TestClient(create_app(web)) as client:
         response = client.get("/v1/status")
     assert response.status_code == 200

@@ -38,7 +38,7 @@ def test_an_upload_activates_the_group_from_zero_and_the_depth_is_published(moto
     emulated_group(group, size=0, most=3)
     settings = WebSettings.from_values(
         **backend_settings.model_dump(),
-        reply_queue=f"{backend_settings.request_queue}-replies",
+        reply_queue_prefix=f"{backend_settings.request_queue}-replies",
         wait_seconds=1.0,
         reply_poll_seconds=1.0,
         worker_group=group,
@@ -46,7 +46,7 @@ def test_an_upload_activates_the_group_from_zero_and_the_depth_is_published(moto
         depth_metric_seconds=1.0,
     )
     backend = open_backend(settings)
-    backend.provision(settings, reply_queues=[settings.reply_queue])
+    backend.provision(settings)
     port = free_port()
     web = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "web", "--port", str(port)],

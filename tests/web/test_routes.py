@@ -34,7 +34,7 @@ def _jpeg(size: tuple[int, int] = (64, 48)) -> bytes:
 def client(tmp_path: Path) -> Iterator[TestClient]:
     base = settings_for("local", tmp_path / "data").model_dump()
     settings = WebSettings.model_validate(
-        {**base, "reply_queue": "web-replies", "wait_seconds": 0.3, "max_upload_bytes": LIMIT}
+        {**base, "reply_queue_prefix": "web-replies", "wait_seconds": 0.3, "max_upload_bytes": LIMIT}
     )
     with TestClient(create_app(settings)) as test_client:
         yield test_client

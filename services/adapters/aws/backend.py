@@ -25,6 +25,7 @@ from services.ports import (
     CapacityActivator,
     DepthReporter,
     MessageQueue,
+    ReplyQueues,
     ScaleInProtection,
     Silent,
 )
@@ -106,11 +107,12 @@ class AwsBackend(CachingBackend):
         for name in reply_queues:
             _create_queue(sqs, name, {"VisibilityTimeout": timeout})
 
-    def reply_queue(self, name: str) -> MessageQueue:
-        if self.provisions_itself:
-            timeout = str(math.ceil(self._settings.visibility_timeout))
-            _create_queue(self._clients()[1], name, {"VisibilityTimeout": timeout})
-        return self.queue(name)
+    def reply_queues(self) -> ReplyQueues:
+        from services.adapters.aws.reply_queues import SqsReplyQueues
+
+        return SqsReplyQueues(
+            self._clients()[1], self._settings.visibility_timeout, self.queue, self._forget_queue
+        )
 
     def unavailable_reason(self) -> str | None:
         return None  # what is reachable is only known by asking: the depth read reports it

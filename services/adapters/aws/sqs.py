@@ -7,8 +7,9 @@ Retries of throttled/transient calls are botocore's job (standard retry mode, se
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -28,6 +29,11 @@ def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
     return [items[i : i + MAX_BATCH] for i in range(0, len(items), MAX_BATCH)]
 
 
+def missing_queue(error: ClientError) -> bool:
+    code = error.response.get("Error", {}).get("Code", "")
+    return "NonExistentQueue" in code or "QueueDoesNotExist" in code
+
+
 def _raise_failed(action: str, queue: str, response: Any) -> None:
     failed = response.get("Failed") or []
     if failed:
@@ -42,8 +48,7 @@ class SqsQueue:
         try:
             self._url = client.get_queue_url(QueueName=name)["QueueUrl"]
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if "NonExistentQueue" in code or "QueueDoesNotExist" in code:
+            if missing_queue(error):
                 raise ResourceNotFoundError(f"queue {name!r} does not exist") from None
             raise
 
@@ -56,13 +61,25 @@ class SqsQueue:
         return self._url
 
     def send(self, body: str) -> str:
-        return self._client.send_message(QueueUrl=self._url, MessageBody=body)["MessageId"]
+        with self._gone_is_not_found():
+            return self._client.send_message(QueueUrl=self._url, MessageBody=body)["MessageId"]
 
     def send_batch(self, bodies: Sequence[str]) -> None:
         for chunk in _chunks(bodies):
             entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(chunk)]
-            response = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)  # type: ignore[arg-type]
+            with self._gone_is_not_found():
+                response = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)  # type: ignore[arg-type]
             _raise_failed("send", self._name, response)
+
+    @contextlib.contextmanager
+    def _gone_is_not_found(self) -> Iterator[None]:
+        """A queue deleted since it was opened (a stopped web process's reply queue)."""
+        try:
+            yield
+        except ClientError as error:
+            if missing_queue(error):
+                raise ResourceNotFoundError(f"queue {self._name!r} no longer exists") from None
+            raise
 
     def receive(
         self, max_messages: int = 10, wait_seconds: float = 20.0, visibility_timeout: float | None = None

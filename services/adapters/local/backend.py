@@ -12,12 +12,14 @@ from collections.abc import Sequence
 from services.adapters.base import CachingBackend
 from services.adapters.local.blob import LocalBlobStore
 from services.adapters.local.queue import LocalQueue, QueueConfig, QueueDatabase
+from services.adapters.local.reply_queues import LocalReplyQueues
 from services.ports import (
     BlobStore,
     CapacityActivator,
     DepthReporter,
     MessageQueue,
     NoProtection,
+    ReplyQueues,
     ScaleInProtection,
     Silent,
 )
@@ -59,11 +61,9 @@ class LocalBackend(CachingBackend):
         for name in reply_queues:
             db.create_queue(name, QueueConfig(timeout, settings.max_receives, None))
 
-    def reply_queue(self, name: str) -> MessageQueue:
-        self._queue_db().create_queue(
-            name, QueueConfig(self._settings.visibility_timeout, self._settings.max_receives, None)
-        )
-        return self.queue(name)
+    def reply_queues(self) -> ReplyQueues:
+        config = QueueConfig(self._settings.visibility_timeout, self._settings.max_receives, None)
+        return LocalReplyQueues(self._queue_db(), config, self.queue, self._forget_queue)
 
     def unavailable_reason(self) -> str | None:
         data_dir = self._settings.data_dir

@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS queues (
     name TEXT PRIMARY KEY,
     visibility_timeout REAL NOT NULL,
     max_receives INTEGER NOT NULL,
-    dead_letter TEXT
+    dead_letter TEXT,
+    alive_at REAL
 );
 CREATE TABLE IF NOT EXISTS messages (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -90,9 +91,10 @@ class QueueDatabase:
         self._lock = threading.Lock()
         conn = self.connection()
         conn.executescript(_SCHEMA)  # idempotent; executescript commits by itself
-        columns = {row[1] for row in conn.execute("PRAGMA table_info(messages)")}
-        if "holder" not in columns:  # a data directory from before holders were recorded
-            conn.execute("ALTER TABLE messages ADD COLUMN holder INTEGER")
+        # Data directories from before holders (and reply queues' liveness) were recorded:
+        for table, column, kind in (("messages", "holder", "INTEGER"), ("queues", "alive_at", "REAL")):
+            if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     # -- per-thread resources ------------------------------------------------------------------
     def _state(self) -> _ThreadState:
@@ -179,13 +181,33 @@ class QueueDatabase:
                 conn.executemany("DELETE FROM waiters WHERE address = ?", [(a,) for a in dead])
 
     # -- configuration -------------------------------------------------------------------------
-    def create_queue(self, name: str, config: QueueConfig) -> None:
+    def create_queue(self, name: str, config: QueueConfig, *, alive_at: float | None = None) -> None:
+        """Create the queue or update its configuration. `alive_at`: a reply queue's first liveness
+        mark (queues without one are never idle)."""
         check_name(name, "queue name")
         with self.write() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO queues VALUES (?, ?, ?, ?)",
-                (name, config.visibility_timeout, config.max_receives, config.dead_letter),
+                "INSERT OR REPLACE INTO queues VALUES (?, ?, ?, ?, ?)",
+                (name, config.visibility_timeout, config.max_receives, config.dead_letter, alive_at),
             )
+
+    def mark_alive(self, name: str, now: float) -> None:
+        with self.write() as conn:
+            conn.execute("UPDATE queues SET alive_at = ? WHERE name = ?", (now, name))
+
+    def idle_queues(self, prefix: str, since: float) -> list[str]:
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "-%"
+        with contextlib.closing(
+            self.connection().execute(
+                "SELECT name FROM queues WHERE name LIKE ? ESCAPE '\\' AND alive_at < ?", (pattern, since)
+            )
+        ) as cursor:
+            return [row[0] for row in cursor.fetchall()]
+
+    def delete_queue(self, name: str) -> None:
+        with self.write() as conn:
+            for table, column in (("messages", "queue"), ("waiters", "queue"), ("queues", "name")):
+                conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (name,))
 
     def queue_config(self, name: str) -> QueueConfig:
         query = "SELECT visibility_timeout, max_receives, dead_letter FROM queues WHERE name = ?"
@@ -232,6 +254,9 @@ class LocalQueue:
     def _insert(self, messages: list[tuple[str, str]]) -> None:
         now = time.time()
         with self._db.write() as conn:
+            if conn.execute("SELECT 1 FROM queues WHERE name = ?", (self._name,)).fetchone() is None:
+                # e.g. a reply to a web process whose queue has since been deleted, as on SQS
+                raise ResourceNotFoundError(f"queue {self._name!r} does not exist in {self._db.path}")
             conn.executemany(
                 "INSERT INTO messages (queue, id, body, sent_at, visible_at) VALUES (?, ?, ?, ?, ?)",
                 [(self._name, message_id, body, now, now) for message_id, body in messages],
