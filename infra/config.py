@@ -29,6 +29,13 @@ CONTEXT_KEYS: Mapping[str, str] = {
     "sshCidr": "ssh_cidr",
     "warmPoolSize": "warm_pool_size",
     "webWaitSeconds": "web_wait_seconds",
+    "webMinCapacity": "web_min_capacity",
+    "webMaxCapacity": "web_max_capacity",
+    "webProcesses": "web_processes",
+    "certificateArn": "certificate_arn",
+    "wafRateLimit": "waf_rate_limit",
+    "apiKeysParameter": "api_keys_parameter",
+    "rateLimitPerSecond": "rate_limit_per_second",
 }
 
 # Every other feature flag, pinned to the value this aws-cdk-lib uses when it is unset (so the
@@ -83,6 +90,19 @@ class ServiceConfig:
     # How long an upload waits for its label before 202: a warm start (~30 s) plus a burst must
     # fit (the simulator's cold burst of 100: ~32 s). A load balancer's idle timeout must exceed it.
     web_wait_seconds: int = 60
+    # The web tier: an Auto Scaling group behind the load balancer, `web_processes` per instance
+    # (one per vCPU of a t3.small), scaled on requests per instance (services/elasticity/web_capacity.py).
+    web_min_capacity: int = 1
+    web_max_capacity: int = 4
+    web_processes: int = 2
+    # An ACM certificate's ARN: HTTPS on 443 and port 80 redirects. None: HTTP on port 80 only.
+    certificate_arn: str | None = None
+    # A WAF rate-based rule on the load balancer: requests per client IP per 5 minutes (None: no WAF).
+    waf_rate_limit: int | None = None
+    # API keys on: the name of an SSM SecureString parameter holding them (created outside the stack).
+    api_keys_parameter: str | None = None
+    # The web tier's own per-client limit, per web process (0: none).
+    rate_limit_per_second: float = 0.0
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -99,6 +119,19 @@ class ServiceConfig:
             raise ValueError(f"warmPoolSize must be in 0..maxCapacity, got {self.warm_pool_size}")
         if not 1 <= self.web_wait_seconds <= 3600:
             raise ValueError(f"webWaitSeconds must be in 1..3600, got {self.web_wait_seconds}")
+        if not 1 <= self.web_min_capacity < self.web_max_capacity <= 100:
+            raise ValueError(
+                "webMinCapacity must be at least 1 and below webMaxCapacity (a rolling update needs "
+                f"room), at most 100; got {self.web_min_capacity}..{self.web_max_capacity}"
+            )
+        if not 1 <= self.web_processes <= 64:
+            raise ValueError(f"webProcesses must be in 1..64, got {self.web_processes}")
+        if self.certificate_arn is not None and not self.certificate_arn.startswith("arn:"):
+            raise ValueError(f"certificateArn must be an ACM certificate ARN, got {self.certificate_arn!r}")
+        if self.waf_rate_limit is not None and self.waf_rate_limit < 10:
+            raise ValueError(
+                f"wafRateLimit must be at least 10 (requests per 5 minutes), got {self.waf_rate_limit}"
+            )
         if self.model_ami_id is not None and not self.model_ami_id.startswith("ami-"):
             raise ValueError(f"modelAmiId must look like ami-..., got {self.model_ami_id!r}")
 
@@ -133,12 +166,18 @@ class ServiceConfig:
             min_capacity=_as_int("min_capacity", values.pop("min_capacity", self.scaling.min_capacity)),
             max_capacity=_as_int("max_capacity", values.pop("max_capacity", self.scaling.max_capacity)),
         )
-        for name in ("max_receives", "warm_pool_size", "web_wait_seconds"):
+        integers = ("max_receives", "warm_pool_size", "web_wait_seconds", "web_min_capacity")
+        for name in (*integers, "web_max_capacity", "web_processes", "waf_rate_limit"):
             if name in values:
                 values[name] = _as_int(name, values[name])
-        for name in ("model_ami_id", "worker_instance_type", "web_instance_type", "ssh_cidr"):
+        strings = ("model_ami_id", "worker_instance_type", "web_instance_type", "ssh_cidr")
+        for name in (*strings, "certificate_arn", "api_keys_parameter"):
             if name in values:
                 values[name] = str(values[name])
+        if "rate_limit_per_second" in values:
+            values["rate_limit_per_second"] = _as_float(
+                "rate_limit_per_second", values["rate_limit_per_second"]
+            )
         return replace(self, scaling=scaling, **values)  # type: ignore[arg-type]
 
 
@@ -147,3 +186,10 @@ def _as_int(name: str, value: object) -> int:
         return int(str(value))
     except ValueError:
         raise ValueError(f"{name} must be an integer, got {value!r}") from None
+
+
+def _as_float(name: str, value: object) -> float:
+    try:
+        return float(str(value))
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {value!r}") from None

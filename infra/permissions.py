@@ -141,3 +141,66 @@ def allow_activation(role: iam.Role, group_name: str) -> None:
         "cloudwatch:PutMetricData (namespace-limited) and autoscaling:DescribeAutoScalingGroups support no "
         "resource-level permissions; the only write, SetDesiredCapacity, is limited to the worker group.",
     )
+
+
+def reply_queues_arn(scope: Construct, prefix: str) -> str:
+    """Every per-process reply queue of `prefix` (their names end in a random suffix)."""
+    return Stack.of(scope).format_arn(service="sqs", resource=f"{prefix}-*")
+
+
+def _reply_queues_evidence(prefix: str) -> str:
+    return f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:{prefix}-*]"
+
+
+def allow_own_reply_queues(role: iam.Role, prefix: str) -> None:
+    """A web process creates, tags (its liveness mark), consumes and deletes its own reply queue,
+    deletes orphans of the prefix, and sends to any of them (its wake-up, a dead letter's reply).
+
+    CreateQueue with tags needs TagQueue too (Amazon SQS developer guide, "Tagging queues");
+    ListQueues has no resource-level permissions (Service Authorization Reference, Amazon SQS).
+    """
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=[
+                "sqs:CreateQueue",
+                "sqs:TagQueue",
+                "sqs:ListQueueTags",
+                "sqs:GetQueueUrl",
+                "sqs:GetQueueAttributes",
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:SendMessage",
+                "sqs:DeleteQueue",
+            ],
+            resources=[reply_queues_arn(role, prefix)],
+        )
+    )
+    role.add_to_principal_policy(iam.PolicyStatement(actions=["sqs:ListQueues"], resources=["*"]))
+    acknowledge(
+        role,
+        _reply_queues_evidence(prefix),
+        "Each web process makes its own reply queue, named by the prefix and a random suffix at run "
+        "time: access is limited to the queues of that prefix.",
+    )
+
+
+def allow_replies(role: iam.Role, prefix: str) -> None:
+    """A worker replies to the web process that is waiting: SendMessage on the prefix's queues."""
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["sqs:SendMessage", "sqs:GetQueueUrl"], resources=[reply_queues_arn(role, prefix)]
+        )
+    )
+    acknowledge(
+        role,
+        _reply_queues_evidence(prefix),
+        "A worker replies to the queue named in each request: one of the web processes' own queues, "
+        "limited to their prefix.",
+    )
+
+
+def allow_read_parameter(role: iam.Role, name: str) -> None:
+    """ssm:GetParameter on one parameter (e.g. the API keys' SecureString)."""
+    stack = Stack.of(role)
+    arn = stack.format_arn(service="ssm", resource="parameter", resource_name=name.lstrip("/"))
+    role.add_to_principal_policy(iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[arn]))

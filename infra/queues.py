@@ -1,12 +1,11 @@
-"""The request queue with its dead-letter queue, and the web tier's reply queue."""
+"""The request queue with its dead-letter queue. (Each web process creates its own reply queue
+at run time: `services/web/reply_queue_keeper.py`; IAM limits it to a prefix, `infra/permissions.py`.)"""
 
 from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-
-from infra.nag import acknowledge
 
 LONG_POLL = Duration.seconds(20)  # the SQS maximum: an idle consumer makes 3 calls a minute
 
@@ -47,13 +46,4 @@ class Queues(Construct):
             retention=Duration.days(4),
             visibility=visibility_timeout,
             dead_letter=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=max_receives),
-        )
-        # Replies are received by the one web process at once and deleted; an old reply is
-        # useless (the result is in the output bucket), so keep them only briefly.
-        self.reply_queue = queue("Replies", retention=Duration.minutes(10), visibility=Duration.seconds(30))
-        acknowledge(
-            self.reply_queue,
-            "AwsSolutions-SQS3",
-            "Replies only notify the web tier of results already stored in the output bucket; a reply "
-            "nobody waits for is deleted on purpose, so there is nothing to dead-letter.",
         )

@@ -15,12 +15,22 @@ from infra.config import ServiceConfig
 from infra.dashboard import Dashboard
 from infra.hosts import HostProps
 from infra.images import machine_image
+from infra.load_balancer import LoadBalancer
 from infra.network import Network
-from infra.permissions import allow_activation, allow_get_objects, allow_put_objects
+from infra.permissions import (
+    allow_activation,
+    allow_get_objects,
+    allow_own_reply_queues,
+    allow_put_objects,
+    allow_read_parameter,
+    allow_replies,
+)
 from infra.queues import Queues
 from infra.storage import Storage
-from infra.web import WebTier
+from infra.waf import RateLimitAcl
+from infra.web import HTTP_PORT, WebTier
 from infra.workers import Workers
+from services.elasticity.web_capacity import WebCapacity
 from services.web.settings import WebSettings
 from services.worker.settings import WorkerSettings
 
@@ -75,9 +85,17 @@ class ServiceStack(Stack):
             **shared, batch_size=config.batch_size, threads=config.worker_threads, metrics=True
         )
         group_name = f"{self.stack_name}-workers"
+        reply_prefix = f"{self.stack_name}-replies"
+        front_door: dict[str, object] = {"trust_forwarded_for": True}  # behind the load balancer
+        if config.api_keys_parameter is not None:
+            front_door["api_keys_parameter"] = config.api_keys_parameter
+        if config.rate_limit_per_second > 0:
+            front_door["rate_limit_per_second"] = config.rate_limit_per_second
         web_settings = WebSettings.from_values(
             **shared,
-            reply_queue=queues.reply_queue.queue_name,
+            **front_door,
+            reply_queue_prefix=reply_prefix,
+            web_processes=config.web_processes,
             wait_seconds=config.web_wait_seconds,
             # The fast path: depth for the 10 s alarms, activation of the workers from zero.
             depth_metric_seconds=config.scaling.period_seconds,
@@ -100,14 +118,34 @@ class ServiceStack(Stack):
             "Web",
             host=web_host,
             service_env={**web_settings.environment(explicit_only=True), **region_env},
+            min_capacity=config.web_min_capacity,
+            max_capacity=config.web_max_capacity,
             ssh_cidr=config.ssh_cidr,
         )
+        load_balancer = LoadBalancer(
+            self,
+            "FrontDoor",
+            vpc=network.vpc,
+            targets=web.auto_scaling_group,
+            target_port=HTTP_PORT,
+            wait_seconds=config.web_wait_seconds,
+            certificate_arn=config.certificate_arn,
+            retain_logs=config.retain_data,
+        )
+        web.scale_on_requests(WebCapacity().target_requests_per_minute)
+        if config.waf_rate_limit is not None:
+            RateLimitAcl(
+                self,
+                "Waf",
+                resource_arn=load_balancer.load_balancer.load_balancer_arn,
+                limit=config.waf_rate_limit,
+            )
 
         # Worker: read inputs, write results, consume requests, reply to the web tier's queue.
         allow_get_objects(workers.role, storage.input_bucket)
         allow_put_objects(workers.role, storage.output_bucket)
         queues.request_queue.grant_consume_messages(workers.role)
-        queues.reply_queue.grant_send_messages(workers.role)
+        allow_replies(workers.role, reply_prefix)
         # Web: write inputs, read results (GET /v1/results), send requests, consume its replies;
         # drain dead letters: consume them, store their failed results, reply to the waiting client.
         allow_put_objects(web.role, storage.input_bucket)
@@ -115,8 +153,9 @@ class ServiceStack(Stack):
         allow_get_objects(web.role, storage.output_bucket)
         allow_put_objects(web.role, storage.output_bucket)
         queues.request_queue.grant_send_messages(web.role)
-        queues.reply_queue.grant_consume_messages(web.role)
-        queues.reply_queue.grant_send_messages(web.role)
+        allow_own_reply_queues(web.role, reply_prefix)
+        if config.api_keys_parameter is not None:
+            allow_read_parameter(web.role, config.api_keys_parameter)
         queues.dead_letter_queue.grant_consume_messages(web.role)
         queues.dead_letter_queue.grant_send_messages(web.role)  # the drainer's wake-up at shutdown
         allow_activation(web.role, workers.group_name)
@@ -130,13 +169,17 @@ class ServiceStack(Stack):
         )
 
         outputs = {
-            "UploadUrl": (f"{web.url}/upload", "POST an image here (multipart/form-data, field 'myfile')"),
-            "WebUrl": (web.url, "the web tier (upload page, /docs)"),
+            "UploadUrl": (
+                f"{load_balancer.url}/upload",
+                "POST an image here (multipart/form-data, field 'myfile')",
+            ),
+            "WebUrl": (load_balancer.url, "the load balancer in front of the web tier (upload page, /docs)"),
             "InputBucketName": (storage.input_bucket.bucket_name, "uploaded images"),
             "OutputBucketName": (storage.output_bucket.bucket_name, "results (JSON, key = request id)"),
             "RequestQueueName": (queues.request_queue.queue_name, "requests to the workers"),
             "DeadLetterQueueName": (queues.dead_letter_queue.queue_name, "requests that kept failing"),
-            "ReplyQueueName": (queues.reply_queue.queue_name, "the web tier's reply queue"),
+            "ReplyQueuePrefix": (reply_prefix, "each web process's own reply queue is <prefix>-<12 hex>"),
+            "WebGroupName": (web.auto_scaling_group.auto_scaling_group_name, "the web Auto Scaling group"),
             "WorkerGroupName": (workers.group_name, "the worker Auto Scaling group"),
             "DashboardUrl": (dashboard.url, "the CloudWatch dashboard"),
         }

@@ -1,9 +1,16 @@
-"""The web tier: one EC2 instance in a public subnet running the FastAPI app on port 80."""
+"""The web tier: an Auto Scaling group of web instances, each serving `evision web` on port 80.
+
+Stateless (every upload's state is in the buckets and queues; each web process owns only its own
+reply queue), so instances come and go with the request rate: target tracking on the load
+balancer's requests per target (see `infra/load_balancer.py` and `scale_on_requests`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from aws_cdk import Duration
+from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
@@ -12,15 +19,12 @@ from infra.nag import acknowledge
 from infra.user_data import render_bootstrap
 
 HTTP_PORT = 80
+# An instance boots and installs from the wheelhouse in ~50 s (FIELD-NOTES); its requests
+# count towards the group's metric only after this.
+WARMUP = Duration.seconds(90)
 
 
 class WebTier(Construct):
-    """One instance, one process, one reply queue (the reply consumer must be alone on it).
-
-    Plain HTTP on port 80 to keep the demo free of a domain and certificate; production would put
-    an ALB with an ACM certificate (HTTPS) in front and close port 80 to the world.
-    """
-
     def __init__(
         self,
         scope: Construct,
@@ -28,15 +32,18 @@ class WebTier(Construct):
         *,
         host: HostProps,
         service_env: Mapping[str, str],
+        min_capacity: int,
+        max_capacity: int,
         ssh_cidr: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.role = host_role(self, host, description="Elastic Vision web tier instance")
+        self.role = host_role(self, host, description="Elastic Vision web tier instances")
+        # Inbound only from the load balancer (it adds that rule when the group becomes its target).
         self.security_group = ec2.SecurityGroup(
-            self, "SecurityGroup", vpc=host.vpc, description="Elastic Vision web tier: HTTP in"
-        )
-        self.security_group.add_ingress_rule(
-            ec2.Peer.any_ipv4(), ec2.Port.tcp(HTTP_PORT), "HTTP from anywhere"
+            self,
+            "SecurityGroup",
+            vpc=host.vpc,
+            description="Elastic Vision web tier: HTTP from the load balancer",
         )
         if ssh_cidr is not None:
             self.security_group.add_ingress_rule(
@@ -47,40 +54,47 @@ class WebTier(Construct):
                 role="web", bundle_url=host.bundle.url, service_env=service_env, web_port=HTTP_PORT
             )
         )
-        self.instance = ec2.Instance(
+        self.launch_template = ec2.LaunchTemplate(
             self,
-            "Instance",
-            vpc=host.vpc,
-            vpc_subnets=host.subnets,
-            instance_type=ec2.InstanceType(host.instance_type),
+            "LaunchTemplate",
             machine_image=host.machine_image,
+            instance_type=ec2.InstanceType(host.instance_type),
             role=self.role,
             security_group=self.security_group,
             user_data=self.user_data,
-            # A changed bootstrap (new bundle) gives a fresh instance rather than a stale one.
-            user_data_causes_replacement=True,
             require_imdsv2=True,
+            http_put_response_hop_limit=1,
             block_devices=[host.root_volume],
         )
-        acknowledge(
-            self.instance,
-            "AwsSolutions-EC28",
-            "One demo web instance: basic (5-minute) EC2 monitoring is enough; the dashboard shows "
-            "the service's own metrics per minute. Detailed monitoring would be a standing cost.",
+        self.auto_scaling_group = autoscaling.AutoScalingGroup(
+            self,
+            "Group",
+            vpc=host.vpc,
+            vpc_subnets=host.subnets,
+            launch_template=self.launch_template,
+            min_capacity=min_capacity,
+            max_capacity=max_capacity,
+            group_metrics=[autoscaling.GroupMetrics.all()],
+            default_instance_warmup=WARMUP,
+            # Unhealthy behind the load balancer (its /healthz check) means replaced.
+            health_checks=autoscaling.HealthChecks.with_additional_checks(
+                additional_types=[autoscaling.AdditionalHealthCheckType.ELB], grace_period=WARMUP
+            ),
+            # A new bundle rolls through the group one instance at a time, never below min - or
+            # max - 1 in service (CloudFormation's limit for MinInstancesInService).
+            update_policy=autoscaling.UpdatePolicy.rolling_update(
+                max_batch_size=1, min_instances_in_service=min(min_capacity, max_capacity - 1)
+            ),
         )
         acknowledge(
-            self.instance,
-            "AwsSolutions-EC29",
-            "The web instance is stateless and is replaced on purpose when its bootstrap changes; "
-            "termination protection would block that update.",
-        )
-        acknowledge(
-            self.security_group,
-            "AwsSolutions-EC23",
-            "The web tier is the public entry point of the service: port 80 must be reachable from the "
-            "internet. SSH stays closed unless the sshCidr context opens it to one network.",
+            self.auto_scaling_group,
+            "AwsSolutions-AS3",
+            "Web instances come and go with the request rate; the dashboard shows the group metrics, "
+            "nobody is to be notified per scaling event.",
         )
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.instance.instance_public_dns_name}"
+    def scale_on_requests(self, requests_per_minute: int) -> None:
+        """Target tracking on ALBRequestCountPerTarget (the group must be the load balancer's target)."""
+        self.auto_scaling_group.scale_on_request_count(
+            "Requests", target_requests_per_minute=requests_per_minute
+        )

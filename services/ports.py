@@ -244,6 +244,11 @@ class Backend(Protocol):
         """What raises `group` from zero to `scale_to` workers (Silent where nothing scales)."""
         ...
 
+    def read_secret(self, name: str) -> str:
+        """The value of a secret this deployment keeps (cloud: an SSM SecureString parameter);
+        raises LookupError if there is none of that name or the backend keeps no secrets."""
+        ...
+
     def close(self) -> None: ...
 
 

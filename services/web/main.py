@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,22 +13,34 @@ from fastapi_offline import FastAPIOffline
 
 from services.adapters.registry import open_backend
 from services.web.activity import Activity
+from services.web.api_keys import load_api_keys
 from services.web.dead_letters import DeadLetterDrainer
 from services.web.deps import WebServices
 from services.web.dispatcher import ReplyDispatcher
 from services.web.errors import install_error_handlers
 from services.web.fast_scaling import FastScaling
+from services.web.front_door import FrontDoor, Gate
+from services.web.rate_limit import RateLimiter
 from services.web.reply_queue_keeper import ReplyQueueKeeper
 from services.web.routes import ROUTERS, TAGS
 from services.web.settings import WebSettings
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: WebSettings | None = None) -> FastAPI:
     settings = settings or WebSettings()
 
+    gate = Gate(header=settings.api_key_header.lower(), trust_forwarded_for=settings.trust_forwarded_for)
+    if settings.rate_limit_per_second > 0:
+        gate.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         backend = await to_thread.run_sync(open_backend, settings)
+        gate.keys = await to_thread.run_sync(load_api_keys, settings, backend.read_secret)
+        if gate.keys is not None:
+            log.info("API keys on: %d valid keys (header %s)", len(gate.keys), settings.api_key_header)
         if backend.provisions_itself:  # in AWS the infrastructure owns queues and buckets
             await to_thread.run_sync(backend.provision, settings)
         keeper = ReplyQueueKeeper(
@@ -94,6 +107,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         openapi_tags=TAGS,
     )
     install_error_handlers(app)
+    app.add_middleware(FrontDoor, gate=gate)
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Self
 
 from pydantic import Field, model_validator
@@ -62,6 +63,24 @@ class WebSettings(BackendSettings):
     )
     max_header_bytes: int = Field(
         default=32 * 1024, ge=1024, le=1024 * 1024, description="largest request line + headers (431)"
+    )
+    api_keys_file: Path | None = Field(
+        default=None, description="API keys on: the valid keys, one per line (local; see api_keys_parameter)"
+    )
+    api_keys_parameter: str | None = Field(
+        default=None,
+        description="API keys on: the name of the backend secret holding them (cloud: an SSM SecureString)",
+    )
+    api_key_header: str = Field(
+        default="X-API-Key", pattern=r"^[A-Za-z0-9-]{1,64}$", description="the header carrying the key"
+    )
+    rate_limit_per_second: float = Field(
+        default=0.0, ge=0, description="requests per second per client and web process (0: no limit)"
+    )
+    rate_limit_burst: int = Field(default=20, ge=1, description="requests a client may send at once")
+    trust_forwarded_for: bool = Field(
+        default=False,
+        description="a client's address is the last X-Forwarded-For entry (only behind a load balancer)",
     )
     max_connections: int = Field(
         default=0,

@@ -56,13 +56,32 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 
     The context is what cdk.json gives the CLI, so this is also what `make synth` produces.
     """
+    return _synthesize(tmp_path_factory, {})
+
+
+# The front door's options on: HTTPS, the WAF rule, API keys from SSM, the web tier's rate limit.
+FRONT_DOOR_CONTEXT = {
+    "certificateArn": "arn:aws:acm:us-east-1:111122223333:certificate/00000000-0000-0000-0000-000000000000",
+    "wafRateLimit": "1000",
+    "apiKeysParameter": "/evision/api-keys",
+    "rateLimitPerSecond": "5",
+}
+
+
+@pytest.fixture(scope="session")
+def synthesized_front_door(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The app with every front-door option of `FRONT_DOOR_CONTEXT` given (cdk-nag included)."""
+    return _synthesize(tmp_path_factory, FRONT_DOOR_CONTEXT)
+
+
+def _synthesize(tmp_path_factory: pytest.TempPathFactory, context: dict[str, str]) -> Synthesized:
     from app import build_app
     from infra.wheelhouse import build_wheelhouse
 
     build_wheelhouse()  # what `make synth` does first: the bundle carries the instances' wheels
     outdir = tmp_path_factory.mktemp("cdk.out")
     cdk_json = json.loads((ROOT / "cdk.json").read_text())
-    app = cdk.App(outdir=str(outdir), context={**FEATURE_FLAGS, **cdk_json["context"]})
+    app = cdk.App(outdir=str(outdir), context={**FEATURE_FLAGS, **cdk_json["context"], **context})
     build_app(app).synth()  # raises ValidationFailed on any unacknowledged cdk-nag finding
     return Synthesized(outdir=outdir, template=json.loads((outdir / f"{STACK}.template.json").read_text()))
 

@@ -20,7 +20,6 @@ STATEFUL_LOGICAL_IDS = {
     "StorageAccessLogs96FB524C": "AWS::S3::Bucket",
     "QueuesRequestsE9E15C13": "AWS::SQS::Queue",
     "QueuesDeadLetterA4947A69": "AWS::SQS::Queue",
-    "QueuesRepliesFAFD7985": "AWS::SQS::Queue",
 }
 
 
@@ -67,11 +66,12 @@ def test_no_wildcard_actions_and_no_wildcard_resource_except_where_aws_requires(
             assert action != "*" and not action.endswith(":*"), (name, action)
         if "*" in _as_list(statement["Resource"]):
             # The exceptions AWS requires (no resource-level permissions): PutMetricData, limited
-            # to our namespace; DescribeAutoScalingGroups, read-only.
+            # to our namespace; DescribeAutoScalingGroups and ListQueues, read-only.
             if statement["Action"] == "cloudwatch:PutMetricData":
                 assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": "ElasticVision"}}
             else:
-                assert statement["Action"] == "autoscaling:DescribeAutoScalingGroups", (name, statement)
+                read_only = {"autoscaling:DescribeAutoScalingGroups", "sqs:ListQueues"}
+                assert set(_as_list(statement["Action"])) <= read_only, (name, statement)
 
 
 def test_instance_roles_get_exactly_what_their_services_call(synthesized):
@@ -96,14 +96,54 @@ def test_instance_roles_get_exactly_what_their_services_call(synthesized):
     }
     worker_only = {"autoscaling:SetInstanceProtection", "autoscaling:CompleteLifecycleAction"}
     activation = {"autoscaling:SetDesiredCapacity", "autoscaling:DescribeAutoScalingGroups"}
-    assert web == (worker - worker_only) | activation
+    own_reply_queue = {
+        "sqs:CreateQueue",
+        "sqs:TagQueue",
+        "sqs:ListQueueTags",
+        "sqs:DeleteQueue",
+        "sqs:ListQueues",
+    }
+    assert web == (worker - worker_only) | activation | own_reply_queue
+
+
+def test_reply_queue_access_is_limited_to_the_stacks_prefix(synthesized):
+    on_replies: dict[str, set[str]] = {}
+    for name, statement in _statements(synthesized):
+        for resource in _as_list(statement["Resource"]):
+            text = json.dumps(resource)
+            if "replies" in text:
+                arn = "".join(p if isinstance(p, str) else "<x>" for p in resource["Fn::Join"][1])
+                assert arn.endswith(":ElasticVision-dev-replies-*"), arn
+                on_replies.setdefault(name.split("DefaultPolicy")[0], set()).update(
+                    _as_list(statement["Action"])
+                )
+    assert on_replies["WorkersRole"] == {"sqs:SendMessage", "sqs:GetQueueUrl"}
+    assert {"sqs:CreateQueue", "sqs:DeleteQueue", "sqs:TagQueue", "sqs:ReceiveMessage"} <= on_replies[
+        "WebRole"
+    ]
+    [web] = _web_launch_data(synthesized)
+    assert "export EVISION_REPLY_QUEUE_PREFIX=ElasticVision-dev-replies" in web
+    assert "export EVISION_WEB_PROCESSES=2" in web and "export EVISION_TRUST_FORWARDED_FOR=true" in web
+
+
+def _web_launch_data(synthesized) -> list[str]:
+    """The web group's launch template, as text (its user data names the role)."""
+    templates = [json.dumps(t) for t in synthesized.of_type("AWS::EC2::LaunchTemplate").values()]
+    return [t for t in templates if "export EV_ROLE=web" in t]
+
+
+def _worker_group(synthesized) -> dict[str, Any]:
+    groups = synthesized.of_type("AWS::AutoScaling::AutoScalingGroup")
+    [worker] = [g for name, g in groups.items() if name.startswith("Workers")]
+    found: dict[str, Any] = worker
+    return found
 
 
 def test_the_web_role_may_only_raise_the_worker_group(synthesized):
     statements = [s for _, s in _statements(synthesized) if s["Action"] == "autoscaling:SetDesiredCapacity"]
     [statement] = statements
     arn = "".join(p if isinstance(p, str) else "<x>" for p in statement["Resource"]["Fn::Join"][1])
-    [group] = synthesized.of_type("AWS::AutoScaling::AutoScalingGroup").values()
+    group = _worker_group(synthesized)
     assert arn.endswith(
         f":autoScalingGroup:*:autoScalingGroupName/{group['Properties']['AutoScalingGroupName']}"
     )
@@ -119,8 +159,7 @@ def test_the_fast_path_is_deployed(synthesized):
     assert pool["Properties"]["InstanceReusePolicy"] == {"ReuseOnScaleIn": True}
     [hook] = synthesized.of_type("AWS::AutoScaling::LifecycleHook").values()
     assert hook["Properties"]["LifecycleTransition"] == "autoscaling:EC2_INSTANCE_LAUNCHING"
-    [instance] = synthesized.of_type("AWS::EC2::Instance").values()
-    web_data = json.dumps(instance)
+    [web_data] = _web_launch_data(synthesized)
     for variable in ("EVISION_WORKER_GROUP", "EVISION_DEPTH_METRIC_SECONDS=10.0", "EVISION_WAIT_SECONDS=60"):
         assert f"export {variable}" in web_data, variable
 
@@ -128,13 +167,13 @@ def test_the_fast_path_is_deployed(synthesized):
 def test_stateful_resources_keep_their_logical_ids(synthesized):
     for logical_id, cfn_type in STATEFUL_LOGICAL_IDS.items():
         assert synthesized.resources[logical_id]["Type"] == cfn_type
-    assert len(synthesized.of_type("AWS::S3::Bucket")) == 3
-    assert len(synthesized.of_type("AWS::SQS::Queue")) == 3
+    assert len(synthesized.of_type("AWS::S3::Bucket")) == 4  # + the load balancer's access logs
+    assert len(synthesized.of_type("AWS::SQS::Queue")) == 2  # reply queues are made at run time
 
 
 def test_worker_group_and_step_adjustments_come_from_the_shared_policy(synthesized):
     policy = ScalingPolicy()
-    [group] = synthesized.of_type("AWS::AutoScaling::AutoScalingGroup").values()
+    group = _worker_group(synthesized)
     assert (int(group["Properties"]["MinSize"]), int(group["Properties"]["MaxSize"])) == (
         policy.min_capacity,
         policy.max_capacity,
@@ -169,7 +208,8 @@ def test_outputs_tell_how_to_use_the_deployment(synthesized):
         "OutputBucketName",
         "RequestQueueName",
         "DeadLetterQueueName",
-        "ReplyQueueName",
+        "ReplyQueuePrefix",
+        "WebGroupName",
         "DashboardUrl",
     ):
         assert name in outputs
@@ -221,3 +261,22 @@ def test_every_feature_flag_is_configured(synthesized):
         and flag.get("unconfiguredBehavesLike", {}).get("v2", False) != flag.get("recommendedValue")
     ]
     assert unconfigured == []
+
+
+def test_with_https_waf_and_api_keys_the_app_is_still_nag_clean_and_grants_one_parameter(
+    synthesized_front_door,
+):
+    [report] = synthesized_front_door.validation_report["pluginReports"]
+    assert (report["conclusion"], report["violations"]) == ("success", [])
+    listeners = synthesized_front_door.of_type("AWS::ElasticLoadBalancingV2::Listener").values()
+    assert sorted(x["Properties"]["Port"] for x in listeners) == [80, 443]
+    [acl] = synthesized_front_door.of_type("AWS::WAFv2::WebACL").values()
+    assert acl["Properties"]["Rules"][0]["Statement"]["RateBasedStatement"]["Limit"] == 1000
+    [read] = [s for _, s in _statements(synthesized_front_door) if s["Action"] == "ssm:GetParameter"]
+    arn = "".join(p if isinstance(p, str) else "<x>" for p in read["Resource"]["Fn::Join"][1])
+    assert arn.endswith(":parameter/evision/api-keys"), arn
+    [web] = _web_launch_data(synthesized_front_door)
+    assert "export EVISION_API_KEYS_PARAMETER=/evision/api-keys" in web
+    assert "export EVISION_RATE_LIMIT_PER_SECOND=5.0" in web
+    upload = synthesized_front_door.template["Outputs"]["UploadUrl"]["Value"]["Fn::Join"][1]
+    assert upload[0] == "https://"

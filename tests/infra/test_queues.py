@@ -22,11 +22,7 @@ def test_queues(stack):
         properties: dict[str, Any] = resources[stack.resolve(stack.get_logical_id(child))]["Properties"]
         return properties
 
-    request, dead, reply = (
-        props(queues.request_queue),
-        props(queues.dead_letter_queue),
-        props(queues.reply_queue),
-    )
+    request, dead = props(queues.request_queue), props(queues.dead_letter_queue)
     dlq_id = stack.resolve(stack.get_logical_id(queues.dead_letter_queue.node.default_child))
     assert request["RedrivePolicy"] == {
         "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
@@ -34,12 +30,12 @@ def test_queues(stack):
     }
     assert request["VisibilityTimeout"] == 75
     assert dead["MessageRetentionPeriod"] == 14 * 24 * 3600
-    for queue in (request, dead, reply):
+    for queue in (request, dead):
         assert queue["SqsManagedSseEnabled"] is True
         assert queue["ReceiveMessageWaitTimeSeconds"] == 20
 
     policies = template.find_resources("AWS::SQS::QueuePolicy")
-    assert len(policies) == 3
+    assert len(policies) == 2  # reply queues are made at run time, one per web process
     template.all_resources_properties(
         "AWS::SQS::QueuePolicy",
         {

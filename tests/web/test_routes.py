@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -149,7 +150,12 @@ def test_accepted_upload_is_stored_queued_and_answered_202_without_a_worker(
     assert stored.metadata["filename"] == "Caf%C3%A9 cat.jpg" and stored.metadata["filename"].isascii()
     [message] = services.requests.receive(10, wait_seconds=1)
     request = RequestMessage.model_validate_json(message.body)
-    assert (request.id, request.image, request.reply_to) == (request_id, "Caf\u00e9 cat.jpg", "web-replies")
+    assert (request.id, request.image, request.reply_to) == (
+        request_id,
+        "Caf\u00e9 cat.jpg",
+        services.reply_queue,
+    )
+    assert re.fullmatch(r"web-replies-[0-9a-f]{12}", services.reply_queue)  # this process's own
 
     pending = client.get(body["location"])
     assert pending.status_code == 202 and pending.json()["status"] == "pending"

@@ -82,7 +82,7 @@ class AwsBackend(CachingBackend):
                 self._sqs = session.client("sqs", config=self._config())
             return self._s3, self._sqs
 
-    def _client(self, service: Literal["cloudwatch", "autoscaling"]) -> Any:
+    def _client(self, service: Literal["cloudwatch", "autoscaling", "ssm"]) -> Any:
         import boto3
 
         return boto3.session.Session().client(service, config=self._config())
@@ -142,6 +142,21 @@ class AwsBackend(CachingBackend):
         from services.adapters.aws.capacity import AsgActivator
 
         return AsgActivator(self._client("autoscaling"), group=group, scale_to=scale_to)
+
+    def read_secret(self, name: str) -> str:
+        # GetParameter with decryption. The AWS managed key aws/ssm grants Decrypt to every IAM
+        # principal of the account, so ssm:GetParameter on the parameter is all the role needs
+        # (Systems Manager user guide, "Restricting decryption of SecureString parameter values").
+        ssm = self._client("ssm")
+        try:
+            value: str = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ParameterNotFound":
+                raise LookupError(f"no SSM parameter {name!r}") from None
+            raise
+        finally:
+            ssm.close()
+        return value
 
     def close(self) -> None:
         with self._lock:

@@ -46,6 +46,7 @@ class SqsReplyQueues:
             Attributes={
                 "VisibilityTimeout": self._visibility,
                 "MessageRetentionPeriod": str(MESSAGE_RETENTION_SECONDS),
+                "SqsManagedSseEnabled": "true",  # as the stack's own queues
             },
             tags={ALIVE_TAG: _now()},
         )

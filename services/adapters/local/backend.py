@@ -93,6 +93,9 @@ class LocalBackend(CachingBackend):
     def capacity_activator(self, group: str | None, scale_to: int) -> CapacityActivator:
         return Silent()  # the supervisor starts a worker within one period
 
+    def read_secret(self, name: str) -> str:
+        raise LookupError(f"the local backend keeps no secrets (asked for {name!r}): use a file setting")
+
     def close(self) -> None:
         with self._lock:
             if self._db is not None:

@@ -1,0 +1,88 @@
+"""The front door: API keys (401) and a per-client rate limit (429), before any route runs.
+
+A plain ASGI middleware (cheaper per request than Starlette's BaseHTTPMiddleware). Both are off
+by default, so existing clients keep working; what turns them on is in `WebSettings`. The page,
+the docs, the schema and `/healthz` (the load balancer's health check) stay open: they cost
+nothing and reveal nothing. A client is its API key when keys are on, else its address: the
+socket's peer, or with `trust_forwarded_for` (behind the load balancer, which appends the
+address it saw as the last `X-Forwarded-For` entry) that last entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from services.contract import ErrorKind
+from services.web.api_keys import ApiKeys
+from services.web.errors import error_response
+from services.web.rate_limit import RateLimiter
+
+OPEN_PATHS = frozenset({"/", "/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+OPEN_PREFIXES = ("/static-offline-docs/",)  # fastapi-offline's Swagger UI and ReDoc assets
+
+
+@dataclass
+class Gate:
+    """What the door checks; filled in by the app's lifespan (keys may come from the backend)."""
+
+    header: str = "x-api-key"
+    keys: ApiKeys | None = None
+    limiter: RateLimiter | None = None
+    trust_forwarded_for: bool = False
+
+
+class FrontDoor:
+    def __init__(self, app: ASGIApp, gate: Gate) -> None:
+        self.app = app
+        self.gate = gate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gate = self.gate
+        if scope["type"] != "http" or (gate.keys is None and gate.limiter is None) or _open(scope):
+            await self.app(scope, receive, send)
+            return
+        client = None
+        if gate.keys is not None:
+            presented = _header(scope, gate.header.encode())
+            if not gate.keys.valid(presented):
+                reason = f"missing or wrong API key: send yours in the {gate.header} header"
+                headers = {"www-authenticate": f'ApiKey header="{gate.header}"'}
+                await error_response(401, ErrorKind.UNAUTHORIZED, reason, headers=headers)(
+                    scope, receive, send
+                )
+                return
+            client = "key:" + hashlib.sha256(str(presented).encode()).hexdigest()[:16]
+        if gate.limiter is not None:
+            wait = gate.limiter.retry_after(client or _address(scope, gate.trust_forwarded_for))
+            if wait:
+                reason = f"too many requests from this client; retry in {wait} s"
+                headers = {"retry-after": str(wait)}
+                await error_response(429, ErrorKind.RATE_LIMITED, reason, headers=headers)(
+                    scope, receive, send
+                )
+                return
+        await self.app(scope, receive, send)
+
+
+def _open(scope: Scope) -> bool:
+    path: str = scope["path"]
+    return scope["method"] in ("GET", "HEAD") and (path in OPEN_PATHS or path.startswith(OPEN_PREFIXES))
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+def _address(scope: Scope, trust_forwarded_for: bool) -> str:
+    if trust_forwarded_for:
+        forwarded = _header(scope, b"x-forwarded-for")
+        if forwarded:
+            return forwarded.rsplit(",", 1)[-1].strip()
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
