@@ -28,7 +28,7 @@ OPEN_PREFIXES = ("/static-offline-docs/",)  # fastapi-offline's Swagger UI and R
 class Gate:
     """What the door checks; filled in by the app's lifespan (keys may come from the backend)."""
 
-    header: str = "x-api-key"
+    header: str = "X-API-Key"  # as written in errors; matched case-insensitively
     keys: ApiKeys | None = None
     limiter: RateLimiter | None = None
     trust_forwarded_for: bool = False
@@ -46,7 +46,7 @@ class FrontDoor:
             return
         client = None
         if gate.keys is not None:
-            presented = _header(scope, gate.header.encode())
+            presented = _header(scope, gate.header.lower().encode())
             if not gate.keys.valid(presented):
                 reason = f"missing or wrong API key: send yours in the {gate.header} header"
                 headers = {"www-authenticate": f'ApiKey header="{gate.header}"'}

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: WebSettings | None = None) -> FastAPI:
     settings = settings or WebSettings()
 
-    gate = Gate(header=settings.api_key_header.lower(), trust_forwarded_for=settings.trust_forwarded_for)
+    gate = Gate(header=settings.api_key_header, trust_forwarded_for=settings.trust_forwarded_for)
     if settings.rate_limit_per_second > 0:
         gate.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
 
