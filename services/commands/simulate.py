@@ -61,6 +61,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed", type=int, default=1, help="random seed of the Poisson workloads (default 1)"
     )
+    parser.add_argument(
+        "--web-instances",
+        type=int,
+        default=4,
+        help="web instances at full scale, for the maximum-throughput line (default 4: webMaxCapacity)",
+    )
+    parser.add_argument(
+        "--web-cpu-ms",
+        type=float,
+        help="the web process's CPU per upload in ms (default: the measured figure, web_capacity.py)",
+    )
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON (- for standard output)")
     parser.add_argument("--plot", type=Path, metavar="PNG", help="a timeline per run of the first workload")
     parser.add_argument(
@@ -97,6 +108,19 @@ def _calibration(args: argparse.Namespace, base: Calibration) -> Calibration:
     if args.wait_seconds is not None:
         calibration = replace(calibration, wait_seconds=args.wait_seconds)
     return calibration
+
+
+def _maximum_line(args: argparse.Namespace, policy: ScalingPolicy | None) -> str:
+    from services.elasticity.policy import ScalingPolicy
+    from services.elasticity.simulator.calibration import CLOUD
+    from services.elasticity.simulator.capacity import deployment_maximum
+    from services.elasticity.web_capacity import WebCapacity
+
+    calibration = _calibration(args, CLOUD)
+    web = WebCapacity() if args.web_cpu_ms is None else WebCapacity(cpu_ms_per_upload=args.web_cpu_ms)
+    workers = (policy or ScalingPolicy()).max_capacity
+    maximum = deployment_maximum(calibration, workers=workers, web_instances=args.web_instances, web=web)
+    return maximum.describe(calibration)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -141,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.json != "-":
         render_table(results, Console(width=None if sys.stdout.isatty() else 160))
         err.print(f"{len(runs)} runs simulated in {elapsed:.1f} s")
+        err.print(_maximum_line(args, policy))
     if args.plot:
         first = [run for run in runs if run[0].workload == runs[0][0].workload]
         try:

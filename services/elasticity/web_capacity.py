@@ -16,9 +16,11 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class WebCapacity:
-    # `evision bench` (README), HTTP on the aws backend against moto at concurrency 32: the web
-    # process's CPU per upload, moto's own excluded (2-vCPU machine, 2026-12-02).
-    cpu_ms_per_upload: float = 1.9
+    # `evision bench`, HTTP on the aws backend against moto at concurrency 32: the web process's
+    # CPU per upload, moto's own excluded (2-vCPU machine, 2026-12-02): 7.17 ms in a run where the
+    # bare model took 27.5 ms of CPU per image (the machine was busy), scaled to the README run's
+    # 11.5 ms per image: 3.0 ms. About half is the S3 put's botocore call.
+    cpu_ms_per_upload: float = 3.0
     vcpus: int = 2  # t3.small (infra/config.py), one web process per vCPU
     # Target tracking holds requests per instance at this share of its capacity: the metric is
     # per minute and a new instance needs ~1.5 minutes to serve (launch, boot, install), so the

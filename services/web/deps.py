@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -24,6 +25,7 @@ class WebServices:
     outputs: BlobStore
     dead_letters: DeadLetterDrainer
     requests: MessageQueue
+    send_request: Callable[[str], object]  # to `requests`; grouped into batches where calls are slow
     reply_queue: str  # this process's own (the keeper's)
     dispatcher: ReplyDispatcher
     activity: Activity

@@ -20,6 +20,7 @@ from services.web.dispatcher import ReplyDispatcher
 from services.web.errors import install_error_handlers
 from services.web.fast_scaling import FastScaling
 from services.web.front_door import FrontDoor, Gate
+from services.web.group_send import GroupSender
 from services.web.rate_limit import RateLimiter
 from services.web.reply_queue_keeper import ReplyQueueKeeper
 from services.web.routes import ROUTERS, TAGS
@@ -79,6 +80,8 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
             outputs=outputs,
             dead_letters=drainer,
             requests=requests,
+            # On the event loop a send is brief; through a network, concurrent ones share a batch.
+            send_request=requests.send if backend.calls_are_brief else GroupSender(requests.send_batch).send,
             reply_queue=keeper.name,
             dispatcher=dispatcher,
             activity=activity,

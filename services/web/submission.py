@@ -52,7 +52,7 @@ async def submit(
             metadata={"filename": image.ascii_name, "format": image.format},
             content_type=CONTENT_TYPES.get(image.format, "application/octet-stream"),
         )
-        services.requests.send(message.model_dump_json())
+        services.send_request(message.model_dump_json())
 
     services.activity.uploads += 1
     try:

@@ -230,3 +230,33 @@ def test_evision_simulate_prints_json_table_and_plot(tmp_path):
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 20_000
     bad = subprocess.run([*command, "--workload", "nonsense"], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown workload" in bad.stderr
+
+
+def test_the_maximum_throughput_line_weighs_the_web_tier_against_the_workers() -> None:
+    from services.elasticity.simulator.calibration import CLOUD
+    from services.elasticity.simulator.capacity import deployment_maximum
+    from services.elasticity.web_capacity import WebCapacity
+
+    web = WebCapacity(cpu_ms_per_upload=4.0, vcpus=2)
+    assert web.uploads_per_second == 500 and web.target_requests_per_minute == 15_000
+    one = deployment_maximum(CLOUD, workers=20, web_instances=1, web=web)
+    assert (one.web_uploads_per_second, one.bound_by) == (500, "web tier")
+    four = deployment_maximum(CLOUD, workers=2, web_instances=4, web=web)
+    assert four.worker_images_per_second == 2 * CLOUD.speed.images_per_second and four.bound_by == "workers"
+    assert "web 4 x t3.small = 2,000 uploads/s" in four.describe(CLOUD)
+
+
+def test_simulate_prints_the_deployments_maximum_throughput() -> None:
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "simulate", "--web-instances", "1", "--web-cpu-ms", "4"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},  # one line, unwrapped
+    )
+    assert done.returncode == 0, done.stderr
+    assert "web 1 x t3.small = 500 uploads/s" in done.stderr and "bound by the web tier" in done.stderr

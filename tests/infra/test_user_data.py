@@ -78,20 +78,20 @@ def test_every_service_variable_in_the_synthesized_user_data_is_a_known_setting(
     from services.worker.settings import WorkerSettings
 
     by_role = {
-        "LaunchTemplate": WorkerSettings.variables() | ProtectionSettings.variables(),
-        "Instance": WebSettings.variables(),
+        "worker": WorkerSettings.variables() | ProtectionSettings.variables(),
+        "web": WebSettings.variables(),
     }
     seen: dict[str, set[str]] = {}
-    for cfn_type in ("AWS::EC2::LaunchTemplate", "AWS::EC2::Instance"):
-        for resource in synthesized.of_type(cfn_type).values():
-            found = re.findall(r"export (EVISION_[A-Z0-9_]+)=", json.dumps(resource))
-            seen.setdefault(cfn_type.rsplit(":", 1)[-1], set()).update(found)
+    for resource in synthesized.of_type("AWS::EC2::LaunchTemplate").values():
+        text = json.dumps(resource)
+        [role] = re.findall(r"export EV_ROLE=(\w+)", text)
+        seen.setdefault(role, set()).update(re.findall(r"export (EVISION_[A-Z0-9_]+)=", text))
     assert set(seen) == set(by_role)
     for role, variables in seen.items():
         assert variables, role
         assert variables <= by_role[role], f"{role}: unknown {sorted(variables - by_role[role])}"
-    assert {"EVISION_BACKEND", "EVISION_THREADS", "EVISION_ASG_NAME"} <= seen["LaunchTemplate"]
-    assert {"EVISION_BACKEND", "EVISION_REPLY_QUEUE"} <= seen["Instance"]
+    assert {"EVISION_BACKEND", "EVISION_THREADS", "EVISION_ASG_NAME"} <= seen["worker"]
+    assert {"EVISION_BACKEND", "EVISION_REPLY_QUEUE_PREFIX", "EVISION_WEB_PROCESSES"} <= seen["web"]
 
 
 def test_the_instances_install_offline_from_the_pinned_wheelhouse():

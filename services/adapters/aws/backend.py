@@ -69,6 +69,13 @@ class AwsBackend(CachingBackend):
             # SQS long polls last up to 20 s: the read timeout must be longer.
             read_timeout=30,
             connect_timeout=5,
+            # CPU per call is most of the web tier's cost per upload: the requests are built by
+            # this code (client-side validation repeats what the service checks anyway), and
+            # checksums only where an API requires one (TLS guards the bytes in transit); each
+            # cut ~5 % of a put or send here (tests: evision bench, aws backend).
+            parameter_validation=False,
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
         )
 
     def _clients(self) -> tuple[S3Client, SQSClient]:
