@@ -120,6 +120,7 @@ class ServiceStack(Stack):
             service_env={**web_settings.environment(explicit_only=True), **region_env},
             min_capacity=config.web_min_capacity,
             max_capacity=config.web_max_capacity,
+            drain_seconds=config.web_wait_seconds + 15,
             ssh_cidr=config.ssh_cidr,
         )
         load_balancer = LoadBalancer(

@@ -34,6 +34,7 @@ class WebTier(Construct):
         service_env: Mapping[str, str],
         min_capacity: int,
         max_capacity: int,
+        drain_seconds: int,
         ssh_cidr: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -51,7 +52,11 @@ class WebTier(Construct):
             )
         self.user_data = ec2.UserData.custom(
             render_bootstrap(
-                role="web", bundle_url=host.bundle.url, service_env=service_env, web_port=HTTP_PORT
+                role="web",
+                bundle_url=host.bundle.url,
+                service_env=service_env,
+                web_port=HTTP_PORT,
+                drain_seconds=drain_seconds,  # the uploads in hand may wait up to the web wait
             )
         )
         self.launch_template = ec2.LaunchTemplate(

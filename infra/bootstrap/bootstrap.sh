@@ -92,9 +92,13 @@ if [ "$EV_ROLE" = worker ]; then
 KillMode=mixed
 TimeoutStopSec=$EV_DRAIN_SECONDS"
 else
-    # Port 80 without root.
+    # Port 80 without root. SIGTERM to uvicorn's process manager only (KillMode=mixed): it stops
+    # each web process, which finishes its uploads in hand and deletes its reply queue.
     stop_settings="AmbientCapabilities=CAP_NET_BIND_SERVICE
-CapabilityBoundingSet=CAP_NET_BIND_SERVICE"
+CapabilityBoundingSet=CAP_NET_BIND_SERVICE
+KillSignal=SIGTERM
+KillMode=mixed
+TimeoutStopSec=$EV_DRAIN_SECONDS"
 fi
 cat >"$unit_file" <<EOF
 [Unit]

@@ -35,6 +35,7 @@ def build(
         service_env={"EVISION_BACKEND": "aws", "EVISION_REPLY_QUEUE_PREFIX": "replies"},
         min_capacity=1,
         max_capacity=4,
+        drain_seconds=WAIT + 15,
         ssh_cidr=ssh_cidr,
     )
     lb = LoadBalancer(
@@ -75,6 +76,7 @@ def test_the_web_group_sits_behind_the_load_balancer_and_takes_traffic_only_from
         p if isinstance(p, str) else "<token>" for p in stack.resolve(web.user_data.render())["Fn::Join"][1]
     )
     assert "export EV_ROLE=web\n" in text and "export EVISION_REPLY_QUEUE_PREFIX=replies\n" in text
+    assert f"export EV_DRAIN_SECONDS={WAIT + 15}\n" in text  # systemd lets uploads in hand finish
     # The instances' only inbound rule: port 80 from the load balancer's security group.
     [ingress] = of_type(resources, "AWS::EC2::SecurityGroupIngress")
     lb_group = stack.resolve(lb.load_balancer.connections.security_groups[0].security_group_id)
