@@ -61,10 +61,13 @@ node_modules/.package-lock.json: package.json package-lock.json
 # Extra CDK CLI arguments, e.g. `make deploy CDK_ARGS="-c stage=prod -c maxCapacity=10"`.
 CDK_ARGS ?=
 
-# The runtime dependencies, pinned with hashes (for the instances: CPython 3.11, manylinux x86_64).
+# The runtime dependencies, pinned with hashes (for the instances: CPython 3.11, manylinux x86_64),
+# at the newest versions the index has (what `make install-dev` installs; tests/test_lock.py
+# checks the two agree). requirements-openvino.lock: the same plus the OpenVINO engine.
+LOCK_ARGS = --upgrade --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 --no-header --quiet
 lock: install-dev
-	$(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 \
-		--python-platform x86_64-manylinux_2_28 --no-header --quiet -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_ARGS) -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra openvino $(LOCK_ARGS) -o requirements-openvino.lock
 
 # Every runtime wheel for the instances' platform, and the service's own: they install offline.
 wheelhouse: install-dev

@@ -25,6 +25,7 @@ BUNDLE_INCLUDES = (
     "pyproject.toml",
     "README.md",
     "requirements.lock",
+    "requirements-openvino.lock",
     "build/wheelhouse",
 )
 BUNDLE_EXCLUDES = (

@@ -17,6 +17,8 @@ from services.elasticity.policy import ScalingPolicy
 
 Stage = Literal["dev", "prod"]
 STAGES: tuple[Stage, ...] = get_args(Stage)
+Engine = Literal["onnxruntime", "openvino", "auto"]
+ENGINES: tuple[Engine, ...] = get_args(Engine)
 
 # The context keys `app.py` reads (cdk.json or `cdk synth -c key=value`), mapped to config fields.
 CONTEXT_KEYS: Mapping[str, str] = {
@@ -36,6 +38,7 @@ CONTEXT_KEYS: Mapping[str, str] = {
     "wafRateLimit": "waf_rate_limit",
     "apiKeysParameter": "api_keys_parameter",
     "rateLimitPerSecond": "rate_limit_per_second",
+    "engine": "engine",
 }
 
 # Every other feature flag, pinned to the value this aws-cdk-lib uses when it is unset (so the
@@ -103,6 +106,15 @@ class ServiceConfig:
     api_keys_parameter: str | None = None
     # The web tier's own per-client limit, per web process (0: none).
     rate_limit_per_second: float = 0.0
+    # The workers' inference engine (services/worker/settings.py `engine`): onnxruntime (the fp32
+    # reference), openvino (bf16 where the CPU has it), or auto (OpenVINO where it is native and
+    # agrees with the reference). Other than onnxruntime, workers also install OpenVINO.
+    engine: Engine = "onnxruntime"
+
+    @property
+    def worker_lock(self) -> str:
+        """The bundle's lock file the workers install."""
+        return "requirements.lock" if self.engine == "onnxruntime" else "requirements-openvino.lock"
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -132,6 +144,8 @@ class ServiceConfig:
             raise ValueError(
                 f"wafRateLimit must be at least 10 (requests per 5 minutes), got {self.waf_rate_limit}"
             )
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {self.engine!r}")
         if self.model_ami_id is not None and not self.model_ami_id.startswith("ami-"):
             raise ValueError(f"modelAmiId must look like ami-..., got {self.model_ami_id!r}")
 
@@ -171,7 +185,7 @@ class ServiceConfig:
             if name in values:
                 values[name] = _as_int(name, values[name])
         strings = ("model_ami_id", "worker_instance_type", "web_instance_type", "ssh_cidr")
-        for name in (*strings, "certificate_arn", "api_keys_parameter"):
+        for name in (*strings, "certificate_arn", "api_keys_parameter", "engine"):
             if name in values:
                 values[name] = str(values[name])
         if "rate_limit_per_second" in values:

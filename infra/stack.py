@@ -82,7 +82,11 @@ class ServiceStack(Stack):
         }
         region_env = {"AWS_REGION": Aws.REGION, "AWS_DEFAULT_REGION": Aws.REGION}
         worker_settings = WorkerSettings.from_values(
-            **shared, batch_size=config.batch_size, threads=config.worker_threads, metrics=True
+            **shared,
+            batch_size=config.batch_size,
+            threads=config.worker_threads,
+            metrics=True,
+            engine=config.engine,
         )
         group_name = f"{self.stack_name}-workers"
         reply_prefix = f"{self.stack_name}-replies"
@@ -112,6 +116,7 @@ class ServiceStack(Stack):
             drain_seconds=config.drain_timeout_seconds,
             group_name=group_name,
             warm_pool_size=config.warm_pool_size,
+            lock=config.worker_lock,
         )
         web = WebTier(
             self,

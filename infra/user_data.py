@@ -27,6 +27,7 @@ def render_bootstrap(
     service_env: Mapping[str, str],
     drain_seconds: int = 90,
     web_port: int = 80,
+    lock: str = "requirements.lock",
 ) -> str:
     """The user-data script that installs and starts `role` with `service_env` as its settings."""
     parameters = {
@@ -34,6 +35,7 @@ def render_bootstrap(
         "EV_BUNDLE_URL": bundle_url,
         "EV_DRAIN_SECONDS": str(drain_seconds),
         "EV_WEB_PORT": str(web_port),
+        "EV_LOCK": lock,
         "EV_SERVICE_ENV": " ".join(service_env),
         **service_env,
     }

@@ -41,6 +41,7 @@ class Workers(Construct):
         drain_seconds: int,
         group_name: str,
         warm_pool_size: int = 0,
+        lock: str = "requirements.lock",
     ) -> None:
         super().__init__(scope, construct_id)
         self.group_name = group_name
@@ -75,6 +76,7 @@ class Workers(Construct):
                 bundle_url=host.bundle.url,
                 service_env=environment,
                 drain_seconds=drain_seconds,
+                lock=lock,  # the OpenVINO engine's lock where the deployment uses it
             )
         )
         self.launch_template = ec2.LaunchTemplate(

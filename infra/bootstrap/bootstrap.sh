@@ -16,6 +16,8 @@
 #   EV_SERVICE_ENV      names of the variables written to the service's env file (space separated)
 #   EV_DRAIN_SECONDS    worker: how long a stopping worker may finish its batch (TimeoutStopSec)
 #   EV_WEB_PORT         web: the port served (80)
+#   EV_LOCK             the bundle's lock to install (requirements.lock; with the OpenVINO
+#                       engine requirements-openvino.lock)
 #   EV_ROOT             prefix of every path written ("" on an instance; a sandbox in tests)
 #   EV_PYTHON           interpreter for the virtualenv (python3.11, installed with dnf if missing)
 # @@PARAMETERS@@
@@ -25,6 +27,7 @@ set -euo pipefail
 EV_SERVICE_ENV=${EV_SERVICE_ENV:-}
 EV_DRAIN_SECONDS=${EV_DRAIN_SECONDS:-90}
 EV_WEB_PORT=${EV_WEB_PORT:-80}
+EV_LOCK=${EV_LOCK:-requirements.lock}
 EV_ROOT=${EV_ROOT:-}
 EV_PYTHON=${EV_PYTHON:-python3.11}
 
@@ -69,7 +72,7 @@ rm -rf "$app_dir/src"
 log "phase venv done"
 # Offline: the pinned, hash-checked dependencies from the bundle's wheelhouse, then the service.
 pip_offline=("$app_dir/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-index)
-"${pip_offline[@]}" --find-links "$app_dir/src/build/wheelhouse" --require-hashes -r "$app_dir/src/requirements.lock"
+"${pip_offline[@]}" --find-links "$app_dir/src/build/wheelhouse" --require-hashes -r "$app_dir/src/$EV_LOCK"
 "${pip_offline[@]}" --no-deps "$app_dir"/src/build/wheelhouse/elastic_vision-*.whl
 log "phase install done"
 

@@ -102,6 +102,7 @@ def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     (root / "pyproject.toml").write_text("[project]\nname = 'stand-in'\n")
     (root / "README.md").write_text("stand-in\n")
     (root / "requirements.lock").write_text("")
+    (root / "requirements-openvino.lock").write_text("")
     (root / "build" / "wheelhouse").mkdir(parents=True)
     yield root
 

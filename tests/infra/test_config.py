@@ -47,6 +47,8 @@ def test_context_strings_are_parsed_and_empty_values_ignored():
         ("dev", {"minCapacity": 5, "maxCapacity": 2}, "min_capacity <= max_capacity"),
         ("dev", {"modelAmiId": "my-image"}, "modelAmiId must look like ami-"),
         ("dev", {"maxReceives": 0}, "max_receives must be in"),
+        ("dev", {"engine": "tensorrt"}, "engine must be one of"),
+        ("dev", {"webProcesses": "0"}, "webProcesses must be in"),
     ],
 )
 def test_bad_settings_are_refused_with_a_reason(stage, context, message):
@@ -59,3 +61,10 @@ def test_the_lease_is_short_and_the_drain_outlasts_a_worst_case_batch():
     assert config.visibility_timeout_seconds == 10  # a short lease, renewed by the heartbeat
     assert config.worst_case_batch_seconds == 60
     assert config.drain_timeout_seconds > config.worst_case_batch_seconds
+
+
+def test_a_deployment_on_openvino_installs_the_openvino_lock():
+    assert ServiceConfig().worker_lock == "requirements.lock"  # the fp32 reference by default
+    for engine in ("openvino", "auto"):
+        config = ServiceConfig.for_stage("dev", {"engine": engine})
+        assert (config.engine, config.worker_lock) == (engine, "requirements-openvino.lock")

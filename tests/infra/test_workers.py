@@ -74,6 +74,7 @@ def test_user_data_bootstraps_a_worker_with_the_group_name(built, stack):
     assert "export EV_DRAIN_SECONDS=95\n" in text
     assert "export EVISION_ASG_NAME=test-workers\n" in text
     assert "export EV_BUNDLE_URL=" in text
+    assert "export EV_LOCK=requirements.lock\n" in text  # the default engine: no OpenVINO wheels
 
 
 def test_role_may_only_protect_instances_of_its_own_group(built):
