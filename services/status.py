@@ -80,6 +80,12 @@ class StatusReport(BaseModel):
     supervisor: SupervisorSnapshot | None = Field(
         default=None, description="the local supervisor's last snapshot, if one is running"
     )
+    models: list[str] = Field(
+        default_factory=list,
+        description="the model and engine (with its precision) of the results this web process "
+        'received in the last 10 minutes, newest first, e.g. "efficientnet-lite0@491235965c06 '
+        'openvino-bf16" (empty from `evision status`, which receives none)',
+    )
 
 
 def status_path(data_dir: Path) -> Path:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 
 from pydantic import ValidationError
 
@@ -19,6 +20,7 @@ from services.contract import ReplyMessage, Result
 from services.ports import MessageQueue
 
 log = logging.getLogger(__name__)
+MODELS_WINDOW_SECONDS = 600.0
 _WAKE_UP = "wake-up"  # sent to our own reply queue on stop, to end the long poll at once
 
 
@@ -31,6 +33,7 @@ class ReplyDispatcher:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._models: dict[str, float] = {}  # a result's `model` (weights + engine) -> last seen
 
     # -- event-loop side ------------------------------------------------------------------
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -64,6 +67,13 @@ class ReplyDispatcher:
         with self._lock:
             self._waiting.pop(request_id, None)
 
+    def recent_models(self, within: float = MODELS_WINDOW_SECONDS) -> list[str]:
+        """The models (and engines) of the replies received in the last `within` seconds, newest first."""
+        since = time.monotonic() - within
+        with self._lock:
+            seen = sorted(self._models.items(), key=lambda item: -item[1])
+        return [model for model, at in seen if at >= since]
+
     # -- consumer thread ------------------------------------------------------------------
     def _consume(self) -> None:
         while not self._stopping.is_set():
@@ -90,6 +100,8 @@ class ReplyDispatcher:
             return None
         with self._lock:
             future = self._waiting.pop(reply.id, None)
+            if reply.result.model:  # which engine answered: shown in /v1/status
+                self._models[reply.result.model] = time.monotonic()
         if future is None:
             log.debug("reply for %s: nobody waiting (already answered); deleted", reply.id)
             return None

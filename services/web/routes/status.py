@@ -20,7 +20,7 @@ router = APIRouter(tags=["status"])
 )
 async def status(services: ServicesDep) -> StatusReport:
     settings = services.settings
-    return await to_thread.run_sync(
+    report = await to_thread.run_sync(
         lambda: collect_status(
             backend=settings.backend,
             capacity_manager=services.backend.capacity_manager,
@@ -33,6 +33,8 @@ async def status(services: ServicesDep) -> StatusReport:
             ),
         )
     )
+    report.models = services.dispatcher.recent_models()
+    return report
 
 
 @router.get("/healthz", response_model=Health, responses={503: {"model": Health}})
