@@ -94,3 +94,45 @@ def test_the_api_docs_render_offline(service: str, browser) -> None:
     page.goto(f"{service}/redoc")
     page.wait_for_selector("[role=menuitem], .menu-content li", timeout=30_000)
     page.close()
+
+
+def test_with_api_keys_on_the_page_asks_for_one_and_then_classifies(browser, tmp_path: Path) -> None:
+    from services.web.settings import WebSettings
+
+    keys = tmp_path / "api-keys"
+    keys.write_text("browser-key-0123456789abcdef\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EVISION_", "AWS_"))}
+    env |= WebSettings.from_values(api_keys_file=keys).environment(explicit_only=True)
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "services.cli",
+        "up",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(tmp_path / "d"),
+    ]
+    up = subprocess.Popen([*command, "--workers", "1"], env=env, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url, up)
+        page = browser.new_page()
+        page.goto(url)  # the page itself stays open
+        assert not page.is_visible("#key")
+        page.set_input_files("#file", str(ROOT / "model" / "testdata" / "cat.jpg"))
+        page.click("button[type=submit]")
+        page.wait_for_selector("#out .error", timeout=30_000)
+        assert page.inner_text("#out .error").startswith("unauthorized:")
+        assert page.is_visible("#key")
+        page.fill("#key", "browser-key-0123456789abcdef")
+        page.click("button[type=submit]")
+        page.wait_for_selector("#out h2", timeout=60_000)
+        assert page.inner_text("#out h2") in GOLDEN["cat.jpg"]
+        page.reload()  # the key is kept for the tab
+        assert page.input_value("#key") == "browser-key-0123456789abcdef"
+        page.close()
+    finally:
+        up.send_signal(signal.SIGINT)
+        up.wait(60)
