@@ -1,10 +1,14 @@
 """One CloudWatch dashboard: queue (1 min and 10 s), dead letters, worker group (desired, in service,
-warm), worker throughput/latency, web errors."""
+warm), worker throughput/latency, web errors, and the front door (load balancer and web group)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -25,6 +29,15 @@ def custom(metric: str, service: str, statistic: str, label: str) -> cw.Metric:
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class FrontDoorMetrics:
+    """Where the front door's metrics come from: the load balancer, its web targets, their group."""
+
+    load_balancer: elbv2.IApplicationLoadBalancer
+    target_group: elbv2.IApplicationTargetGroup
+    web_group_name: str
+
+
 class Dashboard(Construct):
     def __init__(
         self,
@@ -34,14 +47,15 @@ class Dashboard(Construct):
         request_queue: sqs.IQueue,
         dead_letter_queue: sqs.IQueue,
         worker_group_name: str,
+        front_door: FrontDoorMetrics | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
 
-        def group(metric: str, label: str) -> cw.Metric:
+        def group(metric: str, label: str, name: str = worker_group_name) -> cw.Metric:
             return cw.Metric(
                 namespace="AWS/AutoScaling",
                 metric_name=metric,
-                dimensions_map={"AutoScalingGroupName": worker_group_name},
+                dimensions_map={"AutoScalingGroupName": name},
                 statistic=cw.Stats.MAXIMUM,
                 period=PERIOD,
                 label=label,
@@ -134,6 +148,9 @@ class Dashboard(Construct):
             ),
         )
 
+        if front_door is not None:
+            self._add_front_door(front_door, group, graph)
+
         # Dead letters are drained by the web tier within seconds (each gets a failed result): one
         # that stays means the drain is broken and a client is waiting for nothing.
         self.dead_letters_alarm = cw.Alarm(
@@ -147,6 +164,38 @@ class Dashboard(Construct):
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             evaluation_periods=5,
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        )
+
+    def _add_front_door(self, door: FrontDoorMetrics, group: Any, graph: Any) -> None:
+        """Requests and errors at the load balancer, its latency, and the web group behind it."""
+        lb, targets = door.load_balancer.metrics, door.target_group.metrics
+        total, p95 = cw.Stats.SUM, cw.Stats.percentile(95)
+        self.dashboard.add_widgets(
+            graph(
+                "Front door (requests/min)",
+                [
+                    lb.request_count(period=PERIOD, statistic=total, label="requests"),
+                    lb.http_code_target(elbv2.HttpCodeTarget.TARGET_4XX_COUNT, period=PERIOD, label="4xx"),
+                    lb.http_code_target(
+                        elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=PERIOD, label="5xx (web)"
+                    ),
+                    lb.http_code_elb(
+                        elbv2.HttpCodeElb.ELB_5XX_COUNT, period=PERIOD, label="5xx (load balancer)"
+                    ),
+                ],
+            ),
+            graph(
+                "Front door latency (s)",
+                [lb.target_response_time(period=PERIOD, statistic=p95, label="p95 response time")],
+            ),
+            graph(
+                "Web group",
+                [
+                    group("GroupDesiredCapacity", "desired", door.web_group_name),
+                    group("GroupInServiceInstances", "in service", door.web_group_name),
+                    targets.healthy_host_count(period=PERIOD, statistic=cw.Stats.MINIMUM, label="healthy"),
+                ],
+            ),
         )
 
     @property

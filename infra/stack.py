@@ -12,7 +12,7 @@ from constructs import Construct
 
 from infra.assets import ServiceBundle
 from infra.config import ServiceConfig
-from infra.dashboard import Dashboard
+from infra.dashboard import Dashboard, FrontDoorMetrics
 from infra.hosts import HostProps
 from infra.images import machine_image
 from infra.load_balancer import LoadBalancer
@@ -172,6 +172,11 @@ class ServiceStack(Stack):
             request_queue=queues.request_queue,
             dead_letter_queue=queues.dead_letter_queue,
             worker_group_name=workers.group_name,
+            front_door=FrontDoorMetrics(
+                load_balancer=load_balancer.load_balancer,
+                target_group=load_balancer.target_group,
+                web_group_name=web.auto_scaling_group.auto_scaling_group_name,
+            ),
         )
 
         outputs = {

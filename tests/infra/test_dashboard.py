@@ -1,30 +1,49 @@
 """Dashboard: queue (1 min, and the 10 s depth the fast alarms read), dead letters, group capacity
-(desired, in service, warm), worker throughput/latency and web errors."""
+(desired, in service, warm), worker throughput/latency, web errors and the front door."""
 
 from __future__ import annotations
 
 import json
+import re
 
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
 
-from infra.dashboard import Dashboard
+from infra.dashboard import Dashboard, FrontDoorMetrics
 from services import metric_names as names
+from tests.infra.stacks import public_vpc
 
 
-def test_dashboard_shows_every_signal(stack):
+@pytest.fixture
+def template(stack: cdk.Stack) -> dict[str, Any]:
+    """The dashboard (with a front door) and its alarm, synthesized once per test."""
+    vpc = public_vpc(stack, max_azs=2)
+    load_balancer = elbv2.ApplicationLoadBalancer(stack, "Lb", vpc=vpc)
+    targets = elbv2.ApplicationTargetGroup(stack, "Targets", vpc=vpc, port=80)
+    load_balancer.add_listener("Http", port=80, default_target_groups=[targets])
     Dashboard(
         stack,
         "Dashboard",
         request_queue=sqs.Queue(stack, "Requests"),
         dead_letter_queue=sqs.Queue(stack, "Dead"),
         worker_group_name="test-workers",
+        front_door=FrontDoorMetrics(load_balancer=load_balancer, target_group=targets, web_group_name="web"),
     )
-    [dashboard] = Template.from_stack(stack).find_resources("AWS::CloudWatch::Dashboard").values()
+    resources: dict[str, Any] = Template.from_stack(stack).to_json()["Resources"]
+    return resources
+
+
+def test_dashboard_shows_every_signal(template):
+    [dashboard] = [r for r in template.values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
     parts = dashboard["Properties"]["DashboardBody"]["Fn::Join"][1]
-    body = json.loads(
-        "".join(p if isinstance(p, str) else '"TOKEN"' for p in parts).replace('""TOKEN""', '"TOKEN"')
-    )
+    # Tokens (resolved by CloudFormation) sit inside JSON strings or stand as values of their own.
+    text = "".join(p if isinstance(p, str) else "TOKEN" for p in parts)
+    body = json.loads(re.sub(r"(?<=[,\[:])TOKEN(?=[,\]}])", '"TOKEN"', text))
     metrics = [m for w in body["widgets"] for m in w["properties"]["metrics"]]
     names_seen = {m[1] for m in metrics}
     assert {
@@ -41,6 +60,11 @@ def test_dashboard_shows_every_signal(stack):
         names.IMAGE_LATENCY,
         names.HTTP_4XX,
         names.HTTP_5XX,
+        "RequestCount",
+        "HTTPCode_Target_5XX_Count",
+        "HTTPCode_ELB_5XX_Count",
+        "TargetResponseTime",
+        "HealthyHostCount",
     } <= names_seen
     # Every metric at 1 minute (not the 5-minute default), but the high-resolution depth at 10 s.
     fast = {names.QUEUE_VISIBLE, names.QUEUE_IN_FLIGHT}
@@ -52,15 +76,7 @@ def test_dashboard_shows_every_signal(stack):
     assert all(m[2] == names.QUEUE for m in metrics if m[1] in fast)
 
 
-def test_dead_letters_that_stay_raise_an_alarm(stack):
-    Dashboard(
-        stack,
-        "Dashboard",
-        request_queue=sqs.Queue(stack, "Requests"),
-        dead_letter_queue=sqs.Queue(stack, "Dead"),
-        worker_group_name="test-workers",
-    )
-    alarms = Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm")
-    [alarm] = [a["Properties"] for a in alarms.values()]
+def test_dead_letters_that_stay_raise_an_alarm(template):
+    [alarm] = [r["Properties"] for r in template.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
     assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
     assert alarm["Threshold"] == 1 and alarm["EvaluationPeriods"] == 5 and alarm["Period"] == 60
