@@ -19,6 +19,7 @@ import pytest
 
 from tests.e2e.conftest import free_port, wait_until_healthy
 from tests.e2e.images import GOLDEN
+from tests.e2e.up_process import running_up
 
 ROOT = Path(__file__).parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -101,23 +102,9 @@ def test_with_api_keys_on_the_page_asks_for_one_and_then_classifies(browser, tmp
 
     keys = tmp_path / "api-keys"
     keys.write_text("browser-key-0123456789abcdef\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("EVISION_", "AWS_"))}
-    env |= WebSettings.from_values(api_keys_file=keys).environment(explicit_only=True)
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "services.cli",
-        "up",
-        "--port",
-        str(port),
-        "--data-dir",
-        str(tmp_path / "d"),
-    ]
-    up = subprocess.Popen([*command, "--workers", "1"], env=env, cwd=ROOT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url, up)
+    settings = WebSettings.from_values(api_keys_file=keys)
+    with running_up(tmp_path / "d", "--workers", "1", settings=settings) as up:
+        url = up.url
         page = browser.new_page()
         page.goto(url)  # the page itself stays open
         assert not page.is_visible("#key")
@@ -133,6 +120,3 @@ def test_with_api_keys_on_the_page_asks_for_one_and_then_classifies(browser, tmp
         page.reload()  # the key is kept for the tab
         assert page.input_value("#key") == "browser-key-0123456789abcdef"
         page.close()
-    finally:
-        up.send_signal(signal.SIGINT)
-        up.wait(60)

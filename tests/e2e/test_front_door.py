@@ -13,9 +13,9 @@ import pytest
 from services.web.api_keys import ApiKeys, parse_keys
 from services.web.rate_limit import RateLimiter
 from services.web.settings import WebSettings
-from tests.e2e.conftest import free_port, wait_until_healthy
+from tests.e2e.conftest import free_port
 from tests.e2e.images import GOLDEN, golden_bytes
-from tests.e2e.test_up import clean_environment, interrupt, up_command
+from tests.e2e.up_process import clean_environment, running_up, up_command
 
 UPLOADER = "k-uploader-0123456789abcdef"
 POLLER = "k-poller-0123456789abcdef"
@@ -27,21 +27,9 @@ def door(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     keys = root / "api-keys"
     keys.write_text(f"# one key per line\n{UPLOADER}\n{POLLER}  # the rate-limit test's\n")
     settings = WebSettings.from_values(api_keys_file=keys, rate_limit_per_second=0.5, rate_limit_burst=3)
-    port = free_port()
-    up = subprocess.Popen(
-        up_command(port, root / "data", "--workers", "1"),
-        env=clean_environment(**settings.environment(explicit_only=True)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url, up, timeout=60)
-        yield url
-    finally:
-        output = interrupt(up)
-        assert "API keys on: 2 valid keys" in output, output[-2000:]
+    with running_up(root / "data", "--workers", "1", settings=settings) as up:
+        yield up.url
+    assert "API keys on: 2 valid keys" in up.output, up.output[-2000:]
 
 
 def upload(url: str, headers: dict[str, str]) -> httpx.Response:

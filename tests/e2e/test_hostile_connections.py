@@ -19,7 +19,7 @@ import pytest
 
 from tests.e2e.conftest import free_port, wait_until_healthy
 from tests.e2e.images import GOLDEN, golden_bytes
-from tests.e2e.test_up import clean_environment, interrupt, up_command
+from tests.e2e.up_process import clean_environment, interrupt, up_command
 
 FD_LIMIT = 1024
 HEADER_SECONDS = 3.0

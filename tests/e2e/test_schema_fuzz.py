@@ -18,24 +18,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.e2e.conftest import free_port, wait_until_healthy
-from tests.e2e.test_up import clean_environment, interrupt, up_command
+from tests.e2e.up_process import running_up
 
 EXAMPLES = 40
 
 
 def test_generated_requests_get_documented_answers_and_no_server_error(tmp_path: Path) -> None:
-    port = free_port()
-    up = subprocess.Popen(
-        up_command(port, tmp_path / "data", "--workers", "1"),
-        env=clean_environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url, up, timeout=60)
+    with running_up(tmp_path / "data", "--workers", "1") as up:
+        url = up.url
         run = subprocess.run(
             [
                 str(Path(sys.executable).with_name("st")),
@@ -56,8 +46,7 @@ def test_generated_requests_get_documented_answers_and_no_server_error(tmp_path:
             text=True,
             timeout=600,
         )
-    finally:
-        output = interrupt(up)
+    output = up.output
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]
     assert " passed" in run.stdout and "0 passed" not in run.stdout
     assert "Traceback" not in output, output[-3000:]

@@ -14,39 +14,7 @@ import pytest
 
 from tests.e2e.conftest import free_port, wait_until_healthy
 from tests.e2e.images import GOLDEN, golden_bytes
-
-
-def up_command(port: int, data_dir: Path, *options: str) -> list[str]:
-    """`evision up` as a user types it, on `port` with its data in `data_dir`."""
-    return [
-        sys.executable,
-        "-m",
-        "services.cli",
-        "up",
-        "--port",
-        str(port),
-        "--data-dir",
-        str(data_dir),
-        *options,
-    ]
-
-
-def clean_environment(**settings: str) -> dict[str, str]:
-    """This process's environment without EVISION_* and AWS_* variables, plus `settings`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("EVISION_", "AWS_"))}
-    return {**env, **settings}
-
-
-def interrupt(up: subprocess.Popen[str]) -> str:
-    """Ctrl-C, as a user stops it; its whole output (killed if it does not stop within a minute)."""
-    try:
-        up.send_signal(signal.SIGINT)
-        output, _ = up.communicate(timeout=60)
-    finally:
-        if up.poll() is None:
-            up.kill()
-            up.communicate()
-    return output
+from tests.e2e.up_process import clean_environment, interrupt, up_command
 
 
 def _children(pid: int) -> list[int]:

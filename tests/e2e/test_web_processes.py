@@ -20,9 +20,8 @@ import httpx
 from services.adapters.registry import open_backend
 from services.settings import BackendSettings
 from services.web.settings import WebSettings
-from tests.e2e.conftest import free_port, wait_until_healthy
 from tests.e2e.images import GOLDEN, golden_bytes
-from tests.e2e.test_up import clean_environment, interrupt, up_command
+from tests.e2e.up_process import running_up
 
 PREFIX = WebSettings().reply_queue_prefix
 CLIENTS = 3
@@ -100,23 +99,10 @@ class Client(threading.Thread):
 
 
 def test_three_web_processes_share_a_port_and_survive_a_sigkill(tmp_path: Path) -> None:
-    port = free_port()
     data_dir = tmp_path / "data"
-    env = clean_environment(
-        **WebSettings.from_values(reply_heartbeat_seconds=0.5, reply_orphan_seconds=3).environment(
-            explicit_only=True
-        )
-    )
-    up = subprocess.Popen(
-        up_command(port, data_dir, "--web-processes", "3", "--workers", "2"),
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url, up, timeout=60)
+    settings = WebSettings.from_values(reply_heartbeat_seconds=0.5, reply_orphan_seconds=3)
+    with running_up(data_dir, "--web-processes", "3", "--workers", "2", settings=settings) as running:
+        up, url = running.process, running.url
         eventually(lambda: len(web_processes(up)) == 3 and len(reply_queues(data_dir)) == 3)
         before = reply_queues(data_dir)
         done: list[int] = []
@@ -138,8 +124,7 @@ def test_three_web_processes_share_a_port_and_survive_a_sigkill(tmp_path: Path) 
             for request_id, label in accepted.items():
                 result = http.get(f"/v1/results/{request_id}")
                 assert result.status_code == 200 and result.json()["label"] == label, result.text
-    finally:
-        output = interrupt(up)
+    output = running.output
     errors = sum(client.connection_errors for client in clients)
     print(f"{len(accepted)} uploads answered; {errors} connection errors retried after the SIGKILL")
     failures = [f for client in clients for f in client.failures]
