@@ -8,7 +8,7 @@ estimate and says so; each is a parameter (`evision simulate --help`), not a con
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,3 +143,17 @@ LOCAL = Calibration(
     prices=Prices(minimum_billed_seconds=0.0),
     billed=False,
 )
+
+# The bare model's speed (evision bench, 2 threads, batch 4) in the run LOCAL was measured in.
+LOCAL_BARE_IMAGES_PER_SECOND = 175.9
+
+
+def local_on_this_machine(bare_images_per_second: float) -> Calibration:
+    """LOCAL scaled to a machine whose bare model runs at `bare_images_per_second` (a shared
+    machine's speed moves by 2x from day to day): workers' speed and their start, in proportion."""
+    ratio = bare_images_per_second / LOCAL_BARE_IMAGES_PER_SECOND
+    phases = replace(
+        LOCAL.phases, model_load=LOCAL.phases.model_load / ratio, warm_start=LOCAL.phases.warm_start / ratio
+    )
+    speed = replace(LOCAL.speed, images_per_second=LOCAL.speed.images_per_second * ratio)
+    return replace(LOCAL, phases=phases, speed=speed)
