@@ -17,6 +17,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors.multiprocess import SIGNALS, Multiprocess
 
 from services.log_config import dict_config
@@ -110,10 +111,12 @@ def serve(settings: WebSettings, *, host: str, port: int, processes: int = 1) ->
     except SystemExit:
         return False
     handlers = {signum: signal.getsignal(signum) for signum in SIGNALS}  # uvicorn's replace them
+    manager = Multiprocess(config, sockets=[sock])
     try:
-        Multiprocess(config, sockets=[sock]).run()
+        manager.run()
     finally:
         sock.close()
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
-    return True
+    # A process that failed before serving (e.g. a bad API key file) stopped them all.
+    return not any(process.exitcode == STARTUP_FAILURE for process in manager.processes)

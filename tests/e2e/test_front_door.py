@@ -89,12 +89,13 @@ def test_the_rate_limiter_refills_and_forgets_the_oldest_client_past_its_bound()
     assert limiter.retry_after("a", now=0.5) == 0
 
 
-def test_an_unreadable_key_file_stops_the_web_tier_with_the_reason(tmp_path: Path) -> None:
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_an_unreadable_key_file_stops_the_web_tier_with_the_reason(tmp_path: Path, processes: str) -> None:
     short = tmp_path / "keys"
     short.write_text("short\n")
     settings = WebSettings.from_values(api_keys_file=short)
     web = subprocess.run(
-        [*up_command(free_port(), tmp_path / "d", "--workers", "0")],
+        [*up_command(free_port(), tmp_path / "d", "--workers", "0", "--web-processes", processes)],
         env=clean_environment(**settings.environment(explicit_only=True)),
         capture_output=True,
         text=True,
