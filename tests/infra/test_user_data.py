@@ -30,6 +30,7 @@ def test_parameters_replace_the_marker_as_exports_before_the_script_runs():
         "export EV_BUNDLE_URL=s3://assets/bundle.zip",
         "export EV_DRAIN_SECONDS=120",
         "export EV_WEB_PORT=80",
+        "export EV_LOCK=requirements.lock",
         "export EV_SERVICE_ENV='EVISION_BACKEND EVISION_INPUT_BUCKET'",
         "export EVISION_BACKEND=aws",
         "export EVISION_INPUT_BUCKET=in-bucket",
@@ -100,7 +101,11 @@ def test_the_instances_install_offline_from_the_pinned_wheelhouse():
     commands = [line for line in script.splitlines() if not line.lstrip().startswith("#")]
     install = [line for line in commands if "pip install" in line or "pip_offline" in line]
     assert any("--no-index" in line for line in install), install
-    assert any("--require-hashes -r" in line and "requirements.lock" in line for line in install), install
+    assert any('--require-hashes -r "$app_dir/src/$EV_LOCK"' in line for line in install), install
+    assert "export EV_LOCK=requirements.lock\n" in script  # the default; the OpenVINO one by engine
+    assert "export EV_LOCK=requirements-openvino.lock\n" in render_bootstrap(
+        role="worker", bundle_url="s3://b/k", service_env={}, lock="requirements-openvino.lock"
+    )
     assert any("elastic_vision-*.whl" in line for line in install), install
     assert not any("pip install" in line and "--no-index" not in line for line in install), install
 
