@@ -134,7 +134,14 @@ def sandbox(tmp_path: Path) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(synthesized, moto_endpoint, sandbox):
+@pytest.mark.parametrize(
+    ("engine", "lock"),
+    [("onnxruntime", "requirements.lock"), ("openvino", "requirements-openvino.lock")],
+)
+def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(
+    synthesized, moto_endpoint, sandbox, engine, lock
+):
+    """The deployment's engine decides the lock the worker installs (context `engine`)."""
     prefix = f"boot{uuid.uuid4().hex[:8]}"
     settings = BackendSettings(
         backend="aws",
@@ -173,6 +180,7 @@ def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(synthesized
         "AWS_DEFAULT_REGION": "us-east-1",
         "EVISION_BATCH_SIZE": "10",
         "EVISION_ASG_NAME": group,
+        "EVISION_ENGINE": engine,
     }
     script = sandbox / "user-data.sh"
     script.write_text(
@@ -181,6 +189,7 @@ def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(synthesized
             bundle_url=f"s3://{prefix}-assets/bundle.zip",
             service_env=service_env,
             drain_seconds=90,
+            lock=lock,
         )
     )
     root = sandbox / "root"
@@ -252,6 +261,7 @@ def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(synthesized
             assert reply.id == request_id
             assert reply.result.error is None
             assert reply.result.label == golden["expected_label"]
+            assert engine in reply.result.model  # e.g. "efficientnet-lite0@... openvino-bf16"
             # Stopping it the way systemd does (KillSignal=SIGTERM) drains and exits cleanly.
             worker.send_signal(signal.SIGTERM)
             assert worker.wait(timeout=60) == 0, log_path.read_text()[-3000:]
