@@ -36,14 +36,18 @@ class ApiKeys:
     def __len__(self) -> int:
         return len(self._digests)
 
-    def valid(self, presented: str | None) -> bool:
+    def client_of(self, presented: str | None) -> str | None:
+        """The client a valid key names (a short digest, for its rate limit), or None if invalid."""
         if not presented:
-            return False
+            return None
         digest = _digest(presented)
         found = False
         for known in self._digests:  # no early exit
             found |= hmac.compare_digest(digest, known)
-        return found
+        return "key:" + digest.hex()[:16] if found else None
+
+    def valid(self, presented: str | None) -> bool:
+        return self.client_of(presented) is not None
 
 
 def parse_keys(text: str) -> list[str]:
