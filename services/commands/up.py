@@ -172,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
                     "no" if policy is None else f"{policy.min_capacity}..{policy.max_capacity}",
                     settings.data_dir,
                 )
-                if not serve(settings, host=args.host, port=args.port, processes=settings.web_processes):
+                if not serve(settings, host=args.host, port=args.port):
                     log.error("the web tier did not start")
                     return 1
         finally:

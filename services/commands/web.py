@@ -33,5 +33,5 @@ def run(args: argparse.Namespace) -> int:
     # uvicorn stops gracefully on SIGINT/SIGTERM, then re-raises the signal: swallow that, exit 0.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: None)
-    started = serve(settings, host=args.host, port=args.port, processes=settings.web_processes)
+    started = serve(settings, host=args.host, port=args.port)
     return 0 if started else 1

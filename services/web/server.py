@@ -82,14 +82,15 @@ class EnvironmentGuardedProtocol(GuardedHttpToolsProtocol):
         super().__init__(*args, **kwargs)
 
 
-def serve(settings: WebSettings, *, host: str, port: int, processes: int = 1) -> bool:
+def serve(settings: WebSettings, *, host: str, port: int) -> bool:
     """Serve the web tier until SIGINT/SIGTERM; False if it did not start (e.g. cannot bind).
 
-    One process: the app in this process. Several: uvicorn's process manager runs `processes`
-    web processes on one listening socket (the kernel spreads connections over them) and
+    One process: the app in this process. Several (`settings.web_processes`): uvicorn's process
+    manager runs them on one listening socket (the kernel spreads connections over them) and
     restarts any that dies; each builds the app from the environment, where these settings are
     put, and so creates its own reply queue.
     """
+    processes = settings.web_processes
     if processes <= 1:
         server = uvicorn.Server(server_config(create_app(settings), settings, host=host, port=port))
         with contextlib.suppress(SystemExit):  # uvicorn exits 1 if it cannot bind
