@@ -10,8 +10,8 @@
 
 from __future__ import annotations
 
+import secrets
 import time
-import uuid
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -55,9 +55,23 @@ class ErrorKind(StrEnum):
         return self not in (ErrorKind.INTERNAL, ErrorKind.MISSING_INPUT, ErrorKind.FAILED, ErrorKind.BUSY)
 
 
-def new_request_id() -> str:
-    """Request ids are also object keys: hex only, never derived from user input."""
-    return uuid.uuid4().hex
+ID_TIME_DIGITS = 12  # milliseconds since the epoch, in hex: ids sort by creation until the year 10889
+_ID_RANDOM_BYTES = 10  # 80 random bits: an id cannot be guessed from another
+
+
+def new_request_id(now: float | None = None) -> str:
+    """Request ids are also object keys: hex only, never derived from user input.
+
+    The first 12 digits are the creation time, so the ids (and the input objects they key) sort
+    by time and a sweep can list just the inputs made since it last looked (`id_floor`); the
+    other 20 are random.
+    """
+    return id_floor(time.time() if now is None else now) + secrets.token_hex(_ID_RANDOM_BYTES)
+
+
+def id_floor(epoch_seconds: float) -> str:
+    """A key that sorts below every id made at or after `epoch_seconds`, above every older one."""
+    return f"{max(0, int(epoch_seconds * 1000)):0{ID_TIME_DIGITS}x}"
 
 
 class _Frozen(BaseModel):

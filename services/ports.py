@@ -10,7 +10,7 @@ Web, worker and supervisor code depends only on these protocols. A backend is a 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -54,6 +54,10 @@ class BlobStore(Protocol):
         ...
 
     def exists(self, key: str) -> bool: ...
+
+    def keys_between(self, after: str, before: str) -> Iterator[str]:
+        """The keys k with `after` < k < `before`, in ascending order (S3's list order)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,13 @@ and the image's sha256, so it is kept exactly as long as the inputs (the bucket'
 `input_expiry_days`) and every web process sees it. The same key with a different image is
 refused (422), as a payment API would: a key names one operation. Two uploads with one key at
 the same instant may both be classified (the second mapping wins); retries are sequential.
+
+The key is remembered LAST, after the input is stored and the request is sent (`submission`):
+so a remembered id always has a request behind it, whatever instant the web process dies. A
+crash before the record is written leaves the key unknown: the retry is a new upload (the
+first request, if it was sent, is classified once more for no one; an input never sent is
+found by the orphan sweep). Records written by older versions, before their send, are marked
+`sent=False` (the default when the field is missing) and are repaired on the next retry.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ PREFIX = "idem-"
 class Remembered(BaseModel):
     id: str
     image_sha256: str
+    sent: bool = False  # written after the request was sent (absent in older versions' records)
 
 
 def _blob_key(key: str) -> str:
@@ -39,8 +47,8 @@ class IdempotencyKeys:
     def __init__(self, store: BlobStore) -> None:
         self._store = store
 
-    def lookup(self, key: str, image_sha256: str) -> str | None:
-        """The request id first sent with `key`, or None. Blocking."""
+    def lookup(self, key: str, image_sha256: str) -> Remembered | None:
+        """What was remembered for `key`, or None. Blocking."""
         try:
             remembered = Remembered.model_validate_json(self._store.get(_blob_key(key)).data)
         except BlobNotFoundError:
@@ -52,9 +60,9 @@ class IdempotencyKeys:
                 f"this {HEADER} was used for a different image (request {remembered.id}); use a new key",
                 request_id=remembered.id,
             )
-        return remembered.id
+        return remembered
 
     def remember(self, key: str, image_sha256: str, request_id: str) -> None:
-        """Blocking; before the request is sent, so a retry can never miss a sent request."""
-        entry = Remembered(id=request_id, image_sha256=image_sha256)
+        """Blocking; only once the request is sent (see the module's docstring)."""
+        entry = Remembered(id=request_id, image_sha256=image_sha256, sent=True)
         self._store.put(_blob_key(key), entry.model_dump_json().encode(), content_type="application/json")

@@ -21,6 +21,7 @@ from services.web.errors import install_error_handlers
 from services.web.fast_scaling import FastScaling
 from services.web.front_door import FrontDoor, Gate
 from services.web.group_send import GroupSender
+from services.web.orphan_sweep import OrphanSweep
 from services.web.rate_limit import RateLimiter
 from services.web.reply_queue_keeper import ReplyQueueKeeper
 from services.web.routes import ROUTERS, TAGS
@@ -73,10 +74,20 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
             outputs=outputs,
             reply_queue=backend.queue,
         )
+        inputs = backend.blobs(settings.input_bucket)
+        orphans = OrphanSweep(
+            inputs=inputs,
+            outputs=outputs,
+            requests=requests,
+            dead_letters=backend.queue(settings.dead_letter_queue),
+            reply_to=keeper.name,
+            period=settings.orphan_sweep_seconds,
+            margin=2 * settings.visibility_timeout,  # a web process between its put and its send
+        )
         app.state.services = WebServices(
             settings=settings,
             backend=backend,
-            inputs=backend.blobs(settings.input_bucket),
+            inputs=inputs,
             outputs=outputs,
             dead_letters=drainer,
             requests=requests,
@@ -91,9 +102,11 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         activity.start()
         fast_scaling.start()
         drainer.start()
+        orphans.start()
         try:
             yield
         finally:
+            await to_thread.run_sync(orphans.stop)
             await to_thread.run_sync(drainer.stop)
             await fast_scaling.stop()
             await activity.stop()

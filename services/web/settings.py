@@ -8,6 +8,7 @@ from typing import Self
 from pydantic import Field, model_validator
 
 from services.settings import BackendSettings
+from services.web.crash_points import CrashPoint
 
 MIB = 1024 * 1024
 
@@ -86,6 +87,18 @@ class WebSettings(BackendSettings):
         default=0,
         ge=0,
         description="open connections per web process (0: from the file-descriptor limit, less a reserve)",
+    )
+
+    orphan_sweep_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="how often a web process looks for stored inputs whose request was never sent "
+        "(they are sent again once the queues have been idle for this long)",
+    )
+    crash_after: CrashPoint | None = Field(
+        default=None,
+        description="testing only: the web process SIGKILLs itself right after this write of every "
+        "upload (input, send, remember)",
     )
 
     @model_validator(mode="after")

@@ -10,8 +10,9 @@ from anyio import to_thread
 
 from services.contract import RequestMessage, Result, new_request_id
 from services.ports import BlobNotFoundError
+from services.web.crash_points import CrashPoint, crash_here
 from services.web.deps import WebServices
-from services.web.idempotency import IdempotencyKeys
+from services.web.idempotency import IdempotencyKeys, Remembered
 from services.web.upload import UploadedImage
 
 RETRY_POLL_SECONDS = 0.25  # a retry waits for the first upload's result by reading the store
@@ -36,23 +37,32 @@ async def submit(
     digest = hashlib.sha256(image.data).hexdigest() if idempotency_key else ""
     if idempotency_key:
         first = await to_thread.run_sync(keys.lookup, idempotency_key, digest)
-        if first is not None:
-            return first, await _stored(services, first)
+        if first is not None and await to_thread.run_sync(_stands, services, keys, idempotency_key, first):
+            return first.id, await _stored(services, first.id)
     request_id = new_request_id()
     message = RequestMessage(id=request_id, image=image.name, reply_to=services.reply_queue)
     # Register before sending: the reply may come back before send() returns.
     future = services.dispatcher.register(request_id)
+    crash_after = services.settings.crash_after
 
     def store_and_send() -> None:  # the blocking calls together: one thread hop, where one is needed
-        if idempotency_key:
-            keys.remember(idempotency_key, digest, request_id)
+        # The order is what makes a crash at any instant safe: the input before the request that
+        # names it (a worker never looks for an image not yet stored), the request before the
+        # key that names its id (a remembered id always has a request behind it), and the id
+        # reaches the client only after all three. An input whose request was never sent is
+        # known to no one; the orphan sweep classifies it all the same.
         services.inputs.put(
             request_id,
             image.data,
             metadata={"filename": image.ascii_name, "format": image.format},
             content_type=CONTENT_TYPES.get(image.format, "application/octet-stream"),
         )
+        crash_here(CrashPoint.INPUT, crash_after)
         services.send_request(message.model_dump_json())
+        crash_here(CrashPoint.SEND, crash_after)
+        if idempotency_key:
+            keys.remember(idempotency_key, digest, request_id)
+            crash_here(CrashPoint.REMEMBER, crash_after)
 
     services.activity.uploads += 1
     try:
@@ -70,6 +80,27 @@ async def submit(
         return request_id, None
     finally:
         services.dispatcher.forget(request_id)
+
+
+def _stands(services: WebServices, keys: IdempotencyKeys, key: str, first: Remembered) -> bool:
+    """Whether the remembered request will end in a result (blocking); False: treat the key as new.
+
+    A record written after its send (`sent`) always stands. One written by an older version,
+    before its send, may have no request behind it: it is repaired here by sending the request
+    again (workers are idempotent by id: at most one more classification, never a second
+    answer), or dropped if its input was never stored.
+    """
+    if first.sent or services.outputs.exists(first.id):
+        return True
+    try:
+        stored = services.inputs.get(first.id)
+    except BlobNotFoundError:
+        return False
+    name = stored.metadata.get("filename") or first.id
+    repeat = RequestMessage(id=first.id, image=name, reply_to=services.reply_queue)
+    services.send_request(repeat.model_dump_json())
+    keys.remember(key, first.image_sha256, first.id)
+    return True
 
 
 async def _stored(services: WebServices, request_id: str) -> Result | None:

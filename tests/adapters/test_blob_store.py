@@ -126,3 +126,26 @@ def test_local_writer_killed_mid_write_leaves_old_or_new_object(local_backend: B
     child.wait()
     data = store.get("big").data
     assert len(data) == 8_000_000 and data == data[:1] * len(data)
+
+
+def test_keys_between_lists_in_order_within_the_open_range(store: BlobStore):
+    for key in ["0003", "0001", "0002", "0004", "idem-x", "sweep-checkpoint"]:
+        store.put(key, b"x")
+    assert list(store.keys_between("0001", "0004")) == ["0002", "0003"]
+    assert list(store.keys_between("", "1")) == ["0001", "0002", "0003", "0004"]
+    assert list(store.keys_between("", "zz")) == [
+        "0001",
+        "0002",
+        "0003",
+        "0004",
+        "idem-x",
+        "sweep-checkpoint",
+    ]
+    assert list(store.keys_between("0004", "1")) == []
+
+
+def test_keys_between_pages_past_a_thousand_keys(store: BlobStore):
+    keys = [f"{i:05d}" for i in range(1005)]
+    for key in keys:
+        store.put(key, b"")
+    assert list(store.keys_between("", "a")) == keys

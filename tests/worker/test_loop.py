@@ -150,6 +150,9 @@ class _FailingStore:
     def exists(self, key: str) -> bool:
         return False
 
+    def keys_between(self, after: str, before: str) -> Iterator[str]:
+        raise AssertionError("not used")
+
 
 def test_unexpected_failures_are_retried_then_dead_lettered(setup: Setup, classifier) -> None:
     request_id = setup.submit("cat.jpg", golden_bytes("cat.jpg"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
@@ -52,3 +53,12 @@ class S3BlobStore:
                 return False
             raise
         return True
+
+    def keys_between(self, after: str, before: str) -> Iterator[str]:
+        # ListObjectsV2 returns keys in ascending UTF-8 order, 1 000 per request, from StartAfter.
+        pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, StartAfter=after)
+        for page in pages:
+            for item in page.get("Contents", []):
+                if item["Key"] >= before:
+                    return
+                yield item["Key"]

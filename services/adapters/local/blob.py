@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from services.adapters.errors import ResourceNotFoundError
@@ -67,6 +68,12 @@ class LocalBlobStore:
 
     def exists(self, key: str) -> bool:
         return (self._dir / check_name(key)).is_file()
+
+    def keys_between(self, after: str, before: str) -> Iterator[str]:
+        # Temporary files start with a dot, which no key does, and sort before every key.
+        with os.scandir(self._dir) as entries:
+            names = sorted(entry.name for entry in entries if after < entry.name < before)
+        yield from (name for name in names if not name.startswith("."))
 
     def delete_older_than(self, cutoff: float) -> int:
         """Delete the objects last written before `cutoff` (epoch seconds); how many went."""
