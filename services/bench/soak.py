@@ -6,7 +6,12 @@ error or a 5xx is retried with the same key (so a retry never classifies twice),
 followed by polling `GET /v1/results/{id}`. Faults, spread over the run: `worker_kills` SIGKILLs
 of a worker (the supervisor replaces it and releases what it held) and `service_crashes`
 SIGKILLs of the whole service (web, supervisor and workers at once), each followed by a restart
-on the same data directory.
+on the same data directory. Then `crash_loop` rounds aimed at the upload's own writes: a burst
+of `crash_burst` keyed uploads, the whole service SIGKILLed a few milliseconds into it (when
+the web process is storing, sending and remembering), a restart, and the burst settled.
+
+Each fault waits for what it needs (a worker to kill, a healthy service), never for a fixed time:
+a loaded machine makes the run slower, not different.
 
 Counted per upload: accepted (an id was returned), correct / wrong (the final label), lost
 (accepted, but no result by the end), duplicated (one key answered with two ids), 5xx answers.
@@ -28,11 +33,13 @@ from pathlib import Path
 
 import httpx
 
-from model.golden import golden_by_name
+from model.golden import GoldenImage, golden_by_name
 from services.bench.processes import evision, free_port, log_tail
 
 RETRY_SECONDS = 0.5
 GIVE_UP_SECONDS = 180.0  # one upload, through every fault; past it, the upload counts as lost
+READY_SECONDS = 180.0  # a (re)started service must be healthy, with its workers, within this
+CRASH_AFTER_MS = (2.0, 40.0)  # a crash-loop round's SIGKILL comes this far into its burst
 
 
 @dataclass
@@ -89,24 +96,32 @@ class _Service:
             "up", "--port", str(port), "--data-dir", str(data_dir), "--workers", str(workers)
         )
         self._env = {k: v for k, v in os.environ.items() if not k.startswith(("EVISION_", "AWS_"))}
-        self._log = log
+        self.log = log
         self.process: subprocess.Popen[bytes] | None = None
 
     async def start(self) -> None:
-        with self._log.open("ab") as log:
+        """Start it and return once it answers /healthz with its workers running."""
+        with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 self._command, env=self._env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
-        deadline = time.monotonic() + 60
-        async with httpx.AsyncClient(timeout=2) as client:
+        deadline = time.monotonic() + READY_SECONDS
+        async with httpx.AsyncClient(timeout=5) as client:
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
-                    raise RuntimeError(f"evision up exited {self.process.returncode}:\n{log_tail(self._log)}")
+                    raise RuntimeError(f"evision up exited {self.process.returncode}:\n{log_tail(self.log)}")
                 with contextlib.suppress(httpx.TransportError):
-                    if (await client.get(f"{self.url}/healthz")).status_code == 200:
+                    if (await client.get(f"{self.url}/healthz")).status_code == 200 and self.workers():
                         return
                 await asyncio.sleep(0.2)
-        raise RuntimeError(f"evision up did not become healthy:\n{log_tail(self._log)}")
+        raise RuntimeError(f"evision up did not become healthy:\n{log_tail(self.log)}")
+
+    async def some_workers(self) -> list[int]:
+        """The worker processes, once there is one (a replaced worker takes a moment to start)."""
+        deadline = time.monotonic() + READY_SECONDS
+        while not (pids := self.workers()) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return pids
 
     def workers(self) -> list[int]:
         """The worker processes: the service's children (Linux /proc)."""
@@ -164,14 +179,24 @@ async def _settle(client: httpx.AsyncClient, upload: _Upload, report: SoakReport
         raise RuntimeError(f"{upload.name}: unexpected {answer.status_code} {body}")
 
 
+def _uploads(images: list[GoldenImage], count: int, offset: int = 0) -> list[_Upload]:
+    chosen = (images[(offset + i) % len(images)] for i in range(count))
+    return [_Upload(image.path.name, image.read_bytes(), image.expected_label) for image in chosen]
+
+
 async def _soak(
-    *, uploads: int, concurrency: int, worker_kills: int, service_crashes: int, data_dir: Path, workers: int
+    *,
+    uploads: int,
+    concurrency: int,
+    worker_kills: int,
+    service_crashes: int,
+    crash_loop: int,
+    crash_burst: int,
+    data_dir: Path,
+    workers: int,
 ) -> SoakReport:
     images = list(golden_by_name().values())
-    work = [
-        _Upload(image.path.name, image.read_bytes(), image.expected_label)
-        for image in (images[i % len(images)] for i in range(uploads))
-    ]
+    work = _uploads(images, uploads)
     report = SoakReport(uploads=uploads)
     service = _Service(data_dir, free_port(), workers, data_dir / "soak-service.log")
     await service.start()
@@ -198,9 +223,9 @@ async def _soak(
                 while sum(u.done_at is not None for u in work) < target:
                     await asyncio.sleep(0.05)
                 if fault == "worker":
-                    pids = service.workers()
+                    pids = await service.some_workers()
                     if not pids:
-                        continue
+                        raise RuntimeError(f"no worker to kill:\n{log_tail(service.log)}")
                     killed_at = time.monotonic()
                     held = [u for u in work if id(u) in in_hand]
                     os.kill(random.Random(index).choice(pids), signal.SIGKILL)
@@ -217,12 +242,28 @@ async def _soak(
                 await asyncio.sleep(0.1)
             report.kill_waits.extend((u.done_at or time.monotonic()) - killed_at for u in held)
 
+        async def crash_rounds() -> None:
+            """Each round: a burst of keyed uploads, the whole service SIGKILLed a few ms into it."""
+            chance = random.Random(11)
+            for round_ in range(crash_loop):
+                burst = _uploads(images, crash_burst, offset=round_)
+                work.extend(burst)
+                deadline = time.monotonic() + GIVE_UP_SECONDS
+                settling = [asyncio.create_task(_settle(client, u, report, deadline)) for u in burst]
+                await asyncio.sleep(chance.uniform(*CRASH_AFTER_MS) / 1000)
+                service.crash()
+                report.service_crashes += 1
+                await service.start()
+                await asyncio.gather(*settling)
+
         try:
             await asyncio.gather(faults(), *(client_loop() for _ in range(concurrency)))
             await asyncio.sleep(0.5)  # the last kill's watcher
+            await crash_rounds()
         finally:
             service.stop()
     report.seconds = time.monotonic() - started
+    report.uploads = len(work)
     for upload in work:
         report.accepted += bool(upload.ids)
         report.duplicated += len(upload.ids) > 1
@@ -241,6 +282,8 @@ def run_soak(
     concurrency: int = 16,
     worker_kills: int = 3,
     service_crashes: int = 1,
+    crash_loop: int = 0,
+    crash_burst: int = 32,
     data_dir: Path,
     workers: int = 2,
 ) -> SoakReport:
@@ -250,6 +293,8 @@ def run_soak(
             concurrency=concurrency,
             worker_kills=worker_kills,
             service_crashes=service_crashes,
+            crash_loop=crash_loop,
+            crash_burst=crash_burst,
             data_dir=data_dir,
             workers=workers,
         )

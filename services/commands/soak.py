@@ -17,6 +17,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=1,
         help="SIGKILLs of the whole service, each restarted (default 1)",
     )
+    parser.add_argument(
+        "--crash-loop",
+        type=int,
+        default=0,
+        metavar="N",
+        help="then N rounds: a burst of keyed uploads, the whole service SIGKILLed a few ms into it, "
+        "a restart (default 0)",
+    )
+    parser.add_argument(
+        "--crash-burst", type=int, default=32, help="uploads per crash-loop round (default 32)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     parser.add_argument("--data-dir", type=Path, default=None, help="default: a fresh temporary directory")
 
@@ -30,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
             concurrency=args.concurrency,
             worker_kills=args.worker_kills,
             service_crashes=args.service_crashes,
+            crash_loop=args.crash_loop,
+            crash_burst=args.crash_burst,
             workers=args.workers,
             data_dir=args.data_dir or Path(scratch),
         )

@@ -39,7 +39,8 @@ class Remembered(BaseModel):
     sent: bool = False  # written after the request was sent (absent in older versions' records)
 
 
-def _blob_key(key: str) -> str:
+def blob_key(key: str) -> str:
+    """Where the record of `key` is kept in the input bucket."""
     return PREFIX + hashlib.sha256(key.encode()).hexdigest()
 
 
@@ -50,7 +51,7 @@ class IdempotencyKeys:
     def lookup(self, key: str, image_sha256: str) -> Remembered | None:
         """What was remembered for `key`, or None. Blocking."""
         try:
-            remembered = Remembered.model_validate_json(self._store.get(_blob_key(key)).data)
+            remembered = Remembered.model_validate_json(self._store.get(blob_key(key)).data)
         except BlobNotFoundError:
             return None
         if remembered.image_sha256 != image_sha256:
@@ -65,4 +66,4 @@ class IdempotencyKeys:
     def remember(self, key: str, image_sha256: str, request_id: str) -> None:
         """Blocking; only once the request is sent (see the module's docstring)."""
         entry = Remembered(id=request_id, image_sha256=image_sha256, sent=True)
-        self._store.put(_blob_key(key), entry.model_dump_json().encode(), content_type="application/json")
+        self._store.put(blob_key(key), entry.model_dump_json().encode(), content_type="application/json")

@@ -22,10 +22,12 @@ import httpx
 import pytest
 
 from services.adapters.registry import open_backend
+from services.contract import new_request_id
 from services.ports import Backend
 from services.settings import BackendSettings
 from services.web.crash_points import CrashPoint
-from services.web.idempotency import IdempotencyKeys
+from services.web.idempotency import IdempotencyKeys, Remembered
+from services.web.idempotency import blob_key as idempotency_blob_key
 from services.web.settings import WebSettings
 from services.worker.settings import WorkerSettings
 from tests.conftest import settings_for
@@ -139,3 +141,27 @@ def test_a_retry_after_a_crash_at_each_write_ends_rightly_with_one_id(
 
 def _digest() -> str:
     return hashlib.sha256(golden_bytes(IMAGE)).hexdigest()
+
+
+def test_a_key_remembered_before_its_send_by_an_older_version_is_repaired_on_retry(
+    deployment: Deployment,
+) -> None:
+    """Older versions remembered the key first: a crash then left a remembered id, an input and no
+    request. The retry sends it again; a record without even an input is treated as a new key."""
+    inputs = deployment.backend.blobs(deployment.settings.input_bucket)
+    legacy_id, key, lost_key = new_request_id(), uuid.uuid4().hex, uuid.uuid4().hex
+    inputs.put(legacy_id, golden_bytes(IMAGE), metadata={"filename": IMAGE})
+    for record_key, request_id in ((key, legacy_id), (lost_key, new_request_id())):
+        record = Remembered(id=request_id, image_sha256=_digest())  # sent: False, as written then
+        inputs.put(idempotency_blob_key(record_key), record.model_dump_json(exclude={"sent"}).encode())
+    url, web = deployment.web(crash_after=None)
+    try:
+        answer = _upload(url, key)
+        assert answer.status_code == 200 and answer.json()["id"] == legacy_id
+        assert answer.json()["label"] in GOLDEN[IMAGE]
+        fresh = _upload(url, lost_key)
+        assert fresh.status_code == 200 and fresh.json()["label"] in GOLDEN[IMAGE]
+        remembered = IdempotencyKeys(inputs).lookup(lost_key, _digest())
+        assert remembered is not None and remembered.sent and remembered.id == fresh.json()["id"]
+    finally:
+        assert stop(web) == 0
