@@ -16,8 +16,8 @@ from infra.nag import acknowledge
 from infra.permissions import group_arn, group_arn_evidence
 from infra.scaling import QueueScaling, add_queue_scaling
 from infra.user_data import render_bootstrap
-from services.adapters.aws.protection import ProtectionSettings
 from services.elasticity.policy import ScalingPolicy
+from services.worker.settings import WorkerSettings
 
 LAUNCH_HOOK = "evision-worker-launch"  # the worker completes it (services/adapters/aws/lifecycle.py)
 
@@ -66,7 +66,7 @@ class Workers(Construct):
         )
         environment = {
             **service_env,
-            **ProtectionSettings.from_values(asg_name=group_name, lifecycle_hook=LAUNCH_HOOK).environment(
+            **WorkerSettings.from_values(asg_name=group_name, lifecycle_hook=LAUNCH_HOOK).environment(
                 explicit_only=True
             ),
         }

@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("services.commands.status", "show queue depth, workers and recent scaling decisions"),
     "loadgen": ("services.commands.loadgen", "concurrent uploads against a running service"),
     "bench": ("services.commands.bench", "end-to-end benchmark against the bare model"),
-    "bench-model": ("model.bench", "bare decode+preprocess+inference throughput"),
+    "bench-model": ("services.bench.model_bench", "bare decode+preprocess+inference throughput"),
     "soak": ("services.commands.soak", "fault soak: uploads while workers and the service are killed"),
     "simulate": ("services.commands.simulate", "the cloud tier's elasticity, simulated (latency and cost)"),
 }

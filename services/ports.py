@@ -32,6 +32,11 @@ class BlobNotFoundError(KeyError):
     """The key does not exist in the store."""
 
 
+class ResourceNotFoundError(LookupError):
+    """A bucket or queue that does not exist (never provisioned, or deleted: e.g. the reply queue
+    of a web process that has stopped)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Blob:
     data: bytes
@@ -135,6 +140,18 @@ class ReplyQueues(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a worker runs, as its platform names it: the group it belongs to (None: no group,
+    e.g. a local worker), its instance (None: ask the platform's metadata service), the group's
+    launch hook it completes, and that metadata service."""
+
+    group: str | None = None
+    instance_id: str | None = None
+    launch_hook: str | None = None
+    metadata_url: str = "http://169.254.169.254"
+
+
 class ScaleInProtection(Protocol):
     """Keeps the platform from removing this worker while it holds messages (no-op where none)."""
 
@@ -146,6 +163,22 @@ class NoProtection:
 
     def set_busy(self, busy: bool) -> None:
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class StatisticSet:
+    """Values summarised as count, sum, minimum and maximum (a CloudWatch statistic set)."""
+
+    count: int
+    total: float
+    low: float
+    high: float
+
+
+class MetricsSink(Protocol):
+    """Where a worker publishes what it did in one interval (cloud: CloudWatch metrics)."""
+
+    def publish(self, images: int, batch_ms: StatisticSet, image_ms: StatisticSet | None) -> None: ...
 
 
 class DepthReporter(Protocol):
@@ -171,6 +204,9 @@ class Silent:
 
     def activate(self) -> bool:
         return False
+
+    def publish(self, images: int, batch_ms: StatisticSet, image_ms: StatisticSet | None) -> None:
+        return None
 
 
 @runtime_checkable
@@ -231,13 +267,17 @@ class Backend(Protocol):
         itself (S3 lifecycle rules do); how many objects went."""
         ...
 
-    def scale_in_protection(self) -> ScaleInProtection:
+    def scale_in_protection(self, placement: Placement) -> ScaleInProtection:
         """Protection of this worker from scale-in while busy (NoProtection where it has none)."""
         ...
 
-    def await_serving(self, stop: threading.Event) -> bool:
+    def await_serving(self, placement: Placement, stop: threading.Event) -> bool:
         """Block until this worker may take work (e.g. its instance is in service, not in a warm
         pool); False if `stop` was set first."""
+        ...
+
+    def metrics_sink(self) -> MetricsSink:
+        """Where workers publish their metrics (Silent: nowhere)."""
         ...
 
     def depth_reporter(self) -> DepthReporter:

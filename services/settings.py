@@ -20,7 +20,7 @@ from typing import Any, Self
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from services.adapters.registry import DEFAULT_BACKEND, backend_names
+from services.adapters.catalog import DEFAULT_BACKEND, backend_names
 
 ENV_PREFIX = "EVISION_"
 _VALUES_ONLY: ContextVar[bool] = ContextVar("evision_settings_values_only", default=False)
@@ -133,9 +133,6 @@ class BackendSettings(EvisionSettings):
         default=30.0,
         gt=0,
         description="local backend: results older than this are deleted (the cloud keeps results)",
-    )
-    aws_region: str | None = Field(
-        default=None, description="falls back to the standard AWS_REGION chain, then us-east-1"
     )
 
     @field_validator("data_dir")

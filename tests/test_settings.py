@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from services.adapters.aws.protection import ProtectionSettings
 from services.elasticity.supervisor import SupervisorSettings
 from services.log_config import LoggingSettings
 from services.settings import BackendSettings, EvisionSettings
@@ -24,7 +23,6 @@ NON_DEFAULT: dict[str, object] = {
     "dead_letter_queue": "dlq-q",
     "max_receives": 7,
     "visibility_timeout": 12.5,
-    "aws_region": "eu-west-1",
     "input_expiry_days": 2.0,
     "result_expiry_days": 3.0,
     "sweep_seconds": 60.0,
@@ -72,6 +70,8 @@ NON_DEFAULT: dict[str, object] = {
     "instance_id": "i-0abc",
     "lifecycle_hook": "launch-hook",
     "imds_url": "http://127.0.0.1:9",
+    "orphan_sweep_seconds": 7.0,
+    "crash_after": "send",
     "log_level": "DEBUG",
 }
 CLASSES: list[type[EvisionSettings]] = [
@@ -80,7 +80,6 @@ CLASSES: list[type[EvisionSettings]] = [
     WebSettings,
     WorkerSettings,
     SupervisorSettings,
-    ProtectionSettings,
 ]
 
 

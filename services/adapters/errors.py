@@ -1,14 +1,14 @@
-"""Errors the adapters raise besides `ports.BlobNotFoundError`."""
+"""Errors the adapters raise besides the ports' own (`BlobNotFoundError`, `ResourceNotFoundError`)."""
 
 from __future__ import annotations
+
+from services.ports import ResourceNotFoundError
+
+__all__ = ["InvalidKeyError", "QueueOperationError", "ResourceNotFoundError"]
 
 
 class InvalidKeyError(ValueError):
     """A blob key or resource name outside [A-Za-z0-9._-] (or starting with a dot)."""
-
-
-class ResourceNotFoundError(LookupError):
-    """A bucket or queue that was never created (call `Backend.ensure` in local/emulated mode)."""
 
 
 class QueueOperationError(RuntimeError):

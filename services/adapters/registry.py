@@ -1,7 +1,7 @@
-"""The backends by name: `EVISION_BACKEND` picks one; each is a package under `services/adapters/`.
+"""Opens the backend `EVISION_BACKEND` names; each is a package under `services/adapters/`.
 
 A backend package exposes `plugin` (a `ports.BackendPlugin`) in its `__init__`; adding a backend
-is a new package and one line here (README: "Adding a backend"). Packages are imported on first
+is a new package and one line in `catalog` (README: "Adding a backend"). Packages are imported on first
 use, so a process loads only the backend it runs (boto3 stays out of a local worker).
 """
 
@@ -14,15 +14,9 @@ if TYPE_CHECKING:
     from services.ports import Backend, BackendPlugin
     from services.settings import BackendSettings
 
-BACKENDS: dict[str, str] = {
-    "local": "services.adapters.local",  # embedded: files + SQLite, no server (the default)
-    "aws": "services.adapters.aws",  # S3 + SQS (+ Auto Scaling), or any endpoint speaking their APIs
-}
-DEFAULT_BACKEND = "local"
+from services.adapters.catalog import BACKENDS, DEFAULT_BACKEND, backend_names
 
-
-def backend_names() -> tuple[str, ...]:
-    return tuple(BACKENDS)
+__all__ = ["BACKENDS", "DEFAULT_BACKEND", "backend_names", "open_backend", "plugin"]
 
 
 def plugin(name: str) -> BackendPlugin:

@@ -1,4 +1,4 @@
-"""(a) The bare in-process classifier: the model package's own bench (`model.bench`), not a copy.
+"""(a) The bare in-process classifier: `evision bench-model`'s own measurement (`model_bench`), not a copy.
 
 It always runs on the model's golden images, which are also the default images of every other
 stage. The throughput is its best set-up; the single-image latency is its batch-1, one-caller
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from model.engines import EngineName
+from model import EngineName
 from services.bench.measurement import Measurement
 from services.loadgen.expectations import Expectations
 from services.loadgen.images import UploadImage
@@ -23,7 +23,7 @@ from services.loadgen.report import Latency
 
 def golden_images() -> tuple[list[UploadImage], Expectations]:
     """The model's golden images and the labels the committed model gives them."""
-    from model.golden import load_golden
+    from model import load_golden
 
     golden = load_golden()
     images = [UploadImage(name=g.name, data=g.read_bytes()) for g in golden]
@@ -38,13 +38,13 @@ class BareRun:
     batch: int
     single_latencies_s: list[float]  # batch 1, one caller: one per image
     single_setup: str
-    all: list[dict[str, Any]]  # model.bench's own rows
-    cpu_ms_per_image: float  # over all of model.bench's set-ups: the model's own CPU cost of one image
+    all: list[dict[str, Any]]  # bench-model's own rows
+    cpu_ms_per_image: float  # over all of bench-model's set-ups: the model's own CPU cost of one image
 
 
 def measure_bare_once(*, seconds: float, engine: EngineName = "onnxruntime") -> BareRun:
-    """Decode + preprocess + infer, no queue or HTTP: model.bench's best set-up and its batch-1 latency."""
-    from model.bench import measure, summarise
+    """Decode + preprocess + infer, no queue or HTTP: bench-model's best set-up and its batch-1 latency."""
+    from services.bench.model_bench import measure, summarise
 
     cpu_before = time.process_time()
     results = measure(seconds=seconds, bare=False, engine=engine)
@@ -95,9 +95,9 @@ def combine(runs: Sequence[BareRun]) -> tuple[Measurement, Measurement]:
 def reference_rate(
     setup_label: str, batch: int, *, seconds: float, engine: EngineName = "onnxruntime"
 ) -> float:
-    """Images/s of one model.bench set-up, re-measured right next to a stage: the stage's own yardstick
+    """Images/s of one bench-model set-up, re-measured right next to a stage: the stage's own yardstick
     on a machine whose other load drifts from minute to minute."""
-    from model.bench import SETUPS, measure
+    from services.bench.model_bench import SETUPS, measure
 
     setup = next(s for s in SETUPS if s.label == setup_label)
     (result,) = measure(seconds=seconds, setups=[setup], batch_sizes=[batch], bare=False, engine=engine)

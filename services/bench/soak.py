@@ -33,7 +33,7 @@ from pathlib import Path
 
 import httpx
 
-from model.golden import GoldenImage, golden_by_name
+from model import GoldenImage, golden_by_name
 from services.bench.processes import evision, free_port, log_tail
 
 RETRY_SECONDS = 0.5

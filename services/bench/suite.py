@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from model.engines import EngineName
+from model import EngineName
 from services.bench.bare import BareRun, combine, golden_images, measure_bare_once, reference_rate
 from services.bench.measurement import Measurement
 from services.bench.report import BenchReport
@@ -26,7 +26,7 @@ HIGH_CONCURRENCY = 32
 @dataclass(frozen=True, slots=True)
 class BenchPlan:
     workers: int
-    bare_seconds: float = 2.0  # per model.bench set-up and batch size
+    bare_seconds: float = 2.0  # per bench-model set-up and batch size
     reference_seconds: float = 3.0  # the best bare set-up again, right before/after each stage; 0: off
     loop_images: int = 600
     c1_requests: int = 150

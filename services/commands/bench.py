@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, get_args
 
 from rich.console import Console
 
-from model.engines import EngineName
+from model import EngineName
 
 if TYPE_CHECKING:
     from services.bench.report import BenchReport
@@ -43,7 +43,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="worker processes, each with one inference thread per core (default 1)",
     )
     parser.add_argument(
-        "--bare-seconds", type=float, default=2.0, help="per model.bench set-up and batch size (default 2)"
+        "--bare-seconds", type=float, default=2.0, help="per bench-model set-up and batch size (default 2)"
     )
     parser.add_argument(
         "--reference-seconds",

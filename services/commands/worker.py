@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda signum, _: early.append(signum))
     from services.adapters.registry import open_backend
-    from services.worker.model_classifier import classifier_for
+    from services.worker.classifier import classifier_for
     from services.worker.runner import Worker
     from services.worker.settings import WorkerSettings
 
@@ -60,11 +60,9 @@ def run(args: argparse.Namespace) -> int:
     classifier = classifier_for(settings)
     metrics = None
     if settings.metrics:
-        import boto3
-
         from services.worker.metrics import MetricsPublisher
 
-        metrics = MetricsPublisher(boto3.client("cloudwatch", region_name=settings.aws_region))
+        metrics = MetricsPublisher(backend.metrics_sink())
     worker = Worker.on_backend(backend, settings, classifier, metrics=metrics)
     worker.install_signal_handlers()
     if early:
@@ -74,7 +72,11 @@ def run(args: argparse.Namespace) -> int:
     code = 1
     try:
         # On a warm-pool instance: nothing is received until the instance is InService.
-        code = worker.work(burst=args.burst) if backend.await_serving(worker.stopping) else 0
+        code = (
+            worker.work(burst=args.burst)
+            if backend.await_serving(settings.placement(), worker.stopping)
+            else 0
+        )
     finally:
         worker.close()
         if metrics is not None:

@@ -16,7 +16,7 @@ from urllib.parse import quote
 from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 
-from model.formats import sniff
+from model import sniff
 from services.contract import ErrorKind
 from services.web.errors import ApiError
 from services.web.multipart import MultipartError, split_parts

@@ -44,7 +44,7 @@ class IsolatedPrediction:
 
 def _serve(connection: Connection, settings: WorkerSettings) -> None:
     """The helper: one image in, one answer out, until the worker closes the pipe."""
-    from services.worker.model_classifier import classifier_for
+    from services.worker.classifier import classifier_for
 
     classifier = classifier_for(settings, threads=1)
     pixels = np.empty((1, *classifier.input_shape), dtype=np.float32)

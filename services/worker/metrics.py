@@ -1,28 +1,21 @@
-"""Worker metrics for CloudWatch: aggregated in memory, one PutMetricData call per minute.
+"""Worker metrics: aggregated in memory, published once an interval through the backend's sink.
 
-Statistic sets (count, sum, min, max) keep the cost at a few datapoints per minute whatever the
-load. Off by default (EVISION_METRICS=true turns it on); the cloud instances enable it.
+Statistic sets (count, sum, min, max) keep the cost at a few datapoints per interval whatever
+the load. Off by default (`EVISION_METRICS=true` turns it on); the cloud instances enable it,
+and there the sink is CloudWatch (`Backend.metrics_sink`).
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
 
-from services import metric_names as names
-
-if TYPE_CHECKING:
-    from mypy_boto3_cloudwatch import CloudWatchClient
-
-log = logging.getLogger(__name__)
+from services.ports import MetricsSink, StatisticSet
 
 
 @dataclass
 class _Stat:
-    count: float = 0.0
+    count: int = 0
     total: float = 0.0
     low: float = float("inf")
     high: float = float("-inf")
@@ -33,10 +26,13 @@ class _Stat:
         self.low = min(self.low, value)
         self.high = max(self.high, value)
 
+    def frozen(self) -> StatisticSet | None:
+        return StatisticSet(self.count, self.total, self.low, self.high) if self.count else None
+
 
 class MetricsPublisher:
-    def __init__(self, client: CloudWatchClient, *, interval: float = 60.0) -> None:
-        self._client = client
+    def __init__(self, sink: MetricsSink, *, interval: float = 60.0) -> None:
+        self._sink = sink
         self._interval = interval
         self._lock = threading.Lock()
         self._images = 0
@@ -60,41 +56,10 @@ class MetricsPublisher:
 
     def flush(self) -> None:
         with self._lock:
-            images, batch, image = self._images, self._batch, self._image
+            images, batch, image = self._images, self._batch.frozen(), self._image.frozen()
             self._images, self._batch, self._image = 0, _Stat(), _Stat()
-        if not batch.count:
-            return
-        now = datetime.now(UTC)
-        dimensions = [{"Name": names.SERVICE, "Value": names.WORKER}]
-        data: list[dict[str, Any]] = [
-            {
-                "MetricName": names.IMAGES_PROCESSED,
-                "Dimensions": dimensions,
-                "Timestamp": now,
-                "Value": images,
-                "Unit": "Count",
-            },
-        ]
-        for metric, stat in ((names.BATCH_LATENCY, batch), (names.IMAGE_LATENCY, image)):
-            if stat.count:
-                data.append(
-                    {
-                        "MetricName": metric,
-                        "Dimensions": dimensions,
-                        "Timestamp": now,
-                        "Unit": "Milliseconds",
-                        "StatisticValues": {
-                            "SampleCount": stat.count,
-                            "Sum": stat.total,
-                            "Minimum": stat.low,
-                            "Maximum": stat.high,
-                        },
-                    }
-                )
-        try:
-            self._client.put_metric_data(Namespace=names.NAMESPACE, MetricData=data)  # type: ignore[arg-type]
-        except Exception:
-            log.warning("could not publish metrics", exc_info=True)
+        if batch is not None:  # nothing happened: nothing to publish
+            self._sink.publish(images, batch, image)
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):

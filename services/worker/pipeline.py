@@ -29,7 +29,6 @@ from typing import TypeVar
 import numpy as np
 from pydantic import ValidationError
 
-from services.adapters.errors import ResourceNotFoundError
 from services.contract import ErrorKind, LabelScore, ReplyMessage, RequestMessage, Result, ResultError
 from services.ports import (
     Backend,
@@ -40,6 +39,7 @@ from services.ports import (
     Message,
     MessageQueue,
     Prediction,
+    ResourceNotFoundError,
 )
 from services.worker.heartbeat import VisibilityHeartbeat
 from services.worker.isolation import Isolator, SuspectFailedError

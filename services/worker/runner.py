@@ -94,7 +94,7 @@ class Worker:
             settings=settings,
             ports=WorkerPorts.of(backend, settings, classifier),
             metrics=metrics,
-            protection=protection or backend.scale_in_protection(),
+            protection=protection or backend.scale_in_protection(settings.placement()),
             brief_io=backend.calls_are_brief,
         )
 

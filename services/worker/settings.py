@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from services.ports import Placement
 from services.settings import BackendSettings
 
 
@@ -62,4 +63,21 @@ class WorkerSettings(BackendSettings):
         description="classify a redelivered message alone in a helper process, so an image that "
         "crashes or hangs the classifier uses up only its own receives",
     )
-    metrics: bool = Field(default=False, description="print CloudWatch embedded-metric-format lines")
+    metrics: bool = Field(
+        default=False, description="publish batch and image metrics through the backend (cloud: CloudWatch)"
+    )
+    # Where the worker runs (its user data names the group and the hook): `placement()`.
+    asg_name: str | None = Field(default=None, description="the worker's Auto Scaling group, if any")
+    instance_id: str | None = Field(default=None, description="default: from the metadata service (IMDSv2)")
+    lifecycle_hook: str | None = Field(
+        default=None, description="the group's launch lifecycle hook this worker completes"
+    )
+    imds_url: str = Field(default="http://169.254.169.254", description="the instance metadata service")
+
+    def placement(self) -> Placement:
+        return Placement(
+            group=self.asg_name,
+            instance_id=self.instance_id,
+            launch_hook=self.lifecycle_hook,
+            metadata_url=self.imds_url,
+        )

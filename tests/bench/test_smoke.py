@@ -14,8 +14,6 @@ import pytest
 from model.engines import openvino_available
 from services.cli import main
 
-pytest.importorskip("model.bench", reason="the model package's bench has not landed")
-
 
 @pytest.mark.slow
 def test_quick_bench_measures_every_stage(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from model.bench import measure_bare
+from services.bench.model_bench import measure_bare
 from services.elasticity.simulator.calibration import local_on_this_machine
 from services.elasticity.simulator.presets import local_world
 from services.elasticity.simulator.results import summarize

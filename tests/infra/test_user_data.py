@@ -74,12 +74,11 @@ def test_every_service_variable_in_the_synthesized_user_data_is_a_known_setting(
     import json
     import re
 
-    from services.adapters.aws.protection import ProtectionSettings
     from services.web.settings import WebSettings
     from services.worker.settings import WorkerSettings
 
     by_role = {
-        "worker": WorkerSettings.variables() | ProtectionSettings.variables(),
+        "worker": WorkerSettings.variables(),
         "web": WebSettings.variables(),
     }
     seen: dict[str, set[str]] = {}

@@ -10,8 +10,8 @@ import pytest
 from model import engines
 from model.agreement import MAX_SOFTMAX_DIFFERENCE, check_agreement
 from model.classifier import Classifier
+from model.engine_choice import choose_engine, open_classifier
 from model.golden import load_golden
-from services.worker.model_classifier import choose_engine, load_classifier
 
 INSTALLED = ["onnxruntime", *(["openvino"] if engines.openvino_available() else [])]
 GOLDEN = load_golden()
@@ -74,7 +74,7 @@ def test_auto_falls_back_to_onnx_runtime_with_one_log_line(monkeypatch, caplog, 
 @pytest.mark.skipif("openvino" not in INSTALLED, reason="OpenVINO is not installed")
 def test_auto_says_what_it_chose_and_why(caplog):
     caplog.set_level(logging.INFO, "evision.engine")
-    chosen = load_classifier(engine="auto", threads=2)
+    chosen = open_classifier(engine="auto", threads=2)
     [line] = [r.getMessage() for r in caplog.records if r.name == "evision.engine"]
     assert line.startswith(f"inference engine {chosen.name.split()[-1]}: ")
     if engines.cpu_computes_bf16():

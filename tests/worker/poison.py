@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from services.ports import ImageClassifier
-from services.worker.model_classifier import load_classifier
+from services.worker.classifier import load_classifier
 from services.worker.settings import WorkerSettings
 
 POISON = b"EVISION-POISON"  # appended after a JPEG's end: the web tier and decoders accept it

@@ -13,8 +13,8 @@ import pytest
 from services.adapters.registry import open_backend
 from services.contract import ErrorKind, ReplyMessage, RequestMessage, Result, new_request_id
 from services.ports import Backend, BlobStore
+from services.worker.classifier import load_classifier
 from services.worker.heartbeat import VisibilityHeartbeat
-from services.worker.model_classifier import load_classifier
 from services.worker.pipeline import WorkerPorts
 from services.worker.pipeline import chunks as _chunks
 from services.worker.runner import EXIT_WEDGED, Worker

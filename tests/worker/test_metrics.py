@@ -1,19 +1,24 @@
-"""Worker metrics reach CloudWatch (moto) as statistic sets under the shared names."""
+"""Worker metrics reach CloudWatch (moto) through the aws backend's sink, as statistic sets under
+the shared names; the local backend's sink takes them silently."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
 
 from services import metric_names as names
+from services.adapters.registry import open_backend
 from services.worker.metrics import MetricsPublisher
+from tests.conftest import settings_for
 
 
-def test_one_flush_publishes_the_aggregated_batch_metrics(moto_endpoint: str) -> None:
+def test_one_flush_publishes_the_aggregated_batch_metrics(moto_endpoint: str, tmp_path: Path) -> None:
     client = boto3.client("cloudwatch", region_name="us-east-1")
-    publisher = MetricsPublisher(client, interval=3600)
+    backend = open_backend(settings_for("aws", tmp_path))
+    publisher = MetricsPublisher(backend.metrics_sink(), interval=3600)
     publisher.record_batch(3, 120.0, [40.0, 50.0, 60.0])
     publisher.record_batch(1, 80.0, [30.0])
     publisher.close()  # flushes what is left
@@ -36,3 +41,9 @@ def test_one_flush_publishes_the_aggregated_batch_metrics(moto_endpoint: str) ->
     assert stats(names.IMAGES_PROCESSED)["Sum"] == 4
     assert stats(names.BATCH_LATENCY) == {"SampleCount": 2, "Sum": 200.0, "Maximum": 120.0}
     assert stats(names.IMAGE_LATENCY) == {"SampleCount": 4, "Sum": 180.0, "Maximum": 60.0}
+
+
+def test_the_local_backend_takes_metrics_silently(tmp_path: Path) -> None:
+    publisher = MetricsPublisher(open_backend(settings_for("local", tmp_path)).metrics_sink(), interval=3600)
+    publisher.record_batch(2, 10.0, [5.0, 5.0])
+    publisher.close()  # no cloud to reach, no error

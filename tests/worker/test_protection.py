@@ -13,13 +13,10 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from services.adapters.aws.protection import (
-    AsgScaleInProtection,
-    ProtectionSettings,
-    make_protection,
-)
+from services.adapters.aws.protection import AsgScaleInProtection, make_protection
 from services.adapters.registry import open_backend
-from services.ports import NoProtection
+from services.ports import NoProtection, Placement
+from services.worker.settings import WorkerSettings
 from tests.conftest import settings_for
 
 REGION = "us-east-1"
@@ -96,17 +93,22 @@ def test_a_failed_call_is_logged_and_retried_on_the_next_change(caplog):
 
 
 def test_local_and_unconfigured_workers_get_the_no_op(monkeypatch):
-    assert isinstance(make_protection(ProtectionSettings.from_values()), NoProtection)
+    assert isinstance(make_protection(Placement(), client=_no_client), NoProtection)
     NoProtection().set_busy(True)  # does nothing, needs nothing
 
 
+def _no_client():
+    raise AssertionError("no Auto Scaling client is needed without a group")
+
+
 def test_aws_workers_of_a_group_get_the_asg_protection(monkeypatch, tmp_path):
-    monkeypatch.setenv("EVISION_ASG_NAME", GROUP)
-    monkeypatch.setenv("EVISION_INSTANCE_ID", "i-0abc")  # so the metadata service is never asked
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    protection = open_backend(settings_for("aws", tmp_path)).scale_in_protection()
+    # The instance id given, so the metadata service is never asked.
+    worker = WorkerSettings.from_values(asg_name=GROUP, instance_id="i-0abc")
+    protection = open_backend(settings_for("aws", tmp_path)).scale_in_protection(worker.placement())
     assert isinstance(protection, AsgScaleInProtection)
-    assert isinstance(open_backend(settings_for("local", tmp_path)).scale_in_protection(), NoProtection)
+    local = open_backend(settings_for("local", tmp_path))
+    assert isinstance(local.scale_in_protection(worker.placement()), NoProtection)
     assert not protection.protected
 
 

@@ -12,7 +12,7 @@ from moto import mock_aws
 from services.adapters.aws.protection import AsgScaleInProtection
 from services.adapters.registry import open_backend
 from services.contract import RequestMessage, new_request_id
-from services.worker.model_classifier import load_classifier
+from services.worker.classifier import load_classifier
 from services.worker.runner import Worker
 from services.worker.settings import WorkerSettings
 from tests.conftest import settings_for

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from services.adapters.aws.protection import ProtectionSettings
 from services.adapters.registry import open_backend
 from services.contract import ReplyMessage, RequestMessage, new_request_id
 from services.worker.settings import WorkerSettings
@@ -42,10 +41,10 @@ def test_a_warmed_instance_receives_nothing_until_in_service(moto_endpoint, imds
     backend.blobs(settings.input_bucket).put(request_id, golden_bytes("cat.jpg"))
     requests = backend.queue(settings.request_queue)
     requests.send(RequestMessage(id=request_id, image="cat.jpg", reply_to=replies).model_dump_json())
-    instance = ProtectionSettings.from_values(
-        asg_name="workers", lifecycle_hook="launch", imds_url=imds, instance_id="i-0warm"
+    placed = settings.model_copy(
+        update={"asg_name": "workers", "lifecycle_hook": "launch", "imds_url": imds, "instance_id": "i-0warm"}
     )
-    env = {**os.environ, **settings.environment(), **instance.environment(explicit_only=True)}
+    env = {**os.environ, **placed.environment()}
     env["EVISION_LOG_LEVEL"] = "INFO"
     worker = subprocess.Popen([sys.executable, "-m", "services.cli", "worker"], env=env, cwd=ROOT)
     try:

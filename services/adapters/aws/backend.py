@@ -25,6 +25,8 @@ from services.ports import (
     CapacityActivator,
     DepthReporter,
     MessageQueue,
+    MetricsSink,
+    Placement,
     ReplyQueues,
     ScaleInProtection,
     Silent,
@@ -61,7 +63,9 @@ class AwsBackend(CachingBackend):
         import boto3
         from botocore.config import Config
 
-        region = self._settings.aws_region or boto3.session.Session().region_name or DEFAULT_REGION
+        # The standard chain (AWS_REGION, AWS_DEFAULT_REGION, the profile): the cloud's user data
+        # sets the stack's region; the service itself names none.
+        region = boto3.session.Session().region_name or DEFAULT_REGION
         return Config(
             region_name=region,
             retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
@@ -127,16 +131,20 @@ class AwsBackend(CachingBackend):
     def delete_expired(self, now: float) -> int:
         return 0  # the buckets' lifecycle rules expire objects (infra/storage.py)
 
-    def scale_in_protection(self) -> ScaleInProtection:
+    def scale_in_protection(self, placement: Placement) -> ScaleInProtection:
         from services.adapters.aws.protection import make_protection
 
-        return make_protection()
+        return make_protection(placement, client=lambda: self._client("autoscaling"))
 
-    def await_serving(self, stop: threading.Event) -> bool:
+    def await_serving(self, placement: Placement, stop: threading.Event) -> bool:
         from services.adapters.aws.lifecycle import await_in_service
-        from services.adapters.aws.protection import ProtectionSettings
 
-        return await_in_service(ProtectionSettings(), stop, client=lambda: self._client("autoscaling"))
+        return await_in_service(placement, stop, client=lambda: self._client("autoscaling"))
+
+    def metrics_sink(self) -> MetricsSink:
+        from services.adapters.aws.metrics import CloudWatchMetricsSink
+
+        return CloudWatchMetricsSink(self._client("cloudwatch"))
 
     def depth_reporter(self) -> DepthReporter:
         from services.adapters.aws.capacity import CloudWatchDepthReporter

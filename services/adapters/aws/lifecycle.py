@@ -16,7 +16,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from services.adapters.aws.protection import ProtectionSettings, imds_get, instance_id_from_imds
+from services.adapters.aws.protection import imds_get, instance_id_from_imds
+from services.ports import Placement
 
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient
@@ -27,7 +28,7 @@ POLL_SECONDS = 5.0
 
 
 def await_in_service(
-    settings: ProtectionSettings,
+    placement: Placement,
     stop: threading.Event,
     *,
     client: Callable[[], AutoScalingClient],
@@ -35,22 +36,22 @@ def await_in_service(
 ) -> bool:
     """Block until this instance's target lifecycle state is InService (True) or `stop` is set.
 
-    Not on an instance of a group (no `asg_name`): True at once.
+    Not on an instance of a group: True at once.
     """
-    if not settings.asg_name:
+    if not placement.group:
         return True
-    instance_id = settings.instance_id or instance_id_from_imds(base=settings.imds_url)
+    instance_id = placement.instance_id or instance_id_from_imds(base=placement.metadata_url)
     completed: set[str] = set()
     while not stop.is_set():
         try:
-            state = imds_get("meta-data/autoscaling/target-lifecycle-state", base=settings.imds_url)
+            state = imds_get("meta-data/autoscaling/target-lifecycle-state", base=placement.metadata_url)
         except OSError as exc:
             log.warning("no target lifecycle state from the metadata service (%s); retrying", exc)
             stop.wait(poll_seconds)
             continue
         if state not in completed:
             completed.add(state)
-            _complete_launch(settings, instance_id, client)
+            _complete_launch(placement, instance_id, client)
         if state == IN_SERVICE:
             log.info("instance %s is InService: taking work", instance_id)
             return True
@@ -59,15 +60,13 @@ def await_in_service(
     return False
 
 
-def _complete_launch(
-    settings: ProtectionSettings, instance_id: str, client: Callable[[], AutoScalingClient]
-) -> None:
-    if not settings.lifecycle_hook or not settings.asg_name:
+def _complete_launch(placement: Placement, instance_id: str, client: Callable[[], AutoScalingClient]) -> None:
+    if not placement.launch_hook or not placement.group:
         return
     try:
         client().complete_lifecycle_action(
-            LifecycleHookName=settings.lifecycle_hook,
-            AutoScalingGroupName=settings.asg_name,
+            LifecycleHookName=placement.launch_hook,
+            AutoScalingGroupName=placement.group,
             LifecycleActionResult="CONTINUE",
             InstanceId=instance_id,
         )

@@ -5,20 +5,19 @@ terminate itself; protection keeps it from picking one that is still finishing a
 loop calls `set_busy(True)` when a receive returns messages and `set_busy(False)` when a receive
 comes back empty with no batch still in flight (and when it stops). Only a change of state makes an API call.
 
-Without `EVISION_ASG_NAME` (a worker not on an instance of the group) protection is a no-op;
-the local backend never asks for it: there the supervisor drains workers with SIGTERM.
+Without a group in the worker's `Placement` (`EVISION_ASG_NAME`: a worker not on an instance of
+the group) protection is a no-op; the local backend never asks for it: there the supervisor
+drains workers with SIGTERM.
 """
 
 from __future__ import annotations
 
 import logging
 import urllib.request
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from pydantic import Field
-
-from services.ports import NoProtection, ScaleInProtection
-from services.settings import EvisionSettings
+from services.ports import NoProtection, Placement, ScaleInProtection
 
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient
@@ -58,16 +57,6 @@ class AsgScaleInProtection:
         log.info("scale-in protection %s for %s", "on" if busy else "off", self._instance_id)
 
 
-class ProtectionSettings(EvisionSettings):
-    asg_name: str | None = Field(default=None, description="the worker's Auto Scaling group (user data)")
-    instance_id: str | None = Field(default=None, description="default: from the metadata service (IMDSv2)")
-    lifecycle_hook: str | None = Field(
-        default=None, description="the group's launch lifecycle hook this worker completes (user data)"
-    )
-    imds_url: str = Field(default="http://169.254.169.254", description="the instance metadata service")
-    aws_region: str | None = None
-
-
 def imds_get(path: str, *, base: str = IMDS, timeout: float = IMDS_TIMEOUT) -> str:
     """One instance metadata item through IMDSv2 (a session token first, then the item)."""
     token_request = urllib.request.Request(
@@ -87,19 +76,15 @@ def instance_id_from_imds(timeout: float = IMDS_TIMEOUT, base: str = IMDS) -> st
     return imds_get("meta-data/instance-id", base=base, timeout=timeout)
 
 
-def make_protection(settings: ProtectionSettings | None = None) -> ScaleInProtection:
+def make_protection(placement: Placement, client: Callable[[], AutoScalingClient]) -> ScaleInProtection:
     """Protection for this worker: on an instance of a named group, otherwise a no-op."""
-    settings = settings or ProtectionSettings()
-    if not settings.asg_name:
+    if not placement.group:
         return NoProtection()
-    instance_id = settings.instance_id
+    instance_id = placement.instance_id
     if instance_id is None:
         try:
-            instance_id = instance_id_from_imds(base=settings.imds_url)
+            instance_id = instance_id_from_imds(base=placement.metadata_url)
         except OSError as exc:
             log.warning("no instance id from the metadata service (%s): scale-in protection is off", exc)
             return NoProtection()
-    import boto3
-
-    client = boto3.client("autoscaling", region_name=settings.aws_region)
-    return AsgScaleInProtection(client, asg_name=settings.asg_name, instance_id=instance_id)
+    return AsgScaleInProtection(client(), asg_name=placement.group, instance_id=instance_id)

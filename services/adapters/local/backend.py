@@ -18,7 +18,9 @@ from services.ports import (
     CapacityActivator,
     DepthReporter,
     MessageQueue,
+    MetricsSink,
     NoProtection,
+    Placement,
     ReplyQueues,
     ScaleInProtection,
     Silent,
@@ -81,11 +83,14 @@ class LocalBackend(CachingBackend):
             removed += store.delete_older_than(now - days * 86_400)
         return removed
 
-    def scale_in_protection(self) -> ScaleInProtection:
+    def scale_in_protection(self, placement: Placement) -> ScaleInProtection:
         return NoProtection()  # the supervisor drains local workers with SIGTERM instead
 
-    def await_serving(self, stop: threading.Event) -> bool:
+    def await_serving(self, placement: Placement, stop: threading.Event) -> bool:
         return not stop.is_set()  # a local process serves as soon as it is started
+
+    def metrics_sink(self) -> MetricsSink:
+        return Silent()  # `evision status` and the terminal show what local workers do
 
     def depth_reporter(self) -> DepthReporter:
         return Silent()  # the supervisor reads the queue's depth itself

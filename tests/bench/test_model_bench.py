@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from model import bench
+from services.bench import model_bench as bench
 
 
 def test_measure_bare_reports_the_best_end_to_end_figure() -> None:

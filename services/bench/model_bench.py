@@ -27,10 +27,7 @@ from typing import Any, get_args
 import numpy as np
 from PIL import Image
 
-from model.classifier import Classifier
-from model.engines import EngineName
-from model.golden import golden_by_name, load_golden
-from model.preprocess import Preprocessor
+from model import Classifier, EngineName, Preprocessor, golden_by_name, load_golden
 
 # 4 because the worker calls the model with up to 4 images: the "physical limit" must include it.
 DEFAULT_BATCH_SIZES = (1, 4, 8, 32)

@@ -1,0 +1,75 @@
+"""The worker's classifier: the model's public entry (`model.open_classifier`) behind the port.
+
+The one translation between the two: the model refuses an image with `model.InvalidImageError`,
+whose kinds are the contract's own names (one vocabulary; a test checks every one), and the
+port speaks `ImageRejectedError`. A kind the contract does not know (a newer model) still
+becomes a client error with its reason, never an exception inside the worker's batch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from model import Classifier, EngineChoice, InvalidImageError, open_classifier
+from services.contract import ErrorKind
+from services.ports import ImageClassifier, ImageRejectedError, Prediction
+from services.worker.settings import WorkerSettings
+
+UNKNOWN_KIND = ErrorKind.CORRUPT  # what an unreadable image is, when the model names it otherwise
+
+
+def rejection(error: InvalidImageError) -> ImageRejectedError:
+    try:
+        kind = ErrorKind(error.kind)
+    except ValueError:
+        kind = UNKNOWN_KIND
+    return ImageRejectedError(kind, error.reason)
+
+
+class ModelClassifier:
+    """The model (`model.Classifier`) as an `ImageClassifier`."""
+
+    def __init__(self, model: Classifier) -> None:
+        self._model = model
+
+    @property
+    def name(self) -> str:
+        return self._model.name
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return self._model.input_shape
+
+    def preprocess(self, data: bytes, out: npt.NDArray[np.float32] | None = None) -> npt.NDArray[np.float32]:
+        try:
+            return self._model.preprocess(data, out)
+        except InvalidImageError as error:
+            raise rejection(error) from error
+
+    def infer(self, batch: npt.NDArray[np.float32]) -> Sequence[Prediction]:
+        return self._model.infer(batch)
+
+
+def load_classifier(
+    model_path: Path | None = None, *, engine: EngineChoice = "onnxruntime", threads: int = 1
+) -> ModelClassifier:
+    """The model, loaded once per worker process, on the chosen engine (`auto`: the faster that agrees)."""
+    return ModelClassifier(open_classifier(model_path, engine=engine, threads=threads))
+
+
+def classifier_for(settings: WorkerSettings, *, threads: int | None = None) -> ImageClassifier:
+    """The worker's classifier: the bundled model on `settings.engine`, or, where
+    `settings.classifier` names one (`package.module:function`), what that factory returns when
+    called with the settings (another model behind the same port)."""
+    threads = settings.threads if threads is None else threads
+    if settings.classifier:
+        module, _, function = settings.classifier.partition(":")
+        factory = getattr(importlib.import_module(module), function)
+        classifier: ImageClassifier = factory(settings.model_copy(update={"threads": threads}))
+        return classifier
+    return load_classifier(settings.model_path, engine=settings.engine, threads=threads)
