@@ -1,5 +1,5 @@
 """The request queue with its dead-letter queue. (Each web process creates its own reply queue
-at run time: `services/web/reply_queue_keeper.py`; IAM limits it to a prefix, `infra/permissions.py`.)"""
+at run time: `services/web/replies/queue_keeper.py`; IAM limits it to a prefix, `infra/permissions.py`.)"""
 
 from __future__ import annotations
 

@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     from services.retention import RetentionSweeper
     from services.settings import BackendSettings
     from services.status import status_path
-    from services.web.server import serve
+    from services.web.http.server import serve
     from services.web.settings import WebSettings
 
     try:

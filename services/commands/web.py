@@ -25,7 +25,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     setup_logging()
-    from services.web.server import serve
+    from services.web.http.server import serve
     from services.web.settings import WebSettings
 
     processes = {} if args.processes is None else {"web_processes": args.processes}

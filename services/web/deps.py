@@ -10,11 +10,11 @@ from fastapi import Depends, Request
 
 from services.ports import Backend, BlobStore, MessageQueue
 from services.web.activity import Activity
-from services.web.dead_letters import DeadLetterDrainer
-from services.web.dispatcher import ReplyDispatcher
 from services.web.fast_scaling import FastScaling
+from services.web.replies.dead_letters import DeadLetterDrainer
+from services.web.replies.dispatcher import ReplyDispatcher
 from services.web.settings import WebSettings
-from services.web.upload import UploadedImage, read_upload
+from services.web.uploads.form import UploadedImage, read_upload
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,19 +13,19 @@ from fastapi_offline import FastAPIOffline
 
 from services.adapters.registry import open_backend
 from services.web.activity import Activity
-from services.web.api_keys import load_api_keys
-from services.web.dead_letters import DeadLetterDrainer
 from services.web.deps import WebServices
-from services.web.dispatcher import ReplyDispatcher
 from services.web.errors import install_error_handlers
 from services.web.fast_scaling import FastScaling
-from services.web.front_door import FrontDoor, Gate
-from services.web.group_send import GroupSender
-from services.web.orphan_sweep import OrphanSweep
-from services.web.rate_limit import RateLimiter
-from services.web.reply_queue_keeper import ReplyQueueKeeper
+from services.web.front_door.api_keys import load_api_keys
+from services.web.front_door.gate import FrontDoor, Gate
+from services.web.front_door.rate_limit import RateLimiter
+from services.web.replies.dead_letters import DeadLetterDrainer
+from services.web.replies.dispatcher import ReplyDispatcher
+from services.web.replies.group_send import GroupSender
+from services.web.replies.queue_keeper import ReplyQueueKeeper
 from services.web.routes import ROUTERS, TAGS
 from services.web.settings import WebSettings
+from services.web.uploads.orphan_sweep import OrphanSweep
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Response bodies of the web API (requests are multipart uploads, see upload.py)."""
+"""Response bodies of the web API (requests are multipart uploads, see `uploads/form.py`)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from typing import Self
 from pydantic import Field, model_validator
 
 from services.settings import BackendSettings
-from services.web.crash_points import CrashPoint
+from services.web.uploads.crash_points import CrashPoint
 
 MIB = 1024 * 1024
 

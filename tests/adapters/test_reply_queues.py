@@ -9,7 +9,7 @@ import pytest
 from services.adapters.errors import ResourceNotFoundError
 from services.ports import Backend, ReplyQueues
 from services.settings import BackendSettings
-from services.web.reply_queue_keeper import ReplyQueueKeeper, new_name
+from services.web.replies.queue_keeper import ReplyQueueKeeper, new_name
 
 
 def test_a_reply_queue_lives_until_deleted(backend: Backend):

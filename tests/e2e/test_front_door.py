@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.web.api_keys import ApiKeys, parse_keys
-from services.web.rate_limit import RateLimiter
+from services.web.front_door.api_keys import ApiKeys, parse_keys
+from services.web.front_door.rate_limit import RateLimiter
 from services.web.settings import WebSettings
 from tests.e2e.conftest import free_port
 from tests.e2e.images import GOLDEN, golden_bytes

@@ -7,7 +7,7 @@ import time
 
 from services.contract import ReplyMessage, Result
 from services.ports import Backend, MessageQueue
-from services.web.dispatcher import ReplyDispatcher
+from services.web.replies.dispatcher import ReplyDispatcher
 from tests.web.conftest import REPLY_QUEUE
 
 

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from services.web.group_send import GroupSender
+from services.web.replies.group_send import GroupSender
 
 
 class SlowQueue:

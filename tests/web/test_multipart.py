@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from services.web.multipart import MultipartError, split_parts
+from services.web.uploads.multipart import MultipartError, split_parts
 
 BOUNDARY = b"b0undary"
 
@@ -66,7 +66,7 @@ def test_a_complete_body_with_the_closing_boundary_is_accepted() -> None:
 
 
 def test_display_names_lose_form_escapes_line_breaks_and_stray_quotes() -> None:
-    from services.web.upload import display_name
+    from services.web.uploads.form import display_name
 
     assert display_name("a%0D%0Ab.jpg") == "ab.jpg"  # httpx and browsers escape CR LF so
     assert display_name('"a\r\nb.jpg') == "ab.jpg"

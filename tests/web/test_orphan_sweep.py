@@ -8,7 +8,7 @@ import pytest
 from services.contract import RequestMessage, Result, new_request_id
 from services.ports import Backend
 from services.settings import BackendSettings
-from services.web.orphan_sweep import CHECKPOINT, OrphanSweep
+from services.web.uploads.orphan_sweep import CHECKPOINT, OrphanSweep
 
 MARGIN = 20.0
 PERIOD = 60.0

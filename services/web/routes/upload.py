@@ -9,11 +9,11 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from services.contract import Result
 from services.web.deps import ServicesDep, UploadDep, WebServices
-from services.web.idempotency import HEADER, KEY_PATTERN
 from services.web.responses import ERRORS, PENDING, TEXT_ROUTE_ERRORS, TEXT_ROUTE_PENDING, checked, pending
 from services.web.schemas import ClassifyResponse
-from services.web.submission import submit
-from services.web.upload import FILE_FIELDS, UploadedImage
+from services.web.uploads.form import FILE_FIELDS, UploadedImage
+from services.web.uploads.idempotency import HEADER, KEY_PATTERN
+from services.web.uploads.submission import submit
 
 router = APIRouter(tags=["classify"])
 

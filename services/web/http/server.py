@@ -1,4 +1,4 @@
-"""The web tier's HTTP server: uvicorn with the connection bounds of `guarded_http`, in one
+"""The web tier's HTTP server: uvicorn with the connection bounds of `connection_guard`, in one
 process or several on one port.
 
 `evision web` and `evision up` both serve through `serve`, so the bounds and the process layout
@@ -21,7 +21,7 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors.multiprocess import SIGNALS, Multiprocess
 
 from services.log_config import dict_config
-from services.web.guarded_http import ConnectionLimits, GuardedHttpToolsProtocol, guarded_protocol
+from services.web.http.connection_guard import ConnectionLimits, GuardedHttpToolsProtocol, guarded_protocol
 from services.web.main import create_app
 from services.web.settings import WebSettings
 

@@ -10,10 +10,10 @@ from anyio import to_thread
 
 from services.contract import RequestMessage, Result, new_request_id
 from services.ports import BlobNotFoundError
-from services.web.crash_points import CrashPoint, crash_here
 from services.web.deps import WebServices
-from services.web.idempotency import IdempotencyKeys, Remembered
-from services.web.upload import UploadedImage
+from services.web.uploads.crash_points import CrashPoint, crash_here
+from services.web.uploads.form import UploadedImage
+from services.web.uploads.idempotency import IdempotencyKeys, Remembered
 
 RETRY_POLL_SECONDS = 0.25  # a retry waits for the first upload's result by reading the store
 

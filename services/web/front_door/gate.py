@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.contract import ErrorKind
-from services.web.api_keys import ApiKeys
 from services.web.errors import error_response
-from services.web.rate_limit import RateLimiter
+from services.web.front_door.api_keys import ApiKeys
+from services.web.front_door.rate_limit import RateLimiter
 
 OPEN_PATHS = frozenset({"/", "/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 OPEN_PREFIXES = ("/static-offline-docs/",)  # fastapi-offline's Swagger UI and ReDoc assets

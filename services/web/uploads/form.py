@@ -19,7 +19,7 @@ from starlette.requests import Request
 from model import sniff
 from services.contract import ErrorKind
 from services.web.errors import ApiError
-from services.web.multipart import MultipartError, split_parts
+from services.web.uploads.multipart import MultipartError, split_parts
 
 FILE_FIELDS = ("myfile", "inputFile", "file")
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and part headers on top of the image itself

@@ -1,0 +1,1 @@
+"""The front door: API keys and a per-client rate limit, before any route runs."""
