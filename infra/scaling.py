@@ -118,9 +118,8 @@ def add_queue_scaling(
     web_seen = published(names.QUEUE_VISIBLE).with_(period=backstop_period)
 
     def gated(rule: AlarmRule, metric: cloudwatch.IMetric) -> cloudwatch.IMetric:
-        neutral = rule.threshold - 1 if rule.comparison == ">=" else rule.threshold + 1
         return cloudwatch.MathExpression(
-            expression=f"IF(FILL(web, -1) < 0, sqs, {neutral:g})",
+            expression=rule.backstop_expression(),
             using_metrics={"web": web_seen, "sqs": metric},
             label=f"{rule.name}: SQS while the web tier publishes nothing",
             period=backstop_period,

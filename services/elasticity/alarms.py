@@ -51,6 +51,21 @@ class AlarmRule:
     def breaches(self, value: float) -> bool:
         return value >= self.threshold if self.comparison == ">=" else value <= self.threshold
 
+    @property
+    def neutral(self) -> float:
+        """A value one short of breaching: what a muted period reads."""
+        return self.threshold - 1 if self.comparison == ">=" else self.threshold + 1
+
+    def backstop_expression(self) -> str:
+        """The backstop's CloudWatch metric math: SQS's value (`sqs`) only in periods in which the
+        web tier published no depth (`web`), else `neutral`. The simulator's `gated` reads the
+        same rule."""
+        return f"IF(FILL(web, -1) < 0, sqs, {self.neutral:g})"
+
+    def gated(self, sqs: float | None, web: float | None) -> float | None:
+        """`backstop_expression` for one period: `web` None where the web tier published nothing."""
+        return sqs if web is None or sqs is None else self.neutral
+
     def adjustment_for(self, value: float) -> StepAdjustment | None:
         """The step the metric's value falls in.
 

@@ -29,7 +29,7 @@ from typing import TypeVar
 import numpy as np
 from pydantic import ValidationError
 
-from services.contract import ErrorKind, LabelScore, ReplyMessage, RequestMessage, Result, ResultError
+from services.contract import ErrorKind, LabelScore, RequestMessage, Result, ResultError
 from services.ports import (
     Backend,
     BlobNotFoundError,
@@ -41,6 +41,7 @@ from services.ports import (
     Prediction,
     ResourceNotFoundError,
 )
+from services.results import reply_body, store_result
 from services.worker.heartbeat import VisibilityHeartbeat
 from services.worker.isolation import Isolator, SuspectFailedError
 from services.worker.metrics import MetricsPublisher
@@ -327,9 +328,7 @@ class BatchPipeline:
                 job.result = job.result.model_copy(
                     update={"timings": {**job.timings, "total": round(total, 2)}}
                 )
-                self.outputs.put(
-                    job.result.id, job.result.model_dump_json().encode(), content_type="application/json"
-                )
+                store_result(self.outputs, job.result)
                 job.stored = True
             except Exception as exc:
                 job.result = None
@@ -352,13 +351,7 @@ class BatchPipeline:
                 by_queue[job.request.reply_to].append(job)
         for name, group in by_queue.items():
             try:
-                self.reply_queue(name).send_batch(
-                    [
-                        ReplyMessage(id=j.result.id, result=j.result).model_dump_json()
-                        for j in group
-                        if j.result
-                    ]
-                )
+                self.reply_queue(name).send_batch([reply_body(j.result) for j in group if j.result])
             except ResourceNotFoundError:
                 # Its web process has stopped and its queue is gone: nobody waits, the result is
                 # stored (GET /v1/results/{id} answers), so the job is done.

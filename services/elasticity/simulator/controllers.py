@@ -63,7 +63,7 @@ class AlarmController(Controller):
     # fast scale-in alarm cannot undo an activation with stale idle periods.
     nudge_series: str | None = None
     # source -> the source whose presence mutes it: the backstop acts only for periods in which
-    # the web tier's metric has no datapoint (IF(FILL(web, -1) < 0, sqs, neutral) in infra).
+    # the web tier's metric has no datapoint (`AlarmRule.gated`, as infra renders it).
     gates: dict[str, str] = field(default_factory=dict)
     alarm_states: dict[str, bool] = field(default_factory=dict)
     _last_activation: float = float("-inf")
@@ -83,10 +83,7 @@ class AlarmController(Controller):
                     web = world.series[self.gates[source]].period_maxima(
                         "visible", rule.period_seconds, now, rule.evaluation_periods
                     )
-                    neutral = rule.threshold - 1 if rule.comparison == ">=" else rule.threshold + 1
-                    values = [
-                        v if w is None or v is None else neutral for v, w in zip(values, web, strict=True)
-                    ]
+                    values = [rule.gated(v, w) for v, w in zip(values, web, strict=True)]
                 present = [v for v in values if v is not None]
                 breaching = sum(1 for v in present if rule.breaches(v))
                 in_alarm = breaching >= rule.datapoints_to_alarm

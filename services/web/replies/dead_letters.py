@@ -23,8 +23,9 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from services.contract import ErrorKind, ReplyMessage, RequestMessage, Result, ResultError
-from services.ports import BlobNotFoundError, BlobStore, Message, MessageQueue, QueueDepth
+from services.contract import ErrorKind, RequestMessage, Result
+from services.ports import BlobStore, Message, MessageQueue, QueueDepth
+from services.results import error_result, reply_body, store_result, stored_result
 from services.web.settings import WebSettings
 
 log = logging.getLogger(__name__)
@@ -119,28 +120,21 @@ class DeadLetterDrainer:
             log.exception("could not store the failed result of %s; kept for the next pass", request.id)
             return False
         try:
-            self._reply_queue(request.reply_to).send(
-                ReplyMessage(id=request.id, result=result).model_dump_json()
-            )
+            self._reply_queue(request.reply_to).send(reply_body(result))
         except Exception as exc:  # its web process is gone; GET /v1/results/{id} still answers
             log.info("no reply sent for dead letter %s (%s): %s", request.id, request.reply_to, exc)
         self.drained += 1
         return True
 
     def _existing(self, request_id: str) -> Result | None:
-        try:
-            return Result.model_validate_json(self._outputs.get(request_id).data)
-        except BlobNotFoundError:
-            return None
+        return stored_result(self._outputs, request_id)
 
     def _failed(self, request: RequestMessage) -> Result:
         reason = (
             f"gave up after {self._max_receives} attempts: every worker that took this image died, "
             "timed out or crashed on it"
         )
-        result = Result(
-            id=request.id, image=request.image, error=ResultError(kind=ErrorKind.FAILED, reason=reason)
-        )
-        self._outputs.put(request.id, result.model_dump_json().encode(), content_type="application/json")
+        result = error_result(request, ErrorKind.FAILED, reason)
+        store_result(self._outputs, result)
         log.warning("request %s (%s) dead-lettered: stored a failed result", request.id, request.image)
         return result

@@ -8,8 +8,8 @@ from anyio import to_thread
 from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 
-from services.contract import ErrorKind, Result
-from services.ports import BlobNotFoundError
+from services.contract import ErrorKind
+from services.results import stored_result
 from services.web.deps import ServicesDep
 from services.web.errors import ApiError
 from services.web.responses import ERRORS, PENDING, checked, pending
@@ -26,10 +26,9 @@ ResultId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="request i
     summary="The stored result of a request (from the output bucket)",
 )
 async def get_result(request_id: ResultId, services: ServicesDep) -> ClassifyResponse | JSONResponse:
-    try:
-        blob = await to_thread.run_sync(services.outputs.get, request_id)
-    except BlobNotFoundError:
-        if await to_thread.run_sync(services.inputs.exists, request_id):
-            return pending(request_id)
-        raise ApiError(404, ErrorKind.NOT_FOUND, f"no request {request_id}") from None
-    return ClassifyResponse.from_result(checked(Result.model_validate_json(blob.data)))
+    result = await to_thread.run_sync(stored_result, services.outputs, request_id)
+    if result is not None:
+        return ClassifyResponse.from_result(checked(result))
+    if await to_thread.run_sync(services.inputs.exists, request_id):
+        return pending(request_id)
+    raise ApiError(404, ErrorKind.NOT_FOUND, f"no request {request_id}")

@@ -10,6 +10,7 @@ from anyio import to_thread
 
 from services.contract import RequestMessage, Result, new_request_id
 from services.ports import BlobNotFoundError
+from services.results import stored_result
 from services.web.deps import WebServices
 from services.web.uploads.crash_points import CrashPoint, crash_here
 from services.web.uploads.form import UploadedImage
@@ -106,11 +107,8 @@ def _stands(services: WebServices, keys: IdempotencyKeys, key: str, first: Remem
 async def _stored(services: WebServices, request_id: str) -> Result | None:
     """The stored result of an earlier request, waited for like a new one's (polling the store)."""
     deadline = asyncio.get_running_loop().time() + services.settings.wait_seconds
-    while True:
-        try:
-            blob = await to_thread.run_sync(services.outputs.get, request_id)
-            return Result.model_validate_json(blob.data)
-        except BlobNotFoundError:
-            if asyncio.get_running_loop().time() >= deadline:
-                return None
-            await asyncio.sleep(RETRY_POLL_SECONDS)
+    while (result := await to_thread.run_sync(stored_result, services.outputs, request_id)) is None:
+        if asyncio.get_running_loop().time() >= deadline:
+            return None
+        await asyncio.sleep(RETRY_POLL_SECONDS)
+    return result
