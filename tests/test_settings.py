@@ -71,6 +71,8 @@ NON_DEFAULT: dict[str, object] = {
     "lifecycle_hook": "launch-hook",
     "imds_url": "http://127.0.0.1:9",
     "orphan_sweep_seconds": 7.0,
+    "host": "0.0.0.0",
+    "port": 8123,
     "crash_after": "send",
     "log_level": "DEBUG",
 }

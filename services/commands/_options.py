@@ -9,7 +9,13 @@ from typing import Any
 from services.adapters.registry import backend_names
 from services.log_config import setup_logging
 
-__all__ = ["add_backend_options", "backend_overrides", "setup_logging"]
+__all__ = [
+    "add_address_options",
+    "add_backend_options",
+    "address_overrides",
+    "backend_overrides",
+    "setup_logging",
+]
 
 
 def add_backend_options(parser: argparse.ArgumentParser) -> None:
@@ -23,5 +29,17 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
 
 def backend_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """Only what was given on the command line, so the environment fills in the rest."""
-    names = {"backend": "backend", "data_dir": "data_dir"}
-    return {field: getattr(args, arg) for arg, field in names.items() if getattr(args, arg, None) is not None}
+    return _given(args, "backend", "data_dir")
+
+
+def add_address_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", help="bind address (env EVISION_HOST, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (env EVISION_PORT, default 8000)")
+
+
+def address_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return _given(args, "host", "port")
+
+
+def _given(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}

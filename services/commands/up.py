@@ -22,7 +22,13 @@ import sys
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from services.commands._options import add_backend_options, backend_overrides, setup_logging
+from services.commands._options import (
+    add_address_options,
+    add_backend_options,
+    address_overrides,
+    backend_overrides,
+    setup_logging,
+)
 
 if TYPE_CHECKING:
     from services.elasticity.supervisor import SupervisorSettings, WorkerPool
@@ -31,10 +37,7 @@ log = logging.getLogger("evision.up")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    parser.add_argument(
-        "--port", type=int, default=int(os.environ.get("PORT", "8000")), help="port (env PORT, default 8000)"
-    )
+    add_address_options(parser)
     parser.add_argument(
         "--workers",
         type=int,
@@ -118,9 +121,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"evision up: {error}", file=sys.stderr)
         return 2
 
-    problem = _unbindable(args.host, args.port)
+    processes = {} if args.web_processes is None else {"web_processes": args.web_processes}
+    try:
+        settings = WebSettings(**backend_overrides(args), **address_overrides(args), **processes)
+    except ValueError as error:
+        print(f"evision up: {error}", file=sys.stderr)
+        return 2
+    problem = _unbindable(settings.host, settings.port)
     if problem is not None:  # before any worker starts or any banner is printed
-        print(f"evision up: cannot listen on {args.host}:{args.port}: {problem}", file=sys.stderr)
+        print(f"evision up: cannot listen on {settings.host}:{settings.port}: {problem}", file=sys.stderr)
         return 1
 
     stopping: list[int] = []
@@ -138,8 +147,6 @@ def run(args: argparse.Namespace) -> int:
         if emulator is not None:
             running = stack.enter_context(emulator)  # sets this process's environment: children inherit
             log.info("%s emulator: %s", scaling.backend, dict(running.environment))
-        processes = {} if args.web_processes is None else {"web_processes": args.web_processes}
-        settings = WebSettings(**backend_overrides(args), **processes)
         backend = open_backend(settings)  # the supervisor samples the request queue through it
         stack.callback(backend.close)
         if backend.provisions_itself:
@@ -164,15 +171,15 @@ def run(args: argparse.Namespace) -> int:
                 log.info(
                     "Elastic Vision on http://%s:%d (backend %s, %d web %s, %s workers, data %s);"
                     " Ctrl-C stops",
-                    args.host,
-                    args.port,
+                    settings.host,
+                    settings.port,
                     settings.backend,
                     settings.web_processes,
                     "process" if settings.web_processes == 1 else "processes",
                     "no" if policy is None else f"{policy.min_capacity}..{policy.max_capacity}",
                     settings.data_dir,
                 )
-                if not serve(settings, host=args.host, port=args.port):
+                if not serve(settings):
                     log.error("the web tier did not start")
                     return 1
         finally:

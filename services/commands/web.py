@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 
-from services.commands._options import add_backend_options, backend_overrides, setup_logging
+from services.commands._options import (
+    add_address_options,
+    add_backend_options,
+    address_overrides,
+    backend_overrides,
+    setup_logging,
+)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    parser.add_argument(
-        "--port", type=int, default=int(os.environ.get("PORT", "8000")), help="port (env PORT, default 8000)"
-    )
+    add_address_options(parser)
     parser.add_argument(
         "--processes",
         type=int,
@@ -29,9 +31,9 @@ def run(args: argparse.Namespace) -> int:
     from services.web.settings import WebSettings
 
     processes = {} if args.processes is None else {"web_processes": args.processes}
-    settings = WebSettings(**backend_overrides(args), **processes)
+    settings = WebSettings(**backend_overrides(args), **address_overrides(args), **processes)
     # uvicorn stops gracefully on SIGINT/SIGTERM, then re-raises the signal: swallow that, exit 0.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: None)
-    started = serve(settings, host=args.host, port=args.port)
+    started = serve(settings)
     return 0 if started else 1

@@ -30,8 +30,7 @@ from services.web.uploads.orphan_sweep import OrphanSweep
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: WebSettings | None = None) -> FastAPI:
-    settings = settings or WebSettings()
+def create_app(settings: WebSettings) -> FastAPI:
 
     gate = Gate(header=settings.api_key_header, trust_forwarded_for=settings.trust_forwarded_for)
     if settings.rate_limit_per_second > 0:

@@ -16,6 +16,9 @@ MIB = 1024 * 1024
 class WebSettings(BackendSettings):
     """Read from EVISION_* environment variables (prefix inherited from BackendSettings)."""
 
+    host: str = Field(default="127.0.0.1", description="the address the web tier listens on")
+    port: int = Field(default=8000, ge=0, le=65535, description="the port the web tier listens on")
+
     reply_queue_prefix: str = Field(
         default="evision-replies",
         pattern=r"^[A-Za-z0-9_-]{1,60}$",

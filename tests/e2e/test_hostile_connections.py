@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from services.web.settings import WebSettings
 from tests.e2e.conftest import free_port, wait_until_healthy
 from tests.e2e.images import GOLDEN, golden_bytes
 from tests.e2e.up_process import clean_environment, interrupt, up_command
@@ -34,7 +35,7 @@ def _limit_fds() -> None:
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     port = free_port()
     env = clean_environment(
-        EVISION_HEADER_SECONDS=str(HEADER_SECONDS), EVISION_BODY_IDLE_SECONDS=str(BODY_IDLE_SECONDS)
+        WebSettings.from_values(header_seconds=HEADER_SECONDS, body_idle_seconds=BODY_IDLE_SECONDS)
     )
     data_dir: Path = tmp_path_factory.mktemp("hostile")
     up = subprocess.Popen(

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from services.web.settings import WebSettings
+from services.worker.settings import WorkerSettings
 from tests.e2e.conftest import free_port, wait_until_healthy
 from tests.e2e.images import GOLDEN, golden_bytes
 from tests.e2e.up_process import clean_environment, interrupt, up_command
@@ -22,8 +24,8 @@ from tests.worker.poison import POISON
 def test_a_poison_image_fails_alone_and_every_batch_mate_is_answered(tmp_path: Path) -> None:
     port = free_port()
     env = clean_environment(
-        EVISION_CLASSIFIER="tests.worker.poison:crashing_classifier",
-        EVISION_WAIT_SECONDS="60",
+        WorkerSettings.from_values(classifier="tests.worker.poison:crashing_classifier"),
+        WebSettings.from_values(wait_seconds=60),
         PYTHONPATH=str(Path(__file__).resolve().parents[2]),
     )
     up = subprocess.Popen(

@@ -12,6 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from services.elasticity.supervisor import SupervisorSettings
+from services.web.settings import WebSettings
 from tests.e2e.conftest import free_port, wait_until_healthy
 from tests.e2e.images import GOLDEN, golden_bytes
 from tests.e2e.up_process import clean_environment, interrupt, up_command
@@ -44,8 +46,7 @@ def _alive(pid: int) -> bool:
 )
 def test_up_serves_and_stops_cleanly_on_ctrl_c(tmp_path: Path, options: list[str]) -> None:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("EVISION_", "AWS_"))}
-    env["PORT"] = str(port)  # the port comes from PORT when --port is not given
+    env = clean_environment(WebSettings.from_values(port=port))  # the port from the settings, no --port
     up = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "up", "--data-dir", str(tmp_path / "data"), *options],
         env=env,
@@ -123,7 +124,7 @@ def test_up_logs_changes_and_a_summary_not_every_batch_and_period(tmp_path: Path
     import asyncio
 
     port = free_port()
-    env = clean_environment(EVISION_SUMMARY_SECONDS="1")
+    env = clean_environment(WebSettings.from_values(summary_seconds=1))
     command = up_command(port, tmp_path / "d")
     command += ["--scale-period", "0.5", "--max-workers", "1"]
     up = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -160,9 +161,9 @@ def test_up_logs_changes_and_a_summary_not_every_batch_and_period(tmp_path: Path
 def test_up_deletes_expired_inputs_and_results_in_the_background(tmp_path: Path) -> None:
     data = tmp_path / "d"
     port = free_port()
-    expiry = "0.00002"  # days: ~1.7 s
+    expiry = 0.00002  # days: ~1.7 s
     env = clean_environment(
-        EVISION_INPUT_EXPIRY_DAYS=expiry, EVISION_RESULT_EXPIRY_DAYS=expiry, EVISION_SWEEP_SECONDS="0.3"
+        SupervisorSettings.from_values(input_expiry_days=expiry, result_expiry_days=expiry, sweep_seconds=0.3)
     )
     up = subprocess.Popen(
         up_command(port, data, "--workers", "1"),

@@ -30,10 +30,14 @@ def up_command(port: int, data_dir: Path, *options: str) -> list[str]:
     ]
 
 
-def clean_environment(**settings: str) -> dict[str, str]:
-    """This process's environment without EVISION_* and AWS_* variables, plus `settings`."""
+def clean_environment(*settings: EvisionSettings, **other: str) -> dict[str, str]:
+    """This process's environment without EVISION_* and AWS_* variables, plus the explicit fields
+    of each of `settings` (rendered by the settings classes, never typed by hand) and `other`
+    variables that are not ours (e.g. PYTHONPATH)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EVISION_", "AWS_"))}
-    return {**env, **settings}
+    for each in settings:
+        env.update(each.environment(explicit_only=True))
+    return {**env, **other}
 
 
 def interrupt(up: subprocess.Popen[str]) -> str:
@@ -62,10 +66,9 @@ def running_up(
     """`evision up` on a free port with `options` and `settings` (explicit ones only), healthy;
     interrupted (Ctrl-C) at exit, its output then in `.output`."""
     port = free_port()
-    environment = {} if settings is None else settings.environment(explicit_only=True)
     process = subprocess.Popen(
         up_command(port, data_dir, *options),
-        env=clean_environment(**environment),
+        env=clean_environment(*([] if settings is None else [settings])),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -124,9 +124,9 @@ def test_local_policy_rejects_impossible_bounds(settings, fixed):
 
 
 def test_settings_come_from_the_environment(monkeypatch):
-    monkeypatch.setenv("EVISION_SCALE_PERIOD", "0.5")
-    monkeypatch.setenv("EVISION_MAX_WORKERS", "2")
-    monkeypatch.setenv("EVISION_MIN_WORKERS", "1")
+    given = SupervisorSettings.from_values(scale_period=0.5, max_workers=2, min_workers=1)
+    for variable, value in given.environment(explicit_only=True).items():
+        monkeypatch.setenv(variable, value)
     policy = local_policy(SupervisorSettings())
     assert (policy.period_seconds, policy.min_capacity, policy.max_capacity) == (0.5, 1, 2)
 

@@ -41,6 +41,7 @@ from infra.user_data import render_bootstrap
 from services.adapters.registry import open_backend
 from services.contract import ReplyMessage, RequestMessage, new_request_id
 from services.settings import BackendSettings
+from services.worker.settings import WorkerSettings
 from tests.worker.imds import running_imds
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -168,19 +169,22 @@ def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(
     s3.create_bucket(Bucket=f"{prefix}-assets")
     s3.upload_file(str(archive), f"{prefix}-assets", "bundle.zip")
 
+    worker_settings = WorkerSettings.from_values(
+        backend="aws",
+        input_bucket=settings.input_bucket,
+        output_bucket=settings.output_bucket,
+        request_queue=settings.request_queue,
+        dead_letter_queue=settings.dead_letter_queue,
+        max_receives=3,
+        visibility_timeout=60,
+        batch_size=10,
+        asg_name=group,
+        engine=engine,
+    )
     service_env = {
-        "EVISION_BACKEND": "aws",
-        "EVISION_INPUT_BUCKET": settings.input_bucket,
-        "EVISION_OUTPUT_BUCKET": settings.output_bucket,
-        "EVISION_REQUEST_QUEUE": settings.request_queue,
-        "EVISION_DEAD_LETTER_QUEUE": settings.dead_letter_queue,
-        "EVISION_MAX_RECEIVES": "3",
-        "EVISION_VISIBILITY_TIMEOUT": "60",
+        **worker_settings.environment(explicit_only=True),
         "AWS_REGION": "us-east-1",
         "AWS_DEFAULT_REGION": "us-east-1",
-        "EVISION_BATCH_SIZE": "10",
-        "EVISION_ASG_NAME": group,
-        "EVISION_ENGINE": engine,
     }
     script = sandbox / "user-data.sh"
     script.write_text(
@@ -241,12 +245,13 @@ def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(
         # Only here: the emulator, its credentials, and a given instance id (no metadata service).
         **{k: v for k, v in os.environ.items() if k.startswith("AWS_") and k not in environment},
         "AWS_EC2_METADATA_DISABLED": "true",
-        "EVISION_INSTANCE_ID": instance_id,
     }
     log_path = sandbox / "worker.log"
     # The instance's lifecycle state comes from an emulated metadata service on 127.0.0.1.
     with running_imds("InService") as imds_url, log_path.open("wb") as log:
-        worker_env["EVISION_IMDS_URL"] = imds_url
+        # A given instance id (no metadata service to ask it of) and the emulated service's address.
+        here = worker_settings.model_copy(update={"instance_id": instance_id, "imds_url": imds_url})
+        worker_env.update(here.environment(explicit_only=True))
         launched = time.monotonic()
         worker = subprocess.Popen(command, env=worker_env, stdout=log, stderr=subprocess.STDOUT, cwd=sandbox)
         try:

@@ -13,6 +13,7 @@ from infra.config import ServiceConfig
 from infra.load_balancer import LoadBalancer
 from infra.waf import RateLimitAcl
 from infra.web import HTTP_PORT, WebTier
+from services.web.settings import WebSettings
 from tests.infra.stacks import host_props
 
 WAIT = 60
@@ -32,7 +33,9 @@ def build(
         stack,
         "Web",
         host=host,
-        service_env={"EVISION_BACKEND": "aws", "EVISION_REPLY_QUEUE_PREFIX": "replies"},
+        service_env=WebSettings.from_values(backend="aws", reply_queue_prefix="replies").environment(
+            explicit_only=True
+        ),
         min_capacity=1,
         max_capacity=4,
         drain_seconds=WAIT + 15,

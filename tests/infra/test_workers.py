@@ -13,6 +13,7 @@ from aws_cdk.assertions import Template
 from infra.images import machine_image
 from infra.workers import Workers
 from services.elasticity.policy import ScalingPolicy
+from services.settings import BackendSettings
 from tests.infra.stacks import host_props
 
 POLICY = replace(ScalingPolicy(), min_capacity=1, max_capacity=7)
@@ -26,7 +27,7 @@ def built(stack, bundle_dir) -> tuple[Workers, dict[str, Any]]:
         host=host_props(stack, bundle_dir, instance_type="c7i.large", volume_gib=12, max_azs=2),
         policy=POLICY,
         request_queue=sqs.Queue(stack, "Requests"),
-        service_env={"EVISION_BACKEND": "aws"},
+        service_env=BackendSettings.from_values(backend="aws").environment(explicit_only=True),
         drain_seconds=95,
         group_name="test-workers",
     )

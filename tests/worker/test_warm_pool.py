@@ -18,6 +18,7 @@ import pytest
 
 from services.adapters.registry import open_backend
 from services.contract import ReplyMessage, RequestMessage, new_request_id
+from services.log_config import LoggingSettings
 from services.worker.settings import WorkerSettings
 from tests.conftest import settings_for
 from tests.e2e.images import golden_bytes
@@ -44,8 +45,11 @@ def test_a_warmed_instance_receives_nothing_until_in_service(moto_endpoint, imds
     placed = settings.model_copy(
         update={"asg_name": "workers", "lifecycle_hook": "launch", "imds_url": imds, "instance_id": "i-0warm"}
     )
-    env = {**os.environ, **placed.environment()}
-    env["EVISION_LOG_LEVEL"] = "INFO"
+    env = {
+        **os.environ,
+        **placed.environment(),
+        **LoggingSettings.from_values(log_level="INFO").environment(),
+    }
     worker = subprocess.Popen([sys.executable, "-m", "services.cli", "worker"], env=env, cwd=ROOT)
     try:
         deadline = time.monotonic() + 30

@@ -8,12 +8,9 @@ hold locally and in the cloud alike.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
-import resource
 import signal
-from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -21,68 +18,29 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors.multiprocess import SIGNALS, Multiprocess
 
 from services.log_config import dict_config
-from services.web.http.connection_guard import ConnectionLimits, GuardedHttpToolsProtocol, guarded_protocol
+from services.web.http.connection_guard import guarded_protocol
+from services.web.http.limits import connection_limits
+from services.web.http.spawned import APP_FACTORY, EnvironmentGuardedProtocol
 from services.web.main import create_app
 from services.web.settings import WebSettings
 
 log = logging.getLogger(__name__)
 
-# File descriptors kept out of the connection budget: the queue database, blob files, the
-# emulator's or AWS's sockets, logs, the listening socket.
-FD_RESERVE = 128
 
-
-def raise_fd_limit() -> int:
-    """Raise this process's soft file-descriptor limit to its hard limit; returns the soft limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or hard > soft:
-        wanted = 1 << 16 if hard == resource.RLIM_INFINITY else hard
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-            soft = wanted
-        except (ValueError, OSError):
-            log.warning("could not raise the file-descriptor limit above %d", soft)
-    return soft
-
-
-def connection_limits(settings: WebSettings) -> ConnectionLimits:
-    most = settings.max_connections or max(16, raise_fd_limit() - FD_RESERVE)
-    return ConnectionLimits(
-        header_seconds=settings.header_seconds,
-        body_idle_seconds=settings.body_idle_seconds,
-        max_header_bytes=settings.max_header_bytes,
-        max_connections=most,
-    )
-
-
-def server_config(app: FastAPI, settings: WebSettings, *, host: str, port: int) -> uvicorn.Config:
+def server_config(app: FastAPI, settings: WebSettings) -> uvicorn.Config:
     limits = connection_limits(settings)
     log.debug("connection limits: %s", limits)
     return uvicorn.Config(
         app,
-        host=host,
-        port=port,
+        host=settings.host,
+        port=settings.port,
         http=guarded_protocol(limits),
         log_config=dict_config(),
         access_log=False,
     )
 
 
-@functools.cache
-def _limits_from_environment() -> ConnectionLimits:
-    return connection_limits(WebSettings())
-
-
-class EnvironmentGuardedProtocol(GuardedHttpToolsProtocol):
-    """The bounds of this process's own settings (its environment): a class importable by name,
-    as uvicorn's spawned web processes need (a class made at run time does not pickle)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.limits = _limits_from_environment()
-        super().__init__(*args, **kwargs)
-
-
-def serve(settings: WebSettings, *, host: str, port: int) -> bool:
+def serve(settings: WebSettings) -> bool:
     """Serve the web tier until SIGINT/SIGTERM; False if it did not start (e.g. cannot bind).
 
     One process: the app in this process. Several (`settings.web_processes`): uvicorn's process
@@ -92,16 +50,16 @@ def serve(settings: WebSettings, *, host: str, port: int) -> bool:
     """
     processes = settings.web_processes
     if processes <= 1:
-        server = uvicorn.Server(server_config(create_app(settings), settings, host=host, port=port))
+        server = uvicorn.Server(server_config(create_app(settings), settings))
         with contextlib.suppress(SystemExit):  # uvicorn exits 1 if it cannot bind
             server.run()
         return server.started
     os.environ.update(settings.environment())  # the spawned processes' settings
     config = uvicorn.Config(
-        "services.web.main:create_app",
+        APP_FACTORY,
         factory=True,
-        host=host,
-        port=port,
+        host=settings.host,
+        port=settings.port,
         workers=processes,
         http=EnvironmentGuardedProtocol,
         log_config=dict_config(),
