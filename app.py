@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """The CDK app: the whole Elastic Vision service on AWS in one stack (see infra/).
 
-The only place that reads CDK context (cdk.json, or `-c key=value`):
-`stage` (dev | prod), `minCapacity`, `maxCapacity`, `modelAmiId`, `workerInstanceType`,
-`webInstanceType`, `maxReceives`, `sshCidr`. Every synthesis runs the cdk-nag AwsSolutions checks;
-an unacknowledged finding fails it.
+The only place that reads CDK context (cdk.json, or `-c key=value`): `stage` (dev | prod) and
+every key of `infra.config.CONTEXT_KEYS` (each with its default and meaning in `ServiceConfig`;
+the README lists them). Every synthesis runs the cdk-nag AwsSolutions checks; an unacknowledged
+finding fails it.
 """
 
 from __future__ import annotations

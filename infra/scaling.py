@@ -5,7 +5,7 @@ EC2 Auto Scaling step policy; every number (thresholds, steps, periods, datapoin
 from those rules, so `decide()` (local supervisor), the simulator and the cloud follow one definition.
 
 Metrics, each a Maximum over the rule's period (not CDK's default 5-minute period):
-- fast (10 s): the depth the web tier publishes at high resolution (`services/web/depth_metrics.py`);
+- fast (10 s): the depth the web tier publishes at high resolution (`services/web/fast_scaling.py`);
 - backstop (60 s): SQS's `ApproximateNumberOfMessagesVisible` and visible + NotVisible; its
   scale-from-zero rule uses metric math on the group's `GroupDesiredCapacity`, so the ASG needs
   group metrics enabled.

@@ -22,7 +22,7 @@ The rules (each is one alarm + one policy in the cloud)
   the largest capacity wins (what EC2 Auto Scaling does with simultaneous policies).
 
 Why not a step at ">= 1 visible message"
-An Auto Scaling alarm action runs again for every period the alarm stays in ALARM. With a step
+An Auto Scaling alarm action runs again while the alarm stays in ALARM. With a step
 at >= 1 message (needed to start from zero), a steady trickle that one worker keeps up with
 still shows a few visible messages at most sample times, so capacity would grow by one after
 every warm-up up to the maximum - in AWS as much as locally. The "from zero" rule handles the first
@@ -30,26 +30,26 @@ message; the scale-out steps start at a backlog that one worker could NOT clear 
 acceptable delay. Visible messages (not in-flight) measure backlog rather than load: when the
 workers keep up, messages are received as they arrive and the visible count stays near zero.
 
-Why these default numbers (backlog-per-instance reasoning)
-- One worker process does ~120 img/s (an EC2 worker instance, 2 vCPUs: ~250 img/s). Acceptable
-  queueing delay for a synchronous upload: ~8 s. Backlog one worker clears within that delay:
-  120 img/s x 8 s ~= 1000 messages -> the first step starts at 1000 (half that time per instance).
-- Larger backlogs add more at once: 5000 (~40 s of one worker) -> +3, 20000 (~3 min of one
-  worker) -> +6, so an overload reaches the 20-instance maximum within a few periods.
+Why these defaults (the values are the fields of `ScalingPolicy` and `DEFAULT_SCALE_OUT_STEPS`;
+this says how they were reasoned, not what they are)
+- The first scale-out step starts at the backlog one worker clears within the delay a synchronous
+  upload can accept (the worker's images/s, `simulator/calibration.py`, times a few seconds), so
+  a backlog the running workers clear on their own never adds one. Larger backlogs (tens of
+  seconds, then minutes, of one worker's work) add more at once, so an overload reaches
+  `max_capacity` within a few periods.
 - CDK's QueueProcessingService defaults ([<=0: -1], [>=100: +1], [>=500: +5]) on a 5-minute
   Maximum would add an instance for 100 messages, i.e. < 1 s of work for one worker - gone long
   before a new instance has booted (1-3 min). Its scale-in ([<=0: -1]) looks at visible messages
   only, so it removes workers that are still busy, and shrinks one instance at a time.
 - Known limit: the steps are on the raw visible count, not divided by capacity (CloudWatch can
   do that with metric math). With the warm-up accounting and visible ~= 0 whenever the workers
-  keep up, a sustained backlog >= 1000 means they do not, which is when adding is right.
-- 2 of 3 periods: a backlog seen at two sample times persisted for at least a period, so it is
-  not a blip that the running workers clear on their own (cloud: 1-minute periods).
-- Warm-up 3 periods (cloud: 30 s at 10 s periods, the start of a warm-pool instance); scale in
-  after 5 idle periods (cloud: 50 s, cheap because idle instances go back to the warm pool,
-  Stopped; locally 5 s at 1 s periods) - long enough to span the gaps of a flapping load, short
-  enough to reach 0 soon after the queue drains. The SQS 1-minute backstop applies the same counts
-  at its own period (5 idle minutes).
+  keep up, a sustained backlog past the first step means they do not, which is when adding is right.
+- `scale_out_datapoints_to_alarm` of `scale_out_evaluation_periods`: a backlog seen at two sample
+  times persisted for at least a period, so it is not a blip the running workers clear.
+- `warmup_periods` spans the start of a warm-pool instance at the cloud's period; scale-in after
+  `scale_in_idle_periods` idle periods: cheap, because idle instances go back to the warm pool
+  (Stopped), long enough to span the gaps of a flapping load, short enough to reach 0 soon after
+  the queue drains. The SQS 1-minute backstop applies the same counts at its own period.
 Locally the same step table and period counts apply with a shorter period (`ScalingPolicy.local`).
 """
 
