@@ -17,9 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import free_port, wait_until_healthy
 from tests.e2e.images import GOLDEN
-from tests.e2e.up_process import running_up
+from tests.fixtures import free_port, running_up, wait_until_healthy
 
 ROOT = Path(__file__).parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import httpx
 import pytest
 
 from services.adapters.registry import open_backend
@@ -22,43 +19,10 @@ from services.settings import BackendSettings
 from services.web.settings import WebSettings
 from services.worker.settings import WorkerSettings
 from tests.conftest import settings_for
+from tests.fixtures import free_port, stop, wait_until_healthy
 
 REPLY_QUEUE = "e2e-replies"
 VISIBILITY_TIMEOUT = 5  # short, so a killed worker's messages come back quickly
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_until_healthy(
-    url: str, process: subprocess.Popen[bytes] | subprocess.Popen[str], timeout: float = 30
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"service exited with {process.returncode}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"{url} not healthy after {timeout} s")
-
-
-def stop(process: subprocess.Popen[bytes], timeout: float = 30) -> int:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    return process.returncode
 
 
 @dataclass

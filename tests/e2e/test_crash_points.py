@@ -31,8 +31,8 @@ from services.web.uploads.idempotency import IdempotencyKeys, Remembered
 from services.web.uploads.idempotency import blob_key as idempotency_blob_key
 from services.worker.settings import WorkerSettings
 from tests.conftest import settings_for
-from tests.e2e.conftest import free_port, stop, wait_until_healthy
 from tests.e2e.images import GOLDEN, golden_bytes
+from tests.fixtures import free_port, stop, wait_until_healthy
 
 IMAGE = "cat.jpg"
 SWEEP_SECONDS = 0.5

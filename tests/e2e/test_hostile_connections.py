@@ -18,9 +18,8 @@ import httpx
 import pytest
 
 from services.web.settings import WebSettings
-from tests.e2e.conftest import free_port, wait_until_healthy
 from tests.e2e.images import GOLDEN, golden_bytes
-from tests.e2e.up_process import clean_environment, interrupt, up_command
+from tests.fixtures import clean_environment, free_port, interrupt, up_command, wait_until_healthy
 
 FD_LIMIT = 1024
 HEADER_SECONDS = 3.0

@@ -15,9 +15,8 @@ import httpx
 
 from services.web.settings import WebSettings
 from services.worker.settings import WorkerSettings
-from tests.e2e.conftest import free_port, wait_until_healthy
 from tests.e2e.images import GOLDEN, golden_bytes
-from tests.e2e.up_process import clean_environment, interrupt, up_command
+from tests.fixtures import clean_environment, free_port, interrupt, up_command, wait_until_healthy
 from tests.worker.poison import POISON
 
 

@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.e2e.up_process import running_up
+from tests.fixtures import running_up
 
 EXAMPLES = 40
 

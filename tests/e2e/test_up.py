@@ -14,29 +14,16 @@ import pytest
 
 from services.elasticity.supervisor import SupervisorSettings
 from services.web.settings import WebSettings
-from tests.e2e.conftest import free_port, wait_until_healthy
 from tests.e2e.images import GOLDEN, golden_bytes
-from tests.e2e.up_process import clean_environment, interrupt, up_command
-
-
-def _children(pid: int) -> list[int]:
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[1]) == pid:
-            children.append(int(stat.parent.name))
-    return children
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+from tests.fixtures import (
+    alive,
+    children,
+    clean_environment,
+    free_port,
+    interrupt,
+    up_command,
+    wait_until_healthy,
+)
 
 
 @pytest.mark.parametrize(
@@ -57,7 +44,7 @@ def test_up_serves_and_stops_cleanly_on_ctrl_c(tmp_path: Path, options: list[str
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(url, up)
-        workers = _children(up.pid)
+        workers = children(up.pid)
         assert len(workers) == 1
         response = httpx.post(
             f"{url}/upload", files={"myfile": ("cat.jpg", golden_bytes("cat.jpg"))}, timeout=60
@@ -69,7 +56,7 @@ def test_up_serves_and_stops_cleanly_on_ctrl_c(tmp_path: Path, options: list[str
         output = interrupt(up)
     assert up.returncode == 0, output
     assert f"http://127.0.0.1:{port}" in output
-    assert not [pid for pid in workers if _alive(pid)], "worker processes left behind"
+    assert not [pid for pid in workers if alive(pid)], "worker processes left behind"
     if "--emulate" not in options:
         assert (tmp_path / "data").is_dir()
 
@@ -144,7 +131,7 @@ def test_up_logs_changes_and_a_summary_not_every_batch_and_period(tmp_path: Path
         wait_until_healthy(url, up)
         assert asyncio.run(burst()) == [200] * 40
         deadline = time.monotonic() + 20
-        while _children(up.pid) and time.monotonic() < deadline:  # scaled back in
+        while children(up.pid) and time.monotonic() < deadline:  # scaled back in
             time.sleep(0.1)
     finally:
         output = interrupt(up)

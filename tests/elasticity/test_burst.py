@@ -25,8 +25,8 @@ import pytest
 from services.elasticity.policy import ScalingPolicy
 from services.log_config import LoggingSettings
 from services.status import DecisionRecord, read_snapshot, status_path
-from tests.e2e.conftest import free_port, wait_until_healthy
 from tests.elasticity.conftest import wait_for
+from tests.fixtures import children, free_port, wait_until_healthy
 
 ROOT = Path(__file__).parents[2]
 PERIOD = 0.5
@@ -38,18 +38,6 @@ golden = pytest.importorskip("model.golden", reason="the model's golden images a
 # The service runs the committed model, so each golden image must get its recorded label.
 EXPECTED = {name: image.expected_label for name, image in golden.golden_by_name().items()}
 IMAGE_BYTES = {name: image.read_bytes() for name, image in golden.golden_by_name().items()}
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.append(int(stat.parent.name))
-    return found
 
 
 def _decisions(log: Path) -> list[DecisionRecord]:
@@ -102,12 +90,12 @@ def test_burst_scales_out_from_zero_answers_everything_and_scales_back_in(tmp_pa
         wait_for(lambda: read_snapshot(status_path(data)) is not None)
         snapshot = read_snapshot(status_path(data))
         assert snapshot is not None and (snapshot.desired, snapshot.running) == (0, 0)
-        assert _children(up.pid) == []  # min 0: no worker while idle
+        assert children(up.pid) == []  # min 0: no worker while idle
 
         def drain_one_mid_burst(answered: int) -> None:
             # Once a third is answered, a worker is busy with a batch: ask it to drain.
             if answered == IMAGES // 3 and not drained:
-                workers = _children(up.pid)
+                workers = children(up.pid)
                 if workers:
                     drained.append(workers[0])
                     os.kill(workers[0], signal.SIGTERM)
@@ -115,7 +103,7 @@ def test_burst_scales_out_from_zero_answers_everything_and_scales_back_in(tmp_pa
         started = time.time()
         answers = asyncio.run(_burst(url, drain_one_mid_burst))
         finished = time.time()
-        wait_for(lambda: _children(up.pid) == [], timeout=IDLE_WINDOW + 10 * PERIOD)
+        wait_for(lambda: children(up.pid) == [], timeout=IDLE_WINDOW + 10 * PERIOD)
         back_to_zero = time.time()
         up.send_signal(signal.SIGINT)
         assert up.wait(30) == 0

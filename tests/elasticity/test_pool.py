@@ -6,21 +6,11 @@ import logging
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.elasticity.conftest import ready_pids, wait_for
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is not alive; the pool reaps its children, so check the state too.
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+from tests.fixtures import alive
 
 
 def test_scale_in_drains_the_surplus_and_never_kills(make_pool, tmp_path):
@@ -34,12 +24,12 @@ def test_scale_in_drains_the_surplus_and_never_kills(make_pool, tmp_path):
     kept = pool.running[0]
     wait_for(lambda: (pool.reap(), not pool.draining)[1], timeout=10)
     assert [(e.code, e.requested) for e in pool.exits] == [(0, True), (0, True)]  # drained, not killed
-    assert pool.running == [kept] and kept in first and _alive(kept)
+    assert pool.running == [kept] and kept in first and alive(kept)
 
     pool.shutdown(drain_seconds=10)
     assert not pool.running and not pool.draining
     assert [e.code for e in pool.exits] == [0, 0, 0]
-    assert not any(_alive(pid) for pid in first)
+    assert not any(alive(pid) for pid in first)
 
 
 def test_a_crashed_worker_is_replaced_with_backoff(make_pool, caplog):
@@ -88,7 +78,7 @@ def test_shutdown_kills_only_after_the_drain_timeout_and_says_so(make_pool, tmp_
     assert time.monotonic() - started >= 0.5
     assert [(e.code, e.requested) for e in pool.exits] == [(-signal.SIGKILL, True)]
     assert f"worker {pid} still busy after 0.5 s of draining: killing it" in caplog.text
-    assert not _alive(pid)
+    assert not alive(pid)
 
 
 @pytest.mark.parametrize("count", [0, 2])

@@ -23,9 +23,8 @@ from services.elasticity.simulator.calibration import local_on_this_machine
 from services.elasticity.simulator.presets import local_world
 from services.elasticity.simulator.results import summarize
 from services.elasticity.simulator.workloads import parse_workload
-from tests.e2e.conftest import free_port, wait_until_healthy
 from tests.e2e.images import GOLDEN, golden_bytes
-from tests.elasticity.test_burst import _children
+from tests.fixtures import children, free_port, wait_until_healthy
 
 ROOT = Path(__file__).parents[2]
 PERIOD = 0.5
@@ -63,7 +62,7 @@ def test_the_local_preset_predicts_the_supervisors_burst(tmp_path):
         started = time.monotonic()
         answers = asyncio.run(_burst(url))
         deadline = time.monotonic() + 30
-        while _children(up.pid) and time.monotonic() < deadline:
+        while children(up.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
         back_to_zero = time.monotonic() - started
     finally:

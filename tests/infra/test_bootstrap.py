@@ -42,6 +42,7 @@ from services.adapters.registry import open_backend
 from services.contract import ReplyMessage, RequestMessage, new_request_id
 from services.settings import BackendSettings
 from services.worker.settings import WorkerSettings
+from tests.fixtures import emulated_group_instance
 from tests.worker.imds import running_imds
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,32 +92,6 @@ def read_unit(path: Path) -> dict[str, str]:
 
 def read_env_file(path: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in path.read_text().splitlines() if line)
-
-
-def emulated_group(group: str, *, size: int, most: int) -> list[str]:
-    """Create an Auto Scaling group of `size` instances (at most `most`) in the emulator; their ids."""
-    import boto3
-
-    autoscaling = boto3.client("autoscaling", region_name="us-east-1")
-    autoscaling.create_launch_configuration(
-        LaunchConfigurationName=group, ImageId="ami-12c6146b", InstanceType="c7i.large"
-    )
-    autoscaling.create_auto_scaling_group(
-        AutoScalingGroupName=group,
-        LaunchConfigurationName=group,
-        MinSize=0,
-        MaxSize=most,
-        DesiredCapacity=size,
-        AvailabilityZones=["us-east-1a"],
-    )
-    [found] = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
-    return [str(instance["InstanceId"]) for instance in found["Instances"]]
-
-
-def emulated_group_instance(group: str) -> str:
-    """An Auto Scaling group of one instance in the emulator; that instance's id."""
-    [instance] = emulated_group(group, size=1, most=1)
-    return instance
 
 
 @pytest.fixture
