@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
 
-.PHONY: install install-dev lock wheelhouse up status test lint fmt bench soak synth bootstrap deploy destroy clean
+.PHONY: install install-dev lock wheelhouse up status test test-slow lint fmt bench soak synth bootstrap deploy destroy clean
 
 install: $(RUNTIME)
 install-dev: $(DEV)
@@ -28,8 +28,13 @@ up: install
 status: install
 	$(BIN)/evision status
 
+# The suite without the tests marked slow (the whole bench, the instance bootstrap): a few minutes.
 test: install-dev
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not slow"
+
+# The tests marked slow; CI runs them after `make test`.
+test-slow: install-dev
+	$(BIN)/pytest -m slow
 
 lint: install-dev
 	$(BIN)/ruff check .
