@@ -7,9 +7,9 @@ asks the backend (`Backend.delete_expired`), which is a no-op there.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
+from services.periodic import Periodic
 from services.ports import Backend
 
 log = logging.getLogger("evision.retention")
@@ -20,9 +20,7 @@ class RetentionSweeper:
 
     def __init__(self, backend: Backend, *, every: float) -> None:
         self._backend = backend
-        self._every = every
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._periodic = Periodic(self.sweep, every=every, name="retention", at_start=True)
         self.removed = 0
 
     def sweep(self) -> int:
@@ -37,16 +35,7 @@ class RetentionSweeper:
         return removed
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="retention", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            self.sweep()
-            if self._stop.wait(self._every):
-                return
+        self._periodic.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        self._periodic.stop()

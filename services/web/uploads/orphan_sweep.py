@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 
 from services.contract import RequestMessage, id_floor
+from services.periodic import Periodic
 from services.ports import BlobNotFoundError, BlobStore, MessageQueue
 
 log = logging.getLogger(__name__)
@@ -69,13 +69,11 @@ class OrphanSweep:
         self._requests = requests
         self._dead_letters = dead_letters
         self._reply_to = reply_to
-        self._period = period
         self._margin = margin
         self._clock = clock
         self._idle_since: float | None = None  # the earlier of two idle reads
         self._checked: str | None = None  # the checkpoint, once read
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._periodic = Periodic(self._sweep_or_restart, every=period, name="orphan-sweep")
         self.resent = 0
 
     def sweep(self) -> int:
@@ -124,19 +122,15 @@ class OrphanSweep:
             name,
         )
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="orphan-sweep", daemon=True)
-        self._thread.start()
+    def _sweep_or_restart(self) -> None:
+        try:
+            self.sweep()
+        except Exception:
+            self._idle_since = None  # a failed look proves nothing: watch for idleness anew
+            raise
 
-    def _run(self) -> None:
-        while not self._stop.wait(self._period):
-            try:
-                self.sweep()
-            except Exception:  # the next period tries again; the service goes on
-                log.exception("the orphan sweep failed")
-                self._idle_since = None
+    def start(self) -> None:
+        self._periodic.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        self._periodic.stop()

@@ -1,0 +1,42 @@
+"""A background thread that runs one step every period until stopped; a failed step is logged and
+the next period tries again (the service goes on)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+
+class Periodic:
+    def __init__(
+        self, step: Callable[[], object], *, every: float, name: str, at_start: bool = False
+    ) -> None:
+        self._step = step
+        self._every = every
+        self._name = name
+        self._at_start = at_start
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop; returns once a step in progress has ended."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        if self._at_start:
+            self._once()
+        while not self._stop.wait(self._every):
+            self._once()
+
+    def _once(self) -> None:
+        try:
+            self._step()
+        except Exception:
+            logging.getLogger(__name__).exception("%s failed; trying again in %g s", self._name, self._every)
