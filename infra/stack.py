@@ -126,6 +126,7 @@ class ServiceStack(Stack):
             min_capacity=config.web_min_capacity,
             max_capacity=config.web_max_capacity,
             drain_seconds=config.web_wait_seconds + 15,
+            group_name=f"{self.stack_name}-web",
             ssh_cidr=config.ssh_cidr,
         )
         load_balancer = LoadBalancer(
@@ -138,6 +139,7 @@ class ServiceStack(Stack):
             certificate_arn=config.certificate_arn,
             retain_logs=config.retain_data,
         )
+        web.behind(load_balancer.target_group)
         web.scale_on_requests(WebCapacity().target_requests_per_minute)
         if config.waf_rate_limit is not None:
             RateLimitAcl(

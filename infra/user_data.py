@@ -10,10 +10,30 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 Role = Literal["worker", "web"]
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """Where a web instance signals CloudFormation once it serves (values may be tokens)."""
+
+    stack: str
+    resource: str  # the Auto Scaling group's logical id
+    target_group: str  # the signal waits until this target group sees the instance healthy
+    health_seconds: int
+
+    def parameters(self) -> dict[str, str]:
+        return {
+            "EV_SIGNAL_STACK": self.stack,
+            "EV_SIGNAL_RESOURCE": self.resource,
+            "EV_TARGET_GROUP": self.target_group,
+            "EV_HEALTH_SECONDS": str(self.health_seconds),
+        }
+
 
 BOOTSTRAP_SCRIPT = Path(__file__).parent / "bootstrap" / "bootstrap.sh"
 MARKER = "# @@PARAMETERS@@"
@@ -28,10 +48,18 @@ def render_bootstrap(
     drain_seconds: int = 90,
     web_port: int = 80,
     lock: str = "requirements.lock",
+    group: str = "",
+    launch_hook: str = "",
+    signal: Signal | None = None,
 ) -> str:
-    """The user-data script that installs and starts `role` with `service_env` as its settings."""
+    """The user-data script that installs and starts `role` with `service_env` as its settings;
+    `group` (and its `launch_hook`) are told when the instance cannot serve; `signal`: the web
+    tier's rollout signal."""
     parameters = {
         "EV_ROLE": role,
+        **({"EV_GROUP": group} if group else {}),
+        **({"EV_LAUNCH_HOOK": launch_hook} if launch_hook else {}),
+        **({} if signal is None else signal.parameters()),
         "EV_BUNDLE_URL": bundle_url,
         "EV_DRAIN_SECONDS": str(drain_seconds),
         "EV_WEB_PORT": str(web_port),

@@ -7,21 +7,43 @@ balancer's requests per target (see `infra/load_balancer.py` and `scale_on_reque
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from aws_cdk import Duration
+import aws_cdk as cdk
+import jsii
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra.hosts import HostProps, host_role
 from infra.nag import acknowledge
-from infra.user_data import render_bootstrap
+from infra.permissions import group_arn, group_arn_evidence
+from infra.user_data import Signal, render_bootstrap
 
 HTTP_PORT = 80
-# An instance boots and installs from the wheelhouse in ~50 s (FIELD-NOTES); its requests
-# count towards the group's metric only after this.
+# An instance boots and installs from the wheelhouse in ~50 s (FIELD-NOTES; the bootstrap
+# sandbox: ~30-45 s of install); its requests count towards the group's metric only after this.
 WARMUP = Duration.seconds(90)
+# How long a new instance has to install, answer /healthz and be seen healthy by the load
+# balancer (2 checks 10 s apart) before CloudFormation gives up on it and rolls the update back:
+# several times the ~1-2 minutes it takes, for a slow day.
+HEALTH_SECONDS = 480
+SIGNAL_TIMEOUT = Duration.seconds(HEALTH_SECONDS + 120)
+
+
+@jsii.implements(cdk.IStableStringProducer)
+class _Later:
+    """A value known only once the rest of the stack exists (the group's logical id, the target
+    group made with the load balancer), for user data rendered before them."""
+
+    def __init__(self, produce: Callable[[], str]) -> None:
+        self._produce = produce
+
+    def produce(self) -> str:
+        return self._produce()
 
 
 class WebTier(Construct):
@@ -35,9 +57,12 @@ class WebTier(Construct):
         min_capacity: int,
         max_capacity: int,
         drain_seconds: int,
+        group_name: str,
         ssh_cidr: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.group_name = group_name
+        self._target_group: elbv2.IApplicationTargetGroup | None = None
         self.role = host_role(self, host, description="Elastic Vision web tier instances")
         # Inbound only from the load balancer (it adds that rule when the group becomes its target).
         self.security_group = ec2.SecurityGroup(
@@ -57,6 +82,13 @@ class WebTier(Construct):
                 service_env=service_env,
                 web_port=HTTP_PORT,
                 drain_seconds=drain_seconds,  # the uploads in hand may wait up to the web wait
+                group=group_name,
+                signal=Signal(
+                    stack=Aws.STACK_NAME,
+                    resource=cdk.Lazy.string(_Later(self._group_logical_id)),
+                    target_group=cdk.Lazy.string(_Later(self._target_group_arn)),
+                    health_seconds=HEALTH_SECONDS,
+                ),
             )
         )
         self.launch_template = ec2.LaunchTemplate(
@@ -74,6 +106,7 @@ class WebTier(Construct):
         self.auto_scaling_group = autoscaling.AutoScalingGroup(
             self,
             "Group",
+            auto_scaling_group_name=group_name,  # fixed: the role names it, the user data too
             vpc=host.vpc,
             vpc_subnets=host.subnets,
             launch_template=self.launch_template,
@@ -86,10 +119,43 @@ class WebTier(Construct):
                 additional_types=[autoscaling.AdditionalHealthCheckType.ELB], grace_period=WARMUP
             ),
             # A new bundle rolls through the group one instance at a time, never below min - or
-            # max - 1 in service (CloudFormation's limit for MinInstancesInService).
+            # max - 1 in service (CloudFormation's limit for MinInstancesInService), and an old
+            # instance goes only once the new one has signalled that it serves (the bootstrap:
+            # /healthz here, then healthy behind the load balancer). Without the signals the old
+            # one would go as soon as the new one is InService, before it has installed anything.
+            signals=autoscaling.Signals.wait_for_min_capacity(timeout=SIGNAL_TIMEOUT),
             update_policy=autoscaling.UpdatePolicy.rolling_update(
-                max_batch_size=1, min_instances_in_service=min(min_capacity, max_capacity - 1)
+                max_batch_size=1,
+                min_instances_in_service=min(min_capacity, max_capacity - 1),
+                wait_on_resource_signals=True,
+                pause_time=SIGNAL_TIMEOUT,
             ),
+        )
+        # Its own instance: the rollout signal, and Unhealthy when it cannot serve.
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["cloudformation:SignalResource"], resources=[Aws.STACK_ID])
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["autoscaling:SetInstanceHealth"], resources=[group_arn(self, group_name)]
+            )
+        )
+        # DescribeTargetHealth has no resource-level permissions (Service Authorization Reference,
+        # Elastic Load Balancing V2; 2026-12).
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["elasticloadbalancing:DescribeTargetHealth"], resources=["*"])
+        )
+        acknowledge(
+            self.role,
+            group_arn_evidence(group_name),
+            "A web instance reports its own instance Unhealthy when it cannot serve. The group ARN's id "
+            "is generated at creation, so only that part is a wildcard.",
+        )
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "elasticloadbalancing:DescribeTargetHealth (read-only) supports no resource-level "
+            "permissions; the rollout waits until the load balancer sees this instance healthy.",
         )
         acknowledge(
             self.auto_scaling_group,
@@ -97,6 +163,20 @@ class WebTier(Construct):
             "Web instances come and go with the request rate; the dashboard shows the group metrics, "
             "nobody is to be notified per scaling event.",
         )
+
+    def behind(self, target_group: elbv2.IApplicationTargetGroup) -> None:
+        """The target group whose health check the rollout signal waits for."""
+        self._target_group = target_group
+
+    def _target_group_arn(self) -> str:
+        if self._target_group is None:
+            raise ValueError("WebTier.behind(target_group) was never called: the rollout signal needs it")
+        return self._target_group.target_group_arn
+
+    def _group_logical_id(self) -> str:
+        group = self.auto_scaling_group.node.default_child
+        assert isinstance(group, autoscaling.CfnAutoScalingGroup)
+        return cdk.Stack.of(self).get_logical_id(group)
 
     def scale_on_requests(self, requests_per_minute: int) -> None:
         """Target tracking on ALBRequestCountPerTarget (the group must be the load balancer's target)."""

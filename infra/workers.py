@@ -20,6 +20,9 @@ from services.elasticity.policy import ScalingPolicy
 from services.worker.settings import WorkerSettings
 
 LAUNCH_HOOK = "evision-worker-launch"  # the worker completes it (services/adapters/aws/lifecycle.py)
+# Boot, install and model load take ~1 minute (tests/infra/test_bootstrap.py's sandbox, plus the
+# calibration's boot); past this the launch is ABANDONed and the instance replaced.
+LAUNCH_TIMEOUT = Duration.minutes(10)
 
 
 class Workers(Construct):
@@ -50,15 +53,20 @@ class Workers(Construct):
         # completes once it knows whether it is entering the warm pool or service.
         self.role.add_to_principal_policy(
             iam.PolicyStatement(
-                actions=["autoscaling:SetInstanceProtection", "autoscaling:CompleteLifecycleAction"],
+                actions=[
+                    "autoscaling:SetInstanceProtection",
+                    "autoscaling:CompleteLifecycleAction",
+                    "autoscaling:SetInstanceHealth",
+                ],
                 resources=[group_arn(self, group_name)],
             )
         )
         acknowledge(
             self.role,
             group_arn_evidence(group_name),
-            "A worker protects its own instance from scale-in while busy and completes its own launch "
-            "lifecycle action. The group ARN's id is generated at creation, so only that part is a wildcard.",
+            "A worker protects its own instance from scale-in while busy, completes its own launch "
+            "lifecycle action and reports its own instance Unhealthy when it cannot serve. The group "
+            "ARN's id is generated at creation, so only that part is a wildcard.",
         )
         # Outbound only: the worker pulls from SQS and S3, nothing connects to it.
         self.security_group = ec2.SecurityGroup(
@@ -77,6 +85,8 @@ class Workers(Construct):
                 service_env=environment,
                 drain_seconds=drain_seconds,
                 lock=lock,  # the OpenVINO engine's lock where the deployment uses it
+                group=group_name,
+                launch_hook=LAUNCH_HOOK,
             )
         )
         self.launch_template = ec2.LaunchTemplate(
@@ -106,13 +116,15 @@ class Workers(Construct):
             default_instance_warmup=warmup,
         )
         # The launch waits until the worker says where it is going (InService or the warm pool), so
-        # a warm instance is stopped only once installed; CONTINUE after the timeout regardless.
-        self.auto_scaling_group.add_lifecycle_hook(
+        # a warm instance is stopped only once installed. A failed install ABANDONs it at once (the
+        # bootstrap's report); one that never answers is ABANDONed at the timeout: either way the
+        # group terminates the instance and launches another, never keeps a zombie.
+        self.launch_hook = self.auto_scaling_group.add_lifecycle_hook(
             "Launch",
             lifecycle_hook_name=LAUNCH_HOOK,
             lifecycle_transition=autoscaling.LifecycleTransition.INSTANCE_LAUNCHING,
-            default_result=autoscaling.DefaultResult.CONTINUE,
-            heartbeat_timeout=Duration.minutes(10),
+            default_result=autoscaling.DefaultResult.ABANDON,
+            heartbeat_timeout=LAUNCH_TIMEOUT,
         )
         if warm_pool_size > 0:
             # Pre-installed instances wait Stopped (EBS cost only); scale-in returns instances to
@@ -123,6 +135,9 @@ class Workers(Construct):
                 pool_state=autoscaling.PoolState.STOPPED,
                 reuse_on_scale_in=True,
             )
+            # The hook first: a warm pool made before it could stop instances before they are
+            # ready (EC2 Auto Scaling user guide, "Warm pools", lifecycle hooks; 2026-12).
+            self.warm_pool.node.add_dependency(self.launch_hook)
         self.scaling: QueueScaling = add_queue_scaling(
             self, asg=self.auto_scaling_group, queue=request_queue, policy=policy
         )

@@ -18,8 +18,21 @@
 #   EV_WEB_PORT         web: the port served (80)
 #   EV_LOCK             the bundle's lock to install (requirements.lock; with the OpenVINO
 #                       engine requirements-openvino.lock)
+#   EV_GROUP            the instance's Auto Scaling group: told when this instance cannot serve
+#   EV_LAUNCH_HOOK      worker: the group's launch lifecycle hook, ABANDONed if the install fails
+#   EV_INSTANCE_ID      default: from the instance metadata service (IMDSv2), at EV_IMDS_URL
+#   EV_SIGNAL_STACK     web: signal CloudFormation (cfn-signal) for this stack's resource
+#   EV_SIGNAL_RESOURCE  web: ... the group's logical id, once the instance serves (or failed)
+#   EV_TARGET_GROUP     web: the load balancer's target group: the signal waits until it sees
+#                       this instance healthy, so a rollout never removes the old instance first
+#   EV_HEALTH_SECONDS   web: how long the service may take to answer /healthz (300)
 #   EV_ROOT             prefix of every path written ("" on an instance; a sandbox in tests)
 #   EV_PYTHON           interpreter for the virtualenv (python3.11, installed with dnf if missing)
+#
+# A failed bootstrap is reported, never left running: the launch lifecycle action is ABANDONed
+# (the group terminates the instance and launches another) and the instance is marked Unhealthy
+# (the same for a web instance, which has no hook). A service that fails again and again once
+# installed (systemd's start limit) marks its instance Unhealthy too (`report-unhealthy`).
 # @@PARAMETERS@@
 set -euo pipefail
 
@@ -30,6 +43,14 @@ EV_WEB_PORT=${EV_WEB_PORT:-80}
 EV_LOCK=${EV_LOCK:-requirements.lock}
 EV_ROOT=${EV_ROOT:-}
 EV_PYTHON=${EV_PYTHON:-python3.11}
+EV_GROUP=${EV_GROUP:-}
+EV_LAUNCH_HOOK=${EV_LAUNCH_HOOK:-}
+EV_INSTANCE_ID=${EV_INSTANCE_ID:-}
+EV_IMDS_URL=${EV_IMDS_URL:-http://169.254.169.254}
+EV_SIGNAL_STACK=${EV_SIGNAL_STACK:-}
+EV_SIGNAL_RESOURCE=${EV_SIGNAL_RESOURCE:-}
+EV_TARGET_GROUP=${EV_TARGET_GROUP:-}
+EV_HEALTH_SECONDS=${EV_HEALTH_SECONDS:-300}
 
 app_dir="$EV_ROOT/opt/evision"
 env_file="$EV_ROOT/etc/evision/$EV_ROLE.env"
@@ -54,12 +75,61 @@ case "$EV_ROLE" in
     *) log "EV_ROLE must be worker or web, got '$EV_ROLE'"; exit 2 ;;
 esac
 
+# The report, as a script of its own: the bootstrap runs it when it fails, and systemd when the
+# installed service cannot stay up (OnFailure=). Every value it needs is written into it now.
+report="$EV_ROOT/opt/evision/report-unhealthy"
+mkdir -p "$(dirname "$report")"
+cat >"$report" <<REPORT
+#!/bin/bash
+# Tell the Auto Scaling group this instance cannot serve; with the argument abandon-launch, also
+# ABANDON the launch lifecycle action (the install failed). Best effort: every call is tried.
+instance_id='$EV_INSTANCE_ID'
+if [ -z "\$instance_id" ]; then
+    token=\$(curl -fsS -m 5 -X PUT '$EV_IMDS_URL/latest/api/token' -H 'X-aws-ec2-metadata-token-ttl-seconds: 60')
+    instance_id=\$(curl -fsS -m 5 -H "X-aws-ec2-metadata-token: \$token" '$EV_IMDS_URL/latest/meta-data/instance-id')
+fi
+if [ -n '$EV_GROUP' ] && [ -n '$EV_LAUNCH_HOOK' ] && [ "\${1:-}" = abandon-launch ]; then
+    aws autoscaling complete-lifecycle-action --auto-scaling-group-name '$EV_GROUP' \
+        --lifecycle-hook-name '$EV_LAUNCH_HOOK' --instance-id "\$instance_id" \
+        --lifecycle-action-result ABANDON \
+        && echo "evision: launch of \$instance_id abandoned" >&2
+fi
+if [ -n '$EV_GROUP' ]; then
+    aws autoscaling set-instance-health --instance-id "\$instance_id" --health-status Unhealthy \
+        --no-should-respect-grace-period \
+        && echo "evision: \$instance_id marked Unhealthy" >&2
+fi
+REPORT
+chmod 0755 "$report"
+
+signal_stack() {  # signal_stack true|false: tell CloudFormation whether this instance serves
+    [ -n "$EV_SIGNAL_RESOURCE" ] || return 0
+    if ! command -v cfn-signal >/dev/null && [ -x /opt/aws/bin/cfn-signal ]; then
+        PATH="$PATH:/opt/aws/bin"
+    fi
+    cfn-signal --success "$1" --stack "$EV_SIGNAL_STACK" --resource "$EV_SIGNAL_RESOURCE" \
+        --region "${AWS_REGION:-us-east-1}"
+}
+
+on_exit() {
+    local code=$?
+    if [ "$code" -ne 0 ]; then
+        log "FAILED (exit $code): reporting this instance as unable to serve"
+        signal_stack false || true
+        "$report" abandon-launch || true
+    fi
+}
+trap on_exit EXIT
+
 # Amazon Linux 2023 ships Python 3.9 and the AWS CLI v2; the services need Python >= 3.11.
 if ! command -v "$EV_PYTHON" >/dev/null; then
     retry dnf install -y python3.11 python3.11-pip
 fi
 if ! command -v aws >/dev/null; then
     retry dnf install -y awscli-2
+fi
+if [ -n "$EV_SIGNAL_RESOURCE" ] && ! command -v cfn-signal >/dev/null && [ ! -x /opt/aws/bin/cfn-signal ]; then
+    retry dnf install -y aws-cfn-bootstrap
 fi
 
 log "installing $EV_ROLE from $EV_BUNDLE_URL"
@@ -108,6 +178,10 @@ cat >"$unit_file" <<EOF
 Description=Elastic Vision $EV_ROLE
 Wants=network-online.target
 After=network-online.target
+# Restarted on failure, but not for ever: past the start limit the instance is reported.
+StartLimitIntervalSec=600
+StartLimitBurst=5
+OnFailure=evision-report-unhealthy.service
 
 [Service]
 Type=exec
@@ -126,6 +200,39 @@ PrivateTmp=yes
 WantedBy=multi-user.target
 EOF
 
+cat >"$EV_ROOT/etc/systemd/system/evision-report-unhealthy.service" <<EOF
+[Unit]
+Description=Elastic Vision: report this instance Unhealthy to its Auto Scaling group
+
+[Service]
+Type=oneshot
+ExecStart=$report
+EOF
+
 systemctl daemon-reload
 systemctl enable --now "$unit_name"
 log "$unit_name started"
+
+if [ "$EV_ROLE" = web ] && [ -n "$EV_SIGNAL_RESOURCE" ]; then
+    # A rollout replaces an old instance only once CloudFormation has this signal: first the
+    # service answers here, then the load balancer counts this instance healthy.
+    deadline=$((SECONDS + EV_HEALTH_SECONDS))
+    until curl -fsS -m 5 -o /dev/null "http://127.0.0.1:$EV_WEB_PORT/healthz"; do
+        [ "$SECONDS" -lt "$deadline" ] || { log "/healthz did not answer within ${EV_HEALTH_SECONDS}s"; exit 3; }
+        sleep 2
+    done
+    log "phase healthy done"
+    if [ -n "$EV_TARGET_GROUP" ]; then
+        instance_id=${EV_INSTANCE_ID:-$(curl -fsS -m 5 -H "X-aws-ec2-metadata-token: $(curl -fsS -m 5 -X PUT \
+            "$EV_IMDS_URL/latest/api/token" -H 'X-aws-ec2-metadata-token-ttl-seconds: 60')" \
+            "$EV_IMDS_URL/latest/meta-data/instance-id")}
+        until [ "$(aws elbv2 describe-target-health --target-group-arn "$EV_TARGET_GROUP" \
+            --targets "Id=$instance_id" --query 'TargetHealthDescriptions[0].TargetHealth.State' \
+            --output text)" = healthy ]; do
+            [ "$SECONDS" -lt "$deadline" ] || { log "the load balancer never saw this instance healthy"; exit 3; }
+            sleep 5
+        done
+        log "phase in-service done"
+    fi
+    signal_stack true
+fi

@@ -2,9 +2,11 @@
 
 A real `evision up` (local backend, elastic from 0, at most 2 workers, 0.5 s periods) gets a burst
 of 100 concurrent uploads; the same burst is simulated with the `local` preset at the same period,
-scaled to this machine's speed as measured right before (the bare model, half a second).
-Tolerances: time to the last answer within max(1.5 s, 50 %) (a worker's start and speed move with
-the machine's load), and the pool back at 0 within 2 periods + 1 s of the measured time.
+scaled to this machine's speed as measured right before and right after (the bare model): a
+shared machine's speed moves, by 2x from day to day and within seconds when a neighbour starts,
+so the prediction is the band between the two speeds. Tolerances around that band: time to the
+last answer within max(1.5 s, 50 %) (a worker's start moves with the machine's load), and the
+pool back at 0 within 2 periods + 1 s.
 """
 
 from __future__ import annotations
@@ -47,10 +49,23 @@ async def _burst(url: str) -> list[float]:
         return list(await asyncio.gather(*(upload(client, i) for i in range(UPLOADS))))
 
 
+def _bare_speed() -> float:
+    return float(measure_bare(seconds=0.5, batch_sizes=(4,))["images_per_s"])
+
+
+def _predicted(bare: float) -> tuple[float, float]:
+    """The simulated time to the last answer and to 0 workers again, at `bare` images/s."""
+    world = local_world(
+        parse_workload(f"burst:{UPLOADS}"), local_on_this_machine(bare), period_seconds=PERIOD
+    )
+    predicted = summarize("local", world.run())
+    last, after = predicted.time_to_last_answer_s, predicted.back_to_min_after_last_answer_s
+    assert last is not None and after is not None
+    return last, last + after
+
+
 def test_the_local_preset_predicts_the_supervisors_burst(tmp_path):
-    # The preset calibrated to this machine's speed now (a shared machine's moves by 2x).
-    bare = measure_bare(seconds=0.5, batch_sizes=(4,))["images_per_s"]
-    calibration = local_on_this_machine(bare)
+    before = _bare_speed()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EVISION_", "AWS_"))}
@@ -68,18 +83,18 @@ def test_the_local_preset_predicts_the_supervisors_burst(tmp_path):
     finally:
         up.terminate()
         up.wait(30)
+    after = _bare_speed()
     measured_last = max(answers)
 
-    world = local_world(parse_workload(f"burst:{UPLOADS}"), calibration, period_seconds=PERIOD).run()
-    predicted = summarize("local", world)
-    assert (
-        predicted.time_to_last_answer_s is not None and predicted.back_to_min_after_last_answer_s is not None
+    (fast_last, fast_zero), (slow_last, slow_zero) = (
+        _predicted(max(before, after)),
+        _predicted(min(before, after)),
     )
-    predicted_zero = predicted.time_to_last_answer_s + predicted.back_to_min_after_last_answer_s
     print(
-        f"\nbare model {bare:.0f} images/s; last answer: measured {measured_last:.2f} s, "
-        f"predicted {predicted.time_to_last_answer_s:.2f} s; "
-        f"0 workers again: measured {back_to_zero:.2f} s, predicted {predicted_zero:.2f} s"
+        f"\nbare model {before:.0f} then {after:.0f} images/s; last answer: measured {measured_last:.2f} s, "
+        f"predicted {fast_last:.2f}-{slow_last:.2f} s; "
+        f"0 workers again: measured {back_to_zero:.2f} s, predicted {fast_zero:.2f}-{slow_zero:.2f} s"
     )
-    assert abs(predicted.time_to_last_answer_s - measured_last) <= max(1.5, 0.5 * measured_last)
-    assert abs(predicted_zero - back_to_zero) <= 2 * PERIOD + 1.0
+    tolerance = max(1.5, 0.5 * measured_last)
+    assert fast_last - tolerance <= measured_last <= slow_last + tolerance
+    assert fast_zero - (2 * PERIOD + 1.0) <= back_to_zero <= slow_zero + 2 * PERIOD + 1.0

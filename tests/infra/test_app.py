@@ -10,6 +10,7 @@ from typing import Any
 from cfnlint.api import ManualArgs, lint_file  # type: ignore[import-untyped]
 
 from infra.assets import BUNDLE_INCLUDES
+from infra.workers import LAUNCH_HOOK, LAUNCH_TIMEOUT
 from services.elasticity.policy import ScalingPolicy
 
 # Renaming a construct must not silently replace a bucket or a queue (and lose data or
@@ -66,11 +67,15 @@ def test_no_wildcard_actions_and_no_wildcard_resource_except_where_aws_requires(
             assert action != "*" and not action.endswith(":*"), (name, action)
         if "*" in _as_list(statement["Resource"]):
             # The exceptions AWS requires (no resource-level permissions): PutMetricData, limited
-            # to our namespace; DescribeAutoScalingGroups and ListQueues, read-only.
+            # to our namespace; DescribeAutoScalingGroups, DescribeTargetHealth, ListQueues: read-only.
             if statement["Action"] == "cloudwatch:PutMetricData":
                 assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": "ElasticVision"}}
             else:
-                read_only = {"autoscaling:DescribeAutoScalingGroups", "sqs:ListQueues"}
+                read_only = {
+                    "autoscaling:DescribeAutoScalingGroups",
+                    "elasticloadbalancing:DescribeTargetHealth",
+                    "sqs:ListQueues",
+                }
                 assert set(_as_list(statement["Action"])) <= read_only, (name, statement)
 
 
@@ -93,8 +98,10 @@ def test_instance_roles_get_exactly_what_their_services_call(synthesized):
         "cloudwatch:PutMetricData",
         "autoscaling:SetInstanceProtection",
         "autoscaling:CompleteLifecycleAction",
+        "autoscaling:SetInstanceHealth",
     }
     worker_only = {"autoscaling:SetInstanceProtection", "autoscaling:CompleteLifecycleAction"}
+    rollout = {"cloudformation:SignalResource", "elasticloadbalancing:DescribeTargetHealth"}
     activation = {"autoscaling:SetDesiredCapacity", "autoscaling:DescribeAutoScalingGroups"}
     own_reply_queue = {
         "sqs:CreateQueue",
@@ -103,7 +110,7 @@ def test_instance_roles_get_exactly_what_their_services_call(synthesized):
         "sqs:DeleteQueue",
         "sqs:ListQueues",
     }
-    assert web == (worker - worker_only) | activation | own_reply_queue
+    assert web == (worker - worker_only) | activation | own_reply_queue | rollout
 
 
 def test_reply_queue_access_is_limited_to_the_stacks_prefix(synthesized):
@@ -130,6 +137,11 @@ def _web_launch_data(synthesized) -> list[str]:
     """The web group's launch template, as text (its user data names the role)."""
     templates = [json.dumps(t) for t in synthesized.of_type("AWS::EC2::LaunchTemplate").values()]
     return [t for t in templates if "export EV_ROLE=web" in t]
+
+
+def _worker_launch_data(synthesized) -> list[str]:
+    templates = [json.dumps(t) for t in synthesized.of_type("AWS::EC2::LaunchTemplate").values()]
+    return [t for t in templates if "export EV_ROLE=worker" in t]
 
 
 def _worker_group(synthesized) -> dict[str, Any]:
@@ -280,3 +292,19 @@ def test_with_https_waf_and_api_keys_the_app_is_still_nag_clean_and_grants_one_p
     assert "export EVISION_RATE_LIMIT_PER_SECOND=5.0" in web
     upload = synthesized_front_door.template["Outputs"]["UploadUrl"]["Value"]["Fn::Join"][1]
     assert upload[0] == "https://"
+
+
+def test_a_failed_launch_is_replaced_never_recycled(synthesized):
+    """The launch hook exists before the warm pool and ABANDONs by default (at its timeout too): an
+    instance whose install failed is terminated and replaced, never stopped into the pool."""
+    [(hook_id, hook)] = synthesized.of_type("AWS::AutoScaling::LifecycleHook").items()
+    assert hook["Properties"]["DefaultResult"] == "ABANDON"
+    assert hook["Properties"]["HeartbeatTimeout"] == LAUNCH_TIMEOUT.to_seconds()
+    [pool] = synthesized.of_type("AWS::AutoScaling::WarmPool").values()
+    assert hook_id in pool.get("DependsOn", [])
+    # Both roles may report their own instance Unhealthy; the user data names the group and hook.
+    [worker_data] = _worker_launch_data(synthesized)
+    assert f"export EV_LAUNCH_HOOK={LAUNCH_HOOK}" in worker_data
+    [web_data] = _web_launch_data(synthesized)
+    for role_data in (worker_data, web_data):
+        assert "export EV_GROUP=" in role_data

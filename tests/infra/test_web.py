@@ -3,6 +3,7 @@ infra/load_balancer.py, infra/waf.py), built in a bare stack."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aws_cdk as cdk
@@ -12,7 +13,7 @@ from aws_cdk.assertions import Template
 from infra.config import ServiceConfig
 from infra.load_balancer import LoadBalancer
 from infra.waf import RateLimitAcl
-from infra.web import HTTP_PORT, WebTier
+from infra.web import HEALTH_SECONDS, HTTP_PORT, SIGNAL_TIMEOUT, WebTier
 from services.web.settings import WebSettings
 from tests.infra.stacks import host_props
 
@@ -39,6 +40,7 @@ def build(
         min_capacity=1,
         max_capacity=4,
         drain_seconds=WAIT + 15,
+        group_name="test-web",
         ssh_cidr=ssh_cidr,
     )
     lb = LoadBalancer(
@@ -50,6 +52,7 @@ def build(
         wait_seconds=WAIT,
         certificate_arn=certificate_arn,
     )
+    web.behind(lb.target_group)
     web.scale_on_requests(1234)
     if waf_limit is not None:
         RateLimitAcl(stack, "Waf", resource_arn=lb.load_balancer.load_balancer_arn, limit=waf_limit)
@@ -174,3 +177,33 @@ def test_web_capacity_context_is_validated():
         ServiceConfig(web_min_capacity=3, web_max_capacity=3)
     with pytest.raises(ValueError, match="certificateArn"):
         ServiceConfig.for_stage("dev", {"certificateArn": "not-an-arn"})
+
+
+def test_a_rollout_replaces_an_instance_only_once_the_new_one_has_signalled_that_it_serves(stack, bundle_dir):
+    _, _, resources = build(stack, bundle_dir)
+    [(group_id, group)] = [
+        (k, r) for k, r in resources.items() if r["Type"] == "AWS::AutoScaling::AutoScalingGroup"
+    ]
+    update = group["UpdatePolicy"]["AutoScalingRollingUpdate"]
+    assert update["WaitOnResourceSignals"] is True
+    assert update["MaxBatchSize"] == 1 and update["MinInstancesInService"] == 1
+    assert update["PauseTime"] == f"PT{SIGNAL_TIMEOUT.to_seconds() // 60}M"  # bounded
+    assert group["CreationPolicy"]["ResourceSignal"]["Count"] == 1
+    # The instance signals that resource, after its own /healthz and the load balancer's check,
+    # within the same bound; a failed install signals failure and marks the instance Unhealthy.
+    user_data = json.dumps(of_type(resources, "AWS::EC2::LaunchTemplate")[0])
+    assert f"export EV_SIGNAL_RESOURCE={group_id}" in user_data.replace("'", "")
+    assert (
+        "export EV_TARGET_GROUP=" in user_data and f"export EV_HEALTH_SECONDS={HEALTH_SECONDS}" in user_data
+    )
+    assert SIGNAL_TIMEOUT.to_seconds() > HEALTH_SECONDS
+    assert group["Properties"]["HealthCheckGracePeriod"] >= 90  # a measured bootstrap, with margin
+    statements = [s for p in of_type(resources, "AWS::IAM::Policy") for s in p["PolicyDocument"]["Statement"]]
+    actions = {
+        a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert {
+        "cloudformation:SignalResource",
+        "autoscaling:SetInstanceHealth",
+        "elasticloadbalancing:DescribeTargetHealth",
+    } <= actions

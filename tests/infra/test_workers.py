@@ -81,7 +81,11 @@ def test_user_data_bootstraps_a_worker_with_the_group_name(built, stack):
 def test_role_may_only_protect_instances_of_its_own_group(built):
     _, resources = built
     statements = only(resources, "AWS::IAM::Policy")["PolicyDocument"]["Statement"]
-    own = ["autoscaling:SetInstanceProtection", "autoscaling:CompleteLifecycleAction"]
+    own = [
+        "autoscaling:SetInstanceProtection",
+        "autoscaling:CompleteLifecycleAction",
+        "autoscaling:SetInstanceHealth",
+    ]
     protect = [s for s in statements if sorted(s["Action"]) == sorted(own)]
     assert len(protect) == 1
     arn = "".join(p if isinstance(p, str) else "<x>" for p in protect[0]["Resource"]["Fn::Join"][1])
