@@ -50,12 +50,34 @@ GOLDEN = ROOT / "model" / "testdata"
 
 AWS_SHIM = """\
 #!{python}
-# Stand-in for `aws s3 cp s3://bucket/key FILE` (no AWS CLI on this machine): boto3, same endpoint.
-import sys, boto3
-args = [a for a in sys.argv[1:] if not a.startswith("--")]
-assert args[:2] == ["s3", "cp"] and args[2].startswith("s3://"), sys.argv
-bucket, key = args[2][5:].split("/", 1)
-boto3.client("s3").download_file(bucket, key, args[3])
+# Stand-in for the AWS CLI calls the bootstrap makes (no AWS CLI on this machine): boto3, same
+# endpoint. `aws s3 cp s3://bucket/key FILE`; `aws autoscaling set-instance-health` and
+# `complete-lifecycle-action` (moto lacks the latter: the call is recorded, one JSON line each,
+# in the file AWS_CALLS names, like every autoscaling call).
+import json, os, sys, boto3
+words = sys.argv[1:]
+if words[:2] == ["s3", "cp"]:
+    args = [a for a in words[2:] if not a.startswith("--")]
+    assert args[0].startswith("s3://"), sys.argv
+    bucket, key = args[0][5:].split("/", 1)
+    boto3.client("s3").download_file(bucket, key, args[1])
+    sys.exit(0)
+assert words[0] == "autoscaling", sys.argv
+options, flags, rest = {{}}, set(), words[2:]
+while rest:
+    name = rest.pop(0)
+    if rest and not rest[0].startswith("--"):
+        options[name] = rest.pop(0)
+    else:
+        flags.add(name)
+with open(os.environ["AWS_CALLS"], "a") as calls:
+    calls.write(json.dumps({{"call": words[1], **options}}) + "\\n")
+if words[1] == "set-instance-health":
+    boto3.client("autoscaling").set_instance_health(
+        InstanceId=options["--instance-id"],
+        HealthStatus=options["--health-status"],
+        ShouldRespectGracePeriod="--no-should-respect-grace-period" not in flags,
+    )
 """
 
 SYSTEMCTL_STUB = """\
@@ -101,10 +123,10 @@ def sandbox(tmp_path: Path) -> Path:
     systemctl = bin_dir / "systemctl"
     systemctl.write_text(SYSTEMCTL_STUB.format(log=tmp_path / "systemctl.log"))
     systemctl.chmod(0o755)
-    if shutil.which("aws") is None:
-        aws = bin_dir / "aws"
-        aws.write_text(AWS_SHIM.format(python=sys.executable))
-        aws.chmod(0o755)
+    # Always the stand-in (even where an AWS CLI is installed): it records the Auto Scaling calls.
+    aws = bin_dir / "aws"
+    aws.write_text(AWS_SHIM.format(python=sys.executable))
+    aws.chmod(0o755)
     return tmp_path
 
 
@@ -200,6 +222,10 @@ def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(
     unit_path = root / "etc/systemd/system/evision-worker.service"
     unit = read_unit(unit_path)
     assert unit["Restart"] == "on-failure"
+    # Restarted, but not for ever: past the start limit the instance reports itself Unhealthy.
+    assert unit["OnFailure"] == "evision-report-unhealthy.service" and int(unit["StartLimitBurst"]) > 1
+    report_unit = read_unit(root / "etc/systemd/system/evision-report-unhealthy.service")
+    assert report_unit["ExecStart"] == str(root / "opt/evision/report-unhealthy")
     assert unit["KillSignal"] == "SIGTERM" and unit["TimeoutStopSec"] == "90"
     assert unit["EnvironmentFile"] == str(root / "etc/evision/worker.env")
     environment = read_env_file(Path(unit["EnvironmentFile"]))
@@ -270,3 +296,66 @@ def test_the_aws_cli_stand_in_downloads_like_aws_s3_cp(moto_endpoint, tmp_path):
         timeout=30,
     )
     assert target.read_bytes() == b"payload"
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("lock", ["requirements.lock", "requirements-openvino.lock"])
+def test_a_failed_install_abandons_the_launch_and_marks_the_instance_unhealthy(
+    synthesized, moto_endpoint, sandbox, lock
+):
+    """A wheel missing from the wheelhouse: the offline install fails, and the bootstrap tells the
+    group (the launch hook ABANDONed, the instance Unhealthy) instead of leaving a zombie."""
+    import boto3
+
+    prefix = f"fail{uuid.uuid4().hex[:8]}"
+    group = f"{prefix}-workers"
+    instance_id = emulated_group_instance(group)
+    broken = sandbox / "broken-bundle"
+    shutil.copytree(staged_bundle(synthesized), broken)
+    [numpy] = (broken / "build" / "wheelhouse").glob("numpy-*.whl")
+    numpy.unlink()
+    archive = zip_directory(broken, sandbox / "bundle.zip")
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=f"{prefix}-assets")
+    s3.upload_file(str(archive), f"{prefix}-assets", "bundle.zip")
+    script = sandbox / "user-data.sh"
+    script.write_text(
+        render_bootstrap(
+            role="worker",
+            bundle_url=f"s3://{prefix}-assets/bundle.zip",
+            service_env=WorkerSettings.from_values(asg_name=group).environment(explicit_only=True),
+            lock=lock,
+            group=group,
+            launch_hook="launch-hook",
+        )
+    )
+    calls = sandbox / "aws-calls.jsonl"
+    run_env = {
+        **os.environ,
+        "PATH": f"{sandbox / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "EV_ROOT": str(sandbox / "root"),
+        "EV_PYTHON": sys.executable,
+        "EV_INSTANCE_ID": instance_id,  # no metadata service here
+        "AWS_CALLS": str(calls),
+        "PIP_NO_INDEX": "1",
+        "PIP_INDEX_URL": "http://127.0.0.1:9/unreachable",
+    }
+    completed = subprocess.run(
+        ["bash", str(script)], env=run_env, capture_output=True, text=True, timeout=240, check=False
+    )
+    assert completed.returncode != 0, completed.stderr[-2000:]
+    assert "FAILED" in completed.stderr and "numpy" in completed.stderr
+    recorded = [json.loads(line) for line in calls.read_text().splitlines()]
+    assert recorded[0] == {
+        "call": "complete-lifecycle-action",
+        "--auto-scaling-group-name": group,
+        "--lifecycle-hook-name": "launch-hook",
+        "--instance-id": instance_id,
+        "--lifecycle-action-result": "ABANDON",
+    }
+    assert recorded[1]["call"] == "set-instance-health"
+    [seen] = boto3.client("autoscaling").describe_auto_scaling_instances(InstanceIds=[instance_id])[
+        "AutoScalingInstances"
+    ]
+    assert seen["HealthStatus"].upper() == "UNHEALTHY"
+    assert not (sandbox / "systemctl.log").exists()  # nothing was started
