@@ -1,12 +1,13 @@
-"""The service bundle: one CDK asset with everything an instance installs with `pip install`.
+"""The service bundles: one CDK asset per lock, with everything an instance installs, offline.
 
-services/ + model/ (including the ~18 MB ONNX model) + pyproject.toml (+ README.md, which
-pyproject.toml names as the readme) + requirements.lock and build/wheelhouse/ (every runtime
-dependency as a wheel for the instances' platform, infra/wheelhouse.py), so that an instance
-installs with no package index. One archive rather than separate code and model assets: the
-model is package data of the `model` package, so one `pip install` puts both where the code
-expects them, and code and model always travel as a matching pair. CDK zips the directory and
-uploads it to the bootstrap bucket on deploy; its key is the content hash.
+A bundle is a directory `infra/wheelhouse.py` stages (`make wheelhouse`): the lock and
+build/wheelhouse/ with the wheels it pins and the service's own wheel, which carries the code and
+the model (package data of `model`, so code and model always travel as a matching pair, once).
+A web instance gets the base bundle; a worker the base one, or the OpenVINO one where the
+deployment's engine needs it. The same commit stages the same bytes (the service wheel is built
+reproducibly), so the asset hashes, the launch templates and the template stay the same from one
+synthesis to the next. CDK zips the directory and uploads it to the bootstrap bucket on deploy;
+its key is the content hash.
 """
 
 from __future__ import annotations
@@ -17,41 +18,21 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-# An allow-list (everything else in the repository stays out: tests, .venv, node_modules,
-# cdk.out - which would otherwise contain itself -, .git, local data).
-BUNDLE_INCLUDES = (
-    "services",
-    "model",
-    "pyproject.toml",
-    "README.md",
-    "requirements.lock",
-    "requirements-openvino.lock",
-    "build/wheelhouse",
-)
-BUNDLE_EXCLUDES = (
-    "*",
-    *(f"!{name}" for name in BUNDLE_INCLUDES),
-    "!build",
-    "!services/**",
-    "!model/**",
-    "!build/wheelhouse/**",
-    "**/__pycache__",
-    "**/*.pyc",
-    "**/.*",
-    "model/*.onnx.data",  # export by-product; the committed model is one self-contained file
-)
+WHEELHOUSE = "build/wheelhouse"
+SERVICE_WHEEL = "elastic_vision-*.whl"
 
 
 class ServiceBundle(Construct):
     """The asset; instances download it with `aws s3 cp` from `url` (read access: `grant_read`)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, source_dir: Path) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, source_dir: Path, lock: str) -> None:
         super().__init__(scope, construct_id)
-        missing = [name for name in BUNDLE_INCLUDES if not (source_dir / name).exists()]
-        if missing:
-            hint = " (run `make wheelhouse`)" if "build/wheelhouse" in missing else ""
-            raise FileNotFoundError(f"service bundle source {source_dir} lacks {missing}{hint}")
-        self.asset = s3_assets.Asset(self, "Asset", path=str(source_dir), exclude=list(BUNDLE_EXCLUDES))
+        self.lock = lock
+        if not (source_dir / lock).is_file() or not any((source_dir / WHEELHOUSE).glob(SERVICE_WHEEL)):
+            raise FileNotFoundError(
+                f"service bundle {source_dir} lacks {lock} or the service's wheel (run `make wheelhouse`)"
+            )
+        self.asset = s3_assets.Asset(self, "Asset", path=str(source_dir))
 
     @property
     def url(self) -> str:

@@ -29,10 +29,13 @@ from infra.queues import Queues
 from infra.storage import Storage
 from infra.waf import RateLimitAcl
 from infra.web import HTTP_PORT, WebTier
+from infra.wheelhouse import LOCK
 from infra.workers import Workers
 from services.elasticity.web_capacity import WebCapacity
 from services.web.settings import WebSettings
 from services.worker.settings import WorkerSettings
+
+BASE_LOCK = LOCK.name  # what the web tier, and workers on ONNX Runtime, install
 
 
 class ServiceStack(Stack):
@@ -57,17 +60,30 @@ class ServiceStack(Stack):
             max_receives=config.max_receives,
             visibility_timeout=Duration.seconds(config.visibility_timeout_seconds),
         )
-        bundle = ServiceBundle(self, "Bundle", source_dir=source_dir)
+        # One bundle per lock (infra/wheelhouse.py stages them): web instances never get OpenVINO.
+        bundles = source_dir / "build" / "bundles"
+        base = ServiceBundle(self, "Bundle", source_dir=bundles / "requirements", lock=BASE_LOCK)
+        worker_bundle = base
+        if config.worker_lock != BASE_LOCK:
+            worker_bundle = ServiceBundle(
+                self,
+                "WorkerBundle",
+                source_dir=bundles / Path(config.worker_lock).stem,
+                lock=config.worker_lock,
+            )
         worker_host = HostProps(
             vpc=network.vpc,
             subnets=network.public_subnets,
-            bundle=bundle,
+            bundle=worker_bundle,
             machine_image=machine_image(config.model_ami_id),
             instance_type=config.worker_instance_type,
             volume_gib=config.volume_gib,
         )
         web_host = replace(
-            worker_host, machine_image=machine_image(None), instance_type=config.web_instance_type
+            worker_host,
+            bundle=base,
+            machine_image=machine_image(None),
+            instance_type=config.web_instance_type,
         )
 
         # The services' settings, rendered by their own classes (the one environment contract).

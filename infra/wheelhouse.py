@@ -1,6 +1,7 @@
 """The wheelhouse the instances install from: every runtime dependency as a wheel for their platform.
 
-    python -m infra.wheelhouse      # (make wheelhouse) requirements*.lock -> build/wheelhouse/
+    python -m infra.wheelhouse      # (make wheelhouse) requirements*.lock -> build/wheelhouse/,
+                                    # then one bundle per lock in build/bundles/<lock>/
 
 `requirements.lock` pins the runtime dependencies with their hashes (`make lock`: uv pip compile
 for CPython 3.11 on manylinux x86_64), `requirements-openvino.lock` the same plus the OpenVINO
@@ -9,10 +10,18 @@ wheels are downloaded for the instances' platform
 (Amazon Linux 2023, x86_64, the Python 3.11 its bootstrap installs), whatever this machine is. The
 service bundle carries both, so an instance's `pip install` needs no package index
 (infra/bootstrap/bootstrap.sh: --no-index --require-hashes).
+
+Each lock gets a bundle of its own (`stage_bundle`): the lock, the wheels it pins and the
+service's wheel (code and model: the model travels once, inside it), so a web instance never
+downloads OpenVINO. The same source gives the same bytes: the service's wheel is built with a
+fixed SOURCE_DATE_EPOCH (zip timestamps), so the same commit synthesizes the same asset hashes,
+launch templates and template, and a deploy of an unchanged commit rolls nothing.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +33,9 @@ LOCK = ROOT / "requirements.lock"
 OPENVINO_LOCK = ROOT / "requirements-openvino.lock"
 LOCKS = (LOCK, OPENVINO_LOCK)
 WHEELHOUSE = ROOT / "build" / "wheelhouse"
+BUNDLES = ROOT / "build" / "bundles"
+# Any fixed time will do (the zip format starts at 1980): the wheel's bytes depend on the source only.
+SOURCE_DATE_EPOCH = "315532800"
 PYTHON_VERSION = "3.11"  # infra/bootstrap/bootstrap.sh installs python3.11 on AL2023
 # AL2023 has glibc 2.34: any of these manylinux tags runs there.
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
@@ -65,6 +77,7 @@ def build_wheelhouse(
         subprocess.run(download_command(lock, out), check=True)
     for stale in out.glob(SERVICE_WHEEL):
         stale.unlink()
+    _clean_staging(source)  # a stale staging area could carry removed modules into the wheel
     # The service itself as a pure-Python wheel (code + model): the instance needs no build tools.
     subprocess.run(
         [
@@ -80,8 +93,9 @@ def build_wheelhouse(
             str(source),
         ],
         check=True,
+        env={**os.environ, "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH},
     )
-    shutil.rmtree(source / "build" / "lib", ignore_errors=True)  # setuptools' staging, not ours
+    _clean_staging(source)
     pinned = {line.split("==")[0] for lock in locks for line in lock.read_text().splitlines() if "==" in line}
     wheels = sorted(out.glob("*.whl"))
     if len(wheels) < len(pinned) + 1:
@@ -89,10 +103,64 @@ def build_wheelhouse(
     return wheels
 
 
+def _clean_staging(source: Path) -> None:
+    """setuptools' staging directories under build/ (not ours)."""
+    shutil.rmtree(source / "build" / "lib", ignore_errors=True)
+    for staging in (source / "build").glob("bdist.*"):
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def pinned(lock: Path) -> dict[str, str]:
+    """The lock's pins: normalized name -> version."""
+    pins = {}
+    for line in lock.read_text().splitlines():
+        if "==" in line and not line.startswith((" ", "#")):
+            name, _, rest = line.partition("==")
+            pins[_normalized(name.split("[")[0])] = rest.split()[0].rstrip("\\").strip()
+    return pins
+
+
+def stage_bundle(lock: Path, wheelhouse: Path = WHEELHOUSE, out: Path = BUNDLES) -> Path:
+    """`out/<lock's stem>/`: the lock, and build/wheelhouse/ with the wheels it pins and the
+    service's own; the layout infra/bootstrap/bootstrap.sh installs from. Files are hard links
+    (copies across file systems) of the wheelhouse's."""
+    pins = pinned(lock)
+    chosen = []
+    for wheel in sorted(wheelhouse.glob("*.whl")):
+        name, version = wheel.name.split("-")[:2]
+        if pins.get(_normalized(name)) == version or wheel.match(SERVICE_WHEEL):
+            chosen.append(wheel)
+    missing = set(pins) - {_normalized(w.name.split("-")[0]) for w in chosen}
+    if missing:
+        raise RuntimeError(f"{wheelhouse} has no wheel for {sorted(missing)} of {lock.name}")
+    bundle = out / lock.stem
+    shutil.rmtree(bundle, ignore_errors=True)
+    (bundle / "build" / "wheelhouse").mkdir(parents=True)
+    for source, target in [
+        (lock, bundle / lock.name),
+        *((w, bundle / "build" / "wheelhouse" / w.name) for w in chosen),
+    ]:
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copy2(source, target)
+    return bundle
+
+
 def main() -> int:
     wheels = build_wheelhouse()
     size = sum(w.stat().st_size for w in wheels) / 1e6
     print(f"wheelhouse: {len(wheels)} wheels, {size:.0f} MB in {WHEELHOUSE}")
+    for lock in LOCKS:
+        bundle = stage_bundle(lock)
+        files = [p for p in bundle.rglob("*") if p.is_file()]
+        print(
+            f"bundle {bundle.name}: {len(files)} files, {sum(p.stat().st_size for p in files) / 1e6:.0f} MB"
+        )
     return 0
 
 

@@ -76,9 +76,9 @@ def synthesized_front_door(tmp_path_factory: pytest.TempPathFactory) -> Synthesi
 
 def _synthesize(tmp_path_factory: pytest.TempPathFactory, context: dict[str, str]) -> Synthesized:
     from app import build_app
-    from infra.wheelhouse import build_wheelhouse
+    from infra.wheelhouse import main as make_wheelhouse
 
-    build_wheelhouse()  # what `make synth` does first: the bundle carries the instances' wheels
+    make_wheelhouse()  # what `make synth` does first: the bundles carry the instances' wheels
     outdir = tmp_path_factory.mktemp("cdk.out")
     cdk_json = json.loads((ROOT / "cdk.json").read_text())
     app = cdk.App(outdir=str(outdir), context={**FEATURE_FLAGS, **cdk_json["context"], **context})
@@ -94,16 +94,11 @@ def stack() -> cdk.Stack:
 
 @pytest.fixture(scope="session")
 def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A tiny stand-in for the repository, so per-construct stacks do not stage the real bundle."""
+    """A tiny stand-in for a staged bundle, so per-construct stacks do not stage the real one."""
     root = tmp_path_factory.mktemp("bundle")
-    for name in ("services", "model"):
-        (root / name).mkdir()
-        (root / name / "__init__.py").write_text("")
-    (root / "pyproject.toml").write_text("[project]\nname = 'stand-in'\n")
-    (root / "README.md").write_text("stand-in\n")
     (root / "requirements.lock").write_text("")
-    (root / "requirements-openvino.lock").write_text("")
     (root / "build" / "wheelhouse").mkdir(parents=True)
+    (root / "build" / "wheelhouse" / "elastic_vision-0-py3-none-any.whl").write_bytes(b"stand-in")
     yield root
 
 

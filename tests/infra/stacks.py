@@ -57,7 +57,7 @@ def host_props(
     return HostProps(
         vpc=public_vpc(stack, max_azs=max_azs),
         subnets=PUBLIC,
-        bundle=ServiceBundle(stack, "Bundle", source_dir=bundle_dir),
+        bundle=ServiceBundle(stack, "Bundle", source_dir=bundle_dir, lock="requirements.lock"),
         machine_image=machine_image("ami-0123456789abcdef0"),
         instance_type=instance_type,
         volume_gib=volume_gib,

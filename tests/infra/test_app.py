@@ -4,12 +4,12 @@ stable logical ids of the stateful resources, the ONE scaling policy, the output
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
 from cfnlint.api import ManualArgs, lint_file  # type: ignore[import-untyped]
 
-from infra.assets import BUNDLE_INCLUDES
 from infra.workers import LAUNCH_HOOK, LAUNCH_TIMEOUT
 from services.elasticity.policy import ScalingPolicy
 
@@ -229,26 +229,26 @@ def test_outputs_tell_how_to_use_the_deployment(synthesized):
     assert upload[0] == "http://" and upload[-1] == "/upload"
 
 
-def test_the_bundle_holds_the_package_and_the_model_and_nothing_else(synthesized):
-    [asset] = [
-        a
+def test_each_role_gets_a_bundle_with_its_lock_its_wheels_and_the_service_once(synthesized):
+    """The default deployment (ONNX Runtime): one bundle for both roles, with no OpenVINO, the model
+    once (inside the service's wheel), nothing else."""
+    bundles = [
+        synthesized.outdir / a["source"]["path"]
         for a in synthesized.assets["files"].values()
         if a["source"]["packaging"] == "zip"
-        and (synthesized.outdir / a["source"]["path"] / "pyproject.toml").exists()
+        and (synthesized.outdir / a["source"]["path"] / "build" / "wheelhouse").is_dir()
     ]
-    staged = synthesized.outdir / asset["source"]["path"]
-    assert sorted(p.name for p in staged.iterdir()) == sorted(
-        {name.split("/")[0] for name in BUNDLE_INCLUDES}
-    )
-    assert sorted(p.name for p in (staged / "build").iterdir()) == ["wheelhouse"]
-    files = {p.relative_to(staged).as_posix() for p in staged.rglob("*") if p.is_file()}
-    assert "services/cli.py" in files and "model/__init__.py" in files
-    wheels = [f for f in files if f.startswith("build/wheelhouse/")]
-    assert wheels and all(f.endswith(".whl") for f in wheels)
-    assert any(f.startswith("build/wheelhouse/elastic_vision-") for f in wheels)  # the service's own
-    onnx = sorted(f for f in files if f.startswith("model/") and f.endswith(".onnx"))
-    assert onnx, "the ONNX model must be in the bundle (model/*.onnx)"
-    assert not any("__pycache__" in f or f.endswith(".pyc") or "/." in f for f in files)
+    [staged] = bundles
+    files = sorted(p.relative_to(staged).as_posix() for p in staged.rglob("*") if p.is_file())
+    assert [f for f in files if not f.startswith("build/wheelhouse/")] == ["requirements.lock"]
+    wheels = [f.split("/")[-1] for f in files if f.startswith("build/wheelhouse/")]
+    assert all(w.endswith(".whl") for w in wheels)
+    assert not any(w.startswith("openvino") for w in wheels)
+    [service] = [w for w in wheels if w.startswith("elastic_vision-")]
+    with zipfile.ZipFile(staged / "build" / "wheelhouse" / service) as wheel:
+        names = wheel.namelist()
+    assert "services/cli.py" in names and any(n.startswith("model/") and n.endswith(".onnx") for n in names)
+    assert not any(n.endswith(".onnx") for n in files)  # the model travels once, in the wheel
 
 
 def test_the_synth_summary_names_each_template_and_its_resource_count(synthesized):
