@@ -16,6 +16,7 @@ from infra.nag import acknowledge
 from infra.permissions import group_arn, group_arn_evidence
 from infra.scaling import QueueScaling, add_queue_scaling
 from infra.user_data import render_bootstrap
+from infra.worker_refresh import WorkerRefresh
 from services.elasticity.policy import ScalingPolicy
 from services.worker.settings import WorkerSettings
 
@@ -138,6 +139,13 @@ class Workers(Construct):
             # The hook first: a warm pool made before it could stop instances before they are
             # ready (EC2 Auto Scaling user guide, "Warm pools", lifecycle hooks; 2026-12).
             self.warm_pool.node.add_dependency(self.launch_hook)
+        # Every deploy reaches every worker, the warm pool's included (after the group and its pool).
+        self.refresh = WorkerRefresh(
+            self, "Refresh", group_name=group_name, launch_template=self.launch_template, warmup=warmup
+        )
+        self.refresh.node.add_dependency(self.auto_scaling_group)
+        if warm_pool_size > 0:
+            self.refresh.node.add_dependency(self.warm_pool)
         self.scaling: QueueScaling = add_queue_scaling(
             self, asg=self.auto_scaling_group, queue=request_queue, policy=policy
         )

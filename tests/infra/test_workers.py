@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
@@ -32,6 +33,17 @@ def built(stack, bundle_dir) -> tuple[Workers, dict[str, Any]]:
         group_name="test-workers",
     )
     return workers, Template.from_stack(stack).to_json()["Resources"]
+
+
+def worker_policy(resources: dict[str, Any]) -> dict[str, Any]:
+    """The worker role's policy (the refresh's custom resource has one of its own)."""
+    [policy] = [
+        r["Properties"]
+        for name, r in resources.items()
+        if r["Type"] == "AWS::IAM::Policy" and name.startswith("WorkersRole")
+    ]
+    found: dict[str, Any] = policy
+    return found
 
 
 def only(resources: dict[str, Any], cfn_type: str) -> dict[str, Any]:
@@ -80,7 +92,7 @@ def test_user_data_bootstraps_a_worker_with_the_group_name(built, stack):
 
 def test_role_may_only_protect_instances_of_its_own_group(built):
     _, resources = built
-    statements = only(resources, "AWS::IAM::Policy")["PolicyDocument"]["Statement"]
+    statements = worker_policy(resources)["PolicyDocument"]["Statement"]
     own = [
         "autoscaling:SetInstanceProtection",
         "autoscaling:CompleteLifecycleAction",
@@ -115,3 +127,24 @@ def test_latest_amazon_linux_2023_by_default():
     parameter = Template.from_stack(stack).to_json()["Parameters"][image_id["Ref"]]
     assert parameter["Type"] == "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"
     assert parameter["Default"].startswith("/aws/service/ami-amazon-linux-latest/al2023-ami-")
+
+
+def test_every_deploy_refreshes_the_workers_the_warm_pool_included(built):
+    """A new launch template version starts an instance refresh (CloudFormation's own update would
+    leave the warm pool's instances on the old bundle), which launches before it terminates and
+    waits for a busy worker's protection to end."""
+    _, resources = built
+    [refresh] = [r for r in resources.values() if r["Type"] == "Custom::AWS"]
+    text = json.dumps(refresh["Properties"]["Update"])
+    assert '\\"action\\":\\"startInstanceRefresh\\"' in text and "test-workers" in text
+    assert '\\"ScaleInProtectedInstances\\":\\"Wait\\"' in text and '\\"MinHealthyPercentage\\":100' in text
+    assert "LatestVersionNumber" in text  # a new version of the template changes the resource
+    group_id = next(k for k, r in resources.items() if r["Type"] == "AWS::AutoScaling::AutoScalingGroup")
+    assert group_id in refresh["DependsOn"]
+    statements = [
+        s
+        for name, r in resources.items()
+        if r["Type"] == "AWS::IAM::Policy" and not name.startswith("WorkersRole")
+        for s in r["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert [s["Action"] for s in statements] == ["autoscaling:StartInstanceRefresh"]
