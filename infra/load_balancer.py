@@ -35,7 +35,6 @@ class LoadBalancer(Construct):
         target_port: int,
         wait_seconds: int,
         certificate_arn: str | None = None,
-        retain_logs: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.access_logs = s3.Bucket(
@@ -45,8 +44,10 @@ class LoadBalancer(Construct):
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(ACCESS_LOG_DAYS))],
-            removal_policy=RemovalPolicy.RETAIN if retain_logs else RemovalPolicy.DESTROY,
-            auto_delete_objects=not retain_logs,
+            # Kept in every stage, by design: the load balancer delivers logs for a while after it is
+            # deleted, so a bucket emptied on destroy fails it with BucketNotEmpty (aws-cdk #21776,
+            # #16332). The lifecycle rule empties it within ACCESS_LOG_DAYS; empty, it costs nothing.
+            removal_policy=RemovalPolicy.RETAIN,
         )
         acknowledge(
             self.access_logs,

@@ -26,6 +26,7 @@ from infra.permissions import (
     allow_replies,
 )
 from infra.queues import Queues
+from infra.reply_queue_cleanup import ReplyQueueCleanup
 from infra.storage import Storage
 from infra.waf import RateLimitAcl
 from infra.web import HTTP_PORT, WebTier
@@ -153,9 +154,11 @@ class ServiceStack(Stack):
             target_port=HTTP_PORT,
             wait_seconds=config.web_wait_seconds,
             certificate_arn=config.certificate_arn,
-            retain_logs=config.retain_data,
         )
         web.behind(load_balancer.target_group)
+        # Deleted after the web group (which depends on it): no run-time reply queue outlives the stack.
+        cleanup = ReplyQueueCleanup(self, "ReplyQueueCleanup", prefix=reply_prefix)
+        web.auto_scaling_group.node.add_dependency(cleanup)
         web.scale_on_requests(WebCapacity().target_requests_per_minute)
         if config.waf_rate_limit is not None:
             RateLimitAcl(

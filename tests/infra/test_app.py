@@ -308,3 +308,35 @@ def test_a_failed_launch_is_replaced_never_recycled(synthesized):
     [web_data] = _web_launch_data(synthesized)
     for role_data in (worker_data, web_data):
         assert "export EV_GROUP=" in role_data
+
+
+def test_destroy_leaves_no_reply_queue_and_no_bucket_that_could_fail_it(synthesized):
+    """Reply queues are made at run time: a custom resource deletes the stack's prefix on delete,
+    after the web group (which depends on it). The access-log bucket is kept by design (logs arrive
+    after the load balancer is gone) and empties itself; no auto-delete that could fail destroy."""
+    [cleanup_id] = [
+        k for k, r in synthesized.resources.items() if r["Type"] == "AWS::CloudFormation::CustomResource"
+    ]
+    cleanup = synthesized.resources[cleanup_id]
+    assert cleanup["Properties"]["Prefix"] == "ElasticVision-dev-replies"
+    web_group = next(
+        r for k, r in synthesized.of_type("AWS::AutoScaling::AutoScalingGroup").items() if k.startswith("Web")
+    )
+    assert cleanup_id in web_group["DependsOn"]
+    function = next(
+        r
+        for r in synthesized.of_type("AWS::Lambda::Function").values()
+        if "reply queues" in r["Properties"].get("Description", "")
+    )
+    code = function["Properties"]["Code"]["ZipFile"]
+    assert 'event["RequestType"] == "Delete"' in code and "delete_queue" in code
+    # Both log buckets (the load balancer's, and the buckets' server access logs) are kept and
+    # empty themselves; only the data buckets are emptied on destroy (dev).
+    deleters = synthesized.of_type("Custom::S3AutoDeleteObjects").values()
+    emptied = {r["Properties"]["BucketName"]["Ref"] for r in deleters}
+    for name, bucket in synthesized.of_type("AWS::S3::Bucket").items():
+        if "AccessLogs" in name:
+            assert bucket["DeletionPolicy"] == "Retain" and name not in emptied, name
+            assert bucket["Properties"]["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] <= 90
+        else:
+            assert bucket["DeletionPolicy"] == "Delete" and name in emptied, name

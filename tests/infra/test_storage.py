@@ -25,7 +25,7 @@ def test_every_bucket_is_private_encrypted_and_tls_only(stack, retain):
     storage, template = build(stack, retain=retain)
     buckets = template.find_resources("AWS::S3::Bucket")
     assert len(buckets) == 3
-    for bucket in buckets.values():
+    for name, bucket in buckets.items():
         props = bucket["Properties"]
         assert props["PublicAccessBlockConfiguration"] == {
             "BlockPublicAcls": True,
@@ -35,7 +35,9 @@ def test_every_bucket_is_private_encrypted_and_tls_only(stack, retain):
         }
         rule = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
         assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
-        assert bucket["DeletionPolicy"] == ("Retain" if retain else "Delete")
+        # The access-log bucket is kept in every stage (late log deliveries would fail a destroy).
+        kept = retain or "AccessLogs" in name
+        assert bucket["DeletionPolicy"] == ("Retain" if kept else "Delete")
     # A TLS-only policy (deny when aws:SecureTransport is false) on each of the three.
     for each in (storage.input_bucket, storage.output_bucket, storage.access_logs_bucket):
         template.has_resource_properties(
@@ -57,8 +59,9 @@ def test_every_bucket_is_private_encrypted_and_tls_only(stack, retain):
                 },
             },
         )
-    # dev empties the buckets before deleting them; prod keeps everything.
-    template.resource_count_is("Custom::S3AutoDeleteObjects", 0 if retain else 3)
+    # dev empties the data buckets before deleting them; prod keeps everything; the access-log
+    # bucket is kept in both and empties itself (its lifecycle rule).
+    template.resource_count_is("Custom::S3AutoDeleteObjects", 0 if retain else 2)
 
 
 def test_input_and_output_log_to_the_access_log_bucket(stack):
