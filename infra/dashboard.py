@@ -139,14 +139,7 @@ class Dashboard(Construct):
                     custom(names.BATCH_LATENCY, names.WORKER, cw.Stats.MAXIMUM, "batch max"),
                 ],
             ),
-            graph(
-                "Web tier errors (responses/min)",
-                [
-                    custom(names.HTTP_4XX, names.WEB, cw.Stats.SUM, "4xx"),
-                    custom(names.HTTP_5XX, names.WEB, cw.Stats.SUM, "5xx"),
-                ],
-            ),
-        )
+        )  # the web tier's 4xx and 5xx: the front door's widgets (the load balancer counts them)
 
         if front_door is not None:
             self._add_front_door(front_door, group, graph)

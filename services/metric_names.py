@@ -1,10 +1,9 @@
 """Names of the custom CloudWatch metrics, shared by their publishers and the CDK dashboard.
 
-The worker (and the web tier) publish these; `infra/dashboard.py` graphs them and the instance
-roles allow `cloudwatch:PutMetricData` only in `NAMESPACE`. Change a name here and both sides move.
-Publish with PutMetricData (the instance roles allow it) with the `SERVICE` dimension set to
-`WORKER` or `WEB`. Embedded-metric-format lines on stdout would reach CloudWatch only through a
-CloudWatch agent, which the instances do not run.
+The worker and the web tier publish these through the aws adapter (`services/adapters/aws/`:
+`metrics.py`, `capacity.py`); `infra/dashboard.py` graphs them and the instance roles allow
+`cloudwatch:PutMetricData` only in `NAMESPACE`. Change a name here and both sides move; a
+synthesis test checks that every metric a dashboard widget reads has a publisher.
 """
 
 from __future__ import annotations
@@ -22,10 +21,6 @@ WEB: Final = "web"
 IMAGES_PROCESSED: Final = "ImagesProcessed"  # Count: results written (ok or error) per batch
 BATCH_LATENCY: Final = "BatchLatency"  # Milliseconds: receive -> last reply sent, per batch
 IMAGE_LATENCY: Final = "ImageLatency"  # Milliseconds: submit time -> result written, per image
-
-# Web tier (no load balancer in front of it, so it counts its own responses).
-HTTP_4XX: Final = "Http4xx"  # Count of 4xx responses
-HTTP_5XX: Final = "Http5xx"  # Count of 5xx responses
 
 # The request queue's depth, published by the web tier every 10 s at high resolution
 # (StorageResolution=1) so that 10-second alarms can read it; dimension QUEUE = the queue's name.
