@@ -75,6 +75,7 @@ NON_DEFAULT: dict[str, object] = {
     "port": 8123,
     "crash_after": "send",
     "log_level": "DEBUG",
+    "log_format": "json",
 }
 CLASSES: list[type[EvisionSettings]] = [
     LoggingSettings,
