@@ -39,7 +39,34 @@ CONTEXT_KEYS: Mapping[str, str] = {
     "apiKeysParameter": "api_keys_parameter",
     "rateLimitPerSecond": "rate_limit_per_second",
     "engine": "engine",
+    "logRetentionDays": "log_retention_days",
+    "alarmEmail": "alarm_email",
 }
+# What CloudWatch Logs accepts as a retention (PutRetentionPolicy, retentionInDays; 2026-12).
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 
 # Every other feature flag, pinned to the value this aws-cdk-lib uses when it is unset (so the
 # template does not change, and the CLI stops printing "N feature flags are not configured").
@@ -110,6 +137,10 @@ class ServiceConfig:
     # reference), openvino (bf16 where the CPU has it), or auto (OpenVINO where it is native and
     # agrees with the reference). Other than onnxruntime, workers also install OpenVINO.
     engine: Engine = "onnxruntime"
+    # How long CloudWatch Logs keeps the bootstrap's, the web tier's and the workers' logs.
+    log_retention_days: int = 30
+    # An address the alarms (e.g. dead letters that stay) notify, through the stack's SNS topic.
+    alarm_email: str | None = None
 
     @property
     def worker_lock(self) -> str:
@@ -146,6 +177,12 @@ class ServiceConfig:
             )
         if self.engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, got {self.engine!r}")
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"logRetentionDays must be one of {LOG_RETENTION_DAYS}, got {self.log_retention_days}"
+            )
+        if self.alarm_email is not None and "@" not in self.alarm_email:
+            raise ValueError(f"alarmEmail must be an e-mail address, got {self.alarm_email!r}")
         if self.model_ami_id is not None and not self.model_ami_id.startswith("ami-"):
             raise ValueError(f"modelAmiId must look like ami-..., got {self.model_ami_id!r}")
 
@@ -181,11 +218,11 @@ class ServiceConfig:
             max_capacity=_as_int("max_capacity", values.pop("max_capacity", self.scaling.max_capacity)),
         )
         integers = ("max_receives", "warm_pool_size", "web_wait_seconds", "web_min_capacity")
-        for name in (*integers, "web_max_capacity", "web_processes", "waf_rate_limit"):
+        for name in (*integers, "web_max_capacity", "web_processes", "waf_rate_limit", "log_retention_days"):
             if name in values:
                 values[name] = _as_int(name, values[name])
         strings = ("model_ami_id", "worker_instance_type", "web_instance_type", "ssh_cidr")
-        for name in (*strings, "certificate_arn", "api_keys_parameter", "engine"):
+        for name in (*strings, "certificate_arn", "api_keys_parameter", "engine", "alarm_email"):
             if name in values:
                 values[name] = str(values[name])
         if "rate_limit_per_second" in values:

@@ -3,6 +3,7 @@ warm), worker throughput/latency, web errors, and the front door (load balancer 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,16 @@ def custom(metric: str, service: str, statistic: str, label: str) -> cw.Metric:
     )
 
 
+# Logs Insights over the roles' groups: the services' JSON records at ERROR or worse, and the
+# bootstrap's failures (its plain lines say FAILED).
+ERRORS_QUERY = [
+    "fields @timestamp, @logStream, level, logger, message, exception, @message",
+    "filter level in ['ERROR', 'CRITICAL'] or @message like /FAILED|Traceback/",
+    "sort @timestamp desc",
+    "limit 100",
+]
+
+
 @dataclass(frozen=True, kw_only=True)
 class FrontDoorMetrics:
     """Where the front door's metrics come from: the load balancer, its web targets, their group."""
@@ -48,6 +59,7 @@ class Dashboard(Construct):
         dead_letter_queue: sqs.IQueue,
         worker_group_name: str,
         front_door: FrontDoorMetrics | None = None,
+        log_group_names: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
 
@@ -143,6 +155,17 @@ class Dashboard(Construct):
 
         if front_door is not None:
             self._add_front_door(front_door, group, graph)
+
+        if log_group_names:
+            # The services log JSON lines (EVISION_LOG_FORMAT=json): Logs Insights reads the fields.
+            self.dashboard.add_widgets(
+                cw.LogQueryWidget(
+                    title="Errors (bootstrap, web, workers), newest first",
+                    log_group_names=list(log_group_names),
+                    query_lines=ERRORS_QUERY,
+                    width=24,
+                )
+            )
 
         # Dead letters are drained by the web tier within seconds (each gets a failed result): one
         # that stays means the drain is broken and a client is waiting for nothing.

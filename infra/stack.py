@@ -10,12 +10,14 @@ from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra.alarm_topic import AlarmTopic
 from infra.assets import ServiceBundle
 from infra.config import ServiceConfig
 from infra.dashboard import Dashboard, FrontDoorMetrics
 from infra.hosts import HostProps
 from infra.images import machine_image
 from infra.load_balancer import LoadBalancer
+from infra.logs import LogGroups
 from infra.network import Network
 from infra.permissions import (
     allow_activation,
@@ -28,11 +30,13 @@ from infra.permissions import (
 from infra.queues import Queues
 from infra.reply_queue_cleanup import ReplyQueueCleanup
 from infra.storage import Storage
+from infra.user_data import LogShipping
 from infra.waf import RateLimitAcl
 from infra.web import HTTP_PORT, WebTier
 from infra.wheelhouse import LOCK
 from infra.workers import Workers
 from services.elasticity.web_capacity import WebCapacity
+from services.log_config import LoggingSettings
 from services.web.settings import WebSettings
 from services.worker.settings import WorkerSettings
 
@@ -123,29 +127,37 @@ class ServiceStack(Stack):
             worker_group=group_name,
             scale_from_zero_to=config.scaling.scale_from_zero_to,
         )
+        log_groups = LogGroups(
+            self, "Logs", retention_days=config.log_retention_days, retain=config.retain_data
+        )
+        logging_env = LoggingSettings.from_values(log_format="json").environment(explicit_only=True)
         workers = Workers(
             self,
             "Workers",
             host=worker_host,
             policy=config.scaling,
             request_queue=queues.request_queue,
-            service_env={**worker_settings.environment(explicit_only=True), **region_env},
+            service_env={**worker_settings.environment(explicit_only=True), **logging_env, **region_env},
             drain_seconds=config.drain_timeout_seconds,
             group_name=group_name,
             warm_pool_size=config.warm_pool_size,
             lock=config.worker_lock,
+            logs=LogShipping(service=log_groups.name("worker"), bootstrap=log_groups.name("bootstrap")),
         )
         web = WebTier(
             self,
             "Web",
             host=web_host,
-            service_env={**web_settings.environment(explicit_only=True), **region_env},
+            service_env={**web_settings.environment(explicit_only=True), **logging_env, **region_env},
             min_capacity=config.web_min_capacity,
             max_capacity=config.web_max_capacity,
             drain_seconds=config.web_wait_seconds + 15,
             group_name=f"{self.stack_name}-web",
             ssh_cidr=config.ssh_cidr,
+            logs=LogShipping(service=log_groups.name("web"), bootstrap=log_groups.name("bootstrap")),
         )
+        log_groups.grant_shipping(workers.role, "worker", "bootstrap")
+        log_groups.grant_shipping(web.role, "web", "bootstrap")
         load_balancer = LoadBalancer(
             self,
             "FrontDoor",
@@ -198,7 +210,10 @@ class ServiceStack(Stack):
                 target_group=load_balancer.target_group,
                 web_group_name=web.auto_scaling_group.auto_scaling_group_name,
             ),
+            log_group_names=[log_groups.name(role) for role in ("web", "worker", "bootstrap")],
         )
+        alarms = AlarmTopic(self, "Alarms", email=config.alarm_email)
+        alarms.notify(dashboard.dead_letters_alarm)
 
         outputs = {
             "UploadUrl": (

@@ -18,6 +18,17 @@ Role = Literal["worker", "web"]
 
 
 @dataclass(frozen=True, slots=True)
+class LogShipping:
+    """The CloudWatch Logs groups an instance ships to (values may be tokens)."""
+
+    service: str  # the role's group: the service's JSON lines
+    bootstrap: str  # the bootstrap's output
+
+    def parameters(self) -> dict[str, str]:
+        return {"EV_LOG_GROUP": self.service, "EV_BOOTSTRAP_LOG_GROUP": self.bootstrap}
+
+
+@dataclass(frozen=True, slots=True)
 class Signal:
     """Where a web instance signals CloudFormation once it serves (values may be tokens)."""
 
@@ -51,6 +62,7 @@ def render_bootstrap(
     group: str = "",
     launch_hook: str = "",
     signal: Signal | None = None,
+    logs: LogShipping | None = None,
 ) -> str:
     """The user-data script that installs and starts `role` with `service_env` as its settings;
     `group` (and its `launch_hook`) are told when the instance cannot serve; `signal`: the web
@@ -60,6 +72,7 @@ def render_bootstrap(
         **({"EV_GROUP": group} if group else {}),
         **({"EV_LAUNCH_HOOK": launch_hook} if launch_hook else {}),
         **({} if signal is None else signal.parameters()),
+        **({} if logs is None else logs.parameters()),
         "EV_BUNDLE_URL": bundle_url,
         "EV_DRAIN_SECONDS": str(drain_seconds),
         "EV_WEB_PORT": str(web_port),

@@ -21,7 +21,7 @@ from constructs import Construct
 from infra.hosts import HostProps, host_role
 from infra.nag import acknowledge
 from infra.permissions import group_arn, group_arn_evidence
-from infra.user_data import Signal, render_bootstrap
+from infra.user_data import LogShipping, Signal, render_bootstrap
 
 HTTP_PORT = 80
 # An instance boots and installs from the wheelhouse in ~50 s (FIELD-NOTES; the bootstrap
@@ -59,6 +59,7 @@ class WebTier(Construct):
         drain_seconds: int,
         group_name: str,
         ssh_cidr: str | None = None,
+        logs: LogShipping | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.group_name = group_name
@@ -89,6 +90,7 @@ class WebTier(Construct):
                     target_group=cdk.Lazy.string(_Later(self._target_group_arn)),
                     health_seconds=HEALTH_SECONDS,
                 ),
+                logs=logs,
             )
         )
         self.launch_template = ec2.LaunchTemplate(

@@ -15,7 +15,7 @@ from infra.hosts import HostProps, host_role
 from infra.nag import acknowledge
 from infra.permissions import group_arn, group_arn_evidence
 from infra.scaling import QueueScaling, add_queue_scaling
-from infra.user_data import render_bootstrap
+from infra.user_data import LogShipping, render_bootstrap
 from infra.worker_refresh import WorkerRefresh
 from services.elasticity.policy import ScalingPolicy
 from services.worker.settings import WorkerSettings
@@ -46,6 +46,7 @@ class Workers(Construct):
         group_name: str,
         warm_pool_size: int = 0,
         lock: str = "requirements.lock",
+        logs: LogShipping | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.group_name = group_name
@@ -88,6 +89,7 @@ class Workers(Construct):
                 lock=lock,  # the OpenVINO engine's lock where the deployment uses it
                 group=group_name,
                 launch_hook=LAUNCH_HOOK,
+                logs=logs,
             )
         )
         self.launch_template = ec2.LaunchTemplate(

@@ -26,6 +26,8 @@
 #   EV_TARGET_GROUP     web: the load balancer's target group: the signal waits until it sees
 #                       this instance healthy, so a rollout never removes the old instance first
 #   EV_HEALTH_SECONDS   web: how long the service may take to answer /healthz (300)
+#   EV_LOG_GROUP        CloudWatch Logs group of the service's log (unset: journald only)
+#   EV_BOOTSTRAP_LOG_GROUP  ... and of this script's output (cloud-init's log)
 #   EV_ROOT             prefix of every path written ("" on an instance; a sandbox in tests)
 #   EV_PYTHON           interpreter for the virtualenv (python3.11, installed with dnf if missing)
 #
@@ -51,6 +53,8 @@ EV_SIGNAL_STACK=${EV_SIGNAL_STACK:-}
 EV_SIGNAL_RESOURCE=${EV_SIGNAL_RESOURCE:-}
 EV_TARGET_GROUP=${EV_TARGET_GROUP:-}
 EV_HEALTH_SECONDS=${EV_HEALTH_SECONDS:-300}
+EV_LOG_GROUP=${EV_LOG_GROUP:-}
+EV_BOOTSTRAP_LOG_GROUP=${EV_BOOTSTRAP_LOG_GROUP:-}
 
 app_dir="$EV_ROOT/opt/evision"
 env_file="$EV_ROOT/etc/evision/$EV_ROLE.env"
@@ -132,6 +136,39 @@ if [ -n "$EV_SIGNAL_RESOURCE" ] && ! command -v cfn-signal >/dev/null && [ ! -x 
     retry dnf install -y aws-cfn-bootstrap
 fi
 
+if [ -n "$EV_LOG_GROUP" ]; then
+    # Logs where AWS users look, from the start (a failed install's output is shipped too): the
+    # CloudWatch agent from the Amazon Linux repositories tails the service's log file (JSON
+    # lines) and cloud-init's output, one stream per instance; logrotate keeps the file bounded.
+    ctl=amazon-cloudwatch-agent-ctl
+    if ! command -v "$ctl" >/dev/null; then
+        ctl=/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl
+        [ -x "$ctl" ] || retry dnf install -y amazon-cloudwatch-agent
+    fi
+    mkdir -p "$EV_ROOT/var/log/evision" "$EV_ROOT/etc/logrotate.d"
+    cat >"$EV_ROOT/etc/logrotate.d/evision" <<ROTATE
+/var/log/evision/*.log {
+    daily
+    maxsize 100M
+    rotate 3
+    compress
+    copytruncate
+    missingok
+}
+ROTATE
+    agent_config="$EV_ROOT/opt/evision/cloudwatch-agent.json"
+    cat >"$agent_config" <<AGENT
+{"logs": {"logs_collected": {"files": {"collect_list": [
+  {"file_path": "/var/log/evision/$EV_ROLE.log", "log_group_name": "$EV_LOG_GROUP",
+   "log_stream_name": "{instance_id}", "timezone": "UTC"},
+  {"file_path": "/var/log/cloud-init-output.log", "log_group_name": "$EV_BOOTSTRAP_LOG_GROUP",
+   "log_stream_name": "{instance_id}-$EV_ROLE", "timezone": "UTC"}
+]}}}}
+AGENT
+    "$ctl" -a fetch-config -m ec2 -s -c "file:$agent_config"
+    log "phase logs done"
+fi
+
 log "installing $EV_ROLE from $EV_BUNDLE_URL"
 mkdir -p "$app_dir"
 retry aws s3 cp --only-show-errors "$EV_BUNDLE_URL" "$app_dir/bundle.zip"
@@ -173,6 +210,11 @@ KillSignal=SIGTERM
 KillMode=mixed
 TimeoutStopSec=$EV_DRAIN_SECONDS"
 fi
+output_settings=""
+if [ -n "$EV_LOG_GROUP" ]; then  # into the file the agent ships (systemd opens it, as root)
+    output_settings="StandardOutput=append:/var/log/evision/$EV_ROLE.log
+StandardError=inherit"
+fi
 cat >"$unit_file" <<EOF
 [Unit]
 Description=Elastic Vision $EV_ROLE
@@ -190,6 +232,7 @@ ExecStart=$exec_start
 Restart=on-failure
 RestartSec=5
 $stop_settings
+$output_settings
 DynamicUser=yes
 NoNewPrivileges=yes
 ProtectSystem=strict

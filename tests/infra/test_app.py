@@ -99,6 +99,9 @@ def test_instance_roles_get_exactly_what_their_services_call(synthesized):
         "autoscaling:SetInstanceProtection",
         "autoscaling:CompleteLifecycleAction",
         "autoscaling:SetInstanceHealth",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "logs:DescribeLogStreams",
     }
     worker_only = {"autoscaling:SetInstanceProtection", "autoscaling:CompleteLifecycleAction"}
     rollout = {"cloudformation:SignalResource", "elasticloadbalancing:DescribeTargetHealth"}
@@ -340,3 +343,36 @@ def test_destroy_leaves_no_reply_queue_and_no_bucket_that_could_fail_it(synthesi
             assert bucket["Properties"]["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] <= 90
         else:
             assert bucket["DeletionPolicy"] == "Delete" and name in emptied, name
+
+
+def test_logs_go_where_aws_users_look(synthesized):
+    """One log group per role with the configured retention; each role ships into its own group and
+    the bootstrap's; the instances log JSON lines; the dashboard queries their errors; the
+    dead-letter alarm notifies the stack's topic."""
+    groups = synthesized.of_type("AWS::Logs::LogGroup")
+    by_role = {name: r for name, r in groups.items() if name.startswith("Logs")}
+    assert len(by_role) == 3 and all(r["Properties"]["RetentionInDays"] == 30 for r in by_role.values())
+    assert all(r["DeletionPolicy"] == "Delete" for r in by_role.values())  # dev
+    [worker_data] = _worker_launch_data(synthesized)
+    [web_data] = _web_launch_data(synthesized)
+    for data in (worker_data, web_data):
+        assert "export EVISION_LOG_FORMAT=json" in data
+        assert "export EV_LOG_GROUP=" in data and "export EV_BOOTSTRAP_LOG_GROUP=" in data
+    for name, statement in _statements(synthesized):
+        if name.startswith(("WorkersRole", "WebRole")) and "logs:PutLogEvents" in _as_list(
+            statement["Action"]
+        ):
+            shipped = json.dumps(statement["Resource"])
+            own = "LogsWorker" if name.startswith("WorkersRole") else "LogsWeb"
+            other = "LogsWeb" if own == "LogsWorker" else "LogsWorker"
+            assert own in shipped and "LogsBootstrap" in shipped and other not in shipped, name
+    [dashboard] = synthesized.of_type("AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    assert "filter level in" in body and all(name in body for name in by_role)
+    [topic_id] = synthesized.of_type("AWS::SNS::Topic")
+    dead_letters = next(
+        r
+        for r in synthesized.of_type("AWS::CloudWatch::Alarm").values()
+        if "dead letters" in r["Properties"].get("AlarmDescription", "")
+    )
+    assert dead_letters["Properties"]["AlarmActions"] == [{"Ref": topic_id}]

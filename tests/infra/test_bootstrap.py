@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.user_data import render_bootstrap
+from infra.user_data import LogShipping, render_bootstrap
 from services.adapters.registry import open_backend
 from services.contract import ReplyMessage, RequestMessage, new_request_id
 from services.settings import BackendSettings
@@ -128,6 +128,10 @@ def sandbox(tmp_path: Path) -> Path:
     systemctl = bin_dir / "systemctl"
     systemctl.write_text(SYSTEMCTL_STUB.format(log=tmp_path / "systemctl.log"))
     systemctl.chmod(0o755)
+    # The CloudWatch agent's control script: record the call (the config is checked as written).
+    agent = bin_dir / "amazon-cloudwatch-agent-ctl"
+    agent.write_text(SYSTEMCTL_STUB.format(log=tmp_path / "agent.log"))
+    agent.chmod(0o755)
     # Always the stand-in (even where an AWS CLI is installed): it records the Auto Scaling calls.
     aws = bin_dir / "aws"
     aws.write_text(AWS_SHIM.format(python=sys.executable))
@@ -196,6 +200,7 @@ def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(
             service_env=service_env,
             drain_seconds=90,
             lock=lock,
+            logs=LogShipping(service=f"{prefix}-worker-logs", bootstrap=f"{prefix}-bootstrap-logs"),
         )
     )
     root = sandbox / "root"
@@ -218,7 +223,7 @@ def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     # The phases, in order, with the script's own clock (the simulator's calibration cites them).
     phases = re.findall(r"evision-bootstrap: \+(\d+)s phase (\w+) done", completed.stderr)
-    assert [name for _, name in phases] == ["download", "venv", "install"], completed.stderr
+    assert [name for _, name in phases] == ["logs", "download", "venv", "install"], completed.stderr
     print("bootstrap phases (s since start):", ", ".join(f"{name} {at}" for at, name in phases))
 
     # What the bootstrap left behind: the systemd calls, the unit, the env file.
@@ -233,6 +238,24 @@ def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(
     assert report_unit["ExecStart"] == str(root / "opt/evision/report-unhealthy")
     assert unit["KillSignal"] == "SIGTERM" and unit["TimeoutStopSec"] == "90"
     assert unit["EnvironmentFile"] == str(root / "etc/evision/worker.env")
+    # Logs: the service's into the file the agent ships, the agent started with its config first.
+    assert unit["StandardOutput"] == "append:/var/log/evision/worker.log"
+    config_path = root / "opt/evision/cloudwatch-agent.json"
+    assert (sandbox / "agent.log").read_text().split() == [
+        "-a",
+        "fetch-config",
+        "-m",
+        "ec2",
+        "-s",
+        "-c",
+        f"file:{config_path}",
+    ]
+    shipped = json.loads(config_path.read_text())["logs"]["logs_collected"]["files"]["collect_list"]
+    assert [(f["file_path"], f["log_group_name"]) for f in shipped] == [
+        ("/var/log/evision/worker.log", f"{prefix}-worker-logs"),
+        ("/var/log/cloud-init-output.log", f"{prefix}-bootstrap-logs"),
+    ]
+    assert "copytruncate" in (root / "etc/logrotate.d/evision").read_text()
     environment = read_env_file(Path(unit["EnvironmentFile"]))
     assert environment == service_env
     command = shlex.split(unit["ExecStart"])

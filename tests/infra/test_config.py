@@ -49,6 +49,8 @@ def test_context_strings_are_parsed_and_empty_values_ignored():
         ("dev", {"maxReceives": 0}, "max_receives must be in"),
         ("dev", {"engine": "tensorrt"}, "engine must be one of"),
         ("dev", {"webProcesses": "0"}, "webProcesses must be in"),
+        ("dev", {"logRetentionDays": "31"}, "logRetentionDays must be one of"),
+        ("dev", {"alarmEmail": "ops"}, "alarmEmail must be an e-mail address"),
     ],
 )
 def test_bad_settings_are_refused_with_a_reason(stage, context, message):

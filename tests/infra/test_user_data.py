@@ -74,12 +74,13 @@ def test_every_service_variable_in_the_synthesized_user_data_is_a_known_setting(
     import json
     import re
 
+    from services.log_config import LoggingSettings
     from services.web.settings import WebSettings
     from services.worker.settings import WorkerSettings
 
     by_role = {
-        "worker": WorkerSettings.variables(),
-        "web": WebSettings.variables(),
+        "worker": WorkerSettings.variables() | LoggingSettings.variables(),
+        "web": WebSettings.variables() | LoggingSettings.variables(),
     }
     seen: dict[str, set[str]] = {}
     for resource in synthesized.of_type("AWS::EC2::LaunchTemplate").values():
