@@ -36,6 +36,7 @@ class ReplyQueueKeeper:
         self._orphan = orphan_seconds
         self.name = new_name(prefix)
         self.swept = 0
+        self._sweeping = threading.Lock()  # the heartbeat's sweep and a direct call: one at a time
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -69,13 +70,16 @@ class ReplyQueueKeeper:
 
     def sweep(self) -> int:
         """Delete the orphaned queues of this prefix; how many went."""
-        gone = 0
-        for name in self._queues.idle(self._prefix, since=time.time() - self._orphan):
-            if name != self.name and self._ours.fullmatch(name):
-                self._queues.delete(name)
-                log.info(
-                    "reply queue %s deleted: not marked alive for %g s (its process died)", name, self._orphan
-                )
-                gone += 1
-        self.swept += gone
-        return gone
+        with self._sweeping:
+            gone = 0
+            for name in self._queues.idle(self._prefix, since=time.time() - self._orphan):
+                if name != self.name and self._ours.fullmatch(name):
+                    self._queues.delete(name)
+                    log.info(
+                        "reply queue %s deleted: not marked alive for %g s (its process died)",
+                        name,
+                        self._orphan,
+                    )
+                    gone += 1
+            self.swept += gone
+            return gone
