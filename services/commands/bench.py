@@ -87,9 +87,11 @@ def run(args: argparse.Namespace) -> int:
                 loop_images=args.loop_images,
                 c1_requests=args.c1_requests,
                 c32_requests=args.c32_requests,
-                aws_scale=0.0 if args.skip_aws else args.aws_scale,
+                aws_scale=args.aws_scale,
             )
         )
+        if args.skip_aws:  # with --quick too
+            plan = dataclasses.replace(plan, aws_scale=0.0)
     except (OSError, ValueError) as exc:
         console.print(f"[red]evision bench:[/red] {exc}")
         return 2

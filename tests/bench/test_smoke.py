@@ -49,3 +49,5 @@ def test_quick_bench_runs_every_engine_side_by_side(tmp_path: Path, capsys) -> N
         assert report["bare"]["images_per_s"] > 0
         assert all(m["errors"] == {} and m["correct"] == m["images"] for m in report["measurements"])
     assert "engines side by side" in capsys.readouterr().out
+    measured = {m["name"] for report in engines.values() for m in report["measurements"]}
+    assert not any("aws" in name for name in measured)  # --skip-aws holds with --quick too
