@@ -1,24 +1,35 @@
 """`evision bench --quick`: every stage runs for real (model, worker processes, HTTP, moto); tiny counts.
 
 The figures of a quick run mean nothing; this checks that each stage measures something, that
-every answer is right, and that the JSON report carries it all.
+every answer is right, and that the JSON report carries it all. Each runs the CLI in its own
+process with faulthandler on: a native crash in an engine (seen once under load, in the in-process
+OpenVINO + ONNX Runtime bench) then fails this test with its stack, not the whole pytest run.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from model.engines import openvino_available
-from services.cli import main
+
+
+def evision(*args: str) -> str:
+    """Runs `evision ARGS` in a child process; returns its standard output, fails with its output."""
+    command = [sys.executable, "-X", "faulthandler", "-m", "services.cli", *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-8000:]}"
+    return done.stdout
 
 
 @pytest.mark.slow
 def test_quick_bench_measures_every_stage(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    assert main(["bench", "--quick", "--workers", "1", "--json", str(out), "--work-dir", str(tmp_path)]) == 0
+    evision("bench", "--quick", "--workers", "1", "--json", str(out), "--work-dir", str(tmp_path))
 
     report = json.loads(out.read_text())
     assert report["bare"]["images_per_s"] > 0
@@ -39,15 +50,15 @@ def test_quick_bench_measures_every_stage(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not openvino_available(), reason="OpenVINO is not installed")
-def test_quick_bench_runs_every_engine_side_by_side(tmp_path: Path, capsys) -> None:
+def test_quick_bench_runs_every_engine_side_by_side(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     args = ["bench", "--quick", "--skip-aws", "--engine", "onnxruntime,openvino", "--json", str(out)]
-    assert main([*args, "--work-dir", str(tmp_path)]) == 0
+    printed = evision(*args, "--work-dir", str(tmp_path))
     engines = json.loads(out.read_text())["engines"]
     assert list(engines) == ["onnxruntime", "openvino"]
     for report in engines.values():
         assert report["bare"]["images_per_s"] > 0
         assert all(m["errors"] == {} and m["correct"] == m["images"] for m in report["measurements"])
-    assert "engines side by side" in capsys.readouterr().out
+    assert "engines side by side" in printed
     measured = {m["name"] for report in engines.values() for m in report["measurements"]}
     assert not any("aws" in name for name in measured)  # --skip-aws holds with --quick too
