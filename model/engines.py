@@ -94,6 +94,10 @@ class OpenVinoEngine:
             },
         )
         self._local = threading.local()
+        # The first `.data` of any tensor initialises pybind11's numpy API behind a call-once that
+        # deadlocks when two threads reach it together (seen in the bench: both inference threads
+        # parked in gil_safe_call_once_and_store<npy_api> for ever). Reach it once here, alone.
+        _ = self._compiled.create_infer_request().get_input_tensor(0).data
 
     @property
     def label(self) -> str:

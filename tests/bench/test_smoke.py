@@ -9,6 +9,7 @@ OpenVINO + ONNX Runtime bench) then fails this test with its stack, not the whol
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -18,12 +19,24 @@ import pytest
 from model.engines import openvino_available
 
 
+# Below the suite's per-test timeout (pyproject.toml), so a hung child is shown, not just killed.
+CHILD_TIMEOUT_SECONDS = 240
+
+
 def evision(*args: str) -> str:
-    """Runs `evision ARGS` in a child process; returns its standard output, fails with its output."""
+    """Runs `evision ARGS` in a child process; returns its standard output, fails with its output.
+
+    A child still running after CHILD_TIMEOUT_SECONDS gets SIGABRT, on which faulthandler prints
+    every thread's stack: a hang fails with where it hung."""
     command = [sys.executable, "-X", "faulthandler", "-m", "services.cli", *args]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
-    assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-8000:]}"
-    return done.stdout
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
+        try:
+            out, err = child.communicate(timeout=CHILD_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            child.send_signal(signal.SIGABRT)
+            out, err = child.communicate()
+    assert child.returncode == 0, f"exit {child.returncode}\n{out[-4000:]}\n{err[-8000:]}"
+    return out
 
 
 @pytest.mark.slow

@@ -4,6 +4,8 @@ to ONNX Runtime (with one log line) where OpenVINO is missing or the CPU has no 
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 
 import pytest
 
@@ -79,3 +81,29 @@ def test_auto_says_what_it_chose_and_why(caplog):
     assert line.startswith(f"inference engine {chosen.name.split()[-1]}: ")
     if engines.cpu_computes_bf16():
         assert "ms/image" in line  # measured, not assumed
+
+
+_FIRST_INFERENCE_TOGETHER = """
+import threading, numpy as np
+from model.classifier import Classifier
+classifier = Classifier(engine="openvino", threads=2)
+batch = np.zeros((1, 3, 224, 224), dtype=np.float32)
+barrier = threading.Barrier(2)
+def first() -> None:
+    barrier.wait()
+    classifier.logits(batch)
+threads = [threading.Thread(target=first) for _ in range(2)]
+for t in threads: t.start()
+for t in threads: t.join()
+print("ok")
+"""
+
+
+@pytest.mark.skipif("openvino" not in INSTALLED, reason="OpenVINO is not installed")
+def test_two_threads_may_run_their_first_openvino_inference_at_the_same_instant():
+    # A race: several fresh processes, each released together at the first inference; a hang
+    # (pybind11's numpy API initialised by two threads at once) shows as a timeout.
+    command = [sys.executable, "-X", "faulthandler", "-c", _FIRST_INFERENCE_TOGETHER]
+    for _ in range(3):  # without the fix the first one already hangs here
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        assert done.stdout.strip() == "ok", done.stderr[-4000:]
