@@ -18,7 +18,6 @@ import pytest
 
 from model.engines import openvino_available
 
-
 # Below the suite's per-test timeout (pyproject.toml), so a hung child is shown, not just killed.
 CHILD_TIMEOUT_SECONDS = 240
 
