@@ -1,8 +1,9 @@
 """The web tier's part in scaling the workers within seconds (cloud): it sees every upload first.
 
-- Every `depth_metric_seconds` it publishes the request queue's depth as a high-resolution metric
-  (the fast alarms' input; SQS's own metrics are 1-minute only). An upload that arrives after an
-  idle datapoint is published at once, so no alarm acts on stale idle periods after it.
+- Every `depth_metric_seconds` ONE process per instance (a `HostLease`) publishes the request
+  queue's depth as a high-resolution metric (the fast alarms' input; SQS's own metrics are
+  1-minute only; each PutMetricData is billed). An upload that arrives after an idle datapoint
+  is published at once by the process that takes it, so no alarm acts on stale idle periods.
 - On an upload while the worker group has no capacity it raises the group at once (activation),
   at most once per `activation_seconds`.
 Both calls block (HTTP to AWS): they run in a worker thread, never delaying the upload. Where the
@@ -21,6 +22,7 @@ from typing import Any
 from anyio import to_thread
 
 from services.ports import CapacityActivator, DepthReporter, MessageQueue, QueueDepth
+from services.web.host_lease import HostLease
 
 log = logging.getLogger("evision.fast_scaling")
 NUDGE_MIN_SECONDS = 1.0  # at most one extra datapoint per second
@@ -37,12 +39,14 @@ class FastScaling:
         activation_seconds: float,
     ) -> None:
         self._requests = requests
+        self._lease = HostLease(f"depth-publisher:{requests.name}")
         self._reporter = reporter
         self._activator = activator
         self._depth_seconds = depth_seconds
         self._activation_seconds = activation_seconds
         self._last_idle = True
         self._last_nudge = float("-inf")
+        self._last_upload = float("-inf")
         self._last_activation = float("-inf")
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
@@ -71,7 +75,10 @@ class FastScaling:
     def on_upload(self) -> None:
         """Called on the event loop for each accepted upload; returns at once."""
         now = time.monotonic()
-        if self._depth_seconds > 0 and self._last_idle and now - self._last_nudge >= NUDGE_MIN_SECONDS:
+        # The publisher knows the last datapoint; another process judges by its own uploads.
+        idle = self._last_idle if self.publishing else now - self._last_upload >= self._depth_seconds
+        self._last_upload = now
+        if self._depth_seconds > 0 and idle and now - self._last_nudge >= NUDGE_MIN_SECONDS:
             self._last_nudge = now
             self._spawn(self._publish())
         if now - self._last_activation >= self._activation_seconds:
@@ -83,10 +90,19 @@ class FastScaling:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    @property
+    def publishing(self) -> bool:
+        """Whether this process is its instance's depth publisher (the lease is taken if free)."""
+        return self._lease.held()
+
     async def _publish_every_period(self) -> None:
-        while True:
-            await self._publish()
-            await asyncio.sleep(self._depth_seconds)
+        try:
+            while True:
+                if self.publishing:
+                    await self._publish()
+                await asyncio.sleep(self._depth_seconds)
+        finally:
+            self._lease.release()
 
     async def _publish(self) -> None:
         try:
