@@ -15,9 +15,11 @@ Step bounds are relative to the alarm threshold, as EC2 Auto Scaling step polici
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from services.elasticity.metric_math import Const, Expr, Fill, If, Less, Metric
 from services.elasticity.policy import ScalingPolicy
 
 # What an alarm watches: visible messages, visible + in flight, or visible while the group is at 0.
@@ -56,15 +58,21 @@ class AlarmRule:
         """A value one short of breaching: what a muted period reads."""
         return self.threshold - 1 if self.comparison == ">=" else self.threshold + 1
 
-    def backstop_expression(self) -> str:
-        """The backstop's CloudWatch metric math: SQS's value (`sqs`) only in periods in which the
-        web tier published no depth (`web`), else `neutral`. The simulator's `gated` reads the
-        same rule."""
-        return f"IF(FILL(web, -1) < 0, sqs, {self.neutral:g})"
+    def backstop(self) -> Expr:
+        """The backstop's metric math: SQS's value (`sqs`) only in periods in which the web tier
+        published no depth (`web`), else `neutral`. SQS is filled with `neutral` first: IF makes
+        a missing value 0 (metric_math.py), and SQS's datapoints arrive minutes late, so the
+        latest periods would read 0 - "idle" to the scale-in rule - without it."""
+        neutral = self.neutral
+        return If(Less(Fill(Metric("web"), -1), Const(0)), Fill(Metric("sqs"), neutral), Const(neutral))
 
-    def gated(self, sqs: float | None, web: float | None) -> float | None:
-        """`backstop_expression` for one period: `web` None where the web tier published nothing."""
-        return sqs if web is None or sqs is None else self.neutral
+    def backstop_expression(self) -> str:
+        """The expression infra renders; the simulator evaluates the same tree (`gated`)."""
+        return self.backstop().render()
+
+    def gated(self, sqs: Sequence[float | None], web: Sequence[float | None]) -> list[float | None]:
+        """`backstop` over periods: None where a metric has no datapoint."""
+        return self.backstop().evaluate({"sqs": sqs, "web": web})
 
     def adjustment_for(self, value: float) -> StepAdjustment | None:
         """The step the metric's value falls in.

@@ -50,7 +50,16 @@ this says how they were reasoned, not what they are)
   `scale_in_idle_periods` idle periods: cheap, because idle instances go back to the warm pool
   (Stopped), long enough to span the gaps of a flapping load, short enough to reach 0 soon after
   the queue drains. The SQS 1-minute backstop applies the same counts at its own period.
-Locally the same step table and period counts apply with a shorter period (`ScalingPolicy.local`).
+- Alarms as AWS runs them: an Auto Scaling action runs when its alarm enters ALARM, then about
+  once a minute while it stays there, whatever the period (simulator/controllers.py,
+  `REINVOKE_SECONDS`). The steps are sized for that: `warmup_periods` at the cloud's period spans
+  that minute, so the capacity a step added counts towards the next until the action can run
+  again, and each step adds what a minute of that backlog needs (the same figures come out with
+  or without the once-a-minute rule; tests/elasticity/test_alarm_semantics.py). The backstop's
+  metric math fills SQS's late datapoints before IF, which would make them 0, i.e. "idle" to the
+  scale-in rule (alarms.py, metric_math.py).
+Locally the same step table and period counts apply with a shorter period (`ScalingPolicy.local`);
+the supervisor calls `decide()` every period (no alarm service in between).
 """
 
 from __future__ import annotations
@@ -105,6 +114,10 @@ class ScalingPolicy:
     # same rules as the backstop (`backstop_period_seconds`). Locally `local()` sets 1 s.
     period_seconds: float = 10.0
     backstop_period_seconds: float = 60.0
+    # While an alarm stays in ALARM, Auto Scaling re-runs its action about once a minute (re:Post
+    # knowledge center, "autoscaling policy cloudwatch alarm"). Locally `local()` sets the period:
+    # the supervisor is the alarm and acts every period.
+    reinvoke_seconds: float = 60.0
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -113,6 +126,11 @@ class ScalingPolicy:
     def scale_out_threshold(self) -> int:
         """Visible messages at which the scale-out alarm fires."""
         return self.scale_out_steps[0].lower
+
+    @property
+    def reinvoke_periods(self) -> int:
+        """Periods between two runs of an action whose alarm stays in ALARM."""
+        return max(1, round(self.reinvoke_seconds / self.period_seconds))
 
     @property
     def idle_capacity(self) -> int:
@@ -143,6 +161,7 @@ class ScalingPolicy:
         return replace(
             self,
             period_seconds=period_seconds,
+            reinvoke_seconds=period_seconds,
             max_capacity=local_max,
             scale_from_zero_to=min(self.scale_from_zero_to, local_max),
             scale_in_to=scale_in_to,
@@ -191,21 +210,46 @@ def _validate(policy: ScalingPolicy) -> None:
 
 @dataclass(frozen=True, slots=True)
 class ScalingState:
-    """What `decide()` remembers between periods: recent scale-outs still warming up.
+    """What `decide()` remembers between periods: recent scale-outs still warming up, and how long
+    ago each alarm's action last ran while the alarm stayed in ALARM.
 
-    `warming` holds (periods ago, capacity added), newest first. Start with `ScalingState()` and
-    pass each `Decision.state` to the next call (one call per period).
+    `warming` holds (periods ago, capacity added), newest first. `out_acted` / `in_acted`: periods
+    since the scale-out / scale-in action ran, None while that alarm is not in ALARM. Start with
+    `ScalingState()` and pass each `Decision.state` to the next call (one call per period).
     """
 
     warming: tuple[tuple[int, int], ...] = ()
+    out_acted: int | None = None
+    in_acted: int | None = None
 
     def warming_capacity(self, warmup_periods: int) -> int:
         return sum(added for age, added in self.warming if age < warmup_periods)
 
-    def next_period(self, warmup_periods: int, added: int = 0) -> ScalingState:
+    def next_period(
+        self,
+        warmup_periods: int,
+        added: int = 0,
+        *,
+        out_acted: int | None = None,
+        in_acted: int | None = None,
+    ) -> ScalingState:
         """The state as seen one period later, after adding `added` capacity now."""
         entries = (((0, added),) if added > 0 else ()) + self.warming
-        return ScalingState(tuple((age + 1, n) for age, n in entries if age + 1 < warmup_periods))
+        warming = tuple((age + 1, n) for age, n in entries if age + 1 < warmup_periods)
+        return ScalingState(warming, _older(out_acted), _older(in_acted))
+
+
+def _older(acted: int | None) -> int | None:
+    return None if acted is None else acted + 1
+
+
+def _action_due(in_alarm: bool, acted: int | None, reinvoke_periods: int) -> tuple[bool, int | None]:
+    """(whether the alarm's action runs now, periods since it ran as of now)."""
+    if not in_alarm:
+        return False, None
+    if acted is None or acted >= reinvoke_periods:  # entering ALARM, or a minute since the last run
+        return True, 0
+    return False, acted
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +286,9 @@ def decide(
 
     recent = samples[-policy.scale_out_evaluation_periods :]
     breaching = sum(1 for s in recent if s.visible >= policy.scale_out_threshold)
-    if latest is not None and breaching >= policy.scale_out_datapoints_to_alarm:
+    out_alarm = latest is not None and breaching >= policy.scale_out_datapoints_to_alarm
+    out_due, out_acted = _action_due(out_alarm, state.out_acted, policy.reinvoke_periods)
+    if latest is not None and out_due:
         step = policy.step_for(latest.visible)
         if step is not None:
             target = current - warming + step.change
@@ -255,7 +301,8 @@ def decide(
     idle_for_k = len(idle) == policy.scale_in_idle_periods and all(s.outstanding == 0 for s in idle)
     # EC2 Auto Scaling blocks dynamic scale-in while new instances are still warming up.
     blocked_by_warmup = warming > 0 and policy.idle_capacity < current
-    if idle_for_k and policy.idle_capacity != current and not blocked_by_warmup:
+    in_due, in_acted = _action_due(idle_for_k, state.in_acted, policy.reinvoke_periods)
+    if in_due and policy.idle_capacity != current and not blocked_by_warmup:
         candidates.append(
             (policy.idle_capacity, f"scale in: idle for {policy.scale_in_idle_periods} periods")
         )
@@ -263,15 +310,20 @@ def decide(
     if not candidates:
         desired = policy.clamp(current)
         reason = "hold" if desired == current else f"clamp to [{policy.min_capacity}, {policy.max_capacity}]"
-        return Decision(desired, reason, state.next_period(policy.warmup_periods))
+        return Decision(
+            desired, reason, state.next_period(policy.warmup_periods, out_acted=out_acted, in_acted=in_acted)
+        )
 
     target, reason = max(candidates, key=lambda candidate: candidate[0])
     desired = policy.clamp(target)
     if desired != target:
         reason += f" (clamped to [{policy.min_capacity}, {policy.max_capacity}])"
-    if desired < current:
-        return Decision(desired, reason, ScalingState())  # instances (and their warm-up) are gone
-    return Decision(desired, reason, state.next_period(policy.warmup_periods, added=desired - current))
+    if desired < current:  # instances (and their warm-up) are gone
+        return Decision(desired, reason, ScalingState(out_acted=_older(out_acted), in_acted=_older(in_acted)))
+    later = state.next_period(
+        policy.warmup_periods, added=desired - current, out_acted=out_acted, in_acted=in_acted
+    )
+    return Decision(desired, reason, later)
 
 
 def replay(

@@ -18,8 +18,10 @@ from services.elasticity.policy import (
 )
 
 # The defaults' step table and 2 of 3, with the period counts these series were written for
-# (idle K=5, warm-up 3); the decide() rules do not depend on the default counts.
-POLICY = replace(ScalingPolicy(), scale_in_idle_periods=5, warmup_periods=3)
+# (idle K=5, warm-up 3); the decide() rules do not depend on the default counts. Actions may re-run
+# every period here (as locally); the once-a-minute re-invocation has its own tests below.
+POLICY = replace(ScalingPolicy(), scale_in_idle_periods=5, warmup_periods=3, reinvoke_seconds=10.0)
+CLOUD_POLICY = replace(POLICY, reinvoke_seconds=60.0)
 
 
 def visible(*counts: int, in_flight: int = 0) -> list[Sample]:
@@ -85,6 +87,23 @@ def test_burst_scales_from_zero_then_by_steps_respecting_warmup_up_to_max():
     assert capacities == sorted(capacities)
     assert max(capacities) == POLICY.max_capacity
     assert capacities[-1] == POLICY.max_capacity
+
+
+def test_in_the_cloud_an_alarm_held_in_alarm_acts_again_only_after_a_minute():
+    # Same burst with AWS's re-invocation: +1 from zero, +6 on entering ALARM (period 2), then the
+    # action runs again only at period 8 (60 s at 10 s periods), whatever the warm-up says.
+    capacities = desired(replay(CLOUD_POLICY, visible(0, *[30000] * 30), current=0))
+    changes = [i for i, (a, b) in enumerate(itertools.pairwise(capacities), 1) if b != a]
+    assert changes[:3] == [1, 2, 8]
+    assert all(b - a >= CLOUD_POLICY.reinvoke_periods for a, b in itertools.pairwise(changes[1:]))
+    assert capacities[-1] == CLOUD_POLICY.max_capacity
+
+
+def test_an_alarm_that_leaves_alarm_acts_at_once_when_it_enters_again():
+    # 2 of 3 breaching at periods 1-2, then OK, then ALARM again: the action runs on each entry.
+    series = visible(1500, 1500, 0, 0, 0, 1500, 1500)
+    decisions = replay(CLOUD_POLICY, series, current=2)
+    assert [d.desired for d in decisions] == [2, 3, 3, 3, 3, 3, 4]
 
 
 def test_scale_out_needs_m_of_n_breaching_periods():

@@ -97,7 +97,10 @@ def check_gate(alarm: dict[str, Any], prefix: str) -> None:
     """The backstop reads SQS only while the web tier's metric has no datapoint."""
     expression = returned(alarm)
     if prefix:
-        assert expression is not None and expression.startswith("IF(FILL(web, -1) < 0, sqs, "), expression
+        # SQS filled before IF: IF makes a missing value 0, which a scale-in alarm reads as idle.
+        assert expression is not None and expression.startswith("IF(FILL(web, -1) < 0, FILL(sqs, "), (
+            expression
+        )
         assert stats(alarm)["QueueVisibleMessages"]["Metric"]["Namespace"] == "ElasticVision"
 
 

@@ -9,7 +9,9 @@
   instance per waiting message up to the maximum; instances terminate themselves when idle.
 
 EC2 step-scaling semantics (AWS Auto Scaling user guide, "Step and simple scaling policies"):
-an alarm action runs again at each evaluation while the alarm stays in ALARM; while instances
+an alarm's action runs when it enters ALARM, then again about once a minute while it stays
+there, whatever the alarm's period (re:Post knowledge center, "autoscaling policy cloudwatch
+alarm"; FIELD-NOTES, 2026-12: `REINVOKE_SECONDS`); while instances
 added by a scale-out are warming up, their capacity counts towards the next step (the same step
 again adds nothing, a higher step only the difference) and dynamic scale-in waits; when several
 policies fire at once, the one giving the largest capacity wins.
@@ -44,6 +46,10 @@ def step_target(rule: AlarmRule, value: float, current: int, warming: int) -> in
     return target if target != current else None
 
 
+# While an alarm stays in ALARM, Auto Scaling re-invokes its action about once a minute.
+REINVOKE_SECONDS = 60.0
+
+
 @dataclass
 class AlarmController(Controller):
     """Alarms on the world's metric series (`rule_sets`: series name -> the rules reading it).
@@ -66,6 +72,7 @@ class AlarmController(Controller):
     # the web tier's metric has no datapoint (`AlarmRule.gated`, as infra renders it).
     gates: dict[str, str] = field(default_factory=dict)
     alarm_states: dict[str, bool] = field(default_factory=dict)
+    acted_at: dict[str, float] = field(default_factory=dict)  # rule -> its action's last run
     _last_activation: float = float("-inf")
 
     def tick(self, world: World, now: float) -> None:
@@ -83,12 +90,15 @@ class AlarmController(Controller):
                     web = world.series[self.gates[source]].period_maxima(
                         "visible", rule.period_seconds, now, rule.evaluation_periods
                     )
-                    values = [rule.gated(v, w) for v, w in zip(values, web, strict=True)]
+                    values = rule.gated(values, web)
                 present = [v for v in values if v is not None]
                 breaching = sum(1 for v in present if rule.breaches(v))
                 in_alarm = breaching >= rule.datapoints_to_alarm
+                entered = in_alarm and not self.alarm_states.get(rule.name, False)
                 self.alarm_states[rule.name] = in_alarm
-                if in_alarm and present:
+                due = entered or now - self.acted_at.get(rule.name, float("-inf")) >= REINVOKE_SECONDS - 1e-6
+                if in_alarm and present and due:
+                    self.acted_at[rule.name] = now
                     target = step_target(rule, present[-1], current, min(warming, current))
                     if target is not None:
                         wanted.append((target, rule))
