@@ -128,7 +128,13 @@ def run(args: argparse.Namespace) -> int:
 
     from services.elasticity.simulator import CUSTOM, PRESETS, RunResult, simulate
     from services.elasticity.simulator.calibration import CLOUD
-    from services.elasticity.simulator.report import markdown_table, plot_timelines, render_table
+    from services.elasticity.simulator.report import (
+        markdown_bills,
+        markdown_table,
+        plot_timelines,
+        render_bills,
+        render_table,
+    )
     from services.elasticity.simulator.workloads import STANDARD_WORKLOADS
 
     err = Console(stderr=True)
@@ -162,8 +168,14 @@ def run(args: argparse.Namespace) -> int:
             Path(args.json).write_text(text)
     if args.markdown:
         print(markdown_table(results))
+        billed = next((world.calibration for _, world in runs if world.calibration.billed), None)
+        if billed is not None:
+            print()
+            print(markdown_bills(billed))
     elif args.json != "-":
-        render_table(results, Console(width=None if sys.stdout.isatty() else 160))
+        console = Console(width=None if sys.stdout.isatty() else 160)
+        render_table(results, console)
+        render_bills(runs, console)
         err.print(f"{len(runs)} runs simulated in {elapsed:.1f} s")
         err.print(_maximum_line(args, policy))
     if args.plot:

@@ -18,7 +18,7 @@ from services.elasticity.simulator import CUSTOM, PRESETS, simulate
 from services.elasticity.simulator.calibration import CLOUD, PREVIOUS
 from services.elasticity.simulator.controllers import AlarmController
 from services.elasticity.simulator.metrics import MetricSeries
-from services.elasticity.simulator.presets import DEPLOYED_POLICY
+from services.elasticity.simulator.presets import CLOUD_PRESETS, DEPLOYED_POLICY
 from services.elasticity.simulator.workloads import STANDARD_WORKLOADS, parse_workload
 from services.elasticity.simulator.world import World
 from services.ports import QueueDepth
@@ -226,7 +226,10 @@ def test_evision_simulate_prints_json_table_and_plot(tmp_path):
         check=True,
         env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
     )
-    assert table.stdout.count("burst:2000") == len(PRESETS) and "poisson:50:1800" in table.stdout
+    runs, _, bills = table.stdout.partition("the runs' bills by category")
+    assert runs.count("burst:2000") == len(PRESETS) and "poisson:50:1800" in runs
+    assert bills.count("burst:2000") == len(CLOUD_PRESETS)  # the local preset is not billed
+    assert "idle month" in bills and "1 000 images at steady load" in bills
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 20_000
     bad = subprocess.run([*command, "--workload", "nonsense"], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown workload" in bad.stderr

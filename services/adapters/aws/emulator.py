@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from services.adapters.aws.request_tally import RequestTally
 from services.ports import RunningEmulator
 
 EMULATOR_CREDENTIALS: Mapping[str, str] = {
@@ -29,12 +30,18 @@ EMULATOR_CREDENTIALS: Mapping[str, str] = {
 
 
 class Emulator:
-    """A moto server in a background thread of this process (starts in milliseconds)."""
+    """A moto server in a background thread of this process (starts in milliseconds).
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    With `tally=True`, every request is counted by service and action (`self.tally`): what the
+    bill's per-upload request counts are measured with.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, tally: bool = False) -> None:
         self._host = host
         self._port = port
         self._server: Any = None
+        self._tally = tally
+        self.tally: RequestTally | None = None
         self.endpoint_url = ""
 
     def start(self) -> str:
@@ -43,6 +50,10 @@ class Emulator:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per call otherwise
         self._server = ThreadedMotoServer(ip_address=self._host, port=self._port, verbose=False)
         self._server.start()
+        if self._tally:  # wrap the WSGI application the server thread dispatches to
+            wsgi_server = self._server._server
+            self.tally = RequestTally(wsgi_server.app)
+            wsgi_server.app = self.tally
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
         return self.endpoint_url

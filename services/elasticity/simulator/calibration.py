@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from services.elasticity.simulator.deployment import DEPLOYED, Deployment
+from services.elasticity.simulator.prices import Prices
+from services.elasticity.simulator.requests import Clocks
+
 
 @dataclass(frozen=True, slots=True)
 class Phases:
@@ -72,41 +76,15 @@ class Metrics:
 
 
 @dataclass(frozen=True, slots=True)
-class Prices:
-    """On-demand prices, us-east-1, Linux: the EC2 On-Demand pricing page (aws.amazon.com/ec2/pricing),
-    as listed in 2026 (check before relying on them). Billing is per second with a 60-second minimum
-    per instance start (same page)."""
-
-    per_hour: dict[str, float] = field(
-        default_factory=lambda: {
-            "c7i.large": 0.08925,
-            "c7i.xlarge": 0.1785,
-            "c6i.large": 0.085,
-            "t3.small": 0.0208,
-            "t3.medium": 0.0416,
-        }
-    )
-    minimum_billed_seconds: float = 60.0
-    # gp3 storage $0.08 per GB-month (Amazon EBS pricing page): what a Stopped warm instance costs.
-    ebs_gb_month: float = 0.08
-    date: str = "2026-12"
-
-    def instance_second(self, instance_type: str) -> float:
-        try:
-            return self.per_hour[instance_type] / 3600.0
-        except KeyError:
-            raise ValueError(f"no price for {instance_type!r}; known: {sorted(self.per_hour)}") from None
-
-
-@dataclass(frozen=True, slots=True)
 class Calibration:
     phases: Phases = field(default_factory=Phases)
     speed: WorkerSpeed = field(default_factory=WorkerSpeed)
     metrics: Metrics = field(default_factory=Metrics)
     prices: Prices = field(default_factory=Prices)
+    deployment: Deployment = DEPLOYED  # the fixed part of the bill (deployment.py)
+    clocks: Clocks = field(default_factory=Clocks)  # the web tier's background calls
     worker_instance_type: str = "c7i.large"  # infra/config.py
     web_instance_type: str = "t3.small"  # infra/config.py
-    web_instances: int = 1
     volume_gib: int = 10  # infra/config.py
     # The cloud's web wait (infra/config.py web_wait_seconds; locally 30 s, services/web/settings.py).
     wait_seconds: float = 60.0
@@ -139,7 +117,6 @@ LOCAL = Calibration(
     speed=WorkerSpeed(images_per_second=170.0, round_trip=0.01),
     # The supervisor reads the SQLite queue's depth itself, every period, with no delay.
     metrics=Metrics(sqs_resolution=1.0, sqs_lag=0.0, custom_resolution=1.0, custom_lag=0.0),
-    web_instances=0,
     prices=Prices(minimum_billed_seconds=0.0),
     billed=False,
 )

@@ -8,6 +8,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from services.elasticity.simulator.bill import CATEGORIES, Bill, idle_month, per_thousand_images
+from services.elasticity.simulator.calibration import Calibration
+from services.elasticity.simulator.prices import DATE
 from services.elasticity.simulator.results import RunResult
 from services.elasticity.simulator.world import World
 
@@ -44,7 +47,7 @@ def render_table(results: Sequence[RunResult], console: Console) -> None:
         title="simulated cloud tier",
         title_justify="left",
         caption="latencies per upload; 202s: answered after the web wait; "
-        "cost: workers + web (+ warm pool EBS)",
+        "cost: the whole bill of the simulated span (itemized below)",
         caption_justify="left",
     )
     for _, header in COLUMNS:
@@ -57,12 +60,82 @@ def render_table(results: Sequence[RunResult], console: Console) -> None:
     console.print(table)
 
 
+def render_bill(bill: Bill, console: Console) -> None:
+    """One line per item, grouped by category, with the total."""
+    table = Table(title=f"{bill.title}: ${bill.total:,.4f}", title_justify="left")
+    table.add_column("category", no_wrap=True)
+    table.add_column("item")
+    table.add_column("$", justify="right", no_wrap=True)
+    for category in CATEGORIES:
+        for item in bill.items:
+            if item.category == category:
+                table.add_row(category, item.item, f"{item.usd:,.4f}")
+    table.caption = f"AWS us-east-1 list prices of {DATE} (services/elasticity/simulator/prices.py)"
+    table.caption_justify = "left"
+    console.print(table)
+
+
+def render_run_bills(results: Sequence[RunResult], console: Console) -> None:
+    """Each billed run's cost by category."""
+    billed = [r for r in results if r.cost_usd > 0]
+    if not billed:
+        return
+    table = Table(title="the runs' bills by category ($)", title_justify="left")
+    for header in ("preset", "workload", *CATEGORIES, "total"):
+        table.add_column(
+            header, justify="left" if header in ("preset", "workload") else "right", no_wrap=True
+        )
+    for result in billed:
+        cells = [f"{result.bill_usd.get(category, 0.0):,.4f}" for category in CATEGORIES]
+        table.add_row(result.preset, result.workload, *cells, f"{result.cost_usd:,.4f}")
+    console.print(table)
+
+
+def render_bills(runs: Sequence[tuple[RunResult, World]], console: Console) -> None:
+    """The runs' bills by category, then for each billed calibration its idle month and the cost
+    of 1 000 images at steady load."""
+    render_run_bills([result for result, _ in runs], console)
+    shown: list[object] = []
+    for result, world in runs:
+        calibration = world.calibration
+        if not calibration.billed or calibration in shown:
+            continue
+        shown.append(calibration)
+        idle = idle_month(calibration.deployment, calibration)
+        thousand = per_thousand_images(calibration.deployment, calibration)
+        render_bill(idle, console)
+        render_bill(thousand, console)
+        console.print(
+            f"{result.preset}: idle month ${idle.total:,.2f}; 1 000 images at steady load "
+            f"${thousand.total:,.4f} on top"
+        )
+
+
 def markdown_table(results: Sequence[RunResult]) -> str:
     """The same table as Markdown (for the README)."""
     lines = ["| " + " | ".join(header for _, header in COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
     for result in results:
         data = result.model_dump()
         lines.append("| " + " | ".join(_cell(data[key], key) for key, _ in COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def markdown_bills(calibration: Calibration) -> str:
+    """The idle month and 1 000 images at steady load, itemized, as Markdown (for the README)."""
+    lines: list[str] = []
+    for bill in (
+        idle_month(calibration.deployment, calibration),
+        per_thousand_images(calibration.deployment, calibration),
+    ):
+        lines += [
+            f"**{bill.title}: ${bill.total:,.2f}**"
+            if bill.total >= 1
+            else f"**{bill.title}: ${bill.total:,.4f}**",
+            "",
+        ]
+        lines += ["| category | item | $ |", "| --- | --- | --- |"]
+        lines += [f"| {i.category} | {i.item} | {i.usd:,.4f} |" for i in bill.items]
+        lines.append("")
     return "\n".join(lines)
 
 

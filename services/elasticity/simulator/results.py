@@ -7,9 +7,8 @@ import math
 import numpy as np
 from pydantic import BaseModel, Field
 
+from services.elasticity.simulator.bill import Bill, fixed_items, usage_items
 from services.elasticity.simulator.world import World
-
-MONTH_SECONDS = 30 * 86_400.0
 
 
 class RunResult(BaseModel):
@@ -30,10 +29,12 @@ class RunResult(BaseModel):
     )
     peak_instances: int
     instance_seconds: float = Field(description="billed worker instance-seconds")
-    worker_cost_usd: float
-    web_cost_usd: float = Field(description="the web tier's instances for the simulated time")
-    warm_pool_cost_usd: float = Field(description="EBS of Stopped warm-pool instances")
-    cost_usd: float
+    worker_cost_usd: float = Field(description="the workers' instance-seconds")
+    bill_usd: dict[str, float] = Field(
+        description="the simulated span's bill by category (bill.py): compute, storage, load "
+        "balancer, public IPv4, CloudWatch, requests"
+    )
+    cost_usd: float = Field(description="the whole bill of the simulated span")
     back_to_min_after_last_answer_s: float | None = Field(
         description="last answer until capacity is back at its minimum"
     )
@@ -50,18 +51,9 @@ def summarize(preset: str, world: World) -> RunResult:
     billed = sum(
         i.billed_seconds(prices.minimum_billed_seconds, now) for i in [*world.instances, *world.preparing]
     )
+    bill = run_bill(world, billed)
     worker_cost = (
         billed * prices.instance_second(calibration.worker_instance_type) if calibration.billed else 0.0
-    )
-    web_cost = (
-        now * calibration.web_instances * prices.instance_second(calibration.web_instance_type)
-        if calibration.billed
-        else 0.0
-    )
-    warm_cost = (
-        world.warm_pool * calibration.volume_gib * prices.ebs_gb_month * now / MONTH_SECONDS
-        if calibration.billed
-        else 0.0
     )
     last_answer = float(np.max(world.answered_at[done])) if done.any() else None
     peak = max((p.in_service for p in world.timeline), default=0)
@@ -85,14 +77,25 @@ def summarize(preset: str, world: World) -> RunResult:
         peak_instances=peak,
         instance_seconds=round(billed, 1),
         worker_cost_usd=round(worker_cost, 4),
-        web_cost_usd=round(web_cost, 4),
-        warm_pool_cost_usd=round(warm_cost, 4),
-        cost_usd=round(worker_cost + web_cost + warm_cost, 4),
+        bill_usd={category: round(usd, 4) for category, usd in bill.by_category().items()},
+        cost_usd=round(bill.total, 4),
         back_to_min_after_last_answer_s=None
         if last_answer is None
         else _back_to_min_after(world, last_answer),
         simulated_s=round(now, 1),
     )
+
+
+def run_bill(world: World, worker_seconds: float) -> Bill:
+    """The simulated span's bill: the fixed part for its length, the workers' seconds, its uploads."""
+    calibration = world.calibration
+    if not calibration.billed:
+        return Bill("not billed", ())
+    deployment = calibration.deployment
+    items = fixed_items(world.now, deployment, calibration) + usage_items(
+        len(world.workload.arrivals), worker_seconds, deployment, calibration
+    )
+    return Bill(f"{world.workload.name}: {world.now:,.0f} s simulated", tuple(items))
 
 
 def _back_to_min_after(world: World, t: float) -> float | None:

@@ -1,0 +1,190 @@
+"""The S3 and SQS requests one upload makes, counted against moto, are the ones the bill charges.
+
+The service runs for real (a web process and a worker, on a moto server whose WSGI application
+counts every request), takes golden uploads one at a time, and the requests they made are compared
+with `UPLOAD_REQUESTS`, the table `evision simulate` prices. A change that adds a call per upload
+fails here until the table (and so the bill) says so.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.adapters.aws.emulator import Emulator
+from services.adapters.registry import open_backend
+from services.elasticity.simulator.deployment import Deployment
+from services.elasticity.simulator.requests import (
+    TIME_BASED,
+    UPLOAD_REQUESTS,
+    Clocks,
+    idle_requests_per_second,
+)
+from services.web.settings import WebSettings
+from services.worker.settings import WorkerSettings
+from tests.conftest import settings_for
+from tests.e2e.images import GOLDEN, golden_bytes
+from tests.fixtures import free_port, stop, wait_until_healthy
+
+LONE_UPLOADS = 12
+IDLE_SECONDS = 12.0
+# Short clocks, so that every background loop runs several times in the idle window.
+SHORT = Clocks(
+    reply_poll_seconds=1.0, orphan_sweep_seconds=2.0, reply_heartbeat_seconds=2.0, depth_metric_seconds=1.0
+)
+BURST_UPLOADS = 48
+
+
+@pytest.fixture(scope="module")
+def tallied() -> Iterator[Emulator]:
+    emulator = Emulator(tally=True)
+    emulator.start()
+    saved = dict(os.environ)
+    os.environ.update(emulator.environment())
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture(scope="module")
+def counted_service(
+    tallied: Emulator, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Emulator]]:
+    emulator = tallied
+    settings = settings_for("aws", tmp_path_factory.mktemp("counted"))
+    backend = open_backend(settings)
+    backend.provision(settings)
+    shared = settings.model_dump()
+    web = WebSettings.from_values(**shared, wait_seconds=30, web_processes=1)
+    worker = WorkerSettings.from_values(**shared)
+    env = {**os.environ, **web.environment(), **worker.environment(explicit_only=True)}
+    port = free_port()
+    processes = [
+        subprocess.Popen([sys.executable, "-m", "services.cli", "web", "--port", str(port)], env=env),
+        subprocess.Popen([sys.executable, "-m", "services.cli", "worker"], env=env),
+    ]
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_healthy(url, processes[0])
+        _upload(url, next(iter(GOLDEN)))  # warm: the worker has loaded its model and polls
+        yield url, emulator
+    finally:
+        for process in processes:
+            stop(process)
+        backend.close()
+
+
+def _upload(url: str, name: str) -> None:
+    response = httpx.post(f"{url}/upload", files={"myfile": (name, golden_bytes(name))}, timeout=60)
+    assert response.status_code == 200, response.text
+    assert response.text.partition(":")[2] in GOLDEN[name]  # the plain "name:label" answer
+
+
+def _settled(emulator: Emulator, quiet_seconds: float = 1.5) -> Counter[tuple[str, str]]:
+    """The tally once no upload-driven request has come for `quiet_seconds` (deletes and replies
+    finish after the answer is sent)."""
+    assert emulator.tally is not None
+
+    def work(counts: Counter[tuple[str, str]]) -> Counter[tuple[str, str]]:
+        return Counter({kind: n for kind, n in counts.items() if kind not in TIME_BASED})
+
+    latest = emulator.tally.snapshot()
+    quiet_since = time.monotonic()
+    while time.monotonic() - quiet_since < quiet_seconds:
+        time.sleep(0.1)
+        now = emulator.tally.snapshot()
+        if work(now) != work(latest):
+            latest, quiet_since = now, time.monotonic()
+    return latest
+
+
+def _per_upload(
+    before: Counter[tuple[str, str]], after: Counter[tuple[str, str]], uploads: int
+) -> dict[str, float]:
+    made = after - before
+    return {
+        f"{service}:{action}": count / uploads
+        for (service, action), count in sorted(made.items())
+        if (service, action) not in TIME_BASED
+    }
+
+
+def test_a_lone_upload_makes_the_requests_the_bill_charges(counted_service: tuple[str, Emulator]) -> None:
+    url, emulator = counted_service
+    assert emulator.tally is not None
+    names = list(GOLDEN)
+    before = _settled(emulator)
+    for index in range(LONE_UPLOADS):
+        _upload(url, names[index % len(names)])
+    measured = _per_upload(before, _settled(emulator), LONE_UPLOADS)
+    print("per lone upload:", measured)
+    assert measured == {f"{s}:{a}": float(n) for (s, a), n in UPLOAD_REQUESTS.items()}
+
+
+def test_concurrent_uploads_make_no_more_requests_each(counted_service: tuple[str, Emulator]) -> None:
+    url, emulator = counted_service
+    assert emulator.tally is not None
+    names = list(GOLDEN)
+    before = _settled(emulator)
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda i: _upload(url, names[i % len(names)]), range(BURST_UPLOADS)))
+    measured = _per_upload(before, _settled(emulator), BURST_UPLOADS)
+    print("per upload at c=16:", measured)
+    lone = {f"{s}:{a}": float(n) for (s, a), n in UPLOAD_REQUESTS.items()}
+    assert set(measured) <= set(lone)
+    assert all(measured[kind] <= lone[kind] for kind in measured), (measured, lone)
+
+
+def test_an_idle_web_tier_makes_the_requests_the_bill_charges_by_the_hour(
+    tallied: Emulator, tmp_path: Path
+) -> None:
+    """Two web processes on one instance, no worker (the pool at zero), short clocks: each
+    background call's rate is what `idle_requests_per_second` prices; the depth metric is
+    published by one process, not both."""
+    assert tallied.tally is not None
+    settings = settings_for("aws", tmp_path)
+    backend = open_backend(settings)
+    backend.provision(settings)
+    web = WebSettings.from_values(
+        **settings.model_dump(),
+        web_processes=2,
+        reply_queue_prefix=f"{settings.request_queue}-replies",
+        reply_poll_seconds=SHORT.reply_poll_seconds,
+        orphan_sweep_seconds=SHORT.orphan_sweep_seconds,
+        reply_heartbeat_seconds=SHORT.reply_heartbeat_seconds,
+        depth_metric_seconds=SHORT.depth_metric_seconds,
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "web", "--port", str(port)],
+        env={**os.environ, **web.environment()},
+    )
+    try:
+        wait_until_healthy(f"http://127.0.0.1:{port}", process)
+        time.sleep(2 * SHORT.orphan_sweep_seconds)  # every loop has started
+        before = tallied.tally.snapshot()
+        started = time.monotonic()
+        time.sleep(IDLE_SECONDS)
+        made = tallied.tally.snapshot() - before
+        elapsed = time.monotonic() - started
+    finally:
+        stop(process)
+        backend.close()
+    expected = idle_requests_per_second(Deployment(web_instances=1, web_processes=2), SHORT)
+    measured = {kind: made[kind] / elapsed for kind in expected}
+    print("idle requests per second:", measured, "expected:", expected)
+    assert {kind for kind, n in made.items() if n} <= set(expected) | {("s3", "GetObject")}, made
+    for kind, rate in expected.items():
+        assert abs(measured[kind] - rate) <= 0.3 * rate + 0.25, (kind, measured[kind], rate)
