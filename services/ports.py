@@ -195,6 +195,15 @@ class CapacityActivator(Protocol):
         ...
 
 
+class WorkerGroupGauge(Protocol):
+    """How many workers of the worker group are in service (taking work) now: what a standby
+    worker asks before it takes work (it bridges only while the group has none)."""
+
+    def in_service(self) -> int:
+        """The count (a blocking call; raises if the backend cannot tell just now)."""
+        ...
+
+
 class Silent:
     """Where the backend has no cloud metrics or capacity to drive (e.g. local: the supervisor
     reads the queue itself every period)."""
@@ -286,6 +295,12 @@ class Backend(Protocol):
 
     def capacity_activator(self, group: str | None, scale_to: int) -> CapacityActivator:
         """What raises `group` from zero to `scale_to` workers (Silent where nothing scales)."""
+        ...
+
+    def worker_group_gauge(self, group: str | None) -> WorkerGroupGauge:
+        """What counts `group`'s workers in service (cloud: its InService instances; local: the
+        supervisor's workers that have started taking work). Raises ValueError if it needs a
+        group name and got none."""
         ...
 
     def read_secret(self, name: str) -> str:

@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import signal
+import sys
 import threading
 
 from services.commands._options import add_backend_options, backend_overrides, setup_logging
@@ -20,6 +21,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--threads", type=int, help="inference threads (env EVISION_THREADS, default: one per core)"
     )
     parser.add_argument("--batch-size", type=int, help="messages per receive, 1-10 (env EVISION_BATCH_SIZE)")
+    parser.add_argument(
+        "--standby",
+        action="store_true",
+        help="bridge the worker group (EVISION_STANDBY_GROUP): take work only while it has no worker "
+        "in service; one inference thread and one batch at a time unless --threads says otherwise",
+    )
     parser.add_argument(
         "--exit-with-parent",
         action="store_true",
@@ -56,14 +63,28 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size is not None:
         overrides["batch_size"] = args.batch_size
     settings = WorkerSettings(**overrides)
+    if args.standby:  # bounded: it shares its host with the web tier
+        standby = {"batches_in_flight": 1, "poll_seconds": settings.standby_poll_seconds}
+        settings = WorkerSettings(**{"threads": 1, **overrides, **standby})
     backend = open_backend(settings)
+    gate = None
+    if args.standby:
+        from services.worker.standby import StandbyGate
+
+        try:
+            gauge = backend.worker_group_gauge(settings.standby_group)
+        except ValueError as error:
+            print(f"evision worker --standby: {error} (EVISION_STANDBY_GROUP)", file=sys.stderr)
+            backend.close()
+            return 2
+        gate = StandbyGate(gauge, recheck_seconds=settings.standby_gate_seconds)
     classifier = classifier_for(settings)
     metrics = None
     if settings.metrics:
         from services.worker.metrics import MetricsPublisher
 
         metrics = MetricsPublisher(backend.metrics_sink())
-    worker = Worker.on_backend(backend, settings, classifier, metrics=metrics)
+    worker = Worker.on_backend(backend, settings, classifier, metrics=metrics, gate=gate)
     worker.install_signal_handlers()
     if early:
         worker.request_stop()
@@ -71,12 +92,10 @@ def run(args: argparse.Namespace) -> int:
         _watch_parent()
     code = 1
     try:
-        # On a warm-pool instance: nothing is received until the instance is InService.
-        code = (
-            worker.work(burst=args.burst)
-            if backend.await_serving(settings.placement(), worker.stopping)
-            else 0
-        )
+        # On a warm-pool instance: nothing is received until the instance is InService. A standby
+        # is no member of the group: it neither waits for it nor counts as in service.
+        serving = gate is not None or backend.await_serving(settings.placement(), worker.stopping)
+        code = worker.work(burst=args.burst) if serving else 0
     finally:
         worker.close()
         if metrics is not None:

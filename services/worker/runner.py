@@ -30,6 +30,7 @@ from services.worker.isolation import Isolator
 from services.worker.metrics import MetricsPublisher
 from services.worker.pipeline import BatchPipeline, Job, WorkerPorts
 from services.worker.settings import WorkerSettings
+from services.worker.standby import StandbyGate
 
 log = logging.getLogger("services.worker")
 
@@ -46,11 +47,14 @@ class Worker:
         metrics: MetricsPublisher | None = None,
         protection: ScaleInProtection | None = None,
         brief_io: bool = False,
+        gate: StandbyGate | None = None,
     ) -> None:
         self.settings = settings
+        self._gate = gate  # a standby: receive only while it is open
         self.requests = ports.requests
         self.protection = protection or NoProtection()  # scale-in protection while holding messages
-        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
+        standby = "standby-" if gate else ""  # results name who classified them
+        self.worker_id = worker_id or f"{standby}{socket.gethostname()}-{os.getpid()}"
         # Blob reads and writes that return at once (local files) run in the batch's own thread:
         # handing each to a pool thread costs more than the call. Network calls run concurrently.
         self._io = (
@@ -88,6 +92,7 @@ class Worker:
         *,
         metrics: MetricsPublisher | None = None,
         protection: ScaleInProtection | None = None,
+        gate: StandbyGate | None = None,
     ) -> Worker:
         """A worker on `backend`'s queue and buckets, protected from scale-in as the backend provides."""
         return cls(
@@ -96,6 +101,7 @@ class Worker:
             metrics=metrics,
             protection=protection or backend.scale_in_protection(settings.placement()),
             brief_io=backend.calls_are_brief,
+            gate=gate,
         )
 
     @property
@@ -144,8 +150,9 @@ class Worker:
         """
         wait = self.settings.burst_poll_seconds if burst else self.settings.poll_seconds
         log.info(
-            "worker %s ready (burst=%s, threads=%d, batches in flight=%d)",
+            "worker %s ready (%sburst=%s, threads=%d, batches in flight=%d)",
             self.worker_id,
+            "standby, " if self._gate else "",
             burst,
             self.settings.threads,
             self.settings.batches_in_flight,
@@ -154,6 +161,10 @@ class Worker:
         with ThreadPoolExecutor(slots, thread_name_prefix="worker-batch") as batches:
             while not self._stop.is_set():
                 if not self._slots.acquire(timeout=0.2):  # every slot holds a batch: let them progress
+                    continue
+                if self._gate is not None and not self._gate.is_open():  # the group serves
+                    self._slots.release()
+                    self._stop.wait(self._gate.recheck_seconds)
                     continue
                 messages = self._receive(wait)
                 if messages is None:  # stop requested during the long poll

@@ -66,6 +66,18 @@ class WorkerSettings(BackendSettings):
     metrics: bool = Field(
         default=False, description="publish batch and image metrics through the backend (cloud: CloudWatch)"
     )
+    # A standby (`evision worker --standby`) bridges `standby_group` while it has no worker in
+    # service: it asks every `standby_gate_seconds` and long-polls `standby_poll_seconds`, so it
+    # takes its last batch at most the sum of the two after a worker of the group is in service.
+    standby_group: str | None = Field(
+        default=None, description="the worker group a standby bridges (aws: its Auto Scaling group)"
+    )
+    standby_gate_seconds: float = Field(
+        default=5.0, gt=0, le=300, description="how often a standby asks the group's in-service count"
+    )
+    standby_poll_seconds: float = Field(
+        default=10.0, ge=0, le=20, description="long-poll wait of a standby's receive"
+    )
     # Where the worker runs (its user data names the group and the hook): `placement()`.
     asg_name: str | None = Field(default=None, description="the worker's Auto Scaling group, if any")
     instance_id: str | None = Field(default=None, description="default: from the metadata service (IMDSv2)")

@@ -30,6 +30,7 @@ from services.ports import (
     ReplyQueues,
     ScaleInProtection,
     Silent,
+    WorkerGroupGauge,
 )
 from services.settings import BackendSettings
 
@@ -157,6 +158,13 @@ class AwsBackend(CachingBackend):
         from services.adapters.aws.capacity import AsgActivator
 
         return AsgActivator(self._client("autoscaling"), group=group, scale_to=scale_to)
+
+    def worker_group_gauge(self, group: str | None) -> WorkerGroupGauge:
+        if not group:
+            raise ValueError("the aws backend counts workers in service per Auto Scaling group: name it")
+        from services.adapters.aws.capacity import AsgInServiceGauge
+
+        return AsgInServiceGauge(self._client("autoscaling"), group=group)
 
     def read_secret(self, name: str) -> str:
         # GetParameter with decryption. The AWS managed key aws/ssm grants Decrypt to every IAM

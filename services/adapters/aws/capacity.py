@@ -4,6 +4,8 @@ and activation of the worker group from zero.
 - `CloudWatchDepthReporter`: PutMetricData with StorageResolution=1, so that alarms with a 10 s
   period can read it (SQS's own metrics are 1-minute only; CloudWatch User Guide, "High-resolution
   metrics"). Names in `services.metric_names`; infra/scaling.py's fast alarms read them.
+- `AsgInServiceGauge`: how many of the group's instances are InService, for the standby worker
+  on the web tier (a warm-pool instance being started is `Pending`/`Warmed:*` until then).
 - `AsgActivator`: if the group's desired capacity is 0, SetDesiredCapacity to `scale_to` (never
   above the group's maximum). The pattern of Knative's activator and Ray Serve's scale from zero:
   the request itself wakes the service. The web role may only do this to the one worker group.
@@ -65,3 +67,14 @@ class AsgActivator:
         )
         log.info("activated %s from zero: desired capacity %d", self._group, target)
         return True
+
+
+class AsgInServiceGauge:
+    def __init__(self, client: AutoScalingClient, *, group: str) -> None:
+        self._client = client
+        self._group = group
+
+    def in_service(self) -> int:
+        groups = self._client.describe_auto_scaling_groups(AutoScalingGroupNames=[self._group])
+        [found] = groups["AutoScalingGroups"]
+        return sum(1 for instance in found.get("Instances", []) if instance["LifecycleState"] == "InService")

@@ -6,11 +6,13 @@ are brief (a file write, a short SQLite transaction), so callers may make them o
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 
 from services.adapters.base import CachingBackend
 from services.adapters.local.blob import LocalBlobStore
+from services.adapters.local.in_service import LocalInService
 from services.adapters.local.queue import LocalQueue, QueueConfig, QueueDatabase
 from services.adapters.local.reply_queues import LocalReplyQueues
 from services.ports import (
@@ -24,6 +26,7 @@ from services.ports import (
     ReplyQueues,
     ScaleInProtection,
     Silent,
+    WorkerGroupGauge,
 )
 from services.settings import BackendSettings
 
@@ -38,6 +41,7 @@ class LocalBackend(CachingBackend):
         super().__init__(settings)
         self._lock = threading.Lock()
         self._db: QueueDatabase | None = None
+        self._in_service = LocalInService(settings.data_dir / "in-service")
 
     def _queue_db(self) -> QueueDatabase:
         with self._lock:
@@ -87,7 +91,10 @@ class LocalBackend(CachingBackend):
         return NoProtection()  # the supervisor drains local workers with SIGTERM instead
 
     def await_serving(self, placement: Placement, stop: threading.Event) -> bool:
-        return not stop.is_set()  # a local process serves as soon as it is started
+        if stop.is_set():
+            return False
+        self._in_service.mark(os.getpid())  # a local process serves as soon as it is started
+        return True
 
     def metrics_sink(self) -> MetricsSink:
         return Silent()  # `evision status` and the terminal show what local workers do
@@ -97,6 +104,9 @@ class LocalBackend(CachingBackend):
 
     def capacity_activator(self, group: str | None, scale_to: int) -> CapacityActivator:
         return Silent()  # the supervisor starts a worker within one period
+
+    def worker_group_gauge(self, group: str | None) -> WorkerGroupGauge:
+        return self._in_service  # one group per data dir: the name is not needed
 
     def read_secret(self, name: str) -> str:
         raise LookupError(f"the local backend keeps no secrets (asked for {name!r}): use a file setting")
