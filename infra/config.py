@@ -41,6 +41,7 @@ CONTEXT_KEYS: Mapping[str, str] = {
     "engine": "engine",
     "logRetentionDays": "log_retention_days",
     "alarmEmail": "alarm_email",
+    "standbyWorkers": "standby_workers",
 }
 # What CloudWatch Logs accepts as a retention (PutRetentionPolicy, retentionInDays; 2026-12).
 LOG_RETENTION_DAYS = (
@@ -141,6 +142,13 @@ class ServiceConfig:
     log_retention_days: int = 30
     # An address the alarms (e.g. dead letters that stay) notify, through the stack's SNS topic.
     alarm_email: str | None = None
+    # Standby workers per web instance (`evision worker --standby`, one inference thread each):
+    # they answer while the worker group has no worker in service (at zero, or warming), so a cold
+    # burst is answered in about a second instead of after a warm start (~30 s). 0: none.
+    standby_workers: int = 1
+    # Each one's memory ceiling (systemd MemoryMax) on the web instance: a t3.small has 2 GiB, the
+    # web processes use ~0.2 GiB each, a standby ~0.25 GiB (README, "Standby workers").
+    standby_memory_mib: int = 640
 
     @property
     def worker_lock(self) -> str:
@@ -183,6 +191,8 @@ class ServiceConfig:
             )
         if self.alarm_email is not None and "@" not in self.alarm_email:
             raise ValueError(f"alarmEmail must be an e-mail address, got {self.alarm_email!r}")
+        if not 0 <= self.standby_workers <= 4:
+            raise ValueError(f"standbyWorkers must be in 0..4 per web instance, got {self.standby_workers}")
         if self.model_ami_id is not None and not self.model_ami_id.startswith("ami-"):
             raise ValueError(f"modelAmiId must look like ami-..., got {self.model_ami_id!r}")
 
@@ -218,7 +228,8 @@ class ServiceConfig:
             max_capacity=_as_int("max_capacity", values.pop("max_capacity", self.scaling.max_capacity)),
         )
         integers = ("max_receives", "warm_pool_size", "web_wait_seconds", "web_min_capacity")
-        for name in (*integers, "web_max_capacity", "web_processes", "waf_rate_limit", "log_retention_days"):
+        more = ("web_max_capacity", "web_processes", "waf_rate_limit", "log_retention_days")
+        for name in (*integers, *more, "standby_workers"):
             if name in values:
                 values[name] = _as_int(name, values[name])
         strings = ("model_ami_id", "worker_instance_type", "web_instance_type", "ssh_cidr")

@@ -30,7 +30,7 @@ from infra.permissions import (
 from infra.queues import Queues
 from infra.reply_queue_cleanup import ReplyQueueCleanup
 from infra.storage import Storage
-from infra.user_data import LogShipping
+from infra.user_data import LogShipping, Standby
 from infra.waf import RateLimitAcl
 from infra.web import HTTP_PORT, WebTier
 from infra.wheelhouse import LOCK
@@ -127,6 +127,15 @@ class ServiceStack(Stack):
             worker_group=group_name,
             scale_from_zero_to=config.scaling.scale_from_zero_to,
         )
+        # Standby workers on the web instances bridge the worker group while it has no worker in
+        # service; the web bundle carries ONNX Runtime and the model (never OpenVINO).
+        standby_settings = WorkerSettings.from_values(
+            **shared,
+            batch_size=config.batch_size,
+            threads=1,
+            engine="onnxruntime",
+            standby_group=group_name,
+        )
         log_groups = LogGroups(
             self, "Logs", retention_days=config.log_retention_days, retain=config.retain_data
         )
@@ -155,6 +164,11 @@ class ServiceStack(Stack):
             group_name=f"{self.stack_name}-web",
             ssh_cidr=config.ssh_cidr,
             logs=LogShipping(service=log_groups.name("web"), bootstrap=log_groups.name("bootstrap")),
+            standby=Standby(
+                workers=config.standby_workers,
+                service_env={**standby_settings.environment(explicit_only=True), **logging_env, **region_env},
+                memory_max_mib=config.standby_memory_mib,
+            ),
         )
         log_groups.grant_shipping(workers.role, "worker", "bootstrap")
         log_groups.grant_shipping(web.role, "web", "bootstrap")
@@ -197,7 +211,9 @@ class ServiceStack(Stack):
             allow_read_parameter(web.role, config.api_keys_parameter)
         queues.dead_letter_queue.grant_consume_messages(web.role)
         queues.dead_letter_queue.grant_send_messages(web.role)  # the drainer's wake-up at shutdown
-        allow_activation(web.role, workers.group_name)
+        allow_activation(web.role, workers.group_name)  # and the standby's in-service count
+        if config.standby_workers > 0:  # the standby consumes requests as a worker does
+            queues.request_queue.grant_consume_messages(web.role)
 
         dashboard = Dashboard(
             self,

@@ -46,6 +46,22 @@ class Signal:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Standby:
+    """Standby workers on a web instance (`evision worker --standby`, their own systemd units)."""
+
+    workers: int
+    service_env: Mapping[str, str]  # the standby's settings (values may be tokens)
+    memory_max_mib: int
+
+    def parameters(self) -> dict[str, str]:
+        return {
+            "EV_STANDBY_WORKERS": str(self.workers),
+            "EV_STANDBY_MEMORY_MAX": f"{self.memory_max_mib}M",
+            "EV_STANDBY_ENV": " ".join(self.service_env),
+        }
+
+
 BOOTSTRAP_SCRIPT = Path(__file__).parent / "bootstrap" / "bootstrap.sh"
 MARKER = "# @@PARAMETERS@@"
 _NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
@@ -63,10 +79,20 @@ def render_bootstrap(
     launch_hook: str = "",
     signal: Signal | None = None,
     logs: LogShipping | None = None,
+    standby: Standby | None = None,
 ) -> str:
     """The user-data script that installs and starts `role` with `service_env` as its settings;
     `group` (and its `launch_hook`) are told when the instance cannot serve; `signal`: the web
-    tier's rollout signal."""
+    tier's rollout signal; `standby`: standby workers beside the web tier."""
+    standby_env: Mapping[str, str] = {}
+    if standby is not None and standby.workers > 0:
+        if role != "web":
+            raise ValueError("standby workers live on web instances")
+        standby_env = standby.service_env
+        # One set of shell variables feeds both env files: a name both use must mean the same.
+        clashes = sorted(n for n in standby_env if n in service_env and service_env[n] != standby_env[n])
+        if clashes:
+            raise ValueError(f"the web tier and its standby set {clashes} differently")
     parameters = {
         "EV_ROLE": role,
         **({"EV_GROUP": group} if group else {}),
@@ -79,6 +105,8 @@ def render_bootstrap(
         "EV_LOCK": lock,
         "EV_SERVICE_ENV": " ".join(service_env),
         **service_env,
+        **({} if not standby_env or standby is None else standby.parameters()),
+        **standby_env,
     }
     for name in parameters:
         if not _NAME.fullmatch(name):

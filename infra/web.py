@@ -21,7 +21,7 @@ from constructs import Construct
 from infra.hosts import HostProps, host_role
 from infra.nag import acknowledge
 from infra.permissions import group_arn, group_arn_evidence
-from infra.user_data import LogShipping, Signal, render_bootstrap
+from infra.user_data import LogShipping, Signal, Standby, render_bootstrap
 
 HTTP_PORT = 80
 # An instance boots and installs from the wheelhouse in ~50 s (FIELD-NOTES; the bootstrap
@@ -60,6 +60,7 @@ class WebTier(Construct):
         group_name: str,
         ssh_cidr: str | None = None,
         logs: LogShipping | None = None,
+        standby: Standby | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.group_name = group_name
@@ -91,6 +92,7 @@ class WebTier(Construct):
                     health_seconds=HEALTH_SECONDS,
                 ),
                 logs=logs,
+                standby=standby,
             )
         )
         self.launch_template = ec2.LaunchTemplate(

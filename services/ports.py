@@ -195,6 +195,14 @@ class CapacityActivator(Protocol):
         ...
 
 
+class ActivationRequests(Protocol):
+    """Where a local supervisor learns that an upload asked for workers (see `capacity_activator`)."""
+
+    def take(self) -> bool:
+        """Whether one did since the last call."""
+        ...
+
+
 class WorkerGroupGauge(Protocol):
     """How many workers of the worker group are in service (taking work) now: what a standby
     worker asks before it takes work (it bridges only while the group has none)."""
@@ -295,6 +303,11 @@ class Backend(Protocol):
 
     def capacity_activator(self, group: str | None, scale_to: int) -> CapacityActivator:
         """What raises `group` from zero to `scale_to` workers (Silent where nothing scales)."""
+        ...
+
+    def activation_requests(self) -> ActivationRequests | None:
+        """What the activators of `capacity_activator` ask, for a supervisor that starts the workers
+        itself; None where the activator acts on its own (cloud: SetDesiredCapacity)."""
         ...
 
     def worker_group_gauge(self, group: str | None) -> WorkerGroupGauge:

@@ -26,6 +26,9 @@
 #   EV_TARGET_GROUP     web: the load balancer's target group: the signal waits until it sees
 #                       this instance healthy, so a rollout never removes the old instance first
 #   EV_HEALTH_SECONDS   web: how long the service may take to answer /healthz (300)
+#   EV_STANDBY_WORKERS  web: standby workers beside the web tier (`evision worker --standby`,
+#                       unit evision-standby@N; 0: none), with EV_STANDBY_ENV (their settings'
+#                       names) and EV_STANDBY_MEMORY_MAX (systemd MemoryMax of each)
 #   EV_LOG_GROUP        CloudWatch Logs group of the service's log (unset: journald only)
 #   EV_BOOTSTRAP_LOG_GROUP  ... and of this script's output (cloud-init's log)
 #   EV_ROOT             prefix of every path written ("" on an instance; a sandbox in tests)
@@ -53,6 +56,9 @@ EV_SIGNAL_STACK=${EV_SIGNAL_STACK:-}
 EV_SIGNAL_RESOURCE=${EV_SIGNAL_RESOURCE:-}
 EV_TARGET_GROUP=${EV_TARGET_GROUP:-}
 EV_HEALTH_SECONDS=${EV_HEALTH_SECONDS:-300}
+EV_STANDBY_WORKERS=${EV_STANDBY_WORKERS:-0}
+EV_STANDBY_ENV=${EV_STANDBY_ENV:-}
+EV_STANDBY_MEMORY_MAX=${EV_STANDBY_MEMORY_MAX:-640M}
 EV_LOG_GROUP=${EV_LOG_GROUP:-}
 EV_BOOTSTRAP_LOG_GROUP=${EV_BOOTSTRAP_LOG_GROUP:-}
 
@@ -72,6 +78,8 @@ retry() {  # retry CMD...: IAM grants and the network can take a moment after bo
     done
     "$@"
 }
+
+[ "$EV_ROLE" = web ] || EV_STANDBY_WORKERS=0  # standbys live beside the web tier only
 
 case "$EV_ROLE" in
     worker) exec_start="$app_dir/venv/bin/evision worker" ;;
@@ -157,11 +165,17 @@ if [ -n "$EV_LOG_GROUP" ]; then
 }
 ROTATE
     agent_config="$EV_ROOT/opt/evision/cloudwatch-agent.json"
+    standby_shipped=""
+    if [ "$EV_STANDBY_WORKERS" -gt 0 ]; then
+        standby_shipped="  {\"file_path\": \"/var/log/evision/standby.log\", \"log_group_name\": \"$EV_LOG_GROUP\",
+   \"log_stream_name\": \"{instance_id}-standby\", \"timezone\": \"UTC\"},
+"
+    fi
     cat >"$agent_config" <<AGENT
 {"logs": {"logs_collected": {"files": {"collect_list": [
   {"file_path": "/var/log/evision/$EV_ROLE.log", "log_group_name": "$EV_LOG_GROUP",
    "log_stream_name": "{instance_id}", "timezone": "UTC"},
-  {"file_path": "/var/log/cloud-init-output.log", "log_group_name": "$EV_BOOTSTRAP_LOG_GROUP",
+$standby_shipped  {"file_path": "/var/log/cloud-init-output.log", "log_group_name": "$EV_BOOTSTRAP_LOG_GROUP",
    "log_stream_name": "{instance_id}-$EV_ROLE", "timezone": "UTC"}
 ]}}}}
 AGENT
@@ -183,16 +197,20 @@ pip_offline=("$app_dir/venv/bin/python" -m pip install --quiet --disable-pip-ver
 "${pip_offline[@]}" --no-deps "$app_dir"/src/build/wheelhouse/elastic_vision-*.whl
 log "phase install done"
 
-mkdir -p "$(dirname "$env_file")"
-: >"$env_file"
-chmod 0644 "$env_file"
-for name in $EV_SERVICE_ENV; do
-    value=${!name?"$name is listed in EV_SERVICE_ENV but not set"}
-    case "$value" in
-        *[[:space:]\"\'\\]*) log "$name has a value systemd would misread: '$value'"; exit 2 ;;
-    esac
-    printf '%s=%s\n' "$name" "$value" >>"$env_file"
-done
+write_env_file() {  # write_env_file FILE NAMES: NAME=value lines for systemd's EnvironmentFile
+    local file=$1 name value
+    mkdir -p "$(dirname "$file")"
+    : >"$file"
+    chmod 0644 "$file"
+    for name in $2; do
+        value=${!name?"$name is listed but not set"}
+        case "$value" in
+            *[[:space:]\"\'\\]*) log "$name has a value systemd would misread: '$value'"; exit 2 ;;
+        esac
+        printf '%s=%s\n' "$name" "$value" >>"$file"
+    done
+}
+write_env_file "$env_file" "$EV_SERVICE_ENV"
 
 mkdir -p "$(dirname "$unit_file")"
 if [ "$EV_ROLE" = worker ]; then
@@ -252,9 +270,58 @@ Type=oneshot
 ExecStart=$report
 EOF
 
+standby_units=()
+if [ "$EV_STANDBY_WORKERS" -gt 0 ]; then
+    # Standby workers: the worker code on this web instance, bounded so the web tier keeps what it
+    # needs: one inference thread, a memory ceiling, and a low CPU weight (web processes get 5x
+    # the CPU time when both want it). A standby that cannot stay up is logged, not reported: the
+    # web tier still serves, and the worker group still scales.
+    standby_env_file="$EV_ROOT/etc/evision/standby.env"
+    write_env_file "$standby_env_file" "$EV_STANDBY_ENV"
+    standby_output=""
+    if [ -n "$EV_LOG_GROUP" ]; then
+        standby_output="StandardOutput=append:/var/log/evision/standby.log
+StandardError=inherit"
+    fi
+    cat >"$EV_ROOT/etc/systemd/system/evision-standby@.service" <<EOF
+[Unit]
+Description=Elastic Vision standby worker %i
+Wants=network-online.target
+After=network-online.target
+StartLimitIntervalSec=600
+StartLimitBurst=5
+
+[Service]
+Type=exec
+EnvironmentFile=$standby_env_file
+ExecStart=$app_dir/venv/bin/evision worker --standby
+Restart=on-failure
+RestartSec=5
+KillSignal=SIGTERM
+KillMode=mixed
+TimeoutStopSec=$EV_DRAIN_SECONDS
+MemoryMax=$EV_STANDBY_MEMORY_MAX
+CPUWeight=20
+$standby_output
+DynamicUser=yes
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+
+[Install]
+WantedBy=multi-user.target
+EOF
+    for n in $(seq 1 "$EV_STANDBY_WORKERS"); do standby_units+=("evision-standby@$n.service"); done
+fi
+
 systemctl daemon-reload
 systemctl enable --now "$unit_name"
 log "$unit_name started"
+if [ "${#standby_units[@]}" -gt 0 ]; then
+    systemctl enable --now "${standby_units[@]}"
+    log "${standby_units[*]} started"
+fi
 
 if [ "$EV_ROLE" = web ] && [ -n "$EV_SIGNAL_RESOURCE" ]; then
     # A rollout replaces an old instance only once CloudFormation has this signal: first the

@@ -68,6 +68,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="web processes on the port, each with its reply queue (env EVISION_WEB_PROCESSES, default 1)",
     )
+    parser.add_argument(
+        "--standby",
+        type=int,
+        metavar="N",
+        help="standby workers that answer while no worker is in service, e.g. while the first loads "
+        "a large model (env EVISION_STANDBY_WORKERS, default 0; local backend)",
+    )
     add_backend_options(parser)
     parser.add_argument(
         "--emulate",
@@ -79,7 +86,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def _supervisor_settings(args: argparse.Namespace) -> SupervisorSettings:
     from services.elasticity.supervisor import SupervisorSettings
 
-    names = {"min_workers": "min_workers", "max_workers": "max_workers", "scale_period": "scale_period"}
+    names = {
+        "min_workers": "min_workers",
+        "max_workers": "max_workers",
+        "scale_period": "scale_period",
+        "standby": "standby_workers",
+    }
     overrides = {field: getattr(args, arg) for arg, field in names.items() if getattr(args, arg) is not None}
     return SupervisorSettings(**backend_overrides(args), **overrides)
 
@@ -110,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
     from services.status import status_path
     from services.web.http.server import serve
     from services.web.settings import WebSettings
+    from services.worker.settings import WorkerSettings
 
     try:
         scaling = _supervisor_settings(args)
@@ -117,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
         if args.emulate and emulator is None:
             raise ValueError(f"--emulate: the {scaling.backend} backend has no emulator (it needs none)")
         policy = None if args.workers == 0 else local_policy(scaling, fixed=args.workers)
+        if scaling.standby_workers and policy is None:
+            raise ValueError("--standby bridges workers: it needs elastic or fixed workers, not --workers 0")
     except ValueError as error:  # pydantic's ValidationError is a ValueError too
         print(f"evision up: {error}", file=sys.stderr)
         return 2
@@ -149,6 +164,12 @@ def run(args: argparse.Namespace) -> int:
             log.info("%s emulator: %s", scaling.backend, dict(running.environment))
         backend = open_backend(settings)  # the supervisor samples the request queue through it
         stack.callback(backend.close)
+        if scaling.standby_workers:
+            try:  # what the standby asks: `up`'s own workers in service (no cloud group here)
+                backend.worker_group_gauge(None)
+            except ValueError as error:
+                print(f"evision up: --standby on the {settings.backend} backend: {error}", file=sys.stderr)
+                return 2
         if backend.provisions_itself:
             backend.provision(settings)
         sweeper = RetentionSweeper(backend, every=scaling.sweep_seconds)
@@ -159,11 +180,21 @@ def run(args: argparse.Namespace) -> int:
         supervisor = None
         if policy is not None:
             pool = WorkerPool(worker_command(), env)
+            # Locally a standby asks and polls every period: both are cheap here (files, SQLite).
+            period = policy.period_seconds
+            standby_env = WorkerSettings.from_values(
+                standby_gate_seconds=period, standby_poll_seconds=min(period, 20.0)
+            ).environment(explicit_only=True)
             supervisor = Supervisor(
                 policy=policy,
                 queue=backend.queue(settings.request_queue),
                 pool=pool,
                 status_file=status_path(settings.data_dir),
+                standby=WorkerPool(worker_command(standby=True), {**env, **standby_env})
+                if scaling.standby_workers
+                else None,
+                standby_workers=scaling.standby_workers,
+                activations=backend.activation_requests(),
             )
             supervisor.start()
         try:

@@ -31,7 +31,7 @@ from pathlib import Path
 from pydantic import Field
 
 from services.elasticity.policy import ScalingPolicy, ScalingState, decide
-from services.ports import MessageQueue, QueueDepth
+from services.ports import ActivationRequests, MessageQueue, QueueDepth
 from services.settings import BackendSettings
 from services.status import DecisionRecord, SupervisorSnapshot, write_snapshot
 
@@ -54,6 +54,13 @@ class SupervisorSettings(BackendSettings):
     )
     drain_seconds: float = Field(
         default=60.0, gt=0, description="at shutdown: how long workers may finish their batch before a kill"
+    )
+    standby_workers: int = Field(
+        default=0,
+        ge=0,
+        le=4,
+        description="standby workers (one inference thread each) that answer while no worker is in "
+        "service, e.g. while the first one loads a large model",
     )
 
 
@@ -79,9 +86,16 @@ def local_policy(
     return replace(policy, min_capacity=settings.min_workers, scale_in_to=scale_in_to)
 
 
-def worker_command() -> list[str]:
+def worker_command(*, standby: bool = False) -> list[str]:
     """The real worker, as `evision up` starts it (it drains and exits should its parent die)."""
-    return [sys.executable, "-m", "services.cli", "worker", "--exit-with-parent"]
+    return [
+        sys.executable,
+        "-m",
+        "services.cli",
+        "worker",
+        "--exit-with-parent",
+        *(["--standby"] if standby else []),
+    ]
 
 
 @dataclass
@@ -244,9 +258,18 @@ class Supervisor:
         status_file: Path | None = None,
         on_decision: Callable[[DecisionRecord], None] | None = None,
         clock: Callable[[], float] = time.time,
+        standby: WorkerPool | None = None,
+        standby_workers: int = 0,
+        activations: ActivationRequests | None = None,
     ) -> None:
         self.policy = policy
         self.pool = pool
+        # Standby workers: always running (replaced if they die), each taking work only while
+        # `pool` has no worker in service (they ask the backend themselves).
+        self.standby = standby
+        self._standby_workers = standby_workers if standby is not None else 0
+        # Uploads the web tier marked: demand even if a standby answered them within the period.
+        self._activations = activations
         self._queue = queue
         self._status_file = status_file
         self._on_decision = on_decision
@@ -263,6 +286,10 @@ class Supervisor:
         """Sample, decide, reconcile, record. Returns the decision (None if the queue was unreadable)."""
         for gone in self.pool.reap():
             self._release(gone)
+        if self.standby is not None:
+            for gone in self.standby.reap():
+                self._release(gone)
+            self.standby.scale_to(self._standby_workers)
         now = self._clock()
         try:
             sample = self._queue.depth()
@@ -271,6 +298,8 @@ class Supervisor:
             self.pool.scale_to(self.desired)  # still replace crashed workers
             self._write_snapshot()
             return None
+        if self._activations is not None and self._activations.take() and sample.outstanding == 0:
+            sample = QueueDepth(visible=1, in_flight=0)  # an upload came and went: count it
         self._history.append(sample)
         current = self.desired
         decision = decide(self.policy, self._history, current, self._state)
@@ -366,6 +395,8 @@ class Supervisor:
         running = len(self.pool.running) + len(self.pool.draining)
         log.info("supervisor stopping: draining %d workers (up to %.0f s)", running, drain_seconds)
         self.pool.shutdown(drain_seconds)
+        if self.standby is not None:
+            self.standby.shutdown(drain_seconds)
         self.desired = 0
         if self._status_file is not None:
             with contextlib.suppress(FileNotFoundError):

@@ -376,3 +376,31 @@ def test_logs_go_where_aws_users_look(synthesized):
         if "dead letters" in r["Properties"].get("AlarmDescription", "")
     )
     assert dead_letters["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
+
+
+def _request_queue_consumers(synthesized) -> set[str]:
+    """The roles that may receive from the request queue (its logical id starts with QueuesRequest)."""
+    roles = set()
+    for name, statement in _statements(synthesized):
+        if "sqs:ReceiveMessage" in _as_list(statement["Action"]):
+            resources = json.dumps(statement["Resource"])
+            if '"QueuesRequest' in resources:
+                roles.add(name.split("DefaultPolicy")[0])
+    return roles
+
+
+def test_web_instances_run_a_bounded_standby_worker_for_the_worker_group(synthesized):
+    [web] = _web_launch_data(synthesized)
+    group = _worker_group(synthesized)["Properties"]["AutoScalingGroupName"]
+    assert "export EV_STANDBY_WORKERS=1" in web
+    assert f"export EVISION_STANDBY_GROUP={group}" in web
+    assert "export EVISION_THREADS=1" in web and "export EVISION_ENGINE=onnxruntime" in web
+    assert "export EV_STANDBY_MEMORY_MAX=640M" in web
+    # It consumes requests as a worker does: the web role may receive from the request queue.
+    assert _request_queue_consumers(synthesized) == {"WorkersRole", "WebRole"}
+
+
+def test_standby_workers_0_deploys_none(synthesized_front_door):
+    [web] = _web_launch_data(synthesized_front_door)
+    assert "export EV_STANDBY" not in web and "export EVISION_STANDBY_GROUP" not in web
+    assert _request_queue_consumers(synthesized_front_door) == {"WorkersRole"}

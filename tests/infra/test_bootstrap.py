@@ -42,7 +42,7 @@ from services.adapters.registry import open_backend
 from services.contract import ReplyMessage, RequestMessage, new_request_id
 from services.settings import BackendSettings
 from services.worker.settings import WorkerSettings
-from tests.fixtures import emulated_group_instance
+from tests.fixtures import emulated_group, emulated_group_instance
 from tests.worker.imds import running_imds
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -387,3 +387,124 @@ def test_a_failed_install_abandons_the_launch_and_marks_the_instance_unhealthy(
     ]
     assert seen["HealthStatus"].upper() == "UNHEALTHY"
     assert not (sandbox / "systemctl.log").exists()  # nothing was started
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_web_instance_also_installs_a_bounded_standby_that_answers_while_the_group_is_at_zero(
+    synthesized, moto_endpoint, sandbox
+):
+    """The web role with a standby: its own unit (memory ceiling, low CPU weight, the standby's
+    env file), started after the web unit; run as systemd would, it answers a request while the
+    worker group has no instance in service."""
+    import boto3
+
+    from infra.user_data import Standby
+    from services.web.settings import WebSettings
+
+    prefix = f"web{uuid.uuid4().hex[:8]}"
+    shared = {
+        "backend": "aws",
+        "input_bucket": f"{prefix}-input",
+        "output_bucket": f"{prefix}-output",
+        "request_queue": f"{prefix}-requests",
+        "dead_letter_queue": f"{prefix}-dlq",
+        "visibility_timeout": 60,
+        "max_receives": 3,
+    }
+    settings = BackendSettings.model_validate(shared)
+    reply_queue = f"{prefix}-replies-0"
+    backend = open_backend(settings)
+    backend.provision(settings, reply_queues=[reply_queue])
+    group = f"{prefix}-workers"
+    emulated_group(group, size=0, most=2)
+    archive = zip_directory(staged_bundle(synthesized), sandbox / "bundle.zip")
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=f"{prefix}-assets")
+    s3.upload_file(str(archive), f"{prefix}-assets", "bundle.zip")
+    region = {"AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
+    web_env = {
+        **WebSettings.from_values(**shared, reply_queue_prefix=f"{prefix}-replies").environment(
+            explicit_only=True
+        ),
+        **region,
+    }
+    standby_settings = WorkerSettings.from_values(**shared, threads=1, standby_group=group)
+    standby_env = {**standby_settings.environment(explicit_only=True), **region}
+    script = sandbox / "user-data.sh"
+    script.write_text(
+        render_bootstrap(
+            role="web",
+            bundle_url=f"s3://{prefix}-assets/bundle.zip",
+            service_env=web_env,
+            standby=Standby(workers=1, service_env=standby_env, memory_max_mib=640),
+            logs=LogShipping(service=f"{prefix}-web-logs", bootstrap=f"{prefix}-bootstrap-logs"),
+        )
+    )
+    root = sandbox / "root"
+    run_env = {
+        **os.environ,
+        "PATH": f"{sandbox / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "EV_ROOT": str(root),
+        "EV_PYTHON": sys.executable,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "PIP_NO_INDEX": "1",
+        "PIP_INDEX_URL": "http://127.0.0.1:9/unreachable",
+    }
+    completed = subprocess.run(
+        ["bash", str(script)], env=run_env, capture_output=True, text=True, timeout=540, check=False
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    calls = (sandbox / "systemctl.log").read_text().splitlines()
+    assert calls == [
+        "daemon-reload",
+        "enable --now evision-web.service",
+        "enable --now evision-standby@1.service",
+    ]
+    unit = read_unit(root / "etc/systemd/system/evision-standby@.service")
+    assert unit["MemoryMax"] == "640M" and int(unit["CPUWeight"]) < 100  # below the web's default
+    assert "OnFailure" not in unit  # a failing standby does not take the web instance down
+    assert unit["StandardOutput"] == "append:/var/log/evision/standby.log"
+    shipped = json.loads((root / "opt/evision/cloudwatch-agent.json").read_text())
+    files = shipped["logs"]["logs_collected"]["files"]["collect_list"]
+    assert "/var/log/evision/standby.log" in [f["file_path"] for f in files]
+    environment = read_env_file(Path(unit["EnvironmentFile"]))
+    assert environment == standby_env
+    assert read_env_file(root / "etc/evision/web.env") == web_env
+    command = shlex.split(unit["ExecStart"])
+    assert command == [str(root / "opt/evision/venv/bin/evision"), "worker", "--standby"]
+
+    request_id = new_request_id()
+    golden = json.loads((GOLDEN / "golden.json").read_text())[0]
+    backend.blobs(settings.input_bucket).put(request_id, (GOLDEN / golden["file"]).read_bytes())
+    backend.queue(settings.request_queue).send(
+        RequestMessage(id=request_id, image=golden["file"], reply_to=reply_queue).model_dump_json()
+    )
+    standby_run_env = {
+        "PATH": os.environ["PATH"],
+        **environment,
+        **{k: v for k, v in os.environ.items() if k.startswith("AWS_") and k not in environment},
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    log_path = sandbox / "standby.log"
+    with log_path.open("wb") as log:
+        standby = subprocess.Popen(
+            command, env=standby_run_env, stdout=log, stderr=subprocess.STDOUT, cwd=sandbox
+        )
+        try:
+            replies = backend.queue(reply_queue)
+            deadline = time.monotonic() + 120
+            reply = None
+            while reply is None and time.monotonic() < deadline and standby.poll() is None:
+                for message in replies.receive(max_messages=1, wait_seconds=2):
+                    reply = ReplyMessage.model_validate_json(message.body)
+            assert reply is not None, textwrap.shorten(log_path.read_text(), 3000)
+            assert reply.id == request_id and reply.result.label == golden["expected_label"]
+            assert reply.result.worker.startswith("standby-")
+            standby.send_signal(signal.SIGTERM)
+            assert standby.wait(timeout=60) == 0, log_path.read_text()[-3000:]
+        finally:
+            if standby.poll() is None:
+                standby.kill()
+                standby.wait()
+    backend.close()

@@ -81,18 +81,22 @@ def test_every_service_variable_in_the_synthesized_user_data_is_a_known_setting(
     by_role = {
         "worker": WorkerSettings.variables() | LoggingSettings.variables(),
         "web": WebSettings.variables() | LoggingSettings.variables(),
+        "standby": WorkerSettings.variables() | LoggingSettings.variables(),  # on web instances
     }
     seen: dict[str, set[str]] = {}
     for resource in synthesized.of_type("AWS::EC2::LaunchTemplate").values():
         text = json.dumps(resource)
         [role] = re.findall(r"export EV_ROLE=(\w+)", text)
-        seen.setdefault(role, set()).update(re.findall(r"export (EVISION_[A-Z0-9_]+)=", text))
+        for names, of in (("EV_SERVICE_ENV", role), ("EV_STANDBY_ENV", "standby")):
+            listed = re.findall(rf"export {names}='([^']*)'", text)
+            seen.setdefault(of, set()).update(n for n in " ".join(listed).split() if n.startswith("EVISION_"))
     assert set(seen) == set(by_role)
     for role, variables in seen.items():
         assert variables, role
         assert variables <= by_role[role], f"{role}: unknown {sorted(variables - by_role[role])}"
     assert {"EVISION_BACKEND", "EVISION_THREADS", "EVISION_ASG_NAME"} <= seen["worker"]
     assert {"EVISION_BACKEND", "EVISION_REPLY_QUEUE_PREFIX", "EVISION_WEB_PROCESSES"} <= seen["web"]
+    assert {"EVISION_BACKEND", "EVISION_THREADS", "EVISION_STANDBY_GROUP"} <= seen["standby"]
 
 
 def test_the_instances_install_offline_from_the_pinned_wheelhouse():

@@ -21,6 +21,7 @@ from services.adapters.aws.s3 import S3BlobStore
 from services.adapters.aws.sqs import SqsQueue
 from services.adapters.base import CachingBackend
 from services.ports import (
+    ActivationRequests,
     BlobStore,
     CapacityActivator,
     DepthReporter,
@@ -158,6 +159,9 @@ class AwsBackend(CachingBackend):
         from services.adapters.aws.capacity import AsgActivator
 
         return AsgActivator(self._client("autoscaling"), group=group, scale_to=scale_to)
+
+    def activation_requests(self) -> ActivationRequests | None:
+        return None  # the web tier's activator raises the Auto Scaling group itself
 
     def worker_group_gauge(self, group: str | None) -> WorkerGroupGauge:
         if not group:

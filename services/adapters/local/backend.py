@@ -11,11 +11,13 @@ import threading
 from collections.abc import Sequence
 
 from services.adapters.base import CachingBackend
+from services.adapters.local.activation import LocalActivation
 from services.adapters.local.blob import LocalBlobStore
 from services.adapters.local.in_service import LocalInService
 from services.adapters.local.queue import LocalQueue, QueueConfig, QueueDatabase
 from services.adapters.local.reply_queues import LocalReplyQueues
 from services.ports import (
+    ActivationRequests,
     BlobStore,
     CapacityActivator,
     DepthReporter,
@@ -42,6 +44,7 @@ class LocalBackend(CachingBackend):
         self._lock = threading.Lock()
         self._db: QueueDatabase | None = None
         self._in_service = LocalInService(settings.data_dir / "in-service")
+        self._activation = LocalActivation(settings.data_dir / "activation-requested")
 
     def _queue_db(self) -> QueueDatabase:
         with self._lock:
@@ -103,7 +106,10 @@ class LocalBackend(CachingBackend):
         return Silent()  # the supervisor reads the queue's depth itself
 
     def capacity_activator(self, group: str | None, scale_to: int) -> CapacityActivator:
-        return Silent()  # the supervisor starts a worker within one period
+        return self._activation  # the supervisor starts a worker within one period
+
+    def activation_requests(self) -> ActivationRequests | None:
+        return self._activation
 
     def worker_group_gauge(self, group: str | None) -> WorkerGroupGauge:
         return self._in_service  # one group per data dir: the name is not needed
