@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "loadgen": ("services.commands.loadgen", "concurrent uploads against a running service"),
     "bench": ("services.commands.bench", "end-to-end benchmark against the bare model"),
     "bench-model": ("services.bench.model_bench", "bare decode+preprocess+inference throughput"),
+    "bench-standby": ("services.bench.standby", "what a busy standby worker costs the web tier beside it"),
     "soak": ("services.commands.soak", "fault soak: uploads while workers and the service are killed"),
     "simulate": ("services.commands.simulate", "the cloud tier's elasticity, simulated (latency and cost)"),
 }

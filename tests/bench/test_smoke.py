@@ -74,3 +74,11 @@ def test_quick_bench_runs_every_engine_side_by_side(tmp_path: Path) -> None:
     assert "engines side by side" in printed
     measured = {m["name"] for report in engines.values() for m in report["measurements"]}
     assert not any("aws" in name for name in measured)  # --skip-aws holds with --quick too
+
+
+@pytest.mark.slow
+def test_bench_standby_measures_the_web_tier_beside_an_idle_and_a_busy_standby() -> None:
+    printed = evision("bench-standby", "--requests", "64", "--backlog", "600")
+    assert "busy / idle" in printed and "resident memory: web tier" in printed
+    classified = int(printed.split("the standby classified ")[1].split()[0])
+    assert classified > 0  # it was busy while the web tier was measured
