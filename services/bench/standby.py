@@ -17,8 +17,9 @@ against 0 is about 1:4.8 in the kernel's weight table).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -27,7 +28,6 @@ from pathlib import Path
 
 import httpx
 
-from services.adapters.local.in_service import LocalInService
 from services.adapters.registry import open_backend
 from services.bench.processes import (
     BenchError,
@@ -43,6 +43,17 @@ from services.worker.settings import WorkerSettings
 
 IMAGE = Path(__file__).parents[2] / "model" / "testdata" / "cat.jpg"
 REPLY_QUEUE = "bench-standby-replies"
+# A process the local backend counts as a worker in service (what a worker's `await_serving` does)
+# that takes no work: while it lives, the standby stays idle.
+IN_SERVICE = """
+import sys, threading
+from services.adapters.registry import open_backend
+from services.ports import Placement
+from services.settings import BackendSettings
+open_backend(BackendSettings()).await_serving(Placement(), threading.Event())
+print("in service", flush=True)
+sys.stdin.read()
+"""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -119,8 +130,17 @@ def run(args: argparse.Namespace) -> int:
             )
         for start in range(0, len(bodies), 10):
             requests.send_batch(bodies[start : start + 10])
-        in_service = LocalInService(settings.data_dir / "in-service")
-        in_service.mark(os.getpid())  # a "worker in service": the standby starts idle
+        # A "worker in service" (until its stdin closes): the standby starts idle.
+        in_service = subprocess.Popen(
+            [sys.executable, "-c", IN_SERVICE],
+            env=child_environment(settings),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert in_service.stdout is not None and in_service.stdin is not None
+        if in_service.stdout.readline().strip() != "in service":
+            raise BenchError("the stand-in worker did not come into service")
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         standby_settings = WorkerSettings.from_values(
@@ -140,7 +160,8 @@ def run(args: argparse.Namespace) -> int:
             wait_healthy(url, web)
             _wait_for(standby.logs[0], "taking no work", standby)
             idle = _phase(url, args.requests, args.concurrency)
-            (settings.data_dir / "in-service" / str(os.getpid())).unlink()  # no worker in service
+            in_service.stdin.close()  # no worker in service any more
+            in_service.wait(30)
             _wait_for(standby.logs[0], "taking work", standby)
             memory: list[float] = []
             done = threading.Event()
