@@ -11,6 +11,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from model.check import CheckReport as CheckReport
+    from model.check import check_model_folder as check_model_folder
     from model.classifier import Classifier as Classifier
     from model.classifier import Prediction as Prediction
     from model.engine_choice import EngineChoice as EngineChoice
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from model.preprocess import Preprocessor as Preprocessor
 
 _WHERE = {
+    "CheckReport": "model.check",
+    "check_model_folder": "model.check",
     "Classifier": "model.classifier",
     "Prediction": "model.classifier",
     "EngineChoice": "model.engine_choice",
@@ -39,6 +43,7 @@ _WHERE = {
     "Preprocessor": "model.preprocess",
 }
 __all__ = [
+    "CheckReport",
     "Classifier",
     "EngineChoice",
     "EngineName",
@@ -47,6 +52,7 @@ __all__ = [
     "InvalidImageKind",
     "Prediction",
     "Preprocessor",
+    "check_model_folder",
     "golden_by_name",
     "load_golden",
     "open_classifier",

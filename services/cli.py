@@ -23,6 +23,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("services.commands.bench", "end-to-end benchmark against the bare model"),
     "bench-model": ("services.bench.model_bench", "bare decode+preprocess+inference throughput"),
     "bench-standby": ("services.bench.standby", "what a busy standby worker costs the web tier beside it"),
+    "model": (
+        "services.commands.model",
+        "check a model folder: manifest, labels, graph, golden images, speed",
+    ),
     "soak": ("services.commands.soak", "fault soak: uploads while workers and the service are killed"),
     "simulate": ("services.commands.simulate", "the cloud tier's elasticity, simulated (latency and cost)"),
 }

@@ -1,0 +1,88 @@
+"""`evision model check`: the committed model folder passes; a folder with a wrong labels count, a
+golden image that disagrees, or an ONNX input shape unlike its manifest fails, each in one line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from model import check_model_folder
+from model.metadata import MODEL_DIR
+
+
+def _copy(tmp_path: Path) -> Path:
+    """The committed folder, its model file linked (not copied: 18 MB)."""
+    folder = tmp_path / "model"
+    shutil.copytree(MODEL_DIR, folder, ignore=shutil.ignore_patterns("*.onnx", "*.py", "__pycache__"))
+    for onnx in MODEL_DIR.glob("*.onnx"):
+        (folder / onnx.name).symlink_to(onnx)
+    return folder
+
+
+def _drop_a_label(folder: Path) -> None:
+    labels = folder / "labels.txt"
+    labels.write_text("\n".join(labels.read_text().splitlines()[:-1]) + "\n")
+
+
+def _misname_a_golden_image(folder: Path) -> None:
+    golden = folder / "testdata" / "golden.json"
+    records = json.loads(golden.read_text())
+    records[0]["expected_label"] = "tennis ball"
+    golden.write_text(json.dumps(records))
+
+
+def _claim_another_input_size(folder: Path) -> None:
+    manifest = folder / "metadata.json"
+    raw = json.loads(manifest.read_text())
+    raw["input_size"] = [240, 240]
+    manifest.write_text(json.dumps(raw))
+
+
+def test_the_committed_model_folder_passes_on_every_installed_engine() -> None:
+    report = check_model_folder(MODEL_DIR)
+    assert report.ok, report.failures
+    assert report.images_per_second and all(speed > 0 for speed in report.images_per_second.values())
+
+
+@pytest.mark.parametrize(
+    ("breakage", "reason"),
+    [
+        (_drop_a_label, "labels: "),
+        (
+            _misname_a_golden_image,
+            "golden images on onnxruntime: 1 of 6 disagree: cat.jpg gave 'Egyptian cat'",
+        ),
+        (
+            _claim_another_input_size,
+            "the graph's input shape is [n, 3, 224, 224], the manifest says [N, 3, 240, 240]",
+        ),
+    ],
+    ids=["labels-count", "golden-disagrees", "input-shape"],
+)
+def test_a_broken_folder_fails_with_one_line(
+    tmp_path: Path, breakage: Callable[[Path], None], reason: str
+) -> None:
+    folder = _copy(tmp_path)
+    breakage(folder)
+    report = check_model_folder(folder, engine_names=["onnxruntime"])
+    assert not report.ok
+    [failure] = report.failures
+    assert failure.startswith(reason) and "\n" not in failure, failure
+
+
+def test_the_command_prints_each_check_and_exits_1_on_a_failure(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    _drop_a_label(folder)
+    command = [sys.executable, "-m", "services.cli", "model", "check"]
+    good = subprocess.run([*command, str(MODEL_DIR)], capture_output=True, text=True, check=False)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "golden images as expected" in good.stdout and "images/s" in good.stdout
+    bad = subprocess.run([*command, str(folder)], capture_output=True, text=True, check=False)
+    assert bad.returncode == 1
+    assert "FAIL  labels: " in bad.stdout and "999 labels" in bad.stdout
