@@ -57,6 +57,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--bootstrap-seconds", type=float, help="an instance's install time (default measured)"
     )
     parser.add_argument("--images-per-second", type=float, help="one worker instance's speed")
+    parser.add_argument(
+        "--standby",
+        type=int,
+        metavar="N",
+        help="standby workers per web instance (default 1, as deployed: standbyWorkers; 0: none)",
+    )
     parser.add_argument("--wait-seconds", type=float, help="the web tier's synchronous wait (default 30)")
     parser.add_argument(
         "--seed", type=int, default=1, help="random seed of the Poisson workloads (default 1)"
@@ -107,6 +113,11 @@ def _calibration(args: argparse.Namespace, base: Calibration) -> Calibration:
         )
     if args.wait_seconds is not None:
         calibration = replace(calibration, wait_seconds=args.wait_seconds)
+    if args.standby is not None:
+        if args.standby < 0:
+            raise ValueError(f"--standby must be 0 or more, got {args.standby}")
+        deployment = replace(calibration.deployment, standby_workers=args.standby)
+        calibration = replace(calibration, deployment=deployment)
     return calibration
 
 

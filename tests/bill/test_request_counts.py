@@ -182,9 +182,18 @@ def test_an_idle_web_tier_makes_the_requests_the_bill_charges_by_the_hour(
     finally:
         stop(process)
         backend.close()
-    expected = idle_requests_per_second(Deployment(web_instances=1, web_processes=2), SHORT)
+    no_standby = Deployment(web_instances=1, web_processes=2, standby_workers=0)  # none runs here
+    expected = idle_requests_per_second(no_standby, SHORT)
     measured = {kind: made[kind] / elapsed for kind in expected}
     print("idle requests per second:", measured, "expected:", expected)
     assert {kind for kind, n in made.items() if n} <= set(expected) | {("s3", "GetObject")}, made
     for kind, rate in expected.items():
         assert abs(measured[kind] - rate) <= 0.3 * rate + 0.25, (kind, measured[kind], rate)
+
+
+def test_each_standby_adds_one_empty_long_poll_per_poll_period() -> None:
+    """An idle standby long-polls the request queue (the group at zero, its gate open)."""
+    empty = ("sqs", "ReceiveMessage:empty")
+    alone = idle_requests_per_second(Deployment(web_instances=2, standby_workers=0))[empty]
+    with_standby = idle_requests_per_second(Deployment(web_instances=2, standby_workers=1))[empty]
+    assert with_standby - alone == pytest.approx(2 / Clocks().standby_poll_seconds)

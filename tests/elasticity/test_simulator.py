@@ -170,19 +170,58 @@ def test_a_cold_burst_on_the_previous_stack_waited_for_the_metric_and_a_boot():
     assert result.answered_202 == 100
 
 
+NO_STANDBY = replace(CLOUD, deployment=replace(CLOUD.deployment, standby_workers=0))
+
+
 def test_a_cold_burst_on_the_deployed_stack_is_answered_in_seconds():
-    """The fast-cloud targets: every upload within 60 s, none past the web wait, back to the
-    minimum within 60 s of the last answer, and an idle day no dearer than before."""
-    result, world = simulate("deployed", "burst:100")
+    """The fast-cloud targets, by the worker group alone (no standby): every upload within 60 s,
+    none past the web wait, back to the minimum within 60 s of the last answer, and an idle day
+    no dearer than before."""
+    result, world = simulate("deployed", "burst:100", calibration=NO_STANDBY)
     phases = CLOUD.phases
     assert world.decisions[0].reason.startswith("activation")
     assert result.first_answer_s == pytest.approx(CLOUD.activation_delay + phases.warm_start, abs=1.5)
     assert result.latency_max_s is not None and result.latency_max_s <= 60
     assert result.answered_202 == 0 and CLOUD.wait_seconds <= 60
     assert result.back_to_min_after_last_answer_s is not None and result.back_to_min_after_last_answer_s <= 60
-    day, _ = simulate("deployed", "day")
+    day, _ = simulate("deployed", "day", calibration=NO_STANDBY)
     before, _ = simulate("previous", "day")
     assert day.cost_usd <= before.cost_usd and day.answered_202 == 0
+
+
+def test_the_standby_answers_a_cold_burst_within_seconds_and_the_activation_stays():
+    """The zero-wait targets: the first of 100 uploads to an idle stack answered within 2 s and
+    the last within 10 s, by the web tier's standby; the first upload still raises the group."""
+    result, world = simulate("deployed", "burst:100")
+    assert result.first_answer_s is not None and result.first_answer_s <= 2.0
+    assert result.time_to_last_answer_s is not None and result.time_to_last_answer_s <= 10.0
+    assert result.answered_by_standby == 100 == result.answered
+    assert world.decisions[0].reason.startswith("activation")
+    without, _ = simulate("deployed", "burst:100", calibration=NO_STANDBY)
+    assert without.first_answer_s is not None and without.first_answer_s > 10 * result.first_answer_s
+
+
+def test_the_standby_takes_no_batch_once_the_gate_has_seen_a_worker_in_service():
+    """A burst larger than the standby can bridge: it answers until the first worker is in
+    service (and at most one gate interval after), the workers answer the rest."""
+    result, world = simulate("deployed", "burst:2000")
+    first = world.first_in_service()
+    assert first is not None
+    started = [t for standby in world.standbys for t in standby.batches_started]
+    assert started and max(started) <= first + CLOUD.standby.gate_seconds
+    assert 0 < result.answered_by_standby < result.answered == result.uploads
+
+
+@pytest.mark.parametrize("workload", ["burst:2000", "poisson:50:1800", "day"])
+def test_the_standby_costs_no_more_and_shortens_the_worst_wait(workload):
+    """Whatever the workload, the standby leaves the bill within 1 % and the slowest answer no
+    later than the worker group alone gives it."""
+    with_standby, _ = simulate("deployed", workload)
+    without, _ = simulate("deployed", workload, calibration=NO_STANDBY)
+    assert with_standby.cost_usd <= without.cost_usd * 1.01
+    assert with_standby.latency_max_s is not None and without.latency_max_s is not None
+    assert with_standby.latency_max_s <= without.latency_max_s
+    assert with_standby.answered == without.answered == with_standby.uploads
 
 
 def test_the_backstop_acts_only_while_the_web_tier_publishes_nothing():

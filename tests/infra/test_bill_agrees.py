@@ -11,6 +11,7 @@ from services.elasticity.simulator.calibration import CLOUD
 from services.elasticity.simulator.deployment import DEPLOYED
 from services.elasticity.simulator.requests import Clocks
 from services.web.settings import WebSettings
+from services.worker.settings import WorkerSettings
 from tests.infra.conftest import Synthesized
 
 HIGH_RESOLUTION_SECONDS = 60
@@ -53,6 +54,7 @@ def test_capacities_and_clocks_are_the_deployed_defaults() -> None:
     config = ServiceConfig()
     assert DEPLOYED.web_instances == config.web_min_capacity
     assert DEPLOYED.web_processes == config.web_processes
+    assert DEPLOYED.standby_workers == config.standby_workers
     assert DEPLOYED.input_expiry_days == config.input_expiry_days
     assert CLOUD.warm_pool_size == config.warm_pool_size
     assert CLOUD.volume_gib == config.volume_gib
@@ -62,4 +64,6 @@ def test_capacities_and_clocks_are_the_deployed_defaults() -> None:
         orphan_sweep_seconds=web.orphan_sweep_seconds,
         reply_heartbeat_seconds=web.reply_heartbeat_seconds,
         depth_metric_seconds=config.scaling.period_seconds,
+        standby_poll_seconds=WorkerSettings().standby_poll_seconds,
     )
+    assert CLOUD.standby.gate_seconds == WorkerSettings().standby_gate_seconds

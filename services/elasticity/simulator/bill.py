@@ -115,7 +115,7 @@ def fixed_items(seconds: float, deployment: Deployment, calibration: Calibration
         ),
         LineItem(
             "requests",
-            "S3/SQS: the web tier's long polls, orphan sweeps and heartbeats",
+            "S3/SQS: the web tier's long polls (its standby's too), orphan sweeps and heartbeats",
             idle_requests,
         ),
     ]

@@ -59,6 +59,22 @@ class WorkerSpeed:
 
 
 @dataclass(frozen=True, slots=True)
+class StandbySpeed:
+    """A standby worker on a web instance (`evision worker --standby`): one inference thread,
+    taking work only while the worker group has no instance in service."""
+
+    # evision bench-standby on 2026-12-03 (2 vCPUs, onnxruntime, one thread, the web tier taking
+    # uploads at c=32 beside it): 45-49 images/s, ~0.4 x the two-core worker's 132. A t3.small
+    # bursts above its 20 % baseline on CPU credits (T3 is "unlimited" by default: EC2 user
+    # guide, "Unlimited mode for burstable performance instances"), so a bridge of ~30 s runs
+    # at full speed.
+    images_per_second: float = 48.0
+    # WorkerSettings.standby_gate_seconds: how often it asks the group's in-service count (it
+    # keeps taking work for up to this long after the first worker comes into service).
+    gate_seconds: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
 class Metrics:
     """When a datapoint can be seen by an alarm."""
 
@@ -79,6 +95,7 @@ class Metrics:
 class Calibration:
     phases: Phases = field(default_factory=Phases)
     speed: WorkerSpeed = field(default_factory=WorkerSpeed)
+    standby: StandbySpeed = field(default_factory=StandbySpeed)
     metrics: Metrics = field(default_factory=Metrics)
     prices: Prices = field(default_factory=Prices)
     deployment: Deployment = DEPLOYED  # the fixed part of the bill (deployment.py)
@@ -102,7 +119,12 @@ CLOUD = Calibration()
 # 30 s web wait, the bootstrap's `pip install` from a package index (the same sandbox, before:
 # bundle 1 s, venv 5 s, install 30 s); the rest as CLOUD.
 PREVIOUS_PHASES = Phases(bootstrap=15.0 + 1.0 + 5.0 + 30.0)
-PREVIOUS = Calibration(phases=PREVIOUS_PHASES, wait_seconds=30.0, warm_pool_size=0)
+PREVIOUS = Calibration(
+    phases=PREVIOUS_PHASES,
+    wait_seconds=30.0,
+    warm_pool_size=0,
+    deployment=replace(DEPLOYED, standby_workers=0),
+)
 
 # The local mode (`evision up`): worker processes on this machine, queue depth read directly.
 LOCAL = Calibration(

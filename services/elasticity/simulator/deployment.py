@@ -16,6 +16,9 @@ from services import metric_names
 class Deployment:
     web_instances: int = 1  # infra/config.py web_min_capacity: always on
     web_processes: int = 2  # infra/config.py web_processes, each with its reply queue
+    # infra/config.py standby_workers: standby workers per web instance (its context key
+    # standbyWorkers); each long-polls the request queue while the worker group is at zero.
+    standby_workers: int = 1
     # The load balancer has a node (and a public IPv4 address) in each of the VPC's AZs
     # (infra/network.py: two AZs of public subnets).
     load_balancer_azs: int = 2

@@ -69,6 +69,7 @@ def deployed_world(
         max_capacity=policy.max_capacity,
         warm_pool=calibration.warm_pool_size,
         reuse_on_scale_in=True,
+        standby=calibration.deployment.web_instances * calibration.deployment.standby_workers,
         series={
             "custom": MetricSeries(metrics.custom_resolution, metrics.custom_lag),
             "sqs": MetricSeries(metrics.sqs_resolution, metrics.sqs_lag),

@@ -23,6 +23,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("latency_max_s", "max s"),
     ("time_to_last_answer_s", "last answer s"),
     ("answered_202", "202s"),
+    ("answered_by_standby", "standby"),
     ("peak_instances", "peak"),
     ("instance_seconds", "inst-s"),
     ("cost_usd", "cost $"),
@@ -46,7 +47,8 @@ def render_table(results: Sequence[RunResult], console: Console) -> None:
     table = Table(
         title="simulated cloud tier",
         title_justify="left",
-        caption="latencies per upload; 202s: answered after the web wait; "
+        caption="latencies per upload; 202s: answered after the web wait; standby: answered by "
+        "the web tier's standby workers; "
         "cost: the whole bill of the simulated span (itemized below)",
         caption_justify="left",
     )
@@ -180,7 +182,8 @@ def plot_timelines(runs: Sequence[tuple[RunResult, World]], path: Path) -> None:
         capacity_axis.set_ylim(bottom=0)
         depth_axis.set_title(
             f"{result.preset} on {result.workload}: last answer {_cell(result.time_to_last_answer_s)} s, "
-            f"{result.answered_202} of {result.uploads} past the web wait, ${result.cost_usd:.4f}",
+            f"{result.answered_202} of {result.uploads} past the web wait, "
+            f"{result.answered_by_standby} by the standby, ${result.cost_usd:.4f}",
             fontsize=9,
             loc="left",
         )

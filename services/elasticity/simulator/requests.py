@@ -52,6 +52,7 @@ class Clocks:
     orphan_sweep_seconds: float = 60.0
     reply_heartbeat_seconds: float = 60.0
     depth_metric_seconds: float = 10.0
+    standby_poll_seconds: float = 10.0  # WorkerSettings.standby_poll_seconds
 
 
 def idle_requests_per_second(
@@ -64,7 +65,8 @@ def idle_requests_per_second(
     waits out its time), sweeps for orphans (the two queues' depth, then the inputs and results
     listed since the checkpoint) and marks its reply queue alive (its URL and a tag, then a look
     for orphaned reply queues: every process's queue is listed and its tags read). One process per instance
-    publishes the depth metric.
+    publishes the depth metric. Each standby worker long-polls the request queue while the
+    worker group is at zero, which an idle deployment always is (an upper bound under load).
     """
     processes = deployment.web_instances * deployment.web_processes
     per_process = {
@@ -83,4 +85,7 @@ def idle_requests_per_second(
     }
     for kind, rate in publishing.items():
         rates[kind] = rates.get(kind, 0.0) + rate * deployment.web_instances
+    standbys = deployment.web_instances * deployment.standby_workers
+    empty = ("sqs", "ReceiveMessage:empty")
+    rates[empty] = rates.get(empty, 0.0) + standbys / clocks.standby_poll_seconds
     return rates

@@ -27,6 +27,7 @@ class RunResult(BaseModel):
     answered_202: int = Field(
         description="uploads whose answer came after the web wait (HTTP 202, then poll)"
     )
+    answered_by_standby: int = Field(description="uploads answered by the web tier's standby workers")
     peak_instances: int
     instance_seconds: float = Field(description="billed worker instance-seconds")
     worker_cost_usd: float = Field(description="the workers' instance-seconds")
@@ -74,6 +75,7 @@ def summarize(preset: str, world: World) -> RunResult:
         latency_max_s=stat(latencies, 1.0),
         time_to_last_answer_s=None if last_answer is None else round(last_answer - float(arrivals[0]), 2),
         answered_202=int(np.sum(latencies > calibration.wait_seconds)),
+        answered_by_standby=world.standby_answered(),
         peak_instances=peak,
         instance_seconds=round(billed, 1),
         worker_cost_usd=round(worker_cost, 4),

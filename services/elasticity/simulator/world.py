@@ -15,6 +15,10 @@ What is modelled, and how
   `reuse_on_scale_in`, else is terminated.
 - Scale-in protection: an instance holding a batch is never removed; the group removes it as
   soon as it is idle, if capacity is still above the desired count.
+- Standby: `standby` servers on the web tier (one per web instance by default) at the standby's
+  speed, not capacity and not billed (the web instances are). Each asks the group's in-service
+  count every `gate_seconds` and, while it was 0 at the last ask, takes batches as a worker does
+  (workers first when both are idle).
 - Billing: per second from running (after `launch_request + pending`) to the end, 60 s minimum
   per start; warm instances cost their EBS volume only.
 """
@@ -50,6 +54,17 @@ class Instance:
     def billed_seconds(self, minimum: float, now: float) -> float:
         end = self.ended if self.ended is not None else now
         return max(minimum, end - self.billed_from) if end > self.billed_from else 0.0
+
+
+@dataclass(eq=False)
+class StandbyServer:
+    """A standby worker on a web instance: takes work only while its gate is open."""
+
+    id: int
+    open: bool = True  # the group had no instance in service at the last ask
+    busy: bool = False
+    answered: int = 0
+    batches_started: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -96,6 +111,7 @@ class World:
     tail_seconds: float = 4 * 3600.0  # simulate at most this long after the workload's end
     self_terminating_workers: bool = False
     idle_exit_seconds: float = 20.0  # a self-terminating worker exits after one empty long poll
+    standby: int = 0  # standby workers on the web tier (all web instances together)
 
     def __post_init__(self) -> None:
         count = len(self.workload.arrivals)
@@ -117,6 +133,7 @@ class World:
         self._ids = itertools.count()
         self._warming: list[tuple[float, int]] = []  # (warm-up ends, capacity added)
         self._next_arrival = 0
+        self.standbys = [StandbyServer(n) for n in range(self.standby)]
         for _ in range(self.min_capacity):
             self._launch(0.0, instant=True)
 
@@ -132,6 +149,8 @@ class World:
         for name, series in self.series.items():
             self._schedule_sampling(name, series)
         self._schedule_timeline()
+        if self.standbys:
+            self.at(0.0, self._ask_gate)
         self.at(self.controller.first_tick, self._tick)
         while True:
             next_event = self._events[0][0] if self._events else float("inf")
@@ -191,6 +210,46 @@ class World:
         self.controller.on_arrival(self, self.now)
         if self.idle:
             self._take_batch(self.idle.pop(), self.now)
+        elif (standby := self._idle_standby()) is not None:
+            self._standby_batch(standby, self.now)
+
+    def _ask_gate(self, t: float) -> None:
+        """Every standby asks the group's in-service count (together: one clock is enough)."""
+        open_now = self.in_service_count() == 0
+        for standby in self.standbys:
+            standby.open = open_now
+            if open_now and not standby.busy and self.queue:
+                self._standby_batch(standby, t)
+        self.at(t + self.calibration.standby.gate_seconds, self._ask_gate)
+
+    def _idle_standby(self) -> StandbyServer | None:
+        return next((s for s in self.standbys if s.open and not s.busy), None)
+
+    def _standby_batch(self, standby: StandbyServer, t: float) -> None:
+        count = min(self.calibration.speed.batch_size, len(self.queue))
+        batch = [self.queue.popleft() for _ in range(count)]
+        self.in_flight += count
+        standby.busy = True
+        standby.batches_started.append(t)
+        rate = self.calibration.standby.images_per_second
+        self.at(t + count / rate, lambda done: self._standby_done(standby, batch, done))
+
+    def _standby_done(self, standby: StandbyServer, batch: list[int], t: float) -> None:
+        self.in_flight -= len(batch)
+        self.answered_at[batch] = t + self.calibration.speed.round_trip
+        self.answered += len(batch)
+        standby.answered += len(batch)
+        standby.busy = False
+        if standby.open and self.queue:
+            self._standby_batch(standby, t)
+
+    def standby_answered(self) -> int:
+        return sum(s.answered for s in self.standbys)
+
+    def first_in_service(self) -> float | None:
+        """When the first worker instance came into service (None: none did)."""
+        times = [i.ready_at for i in self.instances if i.ended is None or i.ended >= i.ready_at]
+        return min(times, default=None)
 
     def _take_batch(self, instance: Instance, t: float) -> None:
         speed = self.calibration.speed
