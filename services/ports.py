@@ -318,7 +318,8 @@ class Backend(Protocol):
 
     def read_secret(self, name: str) -> str:
         """The value of a secret this deployment keeps (cloud: an SSM SecureString parameter);
-        raises LookupError if there is none of that name or the backend keeps no secrets."""
+        raises LookupError if there is none of that name or the backend keeps no secrets, and
+        PermissionError if it exists but this process may not read it (the reason in the message)."""
         ...
 
     def close(self) -> None: ...

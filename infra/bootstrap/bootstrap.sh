@@ -249,6 +249,8 @@ EnvironmentFile=$env_file
 ExecStart=$exec_start
 Restart=on-failure
 RestartSec=5
+# 78 (EX_CONFIG, services/exit_codes.py): the configuration cannot work; a restart cannot help.
+RestartPreventExitStatus=78
 $stop_settings
 $output_settings
 DynamicUser=yes
@@ -297,6 +299,7 @@ EnvironmentFile=$standby_env_file
 ExecStart=$app_dir/venv/bin/evision worker --standby
 Restart=on-failure
 RestartSec=5
+RestartPreventExitStatus=78
 KillSignal=SIGTERM
 KillMode=mixed
 TimeoutStopSec=$EV_DRAIN_SECONDS
@@ -329,6 +332,10 @@ if [ "$EV_ROLE" = web ] && [ -n "$EV_SIGNAL_RESOURCE" ]; then
     deadline=$((SECONDS + EV_HEALTH_SECONDS))
     until curl -fsS -m 5 -o /dev/null "http://127.0.0.1:$EV_WEB_PORT/healthz"; do
         [ "$SECONDS" -lt "$deadline" ] || { log "/healthz did not answer within ${EV_HEALTH_SECONDS}s"; exit 3; }
+        if systemctl is-failed --quiet "$unit_name"; then  # e.g. it refused its configuration
+            log "$unit_name failed: $(tail -n 1 "/var/log/evision/$EV_ROLE.log" 2>/dev/null)"
+            exit 3
+        fi
         sleep 2
     done
     log "phase healthy done"

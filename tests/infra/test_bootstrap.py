@@ -40,6 +40,7 @@ import pytest
 from infra.user_data import LogShipping, render_bootstrap
 from services.adapters.registry import open_backend
 from services.contract import ReplyMessage, RequestMessage, new_request_id
+from services.exit_codes import CONFIGURATION_ERROR
 from services.settings import BackendSettings
 from services.worker.settings import WorkerSettings
 from tests.fixtures import emulated_group, emulated_group_instance
@@ -82,8 +83,9 @@ if words[1] == "set-instance-health":
 
 SYSTEMCTL_STUB = """\
 #!/bin/sh
-# No systemd in the sandbox: record the call.
+# No systemd in the sandbox: record the call (and no unit has failed).
 echo "$*" >> "{log}"
+[ "$1" != is-failed ]
 """
 
 
@@ -232,6 +234,8 @@ def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(
     unit_path = root / "etc/systemd/system/evision-worker.service"
     unit = read_unit(unit_path)
     assert unit["Restart"] == "on-failure"
+    # A configuration that cannot work is not restarted (evision web exits with this code).
+    assert unit["RestartPreventExitStatus"] == str(CONFIGURATION_ERROR)
     # Restarted, but not for ever: past the start limit the instance reports itself Unhealthy.
     assert unit["OnFailure"] == "evision-report-unhealthy.service" and int(unit["StartLimitBurst"]) > 1
     report_unit = read_unit(root / "etc/systemd/system/evision-report-unhealthy.service")
@@ -464,6 +468,9 @@ def test_a_web_instance_also_installs_a_bounded_standby_that_answers_while_the_g
     unit = read_unit(root / "etc/systemd/system/evision-standby@.service")
     assert unit["MemoryMax"] == "640M" and int(unit["CPUWeight"]) < 100  # below the web's default
     assert "OnFailure" not in unit  # a failing standby does not take the web instance down
+    assert unit["RestartPreventExitStatus"] == str(CONFIGURATION_ERROR)
+    web_unit = read_unit(root / "etc/systemd/system/evision-web.service")
+    assert web_unit["RestartPreventExitStatus"] == str(CONFIGURATION_ERROR)
     assert unit["StandardOutput"] == "append:/var/log/evision/standby.log"
     shipped = json.loads((root / "opt/evision/cloudwatch-agent.json").read_text())
     files = shipped["logs"]["logs_collected"]["files"]["collect_list"]

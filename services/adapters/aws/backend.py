@@ -178,9 +178,14 @@ class AwsBackend(CachingBackend):
         try:
             value: str = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ParameterNotFound":
-                raise LookupError(f"no SSM parameter {name!r}") from None
-            raise
+            detail = error.response.get("Error", {})
+            code = detail.get("Code", "")
+            if code in ("ParameterNotFound", "ParameterVersionNotFound"):
+                region = ssm.meta.region_name
+                raise LookupError(f"no SSM parameter {name!r} in {region}") from None
+            # AccessDeniedException (IAM), or a customer-managed KMS key the role may not use
+            # (KMS's AccessDeniedException / KMS.* codes), or a malformed name (ValidationException).
+            raise PermissionError(f"SSM parameter {name!r} unreadable: {code}: {detail.get('Message', '')}") from None
         finally:
             ssm.close()
         return value
