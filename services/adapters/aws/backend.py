@@ -185,7 +185,8 @@ class AwsBackend(CachingBackend):
                 raise LookupError(f"no SSM parameter {name!r} in {region}") from None
             # AccessDeniedException (IAM), or a customer-managed KMS key the role may not use
             # (KMS's AccessDeniedException / KMS.* codes), or a malformed name (ValidationException).
-            raise PermissionError(f"SSM parameter {name!r} unreadable: {code}: {detail.get('Message', '')}") from None
+            message = detail.get("Message", "")
+            raise PermissionError(f"SSM parameter {name!r} unreadable: {code}: {message}") from None
         finally:
             ssm.close()
         return value
