@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, get_args
 
+from infra.architecture import UNSERVED, Architecture, architecture_of, served
 from services.elasticity.policy import ScalingPolicy
 
 Stage = Literal["dev", "prod"]
@@ -151,6 +152,14 @@ class ServiceConfig:
     standby_memory_mib: int = 640
 
     @property
+    def worker_architecture(self) -> Architecture:
+        return architecture_of(self.worker_instance_type)
+
+    @property
+    def web_architecture(self) -> Architecture:
+        return architecture_of(self.web_instance_type)
+
+    @property
     def worker_lock(self) -> str:
         """The bundle's lock file the workers install."""
         return "requirements.lock" if self.engine == "onnxruntime" else "requirements-openvino.lock"
@@ -195,6 +204,19 @@ class ServiceConfig:
             raise ValueError(f"standbyWorkers must be in 0..4 per web instance, got {self.standby_workers}")
         if self.model_ami_id is not None and not self.model_ami_id.startswith("ami-"):
             raise ValueError(f"modelAmiId must look like ami-..., got {self.model_ami_id!r}")
+        for key, instance_type in (
+            ("workerInstanceType", self.worker_instance_type),
+            ("webInstanceType", self.web_instance_type),
+        ):
+            try:
+                architecture_of(instance_type)
+            except ValueError as exc:
+                raise ValueError(f"{key}: {exc}") from None
+        if not served(self.worker_lock, self.worker_architecture):
+            reason = UNSERVED[(self.worker_architecture, self.worker_lock)]
+            raise ValueError(
+                f"workerInstanceType={self.worker_instance_type} is {self.worker_architecture}: {reason}"
+            )
 
     @property
     def visibility_timeout_seconds(self) -> int:

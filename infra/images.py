@@ -6,6 +6,8 @@ import jsii
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
+from infra.architecture import Architecture
+
 
 @jsii.implements(ec2.IMachineImage)
 class FixedImage:
@@ -20,8 +22,15 @@ class FixedImage:
         )
 
 
-def machine_image(ami_id: str | None) -> ec2.IMachineImage:
-    """`ami_id`, else the latest AL2023 resolved at deploy time from its public SSM parameter."""
+CPU_TYPES: dict[Architecture, ec2.AmazonLinuxCpuType] = {
+    "x86_64": ec2.AmazonLinuxCpuType.X86_64,
+    "arm64": ec2.AmazonLinuxCpuType.ARM_64,
+}
+
+
+def machine_image(ami_id: str | None, architecture: Architecture = "x86_64") -> ec2.IMachineImage:
+    """`ami_id` (built for the tier's architecture: its owner's choice), else the latest AL2023 for
+    `architecture`, resolved at deploy time from its public SSM parameter."""
     if ami_id is None:
-        return ec2.MachineImage.latest_amazon_linux2023(cpu_type=ec2.AmazonLinuxCpuType.X86_64)
+        return ec2.MachineImage.latest_amazon_linux2023(cpu_type=CPU_TYPES[architecture])
     return FixedImage(ami_id)

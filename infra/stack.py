@@ -11,6 +11,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.alarm_topic import AlarmTopic
+from infra.architecture import Architecture, bundle_name
 from infra.assets import ServiceBundle
 from infra.config import ServiceConfig
 from infra.dashboard import Dashboard, FrontDoorMetrics
@@ -33,7 +34,7 @@ from infra.storage import Storage
 from infra.user_data import LogShipping, Standby
 from infra.waf import RateLimitAcl
 from infra.web import HTTP_PORT, WebTier
-from infra.wheelhouse import LOCK
+from infra.wheelhouse import LOCK, OPENVINO_LOCK
 from infra.workers import Workers
 from services.elasticity.web_capacity import WebCapacity
 from services.log_config import LoggingSettings
@@ -41,6 +42,11 @@ from services.web.settings import WebSettings
 from services.worker.settings import WorkerSettings
 
 BASE_LOCK = LOCK.name  # what the web tier, and workers on ONNX Runtime, install
+# The x86_64 bundles' construct ids from before Graviton (kept: a rename would replace assets).
+BUNDLE_IDS: dict[tuple[str, Architecture], str] = {
+    (BASE_LOCK, "x86_64"): "Bundle",
+    (OPENVINO_LOCK.name, "x86_64"): "WorkerBundle",
+}
 
 
 class ServiceStack(Stack):
@@ -65,29 +71,33 @@ class ServiceStack(Stack):
             max_receives=config.max_receives,
             visibility_timeout=Duration.seconds(config.visibility_timeout_seconds),
         )
-        # One bundle per lock (infra/wheelhouse.py stages them): web instances never get OpenVINO.
+        # One bundle per lock and architecture (infra/wheelhouse.py stages them): web instances
+        # never get OpenVINO, a Graviton tier gets aarch64 wheels.
         bundles = source_dir / "build" / "bundles"
-        base = ServiceBundle(self, "Bundle", source_dir=bundles / "requirements", lock=BASE_LOCK)
-        worker_bundle = base
-        if config.worker_lock != BASE_LOCK:
-            worker_bundle = ServiceBundle(
-                self,
-                "WorkerBundle",
-                source_dir=bundles / Path(config.worker_lock).stem,
-                lock=config.worker_lock,
-            )
+        staged: dict[tuple[str, Architecture], ServiceBundle] = {}
+
+        def bundle(lock: str, architecture: Architecture) -> ServiceBundle:
+            if (lock, architecture) not in staged:
+                staged[(lock, architecture)] = ServiceBundle(
+                    self,
+                    BUNDLE_IDS.get((lock, architecture), f"Bundle{architecture.title().replace('_', '')}"),
+                    source_dir=bundles / bundle_name(lock, architecture),
+                    lock=lock,
+                )
+            return staged[(lock, architecture)]
+
         worker_host = HostProps(
             vpc=network.vpc,
             subnets=network.public_subnets,
-            bundle=worker_bundle,
-            machine_image=machine_image(config.model_ami_id),
+            bundle=bundle(config.worker_lock, config.worker_architecture),
+            machine_image=machine_image(config.model_ami_id, config.worker_architecture),
             instance_type=config.worker_instance_type,
             volume_gib=config.volume_gib,
         )
         web_host = replace(
             worker_host,
-            bundle=base,
-            machine_image=machine_image(None),
+            bundle=bundle(BASE_LOCK, config.web_architecture),
+            machine_image=machine_image(None, config.web_architecture),
             instance_type=config.web_instance_type,
         )
 
