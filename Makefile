@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
 
-.PHONY: install install-dev lock wheelhouse up status test test-slow lint fmt bench soak synth bootstrap deploy destroy clean
+.PHONY: install install-dev lock wheelhouse up status test test-slow lint fmt bench soak synth bootstrap preflight deploy destroy clean
 
 install: $(RUNTIME)
 install-dev: $(DEV)
@@ -86,7 +86,12 @@ synth: install-dev wheelhouse node_modules/.package-lock.json
 bootstrap: install-dev wheelhouse node_modules/.package-lock.json
 	$(CDK) bootstrap $(CDK_ARGS)
 
-deploy: install-dev wheelhouse node_modules/.package-lock.json
+# Read-only checks of the account before CloudFormation's: bootstrap, vCPU quota, the API keys
+# parameter, the certificate's region, the instance types' zones (one line per finding).
+preflight: install-dev
+	$(BIN)/python -m infra.preflight_plan $(CDK_ARGS) | $(BIN)/evision preflight --plan -
+
+deploy: install-dev preflight wheelhouse node_modules/.package-lock.json
 	$(CDK) deploy --require-approval broadening $(CDK_ARGS)
 
 destroy: install-dev wheelhouse node_modules/.package-lock.json

@@ -27,6 +27,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "services.commands.model",
         "check a model folder: manifest, labels, graph, golden images, speed",
     ),
+    "preflight": (
+        "services.commands.preflight",
+        "check the AWS account before a deploy: bootstrap, quota, parameter, certificate, zones",
+    ),
     "soak": ("services.commands.soak", "fault soak: uploads while workers and the service are killed"),
     "simulate": ("services.commands.simulate", "the cloud tier's elasticity, simulated (latency and cost)"),
 }

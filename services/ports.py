@@ -212,6 +212,53 @@ class WorkerGroupGauge(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class SecretParameter:
+    """What a deployment's secret parameter is, as its owner sees it (not its value)."""
+
+    name: str
+    region: str
+    secure: bool  # encrypted at rest (SSM SecureString)
+    key_id: str | None  # the KMS key that encrypts it (None or the AWS-managed key: alias/aws/ssm)
+
+
+@dataclass(frozen=True, slots=True)
+class Certificate:
+    arn: str
+    region: str
+    status: str  # ACM: ISSUED, PENDING_VALIDATION, EXPIRED, ...
+
+
+class PreflightProbe(Protocol):
+    """Read-only questions about the account a deployment is about to go into (the user's own
+    credentials and region). Each raises LookupError for a thing that is not there and
+    PermissionError (with the reason) where the credentials may not ask."""
+
+    def identity(self) -> tuple[str, str]:
+        """(account, region) the credentials reach; raises ConnectionError if they reach none."""
+        ...
+
+    def bootstrap_version(self, qualifier: str) -> int:
+        """The CDK bootstrap stack's version in this region (LookupError: not bootstrapped)."""
+        ...
+
+    def vcpus(self, instance_type: str) -> int: ...
+
+    def on_demand_standard_vcpu_quota(self) -> float | None:
+        """The account's running On-Demand standard-instance vCPU quota here (None: cannot tell)."""
+        ...
+
+    def zones(self) -> list[str]:
+        """The region's available zones, in the order CloudFormation's Fn::GetAZs gives them."""
+        ...
+
+    def zones_offering(self, instance_type: str) -> set[str]: ...
+
+    def secret_parameter(self, name: str) -> SecretParameter: ...
+
+    def certificate(self, arn: str) -> Certificate: ...
+
+
 class Silent:
     """Where the backend has no cloud metrics or capacity to drive (e.g. local: the supervisor
     reads the queue itself every period)."""
@@ -314,6 +361,10 @@ class Backend(Protocol):
         """What counts `group`'s workers in service (cloud: its InService instances; local: the
         supervisor's workers that have started taking work). Raises ValueError if it needs a
         group name and got none."""
+        ...
+
+    def preflight_probe(self) -> PreflightProbe | None:
+        """What checks an account before a deployment into it (None: this backend deploys nothing)."""
         ...
 
     def read_secret(self, name: str) -> str:

@@ -28,6 +28,7 @@ from services.ports import (
     MessageQueue,
     MetricsSink,
     Placement,
+    PreflightProbe,
     ReplyQueues,
     ScaleInProtection,
     Silent,
@@ -95,7 +96,9 @@ class AwsBackend(CachingBackend):
                 self._sqs = session.client("sqs", config=self._config())
             return self._s3, self._sqs
 
-    def _client(self, service: Literal["cloudwatch", "autoscaling", "ssm"]) -> Any:
+    def _client(
+        self, service: Literal["cloudwatch", "autoscaling", "ssm", "sts", "ec2", "service-quotas", "acm"]
+    ) -> Any:
         import boto3
 
         return boto3.session.Session().client(service, config=self._config())
@@ -169,6 +172,11 @@ class AwsBackend(CachingBackend):
         from services.adapters.aws.capacity import AsgInServiceGauge
 
         return AsgInServiceGauge(self._client("autoscaling"), group=group)
+
+    def preflight_probe(self) -> PreflightProbe:
+        from services.adapters.aws.preflight import AwsPreflightProbe
+
+        return AwsPreflightProbe(self._client)
 
     def read_secret(self, name: str) -> str:
         # GetParameter with decryption. The AWS managed key aws/ssm grants Decrypt to every IAM

@@ -114,6 +114,9 @@ class LocalBackend(CachingBackend):
     def worker_group_gauge(self, group: str | None) -> WorkerGroupGauge:
         return self._in_service  # one group per data dir: the name is not needed
 
+    def preflight_probe(self) -> None:
+        return None  # nothing is deployed: `evision up` is the whole service
+
     def read_secret(self, name: str) -> str:
         raise LookupError(f"the local backend keeps no secrets (asked for {name!r}): use a file setting")
 

@@ -1,0 +1,54 @@
+"""`python -m infra.preflight_plan [-c key=value ...]`: the deployment's plan for `evision preflight`.
+
+The same context as `cdk deploy` (cdk.json, then each `-c`), so the checks see the stack the
+deploy would create: each tier's instance type at its maximum count, the zones the VPC spans, the
+API keys parameter and the certificate.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+from infra.config import CONTEXT_KEYS, ServiceConfig
+from services.preflight.plan import PreflightPlan
+
+ROOT = Path(__file__).resolve().parents[1]
+VPC_ZONES = 2  # infra/network.py: the VPC's public subnets span two zones
+
+
+def context_from(arguments: list[str], cdk_json: Path = ROOT / "cdk.json") -> dict[str, str]:
+    """cdk.json's context, overridden by `-c key=value` / `--context key=value` as the CDK CLI does."""
+    context = {k: str(v) for k, v in json.loads(cdk_json.read_text()).get("context", {}).items()}
+    given = iter(arguments)
+    for argument in given:
+        if argument in ("-c", "--context"):
+            key, _, value = next(given, "").partition("=")
+            context[key] = value
+    return context
+
+
+def plan_for(context: dict[str, str]) -> PreflightPlan:
+    stage = context.get("stage", "dev")
+    config = ServiceConfig.for_stage(stage, {k: v for k, v in context.items() if k in CONTEXT_KEYS})
+    instances: Counter[str] = Counter()
+    instances[config.worker_instance_type] += config.scaling.max_capacity
+    instances[config.web_instance_type] += config.web_max_capacity
+    return PreflightPlan(
+        stack=f"ElasticVision-{config.stage}",
+        instances=dict(instances),
+        availability_zones=VPC_ZONES,
+        api_keys_parameter=config.api_keys_parameter,
+        certificate_arn=config.certificate_arn,
+    )
+
+
+def main(arguments: list[str]) -> int:
+    print(plan_for(context_from(arguments)).model_dump_json(indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

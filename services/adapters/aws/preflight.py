@@ -1,0 +1,132 @@
+"""The preflight's questions to AWS, with the user's credentials: read-only calls only.
+
+STS GetCallerIdentity (reachable), SSM GetParameter of the CDK bootstrap version (what `cdk
+deploy` itself checks: /cdk-bootstrap/<qualifier>/version), EC2 DescribeInstanceTypes and
+DescribeInstanceTypeOfferings, Service Quotas GetServiceQuota (falling back to the AWS default
+where the account has no applied value), SSM DescribeParameters, ACM DescribeCertificate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from services.ports import Certificate, SecretParameter
+
+# "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances", in vCPUs (EC2 user guide,
+# "On-Demand Instance quotas", 2026-12).
+STANDARD_VCPU_QUOTA = "L-1216C47A"
+AWS_MANAGED_SSM_KEY = "alias/aws/ssm"
+NOT_FOUND = {"ParameterNotFound", "ResourceNotFoundException", "NoSuchResourceException"}
+DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _translated(error: ClientError, what: str) -> Exception:
+    code = _code(error)
+    if code in NOT_FOUND:
+        return LookupError(what)
+    message = error.response.get("Error", {}).get("Message", "")
+    return PermissionError(f"{what}: {code}: {message}")
+
+
+class AwsPreflightProbe:
+    def __init__(self, client: Callable[[Any], Any]) -> None:
+        self._client = client
+        self._region = ""
+
+    @property
+    def region(self) -> str:
+        if not self._region:
+            self._region = str(self._client("sts").meta.region_name)
+        return self._region
+
+    def identity(self) -> tuple[str, str]:
+        try:
+            account = str(self._client("sts").get_caller_identity()["Account"])
+        except (BotoCoreError, ClientError) as exc:
+            raise ConnectionError(f"STS GetCallerIdentity in {self.region}: {exc}") from None
+        return account, self.region
+
+    def bootstrap_version(self, qualifier: str) -> int:
+        name = f"/cdk-bootstrap/{qualifier}/version"
+        try:
+            value = self._client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
+        except ClientError as error:
+            raise _translated(error, f"no SSM parameter {name} in {self.region}") from None
+        return int(value)
+
+    def vcpus(self, instance_type: str) -> int:
+        try:
+            found = self._client("ec2").describe_instance_types(InstanceTypes=[instance_type])
+        except ClientError as error:
+            if _code(error).startswith("InvalidInstanceType"):
+                raise LookupError(f"no instance type {instance_type} in {self.region}") from None
+            raise _translated(error, f"DescribeInstanceTypes {instance_type}") from None
+        [described] = found["InstanceTypes"]
+        return int(described["VCpuInfo"]["DefaultVCpus"])
+
+    def on_demand_standard_vcpu_quota(self) -> float | None:
+        quotas = self._client("service-quotas")
+        for call in (quotas.get_service_quota, quotas.get_aws_default_service_quota):
+            try:
+                return float(call(ServiceCode="ec2", QuotaCode=STANDARD_VCPU_QUOTA)["Quota"]["Value"])
+            except ClientError as error:
+                if _code(error) not in NOT_FOUND:  # denied, throttled: cannot tell
+                    return None
+        return None
+
+    def zones(self) -> list[str]:
+        found = self._client("ec2").describe_availability_zones(
+            Filters=[{"Name": "state", "Values": ["available"]}]
+        )
+        return [zone["ZoneName"] for zone in found["AvailabilityZones"]]
+
+    def zones_offering(self, instance_type: str) -> set[str]:
+        pages = (
+            self._client("ec2")
+            .get_paginator("describe_instance_type_offerings")
+            .paginate(
+                LocationType="availability-zone",
+                Filters=[{"Name": "instance-type", "Values": [instance_type]}],
+            )
+        )
+        return {offer["Location"] for page in pages for offer in page["InstanceTypeOfferings"]}
+
+    def secret_parameter(self, name: str) -> SecretParameter:
+        region = self.region
+        if name.startswith("arn:"):  # arn:aws:ssm:<region>:<account>:parameter/<name>
+            region = name.split(":")[3]
+            name = "/" + name.split(":parameter/", 1)[-1]
+        if region != self.region:
+            return SecretParameter(name=name, region=region, secure=True, key_id=None)
+        try:
+            found = self._client("ssm").describe_parameters(
+                ParameterFilters=[{"Key": "Name", "Values": [name]}]
+            )["Parameters"]
+        except ClientError as error:
+            raise _translated(error, f"SSM parameter {name}") from None
+        if not found:
+            raise LookupError(f"no SSM parameter {name} in {region}")
+        key = found[0].get("KeyId")
+        return SecretParameter(
+            name=name,
+            region=region,
+            secure=found[0]["Type"] == "SecureString",
+            key_id=None if key in (None, AWS_MANAGED_SSM_KEY) else str(key),
+        )
+
+    def certificate(self, arn: str) -> Certificate:
+        region = arn.split(":")[3] if arn.count(":") >= 5 else self.region
+        if region != self.region:
+            return Certificate(arn=arn, region=region, status="UNKNOWN")
+        try:
+            found = self._client("acm").describe_certificate(CertificateArn=arn)["Certificate"]
+        except ClientError as error:
+            raise _translated(error, f"no ACM certificate {arn} in {region}") from None
+        return Certificate(arn=arn, region=region, status=str(found["Status"]))

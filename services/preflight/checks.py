@@ -1,0 +1,217 @@
+"""The preflight's checks: a plan against what the account answers (`PreflightProbe`)."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Iterator
+
+from services.ports import PreflightProbe
+from services.preflight.findings import Finding
+from services.preflight.plan import PreflightPlan
+
+# Instance families in the "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z)" quota (EC2
+# user guide, "On-Demand Instance quotas", 2026-12); dl, hpc, inf, trn, mac, u, x, g, p, f and vt
+# have quotas of their own.
+STANDARD_FAMILIES = frozenset({"a", "c", "d", "h", "i", "im", "is", "m", "r", "t", "z"})
+_FAMILY = re.compile(r"^([a-z]+)\d")
+
+
+def family(instance_type: str) -> str:
+    match = _FAMILY.match(instance_type)
+    return match.group(1) if match else instance_type
+
+
+def run_checks(plan: PreflightPlan, probe: PreflightProbe) -> list[Finding]:
+    """Every finding, the reachability first (without it nothing else can be asked)."""
+    try:
+        account, region = probe.identity()
+    except ConnectionError as exc:
+        return [
+            Finding(
+                "credentials",
+                "fail",
+                str(exc),
+                "cdk deploy would fail the same way",
+                "configure credentials (aws configure, AWS_PROFILE) and a region (AWS_REGION)",
+            )
+        ]
+    findings = [Finding("credentials", "ok", f"{plan.stack} goes into account {account}, {region}")]
+    for check in CHECKS:
+        findings.extend(_guarded(check, plan, probe, region))
+    return findings
+
+
+def _guarded(
+    check: Callable[[PreflightPlan, PreflightProbe, str], Iterator[Finding]],
+    plan: PreflightPlan,
+    probe: PreflightProbe,
+    region: str,
+) -> Iterator[Finding]:
+    name = check.__name__.removeprefix("check_").replace("_", " ")
+    try:
+        yield from check(plan, probe, region)
+    except PermissionError as exc:  # the credentials may not ask: say so, do not guess
+        yield Finding(name, "warn", f"could not check: {exc}", fix="grant read access to check it")
+
+
+def check_bootstrap(plan: PreflightPlan, probe: PreflightProbe, region: str) -> Iterator[Finding]:
+    try:
+        version = probe.bootstrap_version(plan.bootstrap_qualifier)
+    except LookupError:
+        yield Finding(
+            "bootstrap",
+            "fail",
+            f"CDK is not bootstrapped in {region} (qualifier {plan.bootstrap_qualifier})",
+            "cdk deploy uploads the bundles to the bootstrap bucket and deploys with its roles",
+            "make bootstrap",
+        )
+        return
+    if version < plan.minimum_bootstrap_version:
+        yield Finding(
+            "bootstrap",
+            "fail",
+            f"the CDK bootstrap stack in {region} is version {version}",
+            f"this app needs version {plan.minimum_bootstrap_version} or later",
+            "make bootstrap (upgrades it in place)",
+        )
+        return
+    yield Finding("bootstrap", "ok", f"CDK bootstrap version {version} in {region}")
+
+
+def check_quota(plan: PreflightPlan, probe: PreflightProbe, region: str) -> Iterator[Finding]:
+    standard = {t: n for t, n in plan.instances.items() if family(t) in STANDARD_FAMILIES}
+    for other in sorted(set(plan.instances) - set(standard)):
+        yield Finding(
+            "quota",
+            "warn",
+            f"{other} counts towards a quota of its own, not checked here",
+            fix="check it in Service Quotas (EC2) before scaling out",
+        )
+    vcpus: dict[str, int] = {}
+    for instance_type in standard:
+        with contextlib.suppress(LookupError):  # not a type here: the instance-type check says so
+            vcpus[instance_type] = probe.vcpus(instance_type)
+    standard = {t: n for t, n in standard.items() if t in vcpus}
+    if not standard:
+        return
+    needed = sum(n * vcpus[t] for t, n in standard.items())
+    spelled = " + ".join(f"{n} x {t}" for t, n in sorted(standard.items()))
+    quota = probe.on_demand_standard_vcpu_quota()
+    if quota is None:
+        yield Finding(
+            "quota",
+            "warn",
+            f"could not read the On-Demand standard vCPU quota in {region}; the stack may run {needed} vCPU",
+            fix="check 'Running On-Demand Standard instances' (L-1216C47A) in Service Quotas",
+        )
+    elif needed > quota:
+        yield Finding(
+            "quota",
+            "fail",
+            f"the stack may run {needed} vCPU ({spelled}) but the account's On-Demand standard "
+            f"quota in {region} is {quota:g}",
+            "scale-out stops at the quota, and shows only in the group's activity history",
+            "request an increase of 'Running On-Demand Standard instances' (L-1216C47A) in Service "
+            "Quotas, or lower maxCapacity/webMaxCapacity",
+        )
+    else:
+        yield Finding("quota", "ok", f"{needed} vCPU ({spelled}) within the quota of {quota:g}")
+
+
+def check_instance_types(plan: PreflightPlan, probe: PreflightProbe, region: str) -> Iterator[Finding]:
+    zones = probe.zones()[: plan.availability_zones]
+    for instance_type in sorted(plan.instances):
+        missing = sorted(set(zones) - probe.zones_offering(instance_type))
+        if missing:
+            yield Finding(
+                "instance types",
+                "fail",
+                f"{instance_type} is not offered in {', '.join(missing)} "
+                f"(the stack's zones: {', '.join(zones)})",
+                "the group cannot launch into a subnet of that zone",
+                "choose a type offered in every zone (aws ec2 describe-instance-type-offerings)",
+            )
+        else:
+            yield Finding("instance types", "ok", f"{instance_type} offered in {', '.join(zones)}")
+
+
+def check_api_keys_parameter(plan: PreflightPlan, probe: PreflightProbe, region: str) -> Iterator[Finding]:
+    name = plan.api_keys_parameter
+    if name is None:
+        return
+    why = "the web tier refuses to start without its keys, and the deploy fails its health wait"
+    try:
+        parameter = probe.secret_parameter(name)
+    except LookupError:
+        yield Finding(
+            "apiKeysParameter",
+            "fail",
+            f"no SSM parameter {name} in {region}",
+            why,
+            f"aws ssm put-parameter --region {region} --type SecureString --name {name} --value '<key>,...'",
+        )
+        return
+    if parameter.region != region:
+        yield Finding(
+            "apiKeysParameter",
+            "fail",
+            f"{name} is in {parameter.region}, the stack deploys to {region}",
+            why + " (the web tier reads its own region's parameter)",
+            f"create it in {region}",
+        )
+    elif parameter.key_id is not None:
+        yield Finding(
+            "apiKeysParameter",
+            "fail",
+            f"{name} is encrypted with the customer-managed key {parameter.key_id}",
+            why + " (its role may decrypt with the AWS-managed key alias/aws/ssm only)",
+            "re-create it with the default key (omit --key-id)",
+        )
+    elif not parameter.secure:
+        yield Finding(
+            "apiKeysParameter",
+            "warn",
+            f"{name} is a plain String: the keys are stored unencrypted",
+            fix="re-create it as a SecureString",
+        )
+    else:
+        yield Finding("apiKeysParameter", "ok", f"{name} is a SecureString in {region}")
+
+
+def check_certificate(plan: PreflightPlan, probe: PreflightProbe, region: str) -> Iterator[Finding]:
+    arn = plan.certificate_arn
+    if arn is None:
+        return
+    try:
+        certificate = probe.certificate(arn)
+    except LookupError:
+        yield Finding(
+            "certificateArn",
+            "fail",
+            f"no ACM certificate {arn} in {region}",
+            "CloudFormation fails the HTTPS listener and rolls the stack back",
+            f"request or import the certificate in {region}",
+        )
+        return
+    if certificate.region != region:
+        yield Finding(
+            "certificateArn",
+            "fail",
+            f"the certificate is in {certificate.region}, the load balancer in {region}",
+            "ACM certificates are regional: CloudFormation fails the HTTPS listener",
+            f"request or import the certificate in {region}",
+        )
+    elif certificate.status != "ISSUED":
+        yield Finding(
+            "certificateArn",
+            "fail",
+            f"the certificate is {certificate.status}",
+            "the HTTPS listener needs an issued certificate",
+            "complete its validation in ACM (DNS record), or use an issued one",
+        )
+    else:
+        yield Finding("certificateArn", "ok", f"issued, in {region}")
+
+
+CHECKS = (check_bootstrap, check_quota, check_instance_types, check_api_keys_parameter, check_certificate)

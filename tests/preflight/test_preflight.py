@@ -1,0 +1,196 @@
+"""`evision preflight` against moto: each problem one line and exit 1, a good set-up exit 0.
+
+moto has no EC2 quotas in Service Quotas (only VPC's): `ec2_quota` adds the one the preflight
+reads to moto's backend in this process (the moto server runs in a thread here), behind the same
+API the adapter calls; everything else is moto's own.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from infra.network import Network
+from infra.preflight_plan import VPC_ZONES, context_from, plan_for
+from services.adapters.aws.preflight import STANDARD_VCPU_QUOTA
+from services.preflight.plan import PreflightPlan
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def ec2_quota(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
+    from moto.servicequotas.exceptions import NoSuchResource
+    from moto.servicequotas.models import ServiceQuotasBackend
+
+    quota: dict[str, float] = {}
+    original = ServiceQuotasBackend.get_service_quota
+
+    def get_service_quota(self: Any, service_code: str, quota_code: str) -> dict[str, Any]:
+        if service_code == "ec2":
+            if quota_code != STANDARD_VCPU_QUOTA or "value" not in quota:
+                raise NoSuchResource
+            return {"ServiceCode": "ec2", "QuotaCode": quota_code, "Value": quota["value"]}
+        return original(self, service_code, quota_code)
+
+    monkeypatch.setattr(ServiceQuotasBackend, "get_service_quota", get_service_quota)
+    return lambda value: quota.__setitem__("value", value)
+
+
+@pytest.fixture
+def bootstrapped(moto_endpoint: str) -> Iterator[str]:
+    """A CDK bootstrap qualifier of its own (the moto server is shared), bootstrapped."""
+    qualifier = uuid.uuid4().hex[:9]
+    ssm = boto3.client("ssm")
+    ssm.put_parameter(Name=f"/cdk-bootstrap/{qualifier}/version", Value="27", Type="String")
+    yield qualifier
+    ssm.delete_parameter(Name=f"/cdk-bootstrap/{qualifier}/version")
+
+
+def _issued_certificate() -> str:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "evision.example.com")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    arn: str = boto3.client("acm").import_certificate(
+        Certificate=cert.public_bytes(serialization.Encoding.PEM),
+        PrivateKey=key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+    )["CertificateArn"]
+    return arn
+
+
+def _preflight(plan: PreflightPlan) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", "preflight", "--plan", "-"],
+        input=plan.model_dump_json(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _lines(completed: subprocess.CompletedProcess[str], severity: str) -> dict[str, str]:
+    """check -> its line, for the lines of `severity`."""
+    found = {}
+    for line in completed.stdout.splitlines():
+        if line.startswith(severity):
+            found[line.split()[1].rstrip(":")] = line
+    return found
+
+
+def test_a_missing_parameter_a_certificate_elsewhere_and_a_low_quota_each_fail_in_one_line(
+    ec2_quota: Callable[[float], None], bootstrapped: str
+) -> None:
+    ec2_quota(16)
+    plan = PreflightPlan(
+        stack="ElasticVision-dev",
+        instances={"c7i.large": 20, "t3.small": 4},
+        api_keys_parameter=f"/evision/{uuid.uuid4().hex}/api-keys",
+        certificate_arn="arn:aws:acm:eu-west-1:111122223333:certificate/00000000-0000-0000-0000-000000000000",
+        bootstrap_qualifier=bootstrapped,
+    )
+    completed = _preflight(plan)
+    print(completed.stdout)
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    failed = _lines(completed, "FAIL")
+    assert set(failed) == {"apiKeysParameter", "certificateArn", "quota"}
+    assert (
+        "no SSM parameter" in failed["apiKeysParameter"]
+        and "fix: aws ssm put-parameter" in failed["apiKeysParameter"]
+    )
+    assert "eu-west-1" in failed["certificateArn"] and "us-east-1" in failed["certificateArn"]
+    assert "48 vCPU (20 x c7i.large + 4 x t3.small)" in failed["quota"] and "is 16" in failed["quota"]
+    assert all("why:" in line and "fix:" in line for line in failed.values())
+    assert {"credentials", "bootstrap", "instance"} <= set(_lines(completed, "OK"))
+
+
+def test_a_good_set_up_passes(ec2_quota: Callable[[float], None], bootstrapped: str) -> None:
+    ec2_quota(64)
+    name = f"/evision/{uuid.uuid4().hex}/api-keys"
+    boto3.client("ssm").put_parameter(Name=name, Value="k-0123456789abcdef", Type="SecureString")
+    plan = PreflightPlan(
+        stack="ElasticVision-dev",
+        instances={"c7i.large": 20, "t3.small": 4},
+        api_keys_parameter=name,
+        certificate_arn=_issued_certificate(),
+        bootstrap_qualifier=bootstrapped,
+    )
+    completed = _preflight(plan)
+    print(completed.stdout)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert not _lines(completed, "FAIL") and not _lines(completed, "WARN")
+    assert "preflight: 0 failed, 0 warnings" in completed.stdout
+
+
+def test_no_bootstrap_a_customer_key_an_unknown_type_and_an_unreadable_quota(moto_endpoint: str) -> None:
+    name = f"/evision/{uuid.uuid4().hex}/api-keys"
+    boto3.client("ssm").put_parameter(
+        Name=name, Value="k-0123456789abcdef", Type="SecureString", KeyId="alias/my-own-key"
+    )
+    plan = PreflightPlan(
+        stack="ElasticVision-dev",
+        instances={"c7i.large": 20, "c99.large": 1, "g5.xlarge": 1},
+        api_keys_parameter=name,
+        bootstrap_qualifier=uuid.uuid4().hex[:9],
+    )
+    completed = _preflight(plan)
+    print(completed.stdout)
+    assert completed.returncode == 1
+    failed = _lines(completed, "FAIL")
+    assert set(failed) == {"bootstrap", "apiKeysParameter", "instance"}
+    assert "fix: make bootstrap" in failed["bootstrap"]
+    assert "alias/my-own-key" in failed["apiKeysParameter"]
+    assert "c99.large is not offered" in failed["instance"]
+    warned = [line for line in completed.stdout.splitlines() if line.startswith("WARN")]
+    assert any("could not read the On-Demand standard vCPU quota" in line for line in warned)
+    assert any("g5.xlarge counts towards a quota of its own" in line for line in warned)
+
+
+def test_the_plan_is_the_stack_make_deploy_would_create() -> None:
+    plan = plan_for(context_from([]))
+    assert plan.stack == "ElasticVision-dev"
+    assert plan.instances == {"c7i.large": 20, "t3.small": 4}
+    assert VPC_ZONES == plan.availability_zones == _network_default_zones()
+    given = plan_for(
+        context_from(["-c", "apiKeysParameter=/evision/keys", "--context", "workerInstanceType=c7g.large"])
+    )
+    assert given.api_keys_parameter == "/evision/keys" and given.instances["c7g.large"] == 20
+    out = subprocess.run(
+        [sys.executable, "-m", "infra.preflight_plan", "-c", "maxCapacity=8"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert json.loads(out)["instances"] == {"c7i.large": 8, "t3.small": 4}
+
+
+def _network_default_zones() -> int:
+    import inspect
+
+    default: int = inspect.signature(Network.__init__).parameters["max_azs"].default
+    return default
