@@ -212,6 +212,21 @@ class WorkerGroupGauge(Protocol):
         ...
 
 
+class JobSource(Protocol):
+    """Where a batch job's images come from (read-only): a bucket prefix or a local folder."""
+
+    @property
+    def location(self) -> str: ...
+
+    def keys_after(self, cursor: str) -> Iterator[str]:
+        """The source's image keys above `cursor` ("" for all), in ascending order."""
+        ...
+
+    def read(self, key: str) -> bytes:
+        """Raises BlobNotFoundError when the key is gone."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class SecretParameter:
     """What a deployment's secret parameter is, as its owner sees it (not its value)."""
@@ -361,6 +376,11 @@ class Backend(Protocol):
         """What counts `group`'s workers in service (cloud: its InService instances; local: the
         supervisor's workers that have started taking work). Raises ValueError if it needs a
         group name and got none."""
+        ...
+
+    def job_source(self, location: str) -> JobSource:
+        """The images of `location` (aws: s3://bucket/prefix; local: an absolute folder path);
+        raises ValueError for a location this backend cannot read."""
         ...
 
     def preflight_probe(self) -> PreflightProbe | None:

@@ -115,6 +115,16 @@ class BackendSettings(EvisionSettings):
     output_bucket: str = "evision-output"
     request_queue: str = "evision-requests"
     dead_letter_queue: str = "evision-requests-dlq"
+    # Batch jobs' chunk messages: drained by the workers after the request queue (services/jobs/).
+    job_queue: str = "evision-jobs"
+    job_dead_letter_queue: str = "evision-jobs-dlq"
+    job_chunk_size: int = Field(
+        default=50,
+        ge=1,
+        le=1000,
+        description="source keys per job message (one receive, shard and delete per chunk); the "
+        "scaling sees a job message as this many images",
+    )
     max_receives: int = Field(default=3, ge=1, le=1000, description="receives before the dead-letter queue")
     visibility_timeout: float = Field(
         default=10.0,

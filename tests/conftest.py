@@ -42,6 +42,8 @@ def settings_for(kind: str, data_dir: Path, **overrides: object) -> BackendSetti
         "output_bucket": f"{prefix}-output",
         "request_queue": f"{prefix}-requests",
         "dead_letter_queue": f"{prefix}-requests-dlq",
+        "job_queue": f"{prefix}-jobs",
+        "job_dead_letter_queue": f"{prefix}-jobs-dlq",
         "visibility_timeout": 30,
         "max_receives": 3,
     }

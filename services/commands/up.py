@@ -117,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
     setup_logging()
     from services.adapters.registry import open_backend, plugin
     from services.elasticity.supervisor import Supervisor, WorkerPool, local_policy, worker_command
+    from services.jobs.backlog import WorkBacklog
     from services.retention import RetentionSweeper
     from services.settings import BackendSettings
     from services.status import status_path
@@ -187,7 +188,12 @@ def run(args: argparse.Namespace) -> int:
             ).environment(explicit_only=True)
             supervisor = Supervisor(
                 policy=policy,
-                queue=backend.queue(settings.request_queue),
+                # Requests and job chunks alike (a chunk counts as its images).
+                queue=WorkBacklog(
+                    backend.queue(settings.request_queue),
+                    backend.queue(settings.job_queue),
+                    settings.job_chunk_size,
+                ),
                 pool=pool,
                 status_file=status_path(settings.data_dir),
                 standby=WorkerPool(worker_command(standby=True), {**env, **standby_env})

@@ -8,6 +8,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from services.jobs.monitor import JobMonitor
+from services.jobs.store import JobStore
 from services.ports import Backend, BlobStore, MessageQueue
 from services.web.activity import Activity
 from services.web.fast_scaling import FastScaling
@@ -30,6 +32,8 @@ class WebServices:
     dispatcher: ReplyDispatcher
     activity: Activity
     fast_scaling: FastScaling
+    jobs: JobStore
+    job_monitor: JobMonitor
 
 
 async def get_services(request: Request) -> WebServices:

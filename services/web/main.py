@@ -12,6 +12,10 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from services.adapters.registry import open_backend
+from services.jobs.backlog import WorkBacklog
+from services.jobs.monitor import JobMonitor
+from services.jobs.store import JobStore
+from services.periodic import Periodic
 from services.web.activity import Activity
 from services.web.deps import WebServices
 from services.web.errors import install_error_handlers
@@ -53,8 +57,9 @@ def create_app(settings: WebSettings) -> FastAPI:
         replies = await to_thread.run_sync(keeper.open)
         dispatcher = ReplyDispatcher(replies, poll_seconds=settings.reply_poll_seconds)
         requests = backend.queue(settings.request_queue)
+        backlog = WorkBacklog(requests, backend.queue(settings.job_queue), settings.job_chunk_size)
         fast_scaling = FastScaling(
-            requests=requests,
+            requests=backlog,
             reporter=backend.depth_reporter(),
             activator=backend.capacity_activator(settings.worker_group, settings.scale_from_zero_to),
             depth_seconds=settings.depth_metric_seconds,
@@ -83,6 +88,16 @@ def create_app(settings: WebSettings) -> FastAPI:
             period=settings.orphan_sweep_seconds,
             margin=2 * settings.visibility_timeout,  # a web process between its put and its send
         )
+        jobs = JobStore(outputs)
+        job_monitor = JobMonitor(
+            store=jobs,
+            queue=backend.queue(settings.job_queue),
+            dead_letters=backend.queue(settings.job_dead_letter_queue),
+            source=backend.job_source,
+            webhook_secret=settings.webhook_secret,
+            stale_seconds=max(30.0, 5 * settings.job_monitor_seconds),
+        )
+        job_monitoring = Periodic(job_monitor.step, every=settings.job_monitor_seconds, name="job-monitor")
         app.state.services = WebServices(
             settings=settings,
             backend=backend,
@@ -96,15 +111,20 @@ def create_app(settings: WebSettings) -> FastAPI:
             dispatcher=dispatcher,
             activity=activity,
             fast_scaling=fast_scaling,
+            jobs=jobs,
+            job_monitor=job_monitor,
         )
         dispatcher.start(asyncio.get_running_loop())
         activity.start()
         fast_scaling.start()
         drainer.start()
         orphans.start()
+        job_monitoring.start()
         try:
             yield
         finally:
+            job_monitor.stop_event.set()
+            await to_thread.run_sync(job_monitoring.stop)
             await to_thread.run_sync(orphans.stop)
             await to_thread.run_sync(drainer.stop)
             await fast_scaling.stop()

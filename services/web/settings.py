@@ -40,6 +40,19 @@ class WebSettings(BackendSettings):
         default=30.0, gt=0, description="how long a request waits for its result before answering 202"
     )
     max_upload_bytes: int = Field(default=10 * MIB, gt=0, description="largest accepted image")
+    jobs_root: Path | None = Field(
+        default=None,
+        description="local backend: batch jobs may read folders under this one only (unset: no "
+        "folder jobs); the aws backend reads s3://bucket/prefix sources",
+    )
+    job_monitor_seconds: float = Field(
+        default=2.0, gt=0, description="how often a web process looks at unfinished jobs"
+    )
+    webhook_secret: str | None = Field(
+        default=None,
+        min_length=16,
+        description="the key of the jobs' webhook signatures (HMAC-SHA256); unset: webhooks are refused",
+    )
     depth_metric_seconds: float = Field(
         default=0.0,
         ge=0,

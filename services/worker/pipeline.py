@@ -36,6 +36,7 @@ from services.ports import (
     BlobStore,
     ImageClassifier,
     ImageRejectedError,
+    JobSource,
     Message,
     MessageQueue,
     Prediction,
@@ -120,6 +121,9 @@ class WorkerPorts:
     outputs: BlobStore
     reply_queue: Callable[[str], MessageQueue]
     classifier: ImageClassifier
+    # Batch jobs' chunks, drained after the requests (None: this worker takes no job work).
+    jobs: MessageQueue | None = None
+    job_source: Callable[[str], JobSource] | None = None
 
     @classmethod
     def of(cls, backend: Backend, settings: WorkerSettings, classifier: ImageClassifier) -> WorkerPorts:
@@ -129,6 +133,8 @@ class WorkerPorts:
             outputs=backend.blobs(settings.output_bucket),
             reply_queue=backend.queue,
             classifier=classifier,
+            jobs=backend.queue(settings.job_queue),
+            job_source=backend.job_source,
         )
 
 

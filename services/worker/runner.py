@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
 
+from services.jobs.chunks import ChunkProcessor
+from services.jobs.store import JobStore
 from services.ports import Backend, ImageClassifier, Message, NoProtection, ScaleInProtection
 from services.worker.exceptions import StopRequestedError
 from services.worker.heartbeat import VisibilityHeartbeat
@@ -34,6 +36,9 @@ from services.worker.standby import StandbyGate
 
 log = logging.getLogger("services.worker")
 
+# While a job has chunks waiting, the request queue is polled this briefly between chunks (an
+# upload waits at most this plus a chunk in progress; the doorbell wakes local polls at once).
+JOB_REQUEST_POLL = 0.05
 EXIT_WEDGED = 70  # EX_SOFTWARE: a batch outlived its deadline; restart the process
 
 
@@ -75,6 +80,22 @@ class Worker:
             heartbeat=self._heartbeat,
             metrics=metrics,
         )
+        self.chunks: ChunkProcessor | None = None
+        if ports.jobs is not None and ports.job_source is not None:
+            self._job_heartbeat = VisibilityHeartbeat(
+                ports.jobs, timeout=settings.visibility_timeout, fraction=settings.extend_after
+            )
+            self.chunks = ChunkProcessor(
+                queue=ports.jobs,
+                store=JobStore(ports.outputs),
+                source=ports.job_source,
+                classifier=ports.classifier,
+                compute=self._compute,
+                io=self._io,
+                heartbeat=self._job_heartbeat,
+                infer_batch=settings.infer_batch,
+            )
+        self._job_work = False  # the last look at the job queue found a chunk: poll requests briefly
         self._slots = threading.BoundedSemaphore(settings.batches_in_flight)
         self._counts = threading.Lock()
         self._in_flight = 0  # batches received and not yet finished
@@ -139,6 +160,8 @@ class Worker:
             self._io.shutdown(wait=wait, cancel_futures=not wait)
         self._compute.shutdown(wait=wait, cancel_futures=not wait)
         self._heartbeat.close()
+        if self.chunks is not None:
+            self._job_heartbeat.close()
         if self._isolator is not None:
             self._isolator.close()
 
@@ -166,12 +189,19 @@ class Worker:
                     self._slots.release()
                     self._stop.wait(self._gate.recheck_seconds)
                     continue
-                messages = self._receive(wait)
+                # Requests first; while a job has chunks waiting, only a brief look at them.
+                messages = self._receive(min(wait, JOB_REQUEST_POLL) if self._job_work else wait)
                 if messages is None:  # stop requested during the long poll
                     self._slots.release()
                     break
-                # Protected while holding messages: these, or a batch still in flight.
-                self.protection.set_busy(bool(messages) or self._in_flight > 0)
+                chunk = None if messages else self._receive_chunk()
+                # Protected while holding messages: these, a chunk, or a batch still in flight.
+                self.protection.set_busy(bool(messages) or chunk is not None or self._in_flight > 0)
+                if chunk is not None:
+                    with self._counts:
+                        self._in_flight += 1
+                    batches.submit(self._run_chunk, chunk)
+                    continue
                 if not messages:
                     self._slots.release()
                     if burst:
@@ -205,6 +235,29 @@ class Worker:
                 log.exception("receive failed; retrying in 1 s")
                 if self._stop.wait(1.0):
                     return None
+
+    def _receive_chunk(self) -> Message | None:
+        """One job chunk, if any is waiting (no wait: the request queue's poll did the waiting)."""
+        if self.chunks is None or self._stop.is_set():
+            return None
+        try:
+            found = self.chunks.queue.receive(1, 0)
+        except Exception:
+            log.exception("job queue receive failed")
+            found = []
+        self._job_work = bool(found)
+        return found[0] if found else None
+
+    def _run_chunk(self, message: Message) -> None:
+        assert self.chunks is not None
+        try:
+            self.chunks.process(message)
+        except Exception:  # the chunk comes back after its lease, then goes to the dead letters
+            log.exception("job chunk %s failed; it will be redelivered", message.message_id)
+        finally:
+            with self._counts:
+                self._in_flight -= 1
+            self._slots.release()
 
     def _run_batch(self, messages: Sequence[Message]) -> None:
         try:

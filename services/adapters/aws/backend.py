@@ -25,6 +25,7 @@ from services.ports import (
     BlobStore,
     CapacityActivator,
     DepthReporter,
+    JobSource,
     MessageQueue,
     MetricsSink,
     Placement,
@@ -114,12 +115,16 @@ class AwsBackend(CachingBackend):
         for bucket in (settings.input_bucket, settings.output_bucket):
             _create_bucket(s3, bucket)
         timeout = str(math.ceil(settings.visibility_timeout))
-        dlq_url = _create_queue(sqs, settings.dead_letter_queue, {"VisibilityTimeout": timeout})
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": settings.max_receives})
-        _create_queue(sqs, settings.request_queue, {"VisibilityTimeout": timeout, "RedrivePolicy": redrive})
+        for queue, dead_letters in (
+            (settings.request_queue, settings.dead_letter_queue),
+            (settings.job_queue, settings.job_dead_letter_queue),
+        ):
+            dlq_url = _create_queue(sqs, dead_letters, {"VisibilityTimeout": timeout})
+            dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
+            redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": settings.max_receives})
+            _create_queue(sqs, queue, {"VisibilityTimeout": timeout, "RedrivePolicy": redrive})
         for name in reply_queues:
             _create_queue(sqs, name, {"VisibilityTimeout": timeout})
 
@@ -172,6 +177,11 @@ class AwsBackend(CachingBackend):
         from services.adapters.aws.capacity import AsgInServiceGauge
 
         return AsgInServiceGauge(self._client("autoscaling"), group=group)
+
+    def job_source(self, location: str) -> JobSource:
+        from services.adapters.aws.prefix_source import PrefixSource
+
+        return PrefixSource(self._clients()[0], location)
 
     def preflight_probe(self) -> PreflightProbe:
         from services.adapters.aws.preflight import AwsPreflightProbe

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 from services.adapters.base import CachingBackend
 from services.adapters.local.activation import LocalActivation
@@ -21,6 +22,7 @@ from services.ports import (
     BlobStore,
     CapacityActivator,
     DepthReporter,
+    JobSource,
     MessageQueue,
     MetricsSink,
     NoProtection,
@@ -66,6 +68,10 @@ class LocalBackend(CachingBackend):
         db.create_queue(settings.dead_letter_queue, QueueConfig(timeout, settings.max_receives, None))
         db.create_queue(
             settings.request_queue, QueueConfig(timeout, settings.max_receives, settings.dead_letter_queue)
+        )
+        db.create_queue(settings.job_dead_letter_queue, QueueConfig(timeout, settings.max_receives, None))
+        db.create_queue(
+            settings.job_queue, QueueConfig(timeout, settings.max_receives, settings.job_dead_letter_queue)
         )
         for name in reply_queues:
             db.create_queue(name, QueueConfig(timeout, settings.max_receives, None))
@@ -113,6 +119,11 @@ class LocalBackend(CachingBackend):
 
     def worker_group_gauge(self, group: str | None) -> WorkerGroupGauge:
         return self._in_service  # one group per data dir: the name is not needed
+
+    def job_source(self, location: str) -> JobSource:
+        from services.adapters.local.folder_source import FolderSource
+
+        return FolderSource(Path(location))
 
     def preflight_probe(self) -> None:
         return None  # nothing is deployed: `evision up` is the whole service

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.web.routes import page, results, status, upload
+from services.web.routes import jobs, page, results, status, upload
 
-ROUTERS: tuple[APIRouter, ...] = (upload.router, results.router, status.router, page.router)
+ROUTERS: tuple[APIRouter, ...] = (upload.router, results.router, jobs.router, status.router, page.router)
 
 # The OpenAPI tags, in the order /docs shows them.
 TAGS = [
     {"name": "classify", "description": "Upload an image and get what is in it."},
     {"name": "results", "description": "Stored results, by request id (any web process)."},
+    {
+        "name": "jobs",
+        "description": "Batch jobs: a folder or bucket prefix in, JSON Lines out, with progress.",
+    },
     {"name": "status", "description": "Queue depth, workers, health."},
     {"name": "page", "description": "The browser page that uploads an image."},
 ]

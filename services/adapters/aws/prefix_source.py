@@ -1,0 +1,49 @@
+"""An S3 bucket prefix as a batch job's source: every object under it, keyed by its full key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from services.ports import BlobNotFoundError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+def parse_s3_location(location: str) -> tuple[str, str]:
+    """(bucket, prefix) of s3://bucket/prefix; ValueError for anything else."""
+    if not location.startswith("s3://"):
+        raise ValueError(f"{location!r} is not s3://bucket/prefix")
+    bucket, _, prefix = location.removeprefix("s3://").partition("/")
+    if not bucket:
+        raise ValueError(f"{location!r} names no bucket")
+    return bucket, prefix
+
+
+class PrefixSource:
+    def __init__(self, s3: S3Client, location: str) -> None:
+        self._s3 = s3
+        self._bucket, self._prefix = parse_s3_location(location)
+
+    @property
+    def location(self) -> str:
+        return f"s3://{self._bucket}/{self._prefix}"
+
+    def keys_after(self, cursor: str) -> Iterator[str]:
+        paginator = self._s3.get_paginator("list_objects_v2")
+        start = max(cursor, self._prefix)
+        pages = paginator.paginate(Bucket=self._bucket, Prefix=self._prefix, StartAfter=start)
+        for page in pages:
+            for item in page.get("Contents", []):
+                if not item["Key"].endswith("/"):  # the console's "folder" placeholders
+                    yield item["Key"]
+
+    def read(self, key: str) -> bytes:
+        if not key.startswith(self._prefix):
+            raise BlobNotFoundError(f"{key} is outside {self.location}")
+        try:
+            body: bytes = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        except self._s3.exceptions.NoSuchKey:
+            raise BlobNotFoundError(f"{self.location}{key}") from None
+        return body

@@ -1,0 +1,148 @@
+"""A worker's side of a job: one chunk message in, one shard out, then the message deleted.
+
+Each image gets a line: its labels, or an error kind and reason (a missing key, an image the
+model cannot read). The message is deleted only after the shard is written, so a worker killed
+mid-chunk leaves it to be received again, and the second shard replaces the first: no image is
+missing or doubled. A chunk whose processing itself keeps failing is dead-lettered after the
+queue's receives and written off by the web tier's monitor (every image failed, with the reason).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from pydantic import ValidationError
+
+from services.contract import ErrorKind, LabelScore, ResultError
+from services.jobs.contract import ChunkMessage, ShardLine
+from services.jobs.store import JobStore
+from services.ports import (
+    BlobNotFoundError,
+    ImageClassifier,
+    ImageRejectedError,
+    JobSource,
+    Message,
+    MessageQueue,
+    Prediction,
+)
+from services.worker.heartbeat import VisibilityHeartbeat
+
+log = logging.getLogger("services.jobs")
+
+
+class ChunkProcessor:
+    def __init__(
+        self,
+        *,
+        queue: MessageQueue,
+        store: JobStore,
+        source: Callable[[str], JobSource],
+        classifier: ImageClassifier,
+        compute: ThreadPoolExecutor,
+        io: ThreadPoolExecutor | None,
+        heartbeat: VisibilityHeartbeat,
+        infer_batch: int,
+    ) -> None:
+        self.queue = queue
+        self._store = store
+        self._source = source
+        self._sources: dict[str, JobSource] = {}
+        self._classifier = classifier
+        self._compute = compute
+        self._io = io
+        self._heartbeat = heartbeat
+        self._infer_batch = infer_batch
+        self.images = 0
+
+    def process(self, message: Message) -> None:
+        try:
+            chunk = ChunkMessage.model_validate_json(message.body)
+        except ValidationError as exc:
+            log.error(
+                "job message %s is not a chunk (%s): deleted", message.message_id, exc.errors()[0]["msg"]
+            )
+            self.queue.delete_batch([message.receipt])
+            return
+        record = self._store.record(chunk.job)
+        if record is None or record.state == "cancelled":
+            log.info(
+                "job %s %s: chunk %d dropped", chunk.job, "cancelled" if record else "unknown", chunk.index
+            )
+            self.queue.delete_batch([message.receipt])
+            return
+        started = time.perf_counter()
+        with self._heartbeat.watch([message.receipt]):
+            lines = self._classify(chunk)
+            failed = self._store.put_shard(chunk.job, chunk.index, lines)
+        self.queue.delete_batch([message.receipt])
+        self.images += len(lines)
+        log.debug(
+            "job %s chunk %d: %d images (%d failed) in %.0f ms",
+            chunk.job,
+            chunk.index,
+            len(lines),
+            failed,
+            (time.perf_counter() - started) * 1000,
+        )
+
+    def _source_of(self, location: str) -> JobSource:
+        if location not in self._sources:
+            self._sources[location] = self._source(location)
+        return self._sources[location]
+
+    def _classify(self, chunk: ChunkMessage) -> list[ShardLine]:
+        source = self._source_of(chunk.source)
+        lines: dict[str, ShardLine] = {}
+        fetched = (
+            self._io.map(lambda key: _read(source, key), chunk.keys)
+            if self._io
+            else map(lambda key: _read(source, key), chunk.keys)
+        )
+        images: list[tuple[str, bytes]] = []
+        for key, data in zip(chunk.keys, fetched, strict=True):
+            if isinstance(data, ShardLine):
+                lines[key] = data
+            else:
+                images.append((key, data))
+        decoded = list(self._compute.map(lambda item: self._decode(*item), images))
+        ready = [(key, tensor) for key, tensor in decoded if isinstance(tensor, np.ndarray)]
+        for key, tensor in decoded:
+            if isinstance(tensor, ShardLine):
+                lines[key] = tensor
+        batches = [ready[i : i + self._infer_batch] for i in range(0, len(ready), self._infer_batch)]
+        name = self._classifier.name
+        for batch, predictions in zip(batches, self._compute.map(self._infer, batches), strict=True):
+            for (key, _), prediction in zip(batch, predictions, strict=True):
+                lines[key] = ShardLine(
+                    key=key,
+                    label=prediction.label,
+                    score=prediction.score,
+                    top=[
+                        LabelScore(label=label, score=score)
+                        for label, score in prediction.top5[: chunk.top_k]
+                    ],
+                    model=name,
+                )
+        return [lines[key] for key in chunk.keys]
+
+    def _decode(self, key: str, data: bytes) -> tuple[str, np.ndarray | ShardLine]:
+        try:
+            return key, self._classifier.preprocess(data)
+        except ImageRejectedError as exc:
+            return key, ShardLine(key=key, error=ResultError(kind=exc.kind, reason=exc.reason))
+
+    def _infer(self, batch: list[tuple[str, np.ndarray]]) -> list[Prediction]:
+        return list(self._classifier.infer(np.stack([tensor for _, tensor in batch])))
+
+
+def _read(source: JobSource, key: str) -> bytes | ShardLine:
+    try:
+        return source.read(key)
+    except BlobNotFoundError:
+        return ShardLine(
+            key=key, error=ResultError(kind=ErrorKind.MISSING_INPUT, reason="the source key is gone")
+        )

@@ -1,0 +1,133 @@
+"""The web tier's side of running jobs: planning (resumed after a crash), written-off chunks,
+completion (the manifest) and the webhook. A `Periodic` step in every web process.
+
+Every step is idempotent, so several web processes may run it: a planner resumed by two sends
+the same chunks twice (the second shard replaces the first); a manifest written twice is the same
+object; the webhook is at least once (its delivery id is the job id).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from pydantic import ValidationError
+
+from services.contract import ErrorKind, ResultError
+from services.jobs.contract import FINAL_STATES, ChunkMessage, JobRecord, Manifest, ShardLine
+from services.jobs.planner import plan
+from services.jobs.store import JobStore
+from services.jobs.webhook import deliver
+from services.ports import JobSource, MessageQueue
+
+log = logging.getLogger("services.jobs")
+
+
+class JobMonitor:
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        queue: MessageQueue,
+        dead_letters: MessageQueue,
+        source: Callable[[str], JobSource],
+        webhook_secret: str | None,
+        stale_seconds: float,
+    ) -> None:
+        self._store = store
+        self._queue = queue
+        self._dead_letters = dead_letters
+        self._source = source
+        self._secret = webhook_secret
+        self._stale = stale_seconds  # a planning record untouched this long lost its planner
+        self._planning: set[str] = set()  # jobs this process plans now
+        self._lock = threading.Lock()
+        self.stop_event = threading.Event()
+
+    def start_planning(self, record: JobRecord) -> None:
+        """Plan `record` in a thread of its own (a million keys take a while to list)."""
+        with self._lock:
+            if record.id in self._planning:
+                return
+            self._planning.add(record.id)
+        threading.Thread(target=self._plan, args=(record,), name=f"plan-{record.id[:8]}", daemon=True).start()
+
+    def _plan(self, record: JobRecord) -> None:
+        try:
+            plan(record, self._source(record.spec.source), self._queue, self._store, self.stop_event)
+        except Exception:
+            log.exception("planning job %s failed; the monitor resumes it", record.id)
+        finally:
+            with self._lock:
+                self._planning.discard(record.id)
+
+    def step(self) -> None:
+        self._write_off_dead_chunks()
+        for job in list(self._store.job_ids()):
+            record = self._store.record(job)
+            if record is None or (record.state in FINAL_STATES and record.webhook_delivered):
+                continue
+            if record.state == "planning" and time.time() - record.updated_at > self._stale:
+                log.info("job %s: resuming its planning from chunk %d", job, record.chunks_sent)
+                self.start_planning(record)
+            elif record.state == "running":
+                self._finish_if_complete(record)
+            elif record.state == "done" and not record.webhook_delivered:
+                self._notify(record)
+
+    def _finish_if_complete(self, record: JobRecord) -> None:
+        assert record.total is not None
+        shards = self._store.shard_indices(record.id)
+        if len(shards) < record.chunks_sent:
+            return
+        failed = self._store.failed_count(record.id)
+        now = time.time()
+        self._store.put_manifest(
+            Manifest(
+                job=record.id,
+                source=record.spec.source,
+                total=record.total,
+                ok=record.total - failed,
+                failed=failed,
+                shards=len(shards),
+                finished_at=now,
+            )
+        )
+        done = record.model_copy(update={"state": "done", "finished_at": now, "updated_at": now})
+        self._store.put_record(done)
+        log.info("job %s done: %d images, %d failed", record.id, record.total, failed)
+        self._notify(done)
+
+    def _notify(self, record: JobRecord) -> None:
+        if record.spec.webhook is None or self._secret is None:
+            if not record.webhook_delivered:
+                self._store.put_record(record.model_copy(update={"webhook_delivered": True}))
+            return
+        manifest = self._store.manifest(record.id)
+        body = json.dumps(
+            {"type": "job.done", "job": record.id, "manifest": manifest.model_dump() if manifest else None}
+        ).encode()
+        if deliver(
+            str(record.spec.webhook), body, secret=self._secret, delivery=record.id, stop=self.stop_event
+        ):
+            self._store.put_record(record.model_copy(update={"webhook_delivered": True}))
+
+    def _write_off_dead_chunks(self) -> None:
+        """A chunk dead-lettered (it failed every receive): its images get a failed line each."""
+        for message in self._dead_letters.receive(10, 0):
+            try:
+                chunk = ChunkMessage.model_validate_json(message.body)
+            except ValidationError:
+                self._dead_letters.delete_batch([message.receipt])
+                continue
+            reason = f"the chunk failed on every one of its receives ({message.receive_count})"
+            error = ResultError(kind=ErrorKind.FAILED, reason=reason)
+            if not self._store.shard_indices(chunk.job) >= {chunk.index}:
+                self._store.put_shard(
+                    chunk.job, chunk.index, [ShardLine(key=k, error=error) for k in chunk.keys]
+                )
+                log.error("job %s chunk %d written off: %s", chunk.job, chunk.index, reason)
+            self._dead_letters.delete_batch([message.receipt])

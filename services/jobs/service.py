@@ -1,0 +1,93 @@
+"""Creating, reading, listing and cancelling jobs: what the HTTP routes and the CLI ask for."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from services.contract import new_request_id
+from services.jobs.contract import JobRecord, JobSpec, JobState, Manifest
+from services.jobs.store import JobStore
+
+
+class JobLocationError(ValueError):
+    """A source the service may not read (outside the jobs root, or of the other backend's kind)."""
+
+
+class JobStatus(BaseModel):
+    id: str
+    state: JobState
+    source: str
+    total: int | None
+    done: int
+    failed: int
+    images_per_second: float | None
+    eta_seconds: float | None
+    created_at: float
+    finished_at: float | None
+    results: str  # where to read the JSON Lines (GET)
+    manifest: Manifest | None = None
+
+
+def check_location(source: str, *, backend: str, jobs_root: Path | None) -> str:
+    """`source` as the backend reads it, or JobLocationError saying why it is refused."""
+    if backend == "aws":
+        if not source.startswith("s3://") or len(source) <= len("s3://"):
+            raise JobLocationError(f"source must be s3://bucket/prefix on this service, got {source!r}")
+        return source
+    if jobs_root is None:
+        raise JobLocationError("this service reads no folders: start it with a jobs root (EVISION_JOBS_ROOT)")
+    folder = (jobs_root / source).resolve() if not Path(source).is_absolute() else Path(source).resolve()
+    root = jobs_root.resolve()
+    if not folder.is_relative_to(root):
+        raise JobLocationError(f"source must be a folder under the jobs root {root}")
+    if not folder.is_dir():
+        raise JobLocationError(f"no folder {folder}")
+    return str(folder)
+
+
+def new_job(spec: JobSpec, location: str, chunk_size: int) -> JobRecord:
+    return JobRecord(
+        id=new_request_id(), spec=spec.model_copy(update={"source": location}), chunk_size=chunk_size
+    )
+
+
+def status(store: JobStore, record: JobRecord) -> JobStatus:
+    manifest = store.manifest(record.id) if record.state == "done" else None
+    if manifest is not None:
+        done, failed = manifest.total, manifest.failed
+    else:
+        shards = store.shard_indices(record.id)
+        done = len(shards) * record.chunk_size
+        if record.total is not None and record.chunks_sent - 1 in shards:  # the last chunk is short
+            done -= record.chunks_sent * record.chunk_size - record.total
+        failed = store.failed_count(record.id)
+    end = record.finished_at or time.time()
+    elapsed = max(end - record.created_at, 1e-9)
+    speed = done / elapsed if done else None
+    eta = None
+    if speed and record.total is not None and record.state == "running":
+        eta = round(max(record.total - done, 0) / speed, 1)
+    return JobStatus(
+        id=record.id,
+        state=record.state,
+        source=record.spec.source,
+        total=record.total,
+        done=done,
+        failed=failed,
+        images_per_second=round(speed, 1) if speed else None,
+        eta_seconds=eta,
+        created_at=record.created_at,
+        finished_at=record.finished_at,
+        results=f"/v1/jobs/{record.id}/results",
+        manifest=manifest,
+    )
+
+
+def results(store: JobStore, record: JobRecord) -> Iterator[bytes]:
+    """The job's JSON Lines, shard by shard in chunk order (what is written so far)."""
+    for index in sorted(store.shard_indices(record.id)):
+        yield store.shard(record.id, index)

@@ -1,0 +1,123 @@
+"""Batch jobs: `POST /v1/jobs`, `GET /v1/jobs[/{id}[/results]]`, `DELETE /v1/jobs/{id}` (cancel)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Annotated, Any
+
+from anyio import to_thread
+from fastapi import APIRouter, Header, Path
+from fastapi.responses import StreamingResponse
+
+from services.contract import ErrorKind
+from services.jobs.contract import FINAL_STATES, JobRecord, JobSpec
+from services.jobs.service import JobLocationError, JobStatus, check_location, new_job, results, status
+from services.web.deps import ServicesDep
+from services.web.errors import ApiError
+from services.web.responses import ERRORS
+from services.web.schemas import ErrorResponse
+from services.web.uploads.idempotency import HEADER, KEY_PATTERN, IdempotencyKeys
+
+router = APIRouter(tags=["jobs"])
+JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="job id")]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse, "description": "unknown job"}}
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias=HEADER,
+        pattern=KEY_PATTERN,
+        description="a retry with the same key and the same spec returns the first job (resume, not "
+        "restart); the same key with another spec is refused (422)",
+    ),
+]
+
+
+def _record(services: ServicesDep, job: str) -> JobRecord:
+    record = services.jobs.record(job)
+    if record is None:
+        raise ApiError(404, ErrorKind.NOT_FOUND, f"no job {job}")
+    return record
+
+
+@router.post(
+    "/v1/jobs",
+    status_code=202,
+    response_model=JobStatus,
+    responses={**ERRORS, 422: {"model": ErrorResponse, "description": "a source this service cannot read"}},
+    summary="Start a batch job over a folder (local) or an s3://bucket/prefix (aws)",
+)
+async def create_job(
+    spec: JobSpec, services: ServicesDep, idempotency_key: IdempotencyKey = None
+) -> JobStatus:
+    settings = services.settings
+    try:
+        location = check_location(spec.source, backend=settings.backend, jobs_root=settings.jobs_root)
+    except JobLocationError as exc:
+        raise ApiError(422, ErrorKind.INVALID_REQUEST, str(exc)) from None
+    if spec.webhook is not None and settings.webhook_secret is None:
+        raise ApiError(
+            422, ErrorKind.INVALID_REQUEST, "this service signs no webhooks (no webhook secret set)"
+        )
+    fingerprint = hashlib.sha256(spec.model_dump_json().encode()).hexdigest()
+    keys = IdempotencyKeys(services.outputs)
+    if idempotency_key is not None:
+        remembered = await to_thread.run_sync(keys.lookup, idempotency_key, fingerprint)
+        if remembered is not None and (existing := services.jobs.record(remembered.id)) is not None:
+            if existing.state == "planning":
+                services.job_monitor.start_planning(existing)  # resume, if its planner died
+            return await to_thread.run_sync(status, services.jobs, existing)
+    record = new_job(spec, location, settings.job_chunk_size)
+    await to_thread.run_sync(services.jobs.put_record, record)
+    if idempotency_key is not None:
+        await to_thread.run_sync(keys.remember, idempotency_key, fingerprint, record.id)
+    services.job_monitor.start_planning(record)
+    services.fast_scaling.on_upload()  # from zero: raise the pool now, not at the first alarm
+    return await to_thread.run_sync(status, services.jobs, record)
+
+
+@router.get("/v1/jobs", response_model=list[JobStatus], summary="Recent jobs, newest first")
+async def list_jobs(services: ServicesDep, limit: int = 20) -> list[JobStatus]:
+    def newest() -> list[JobStatus]:
+        ids = sorted(services.jobs.job_ids(), reverse=True)[: max(1, min(limit, 100))]
+        return [status(services.jobs, r) for r in (services.jobs.record(i) for i in ids) if r is not None]
+
+    return await to_thread.run_sync(newest)
+
+
+@router.get(
+    "/v1/jobs/{job_id}",
+    response_model=JobStatus,
+    responses={**ERRORS, **NOT_FOUND},
+    summary="A job's progress",
+)
+async def get_job(job_id: JobId, services: ServicesDep) -> JobStatus:
+    record = await to_thread.run_sync(_record, services, job_id)
+    return await to_thread.run_sync(status, services.jobs, record)
+
+
+@router.get(
+    "/v1/jobs/{job_id}/results",
+    responses={**ERRORS, **NOT_FOUND, 200: {"content": {"application/x-ndjson": {}}}},
+    summary="The job's results so far: one JSON line per image, in source-key order per chunk",
+)
+async def get_job_results(job_id: JobId, services: ServicesDep) -> StreamingResponse:
+    record = await to_thread.run_sync(_record, services, job_id)
+    shards = await to_thread.run_sync(lambda: list(results(services.jobs, record)))
+    return StreamingResponse(iter(shards), media_type="application/x-ndjson")
+
+
+@router.delete(
+    "/v1/jobs/{job_id}",
+    status_code=202,
+    response_model=JobStatus,
+    responses={**ERRORS, **NOT_FOUND},
+    summary="Cancel a job: no new chunk starts; what is done stays done",
+)
+async def cancel_job(job_id: JobId, services: ServicesDep) -> JobStatus:
+    record = await to_thread.run_sync(_record, services, job_id)
+    if record.state not in FINAL_STATES:
+        now = time.time()
+        record = record.model_copy(update={"state": "cancelled", "finished_at": now, "updated_at": now})
+        await to_thread.run_sync(services.jobs.put_record, record)
+    return await to_thread.run_sync(status, services.jobs, record)
