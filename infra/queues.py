@@ -1,5 +1,7 @@
-"""The request queue with its dead-letter queue. (Each web process creates its own reply queue
-at run time: `services/web/replies/queue_keeper.py`; IAM limits it to a prefix, `infra/permissions.py`.)"""
+"""The request queue and the batch jobs' chunk queue, each with its dead-letter queue.
+
+(Each web process creates its own reply queue at run time: `services/web/replies/queue_keeper.py`;
+IAM limits it to a prefix, `infra/permissions.py`.)"""
 
 from __future__ import annotations
 
@@ -46,4 +48,13 @@ class Queues(Construct):
             retention=Duration.days(4),
             visibility=visibility_timeout,
             dead_letter=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=max_receives),
+        )
+        # Batch jobs' chunks (services/jobs/): drained by the workers after the requests; a chunk
+        # that fails every receive is written off by the web tier from its dead-letter queue.
+        self.job_dead_letter_queue = queue("JobDeadLetter", retention=Duration.days(14))
+        self.job_queue = queue(
+            "Jobs",
+            retention=Duration.days(14),
+            visibility=visibility_timeout,
+            dead_letter=sqs.DeadLetterQueue(queue=self.job_dead_letter_queue, max_receive_count=max_receives),
         )

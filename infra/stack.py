@@ -108,6 +108,8 @@ class ServiceStack(Stack):
             "output_bucket": storage.output_bucket.bucket_name,
             "request_queue": queues.request_queue.queue_name,
             "dead_letter_queue": queues.dead_letter_queue.queue_name,
+            "job_queue": queues.job_queue.queue_name,
+            "job_dead_letter_queue": queues.job_dead_letter_queue.queue_name,
             "max_receives": config.max_receives,
             "visibility_timeout": config.visibility_timeout_seconds,
         }
@@ -209,6 +211,10 @@ class ServiceStack(Stack):
         allow_put_objects(workers.role, storage.output_bucket)
         queues.request_queue.grant_consume_messages(workers.role)
         allow_replies(workers.role, reply_prefix)
+        # Jobs: chunks from the job queue, sources in the input bucket (s3://<input>/<prefix>),
+        # the job's record read from the output bucket before a chunk, its shard written there.
+        queues.job_queue.grant_consume_messages(workers.role)
+        allow_get_objects(workers.role, storage.output_bucket)
         # Web: write inputs, read results (GET /v1/results), send requests, consume its replies;
         # drain dead letters: consume them, store their failed results, reply to the waiting client.
         allow_put_objects(web.role, storage.input_bucket)
@@ -222,8 +228,12 @@ class ServiceStack(Stack):
         queues.dead_letter_queue.grant_consume_messages(web.role)
         queues.dead_letter_queue.grant_send_messages(web.role)  # the drainer's wake-up at shutdown
         allow_activation(web.role, workers.group_name)  # and the standby's in-service count
-        if config.standby_workers > 0:  # the standby consumes requests as a worker does
+        # Jobs: plan chunks onto the job queue (its depth too), write off dead-lettered chunks.
+        queues.job_queue.grant_send_messages(web.role)
+        queues.job_dead_letter_queue.grant_consume_messages(web.role)
+        if config.standby_workers > 0:  # the standby consumes requests (and chunks) as a worker does
             queues.request_queue.grant_consume_messages(web.role)
+            queues.job_queue.grant_consume_messages(web.role)
 
         dashboard = Dashboard(
             self,

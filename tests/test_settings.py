@@ -25,7 +25,7 @@ NON_DEFAULT: dict[str, object] = {
     "job_dead_letter_queue": "jobs-dlq-q",
     "jobs_root": Path("/srv/images"),
     "job_chunk_size": 20,
-    "job_monitor_seconds": 5.0,
+    "job_monitor_seconds": 7.0,
     "webhook_secret": "whsec-0123456789",
     "max_receives": 7,
     "visibility_timeout": 12.5,

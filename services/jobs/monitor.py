@@ -36,6 +36,7 @@ class JobMonitor:
         source: Callable[[str], JobSource],
         webhook_secret: str | None,
         stale_seconds: float,
+        idle_scan_seconds: float = 300.0,
     ) -> None:
         self._store = store
         self._queue = queue
@@ -44,11 +45,19 @@ class JobMonitor:
         self._secret = webhook_secret
         self._stale = stale_seconds  # a planning record untouched this long lost its planner
         self._planning: set[str] = set()  # jobs this process plans now
+        # Idle, a step costs one depth read of the job queue; the job records are listed only
+        # while some job is unfinished, or once per `idle_scan_seconds` (a job another process
+        # started, whose chunks are all done already).
+        self._idle_scan = idle_scan_seconds
+        self._unfinished = True  # until the first scan says otherwise
+        self._last_scan = float("-inf")
+        self._final: set[str] = set()  # jobs seen finished and notified: never read again
         self._lock = threading.Lock()
         self.stop_event = threading.Event()
 
     def start_planning(self, record: JobRecord) -> None:
         """Plan `record` in a thread of its own (a million keys take a while to list)."""
+        self.wake()
         with self._lock:
             if record.id in self._planning:
                 return
@@ -64,12 +73,24 @@ class JobMonitor:
             with self._lock:
                 self._planning.discard(record.id)
 
+    def wake(self) -> None:
+        """A job was just created here: look at the records at the next step."""
+        self._unfinished = True
+
     def step(self) -> None:
+        now = time.monotonic()
+        if not self._unfinished and now - self._last_scan < self._idle_scan:
+            if self._queue.depth().outstanding == 0:
+                return  # no chunk waiting or in hand, and no job left unfinished at the last scan
+        self._last_scan = now
         self._write_off_dead_chunks()
-        for job in list(self._store.job_ids()):
+        unfinished = False
+        for job in [j for j in self._store.job_ids() if j not in self._final]:
             record = self._store.record(job)
             if record is None or (record.state in FINAL_STATES and record.webhook_delivered):
+                self._final.add(job)
                 continue
+            unfinished = True
             if record.state == "planning" and time.time() - record.updated_at > self._stale:
                 log.info("job %s: resuming its planning from chunk %d", job, record.chunks_sent)
                 self.start_planning(record)
@@ -77,6 +98,7 @@ class JobMonitor:
                 self._finish_if_complete(record)
             elif record.state == "done" and not record.webhook_delivered:
                 self._notify(record)
+        self._unfinished = unfinished
 
     def _finish_if_complete(self, record: JobRecord) -> None:
         assert record.total is not None

@@ -46,7 +46,10 @@ class WebSettings(BackendSettings):
         "folder jobs); the aws backend reads s3://bucket/prefix sources",
     )
     job_monitor_seconds: float = Field(
-        default=2.0, gt=0, description="how often a web process looks at unfinished jobs"
+        default=5.0,
+        gt=0,
+        description="how often a web process looks at unfinished jobs (idle: one depth read of the "
+        "job queue; the job records are listed every 300 s)",
     )
     webhook_secret: str | None = Field(
         default=None,

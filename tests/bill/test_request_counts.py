@@ -39,7 +39,11 @@ LONE_UPLOADS = 12
 IDLE_SECONDS = 12.0
 # Short clocks, so that every background loop runs several times in the idle window.
 SHORT = Clocks(
-    reply_poll_seconds=1.0, orphan_sweep_seconds=2.0, reply_heartbeat_seconds=2.0, depth_metric_seconds=1.0
+    reply_poll_seconds=1.0,
+    orphan_sweep_seconds=2.0,
+    reply_heartbeat_seconds=2.0,
+    depth_metric_seconds=1.0,
+    job_monitor_seconds=1.0,
 )
 BURST_UPLOADS = 48
 
@@ -165,6 +169,7 @@ def test_an_idle_web_tier_makes_the_requests_the_bill_charges_by_the_hour(
         orphan_sweep_seconds=SHORT.orphan_sweep_seconds,
         reply_heartbeat_seconds=SHORT.reply_heartbeat_seconds,
         depth_metric_seconds=SHORT.depth_metric_seconds,
+        job_monitor_seconds=SHORT.job_monitor_seconds,
     )
     port = free_port()
     process = subprocess.Popen(

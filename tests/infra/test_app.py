@@ -183,7 +183,28 @@ def test_stateful_resources_keep_their_logical_ids(synthesized):
     for logical_id, cfn_type in STATEFUL_LOGICAL_IDS.items():
         assert synthesized.resources[logical_id]["Type"] == cfn_type
     assert len(synthesized.of_type("AWS::S3::Bucket")) == 4  # + the load balancer's access logs
-    assert len(synthesized.of_type("AWS::SQS::Queue")) == 2  # reply queues are made at run time
+    # Requests and job chunks, each with its dead letters; reply queues are made at run time.
+    assert len(synthesized.of_type("AWS::SQS::Queue")) == 4
+
+
+def test_the_job_queue_reaches_both_roles_with_the_grants_each_needs(synthesized):
+    """Workers consume chunks; the web tier sends them and writes off the dead-lettered ones."""
+    queues = synthesized.of_type("AWS::SQS::Queue")
+    [jobs] = [name for name in queues if name.startswith("QueuesJobs")]
+    [dead] = [name for name in queues if name.startswith("QueuesJobDeadLetter")]
+    assert queues[jobs]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [dead, "Arn"]}
+    [web_data] = _web_launch_data(synthesized)
+    assert "export EVISION_JOB_QUEUE=" in web_data and "export EVISION_JOB_DEAD_LETTER_QUEUE=" in web_data
+    policies = json.dumps(synthesized.of_type("AWS::IAM::Policy"))
+    for action in ("sqs:ReceiveMessage", "sqs:SendMessage"):
+        assert action in policies
+    granted = {
+        name: json.dumps(p["Properties"]["PolicyDocument"])
+        for name, p in synthesized.of_type("AWS::IAM::Policy").items()
+    }
+    assert any(jobs in doc and "sqs:ReceiveMessage" in doc for name, doc in granted.items() if "Worker" in name)
+    assert any(jobs in doc and "sqs:SendMessage" in doc for name, doc in granted.items() if "Web" in name)
+    assert any(dead in doc for name, doc in granted.items() if "Web" in name)
 
 
 def test_worker_group_and_step_adjustments_come_from_the_shared_policy(synthesized):

@@ -65,5 +65,6 @@ def test_capacities_and_clocks_are_the_deployed_defaults() -> None:
         reply_heartbeat_seconds=web.reply_heartbeat_seconds,
         depth_metric_seconds=config.scaling.period_seconds,
         standby_poll_seconds=WorkerSettings().standby_poll_seconds,
+        job_monitor_seconds=web.job_monitor_seconds,
     )
     assert CLOUD.standby.gate_seconds == WorkerSettings().standby_gate_seconds

@@ -22,20 +22,24 @@ def test_queues(stack):
         properties: dict[str, Any] = resources[stack.resolve(stack.get_logical_id(child))]["Properties"]
         return properties
 
-    request, dead = props(queues.request_queue), props(queues.dead_letter_queue)
-    dlq_id = stack.resolve(stack.get_logical_id(queues.dead_letter_queue.node.default_child))
-    assert request["RedrivePolicy"] == {
-        "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
-        "maxReceiveCount": 4,
-    }
-    assert request["VisibilityTimeout"] == 75
-    assert dead["MessageRetentionPeriod"] == 14 * 24 * 3600
-    for queue in (request, dead):
-        assert queue["SqsManagedSseEnabled"] is True
-        assert queue["ReceiveMessageWaitTimeSeconds"] == 20
+    for live, dead_letters in (
+        (queues.request_queue, queues.dead_letter_queue),
+        (queues.job_queue, queues.job_dead_letter_queue),
+    ):
+        request, dead = props(live), props(dead_letters)
+        dlq_id = stack.resolve(stack.get_logical_id(dead_letters.node.default_child))
+        assert request["RedrivePolicy"] == {
+            "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
+            "maxReceiveCount": 4,
+        }
+        assert request["VisibilityTimeout"] == 75
+        assert dead["MessageRetentionPeriod"] == 14 * 24 * 3600
+        for queue in (request, dead):
+            assert queue["SqsManagedSseEnabled"] is True
+            assert queue["ReceiveMessageWaitTimeSeconds"] == 20
 
     policies = template.find_resources("AWS::SQS::QueuePolicy")
-    assert len(policies) == 2  # reply queues are made at run time, one per web process
+    assert len(policies) == 4  # reply queues are made at run time, one per web process
     template.all_resources_properties(
         "AWS::SQS::QueuePolicy",
         {

@@ -53,6 +53,8 @@ class Clocks:
     reply_heartbeat_seconds: float = 60.0
     depth_metric_seconds: float = 10.0
     standby_poll_seconds: float = 10.0  # WorkerSettings.standby_poll_seconds
+    job_monitor_seconds: float = 5.0  # WebSettings.job_monitor_seconds: the job queue's depth
+    job_idle_scan_seconds: float = 300.0  # services/jobs/monitor.py: the job records listed
 
 
 def idle_requests_per_second(
@@ -65,22 +67,23 @@ def idle_requests_per_second(
     waits out its time), sweeps for orphans (the two queues' depth, then the inputs and results
     listed since the checkpoint) and marks its reply queue alive (its URL and a tag, then a look
     for orphaned reply queues: every process's queue is listed and its tags read). One process per instance
-    publishes the depth metric. Each standby worker long-polls the request queue while the
+    publishes the depth metric (of both queues: requests and job chunks). Each process looks at
+    the job queue's depth for unfinished jobs and lists the job records now and then. Each standby worker long-polls the request queue while the
     worker group is at zero, which an idle deployment always is (an upper bound under load).
     """
     processes = deployment.web_instances * deployment.web_processes
     per_process = {
         ("sqs", "ReceiveMessage:empty"): 2 / clocks.reply_poll_seconds,
-        ("sqs", "GetQueueAttributes"): 2 / clocks.orphan_sweep_seconds,
-        ("s3", "ListObjectsV2"): 2 / clocks.orphan_sweep_seconds,
+        ("sqs", "GetQueueAttributes"): 2 / clocks.orphan_sweep_seconds + 1 / clocks.job_monitor_seconds,
+        ("s3", "ListObjectsV2"): 2 / clocks.orphan_sweep_seconds + 1 / clocks.job_idle_scan_seconds,
         ("sqs", "TagQueue"): 1 / clocks.reply_heartbeat_seconds,
         ("sqs", "ListQueues"): 1 / clocks.reply_heartbeat_seconds,
         ("sqs", "ListQueueTags"): processes / clocks.reply_heartbeat_seconds,
         ("sqs", "GetQueueUrl"): 1 / clocks.reply_heartbeat_seconds,
     }
     rates = {kind: rate * processes for kind, rate in per_process.items()}
-    publishing = {
-        ("sqs", "GetQueueAttributes"): 1 / clocks.depth_metric_seconds,
+    publishing = {  # the backlog: the request queue's depth and the job queue's
+        ("sqs", "GetQueueAttributes"): 2 / clocks.depth_metric_seconds,
         ("monitoring", "PutMetricData"): 1 / clocks.depth_metric_seconds,
     }
     for kind, rate in publishing.items():
