@@ -79,9 +79,9 @@ class JobMonitor:
 
     def step(self) -> None:
         now = time.monotonic()
-        if not self._unfinished and now - self._last_scan < self._idle_scan:
-            if self._queue.depth().outstanding == 0:
-                return  # no chunk waiting or in hand, and no job left unfinished at the last scan
+        quiet = not self._unfinished and now - self._last_scan < self._idle_scan
+        if quiet and self._queue.depth().outstanding == 0:
+            return  # no chunk waiting or in hand, and no job left unfinished at the last scan
         self._last_scan = now
         self._write_off_dead_chunks()
         unfinished = False

@@ -23,7 +23,7 @@ def webhook_receiver(fail_first: int = 0) -> Iterator[Receiver]:
     state = Receiver(url="", fail_first=fail_first)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (the http.server API)
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             state.attempts += 1
             if state.attempts <= state.fail_first:

@@ -68,8 +68,9 @@ def idle_requests_per_second(
     listed since the checkpoint) and marks its reply queue alive (its URL and a tag, then a look
     for orphaned reply queues: every process's queue is listed and its tags read). One process per instance
     publishes the depth metric (of both queues: requests and job chunks). Each process looks at
-    the job queue's depth for unfinished jobs and lists the job records now and then. Each standby worker long-polls the request queue while the
-    worker group is at zero, which an idle deployment always is (an upper bound under load).
+    the job queue's depth for unfinished jobs and lists the job records now and then. Each
+    standby worker long-polls the request queue while the worker group is at zero, which an
+    idle deployment always is (an upper bound under load).
     """
     processes = deployment.web_instances * deployment.web_processes
     per_process = {
