@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "web": ("services.commands.web", "run the web tier only"),
     "worker": ("services.commands.worker", "run one worker process"),
     "status": ("services.commands.status", "show queue depth, workers and recent scaling decisions"),
+    "batch": ("services.commands.batch", "a batch job over a folder or s3 prefix, results as JSON Lines"),
     "loadgen": ("services.commands.loadgen", "concurrent uploads against a running service"),
     "bench": ("services.commands.bench", "end-to-end benchmark against the bare model"),
     "bench-model": ("services.bench.model_bench", "bare decode+preprocess+inference throughput"),

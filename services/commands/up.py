@@ -19,6 +19,7 @@ import os
 import signal
 import socket
 import sys
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -74,6 +75,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="standby workers that answer while no worker is in service, e.g. while the first loads "
         "a large model (env EVISION_STANDBY_WORKERS, default 0; local backend)",
+    )
+    parser.add_argument(
+        "--jobs-root",
+        type=Path,
+        metavar="DIR",
+        help="batch jobs (evision batch, POST /v1/jobs) may read folders under this one "
+        "(env EVISION_JOBS_ROOT; default: none, so no folder jobs)",
     )
     add_backend_options(parser)
     parser.add_argument(
@@ -138,6 +146,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     processes = {} if args.web_processes is None else {"web_processes": args.web_processes}
+    if args.jobs_root is not None:
+        processes["jobs_root"] = args.jobs_root.absolute()
     try:
         settings = WebSettings(**backend_overrides(args), **address_overrides(args), **processes)
     except ValueError as error:
