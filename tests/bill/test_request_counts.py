@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import boto3
 import httpx
 import pytest
 
@@ -24,11 +25,13 @@ from services.adapters.aws.emulator import Emulator
 from services.adapters.registry import open_backend
 from services.elasticity.simulator.deployment import Deployment
 from services.elasticity.simulator.requests import (
+    JOB_REQUESTS,
     TIME_BASED,
     UPLOAD_REQUESTS,
     Clocks,
     idle_requests_per_second,
 )
+from services.settings import BackendSettings
 from services.web.settings import WebSettings
 from services.worker.settings import WorkerSettings
 from tests.conftest import settings_for
@@ -46,6 +49,7 @@ SHORT = Clocks(
     job_monitor_seconds=1.0,
 )
 BURST_UPLOADS = 48
+JOB_IMAGES = 400
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +69,7 @@ def tallied() -> Iterator[Emulator]:
 @pytest.fixture(scope="module")
 def counted_service(
     tallied: Emulator, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, Emulator]]:
+) -> Iterator[tuple[str, Emulator, BackendSettings]]:
     emulator = tallied
     settings = settings_for("aws", tmp_path_factory.mktemp("counted"))
     backend = open_backend(settings)
@@ -83,7 +87,7 @@ def counted_service(
         url = f"http://127.0.0.1:{port}"
         wait_until_healthy(url, processes[0])
         _upload(url, next(iter(GOLDEN)))  # warm: the worker has loaded its model and polls
-        yield url, emulator
+        yield url, emulator, settings
     finally:
         for process in processes:
             stop(process)
@@ -125,8 +129,10 @@ def _per_upload(
     }
 
 
-def test_a_lone_upload_makes_the_requests_the_bill_charges(counted_service: tuple[str, Emulator]) -> None:
-    url, emulator = counted_service
+def test_a_lone_upload_makes_the_requests_the_bill_charges(
+    counted_service: tuple[str, Emulator, BackendSettings],
+) -> None:
+    url, emulator, _ = counted_service
     assert emulator.tally is not None
     names = list(GOLDEN)
     before = _settled(emulator)
@@ -137,8 +143,10 @@ def test_a_lone_upload_makes_the_requests_the_bill_charges(counted_service: tupl
     assert measured == {f"{s}:{a}": float(n) for (s, a), n in UPLOAD_REQUESTS.items()}
 
 
-def test_concurrent_uploads_make_no_more_requests_each(counted_service: tuple[str, Emulator]) -> None:
-    url, emulator = counted_service
+def test_concurrent_uploads_make_no_more_requests_each(
+    counted_service: tuple[str, Emulator, BackendSettings],
+) -> None:
+    url, emulator, _ = counted_service
     assert emulator.tally is not None
     names = list(GOLDEN)
     before = _settled(emulator)
@@ -202,3 +210,37 @@ def test_each_standby_adds_one_empty_long_poll_per_poll_period() -> None:
     alone = idle_requests_per_second(Deployment(web_instances=2, standby_workers=0))[empty]
     with_standby = idle_requests_per_second(Deployment(web_instances=2, standby_workers=1))[empty]
     assert with_standby - alone == pytest.approx(2 / Clocks().standby_poll_seconds)
+
+
+def test_a_job_makes_an_order_of_magnitude_fewer_requests_per_image(
+    counted_service: tuple[str, Emulator, BackendSettings],
+) -> None:
+    """The same images through a job: per image, its source GET and a share of one receive, one
+    shard PUT and one delete per chunk, plus the planning's sends and listings (the bill's
+    `JOB_REQUESTS`, at the default chunk of 50)."""
+    url, emulator, settings = counted_service
+    assert emulator.tally is not None
+    s3 = boto3.client("s3")
+    names = list(GOLDEN)
+    for index in range(JOB_IMAGES):
+        name = names[index % len(names)]
+        s3.put_object(Bucket=settings.input_bucket, Key=f"batch/{index:05d}-{name}", Body=golden_bytes(name))
+    before = _settled(emulator)
+    started = time.monotonic()
+    spec = {"source": f"s3://{settings.input_bucket}/batch/"}
+    job = httpx.post(f"{url}/v1/jobs", json=spec, timeout=60).json()
+    while (state := httpx.get(f"{url}/v1/jobs/{job['id']}", timeout=60).json())["state"] != "done":
+        assert time.monotonic() - started < 300, state
+        time.sleep(0.5)
+    made = _settled(emulator) - before
+    assert state["total"] == JOB_IMAGES and state["failed"] == 0
+    per_image = {f"{s}:{a}": round(n / JOB_IMAGES, 4) for (s, a), n in sorted(made.items())}
+    total = sum(made.values()) / JOB_IMAGES
+    seconds = time.monotonic() - started
+    print(f"job of {JOB_IMAGES} images in {seconds:.1f} s: {total:.3f} requests per image", per_image)
+    upload_total = sum(UPLOAD_REQUESTS.values())
+    assert total <= upload_total / 5  # 9 per upload alone; the rest is this test's progress polls
+    per_job = 20 / JOB_IMAGES  # the record's reads and writes, once per job or per progress read
+    for kind, rate in JOB_REQUESTS.items():
+        if kind not in TIME_BASED:
+            assert per_image.get(f"{kind[0]}:{kind[1]}", 0.0) <= rate * 1.5 + per_job, (kind, per_image)

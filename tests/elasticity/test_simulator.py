@@ -302,3 +302,15 @@ def test_simulate_prints_the_deployments_maximum_throughput() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "web 1 x t3.small = 500 uploads/s" in done.stderr and "bound by the web tier" in done.stderr
+
+
+def test_a_job_of_a_million_images_runs_at_the_full_pool_for_a_fraction_of_the_upload_bill():
+    """`job:N`: keys planned at the lister's pace, chunks of 50 per receive, the job path's
+    requests; the pool grows to its maximum and the job costs far less per image than uploads."""
+    job, _ = simulate("deployed", "job:1000000")
+    assert job.answered == 1_000_000 and job.peak_instances == DEPLOYED_POLICY.max_capacity
+    assert job.answered_202 == 0 and job.time_to_last_answer_s is not None
+    at_full_speed = 1_000_000 / (DEPLOYED_POLICY.max_capacity * CLOUD.speed.images_per_second)
+    assert at_full_speed < job.time_to_last_answer_s < 2 * at_full_speed
+    uploads, _ = simulate("deployed", "burst:1000000")
+    assert job.bill_usd["requests"] < uploads.bill_usd["requests"] / 5

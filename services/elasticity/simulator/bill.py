@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from services.elasticity.simulator.calibration import Calibration
 from services.elasticity.simulator.deployment import Deployment
 from services.elasticity.simulator.prices import MONTH_SECONDS
-from services.elasticity.simulator.requests import UPLOAD_REQUESTS, idle_requests_per_second
+from services.elasticity.simulator.requests import JOB_REQUESTS, UPLOAD_REQUESTS, idle_requests_per_second
 
 CATEGORIES = ("compute", "storage", "load balancer", "public IPv4", "CloudWatch", "requests")
 GB = 1e9
@@ -122,12 +122,20 @@ def fixed_items(seconds: float, deployment: Deployment, calibration: Calibration
 
 
 def usage_items(
-    uploads: int, worker_seconds: float, deployment: Deployment, calibration: Calibration
+    uploads: int,
+    worker_seconds: float,
+    deployment: Deployment,
+    calibration: Calibration,
+    *,
+    job: bool = False,
 ) -> list[LineItem]:
-    """What `uploads` cost on top, with the workers billed for `worker_seconds` in all."""
+    """What `uploads` cost on top, with the workers billed for `worker_seconds` in all. Through a
+    job (`job`), images are read from the user's bucket: no load balancer bytes, no input kept,
+    and the job path's requests per image (`JOB_REQUESTS`)."""
     prices = calibration.prices
-    per_upload = sum(prices.request(service, action) * n for (service, action), n in UPLOAD_REQUESTS.items())
-    uploaded_gb = uploads * deployment.upload_bytes / GB
+    counts = JOB_REQUESTS if job else UPLOAD_REQUESTS
+    per_upload = sum(prices.request(service, action) * n for (service, action), n in counts.items())
+    uploaded_gb = 0.0 if job else uploads * deployment.upload_bytes / GB
     # Processed bytes dominate the LCU at any rate this tier serves (1 GB/h per LCU vs 25 new
     # connections/s): LCU-hours = GB processed / (GB per LCU-hour).
     lcu_hours = uploaded_gb / prices.alb_lcu_gb_per_hour
@@ -164,7 +172,8 @@ def usage_items(
         ),
         LineItem(
             "requests",
-            f"S3/SQS: {sum(UPLOAD_REQUESTS.values())} per upload (counted on moto) x {uploads:,}",
+            f"S3/SQS: {sum(counts.values()):.3g} per {'image (job)' if job else 'upload'} "
+            f"(counted on moto) x {uploads:,}",
             uploads * per_upload,
         ),
     ]
@@ -174,10 +183,11 @@ def idle_month(deployment: Deployment, calibration: Calibration) -> Bill:
     return Bill("idle month (730 h, no upload)", tuple(fixed_items(MONTH_SECONDS, deployment, calibration)))
 
 
-def per_thousand_images(deployment: Deployment, calibration: Calibration) -> Bill:
+def per_thousand_images(deployment: Deployment, calibration: Calibration, *, job: bool = False) -> Bill:
     """1 000 images at steady load: the workers busy (no start-up), on top of the fixed part."""
     seconds = 1000 / calibration.speed.images_per_second
+    how = "through a job" if job else "at steady load"
     return Bill(
-        "1 000 images at steady load (on top of the idle month)",
-        tuple(usage_items(1000, seconds, deployment, calibration)),
+        f"1 000 images {how} (on top of the idle month)",
+        tuple(usage_items(1000, seconds, deployment, calibration, job=job)),
     )

@@ -105,11 +105,13 @@ def render_bills(runs: Sequence[tuple[RunResult, World]], console: Console) -> N
         shown.append(calibration)
         idle = idle_month(calibration.deployment, calibration)
         thousand = per_thousand_images(calibration.deployment, calibration)
+        by_job = per_thousand_images(calibration.deployment, calibration, job=True)
         render_bill(idle, console)
         render_bill(thousand, console)
+        render_bill(by_job, console)
         console.print(
             f"{result.preset}: idle month ${idle.total:,.2f}; 1 000 images at steady load "
-            f"${thousand.total:,.4f} on top"
+            f"${thousand.total:,.4f} on top (through a job ${by_job.total:,.4f})"
         )
 
 
@@ -128,6 +130,7 @@ def markdown_bills(calibration: Calibration) -> str:
     for bill in (
         idle_month(calibration.deployment, calibration),
         per_thousand_images(calibration.deployment, calibration),
+        per_thousand_images(calibration.deployment, calibration, job=True),
     ):
         lines += [
             f"**{bill.title}: ${bill.total:,.2f}**"

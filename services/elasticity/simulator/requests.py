@@ -28,6 +28,20 @@ UPLOAD_REQUESTS: Mapping[tuple[str, str], int] = {
     ("sqs", "SendMessageBatch"): 2,
 }
 
+# (service, action) -> requests per image through a batch job, at the default chunk of 50 keys
+# (BackendSettings.job_chunk_size): the source GET, and per chunk one receive, one read of the
+# job's record, one shard PUT and one delete; the planner sends 10 chunks per call and lists
+# 1 000 keys per call. tests/bill/test_request_counts.py measures a job against these on moto.
+JOB_CHUNK = 50
+JOB_REQUESTS: Mapping[tuple[str, str], float] = {
+    ("s3", "GetObject"): 1 + 1 / JOB_CHUNK,
+    ("s3", "PutObject"): 1 / JOB_CHUNK,
+    ("s3", "ListObjectsV2"): 1 / 1000,
+    ("sqs", "ReceiveMessage"): 1 / JOB_CHUNK,
+    ("sqs", "DeleteMessageBatch"): 1 / JOB_CHUNK,
+    ("sqs", "SendMessageBatch"): 1 / (10 * JOB_CHUNK),
+}
+
 TIME_BASED: frozenset[tuple[str, str]] = frozenset(
     {
         ("sqs", "ReceiveMessage:empty"),

@@ -74,7 +74,8 @@ def summarize(preset: str, world: World) -> RunResult:
         latency_p95_s=stat(latencies, 0.95),
         latency_max_s=stat(latencies, 1.0),
         time_to_last_answer_s=None if last_answer is None else round(last_answer - float(arrivals[0]), 2),
-        answered_202=int(np.sum(latencies > calibration.wait_seconds)),
+        # A job's images have no client waiting on the web tier: no 202s.
+        answered_202=0 if world.workload.job else int(np.sum(latencies > calibration.wait_seconds)),
         answered_by_standby=world.standby_answered(),
         peak_instances=peak,
         instance_seconds=round(billed, 1),
@@ -95,7 +96,7 @@ def run_bill(world: World, worker_seconds: float) -> Bill:
         return Bill("not billed", ())
     deployment = calibration.deployment
     items = fixed_items(world.now, deployment, calibration) + usage_items(
-        len(world.workload.arrivals), worker_seconds, deployment, calibration
+        len(world.workload.arrivals), worker_seconds, deployment, calibration, job=world.workload.job
     )
     return Bill(f"{world.workload.name}: {world.now:,.0f} s simulated", tuple(items))
 

@@ -5,6 +5,8 @@
 - `steps:RATE@SECONDS,RATE@SECONDS,...`: a Poisson stream whose rate changes, e.g. `steps:5@600,50@300`.
 - `day`: an idle day with 5 bursts (100, 500, 2000, 100 and 1000 uploads at 03:00, 09:00, 12:00,
   15:00 and 20:00), the day's other 86 400 s without any upload.
+- `job:N`: a batch job over N images: the planner lists the source and puts its keys on the job
+  queue at `PLANNING_KEYS_PER_SECOND`, workers take them a chunk at a time (no web wait).
 - a path to a CSV file: one arrival time in seconds per line (first column; a header is skipped).
 """
 
@@ -26,6 +28,9 @@ DAY_BURSTS: tuple[tuple[float, int], ...] = (
     (20 * 3600.0, 1000),
 )
 STANDARD_WORKLOADS = ("burst:100", "burst:2000", "poisson:50:1800", "day")
+# A job's planner lists 1 000 keys per ListObjectsV2 call and sends 10 chunks per SendMessageBatch:
+# ~100 ms per listing call is an estimate (S3 list latency is not documented), so 10 000 keys/s.
+PLANNING_KEYS_PER_SECOND = 10_000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +38,7 @@ class Workload:
     name: str
     arrivals: npt.NDArray[np.float64]  # seconds, sorted
     horizon: float  # the workload's own length (the simulation runs on until the pool is idle)
+    job: bool = False  # through the job path: chunks of keys, results per shard
 
 
 def _poisson(rng: np.random.Generator, rate: float, start: float, seconds: float) -> npt.NDArray[np.float64]:
@@ -58,6 +64,9 @@ def parse_workload(spec: str, *, seed: int = 1) -> Workload:
     if kind == "burst":
         count = int(_number(rest, "burst:N"))
         return Workload(spec, np.zeros(count), 0.0)
+    if kind == "job":
+        count = int(_number(rest, "job:N"))
+        return Workload(spec, np.arange(count, dtype=np.float64) / PLANNING_KEYS_PER_SECOND, 0.0, job=True)
     if kind == "poisson":
         rate, _, seconds = rest.partition(":")
         duration = _number(seconds, "poisson:RATE:SECONDS (SECONDS)")
@@ -77,7 +86,7 @@ def parse_workload(spec: str, *, seed: int = 1) -> Workload:
     if path.is_file():
         return Workload(path.name, _read_csv(path), 0.0)
     raise ValueError(
-        f"unknown workload {spec!r}: use burst:N, poisson:RATE:SECONDS, steps:RATE@SECONDS,..., day, "
+        f"unknown workload {spec!r}: use burst:N, job:N, poisson:RATE:SECONDS, steps:RATE@SECONDS,..., day, "
         "or a CSV file of arrival times"
     )
 

@@ -36,6 +36,7 @@ import numpy.typing as npt
 
 from services.elasticity.simulator.calibration import Calibration
 from services.elasticity.simulator.metrics import MetricSeries
+from services.elasticity.simulator.requests import JOB_CHUNK
 from services.elasticity.simulator.workloads import Workload
 
 
@@ -225,8 +226,12 @@ class World:
     def _idle_standby(self) -> StandbyServer | None:
         return next((s for s in self.standbys if s.open and not s.busy), None)
 
+    def _batch_size(self) -> int:
+        """Messages per receive: 10 uploads, or a job's chunk of keys (one message)."""
+        return JOB_CHUNK if self.workload.job else self.calibration.speed.batch_size
+
     def _standby_batch(self, standby: StandbyServer, t: float) -> None:
-        count = min(self.calibration.speed.batch_size, len(self.queue))
+        count = min(self._batch_size(), len(self.queue))
         batch = [self.queue.popleft() for _ in range(count)]
         self.in_flight += count
         standby.busy = True
@@ -253,7 +258,7 @@ class World:
 
     def _take_batch(self, instance: Instance, t: float) -> None:
         speed = self.calibration.speed
-        count = min(speed.batch_size, len(self.queue))
+        count = min(self._batch_size(), len(self.queue))
         batch = [self.queue.popleft() for _ in range(count)]
         self.in_flight += count
         instance.busy = True
