@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "loadgen": ("services.commands.loadgen", "concurrent uploads against a running service"),
     "bench": ("services.commands.bench", "end-to-end benchmark against the bare model"),
     "bench-model": ("services.bench.model_bench", "bare decode+preprocess+inference throughput"),
+    "bench-job": ("services.bench.job", "a batch job of N images on evision up against the bare model"),
     "bench-standby": ("services.bench.standby", "what a busy standby worker costs the web tier beside it"),
     "model": (
         "services.commands.model",

@@ -39,6 +39,8 @@ log = logging.getLogger("services.worker")
 # While a job has chunks waiting, the request queue is polled this briefly between chunks (an
 # upload waits at most this plus a chunk in progress; the doorbell wakes local polls at once).
 JOB_REQUEST_POLL = 0.05
+# An idle worker's long poll on the request queue, at most: a job started meanwhile waits this long.
+JOB_IDLE_POLL = 2.0
 EXIT_WEDGED = 70  # EX_SOFTWARE: a batch outlived its deadline; restart the process
 
 
@@ -95,7 +97,9 @@ class Worker:
                 heartbeat=self._job_heartbeat,
                 infer_batch=settings.infer_batch,
             )
-        self._job_work = False  # the last look at the job queue found a chunk: poll requests briefly
+        # The last look at the job queue found a chunk: poll the requests briefly (True at first:
+        # look at the job queue before the first long poll).
+        self._job_work = True
         self._slots = threading.BoundedSemaphore(settings.batches_in_flight)
         self._counts = threading.Lock()
         self._in_flight = 0  # batches received and not yet finished
@@ -190,7 +194,7 @@ class Worker:
                     self._stop.wait(self._gate.recheck_seconds)
                     continue
                 # Requests first; while a job has chunks waiting, only a brief look at them.
-                messages = self._receive(min(wait, JOB_REQUEST_POLL) if self._job_work else wait)
+                messages = self._receive(self._request_wait(wait))
                 if messages is None:  # stop requested during the long poll
                     self._slots.release()
                     break
@@ -235,6 +239,16 @@ class Worker:
                 log.exception("receive failed; retrying in 1 s")
                 if self._stop.wait(1.0):
                     return None
+
+    def _request_wait(self, wait: float) -> float:
+        """How long to long-poll the request queue: briefly while a job has chunks; a worker
+        that takes job work looks at the job queue at least every JOB_IDLE_POLL seconds (a
+        standby keeps its own poll: its idle receives are billed all month)."""
+        if self.chunks is None:
+            return wait
+        if self._job_work:
+            return min(wait, JOB_REQUEST_POLL)
+        return wait if self._gate is not None else min(wait, JOB_IDLE_POLL)
 
     def _receive_chunk(self) -> Message | None:
         """One job chunk, if any is waiting (no wait: the request queue's poll did the waiting)."""

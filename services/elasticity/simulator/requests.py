@@ -105,5 +105,6 @@ def idle_requests_per_second(
         rates[kind] = rates.get(kind, 0.0) + rate * deployment.web_instances
     standbys = deployment.web_instances * deployment.standby_workers
     empty = ("sqs", "ReceiveMessage:empty")
-    rates[empty] = rates.get(empty, 0.0) + standbys / clocks.standby_poll_seconds
+    # Each idle standby poll: the request queue's long poll, then a look at the job queue.
+    rates[empty] = rates.get(empty, 0.0) + 2 * standbys / clocks.standby_poll_seconds
     return rates
