@@ -38,6 +38,7 @@ CONTEXT_KEYS: Mapping[str, str] = {
     "certificateArn": "certificate_arn",
     "wafRateLimit": "waf_rate_limit",
     "apiKeysParameter": "api_keys_parameter",
+    "webhookSecretParameter": "webhook_secret_parameter",
     "rateLimitPerSecond": "rate_limit_per_second",
     "engine": "engine",
     "logRetentionDays": "log_retention_days",
@@ -133,6 +134,9 @@ class ServiceConfig:
     waf_rate_limit: int | None = None
     # API keys on: the name of an SSM SecureString parameter holding them (created outside the stack).
     api_keys_parameter: str | None = None
+    # An SSM SecureString you create holding the key of the jobs' webhook signatures (16+
+    # characters); unset, jobs with a webhook are refused.
+    webhook_secret_parameter: str | None = None
     # The web tier's own per-client limit, per web process (0: none).
     rate_limit_per_second: float = 0.0
     # The workers' inference engine (services/worker/settings.py `engine`): onnxruntime (the fp32
@@ -255,7 +259,8 @@ class ServiceConfig:
             if name in values:
                 values[name] = _as_int(name, values[name])
         strings = ("model_ami_id", "worker_instance_type", "web_instance_type", "ssh_cidr")
-        for name in (*strings, "certificate_arn", "api_keys_parameter", "engine", "alarm_email"):
+        secrets = ("api_keys_parameter", "webhook_secret_parameter")
+        for name in (*strings, "certificate_arn", *secrets, "engine", "alarm_email"):
             if name in values:
                 values[name] = str(values[name])
         if "rate_limit_per_second" in values:

@@ -41,6 +41,7 @@ def plan_for(context: dict[str, str]) -> PreflightPlan:
         instances=dict(instances),
         availability_zones=VPC_ZONES,
         api_keys_parameter=config.api_keys_parameter,
+        webhook_secret_parameter=config.webhook_secret_parameter,
         certificate_arn=config.certificate_arn,
     )
 

@@ -126,6 +126,8 @@ class ServiceStack(Stack):
         front_door: dict[str, object] = {"trust_forwarded_for": True}  # behind the load balancer
         if config.api_keys_parameter is not None:
             front_door["api_keys_parameter"] = config.api_keys_parameter
+        if config.webhook_secret_parameter is not None:
+            front_door["webhook_secret_parameter"] = config.webhook_secret_parameter
         if config.rate_limit_per_second > 0:
             front_door["rate_limit_per_second"] = config.rate_limit_per_second
         web_settings = WebSettings.from_values(
@@ -223,8 +225,9 @@ class ServiceStack(Stack):
         allow_put_objects(web.role, storage.output_bucket)
         queues.request_queue.grant_send_messages(web.role)
         allow_own_reply_queues(web.role, reply_prefix)
-        if config.api_keys_parameter is not None:
-            allow_read_parameter(web.role, config.api_keys_parameter)
+        for parameter in (config.api_keys_parameter, config.webhook_secret_parameter):
+            if parameter is not None:
+                allow_read_parameter(web.role, parameter)
         queues.dead_letter_queue.grant_consume_messages(web.role)
         queues.dead_letter_queue.grant_send_messages(web.role)  # the drainer's wake-up at shutdown
         allow_activation(web.role, workers.group_name)  # and the standby's in-service count

@@ -27,6 +27,7 @@ NON_DEFAULT: dict[str, object] = {
     "job_chunk_size": 20,
     "job_monitor_seconds": 7.0,
     "webhook_secret": "whsec-0123456789",
+    "webhook_secret_parameter": "/evision/webhook-secret",
     "max_receives": 7,
     "visibility_timeout": 12.5,
     "input_expiry_days": 2.0,

@@ -55,6 +55,10 @@ class JobMonitor:
         self._lock = threading.Lock()
         self.stop_event = threading.Event()
 
+    @property
+    def signs_webhooks(self) -> bool:
+        return self._secret is not None
+
     def start_planning(self, record: JobRecord) -> None:
         """Plan `record` in a thread of its own (a million keys take a while to list)."""
         self.wake()

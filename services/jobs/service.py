@@ -32,11 +32,11 @@ class JobStatus(BaseModel):
     manifest: Manifest | None = None
 
 
-def check_location(source: str, *, backend: str, jobs_root: Path | None) -> str:
-    """`source` as the backend reads it, or JobLocationError saying why it is refused."""
-    if backend == "aws":
-        if not source.startswith("s3://") or len(source) <= len("s3://"):
-            raise JobLocationError(f"source must be s3://bucket/prefix on this service, got {source!r}")
+def check_location(source: str, *, jobs_root: Path | None) -> str:
+    """`source` as the backend should read it, or JobLocationError saying why it is refused: a
+    bucket prefix goes to the backend as given (its `job_source` decides whether it can read it);
+    a folder must lie under the jobs root."""
+    if source.startswith("s3://"):
         return source
     if jobs_root is None:
         raise JobLocationError("this service reads no folders: start it with a jobs root (EVISION_JOBS_ROOT)")

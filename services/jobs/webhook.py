@@ -13,6 +13,8 @@ import hmac
 import logging
 import threading
 import time
+from collections.abc import Callable
+from typing import Protocol
 
 import httpx
 
@@ -20,6 +22,26 @@ log = logging.getLogger("services.jobs")
 SIGNATURE_HEADER = "Evision-Signature"
 DELIVERY_HEADER = "Evision-Delivery"
 TOLERANCE_SECONDS = 300  # a signature older than this is refused (Stripe's default tolerance)
+
+
+MIN_SECRET_LENGTH = 16
+
+
+class _SecretSettings(Protocol):
+    webhook_secret: str | None
+    webhook_secret_parameter: str | None
+
+
+def webhook_secret(settings: _SecretSettings, read_secret: Callable[[str], str]) -> str | None:
+    """The signing key: the setting, else the parameter's value (cloud); None: no webhooks."""
+    if settings.webhook_secret is not None:
+        return settings.webhook_secret
+    if settings.webhook_secret_parameter is None:
+        return None
+    secret = read_secret(settings.webhook_secret_parameter).strip()
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise ValueError(f"the webhook secret must have {MIN_SECRET_LENGTH} characters or more")
+    return secret
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:

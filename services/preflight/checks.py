@@ -136,16 +136,22 @@ def check_instance_types(plan: PreflightPlan, probe: PreflightProbe, region: str
             yield Finding("instance types", "ok", f"{instance_type} offered in {', '.join(zones)}")
 
 
-def check_api_keys_parameter(plan: PreflightPlan, probe: PreflightProbe, region: str) -> Iterator[Finding]:
-    name = plan.api_keys_parameter
-    if name is None:
-        return
-    why = "the web tier refuses to start without its keys, and the deploy fails its health wait"
+def check_secret_parameters(plan: PreflightPlan, probe: PreflightProbe, region: str) -> Iterator[Finding]:
+    for key, name in (
+        ("apiKeysParameter", plan.api_keys_parameter),
+        ("webhookSecretParameter", plan.webhook_secret_parameter),
+    ):
+        if name is not None:
+            yield from _secret_parameter(key, name, probe, region)
+
+
+def _secret_parameter(key: str, name: str, probe: PreflightProbe, region: str) -> Iterator[Finding]:
+    why = "the web tier refuses to start without it, and the deploy fails its health wait"
     try:
         parameter = probe.secret_parameter(name)
     except LookupError:
         yield Finding(
-            "apiKeysParameter",
+            key,
             "fail",
             f"no SSM parameter {name} in {region}",
             why,
@@ -154,7 +160,7 @@ def check_api_keys_parameter(plan: PreflightPlan, probe: PreflightProbe, region:
         return
     if parameter.region != region:
         yield Finding(
-            "apiKeysParameter",
+            key,
             "fail",
             f"{name} is in {parameter.region}, the stack deploys to {region}",
             why + " (the web tier reads its own region's parameter)",
@@ -162,7 +168,7 @@ def check_api_keys_parameter(plan: PreflightPlan, probe: PreflightProbe, region:
         )
     elif parameter.key_id is not None:
         yield Finding(
-            "apiKeysParameter",
+            key,
             "fail",
             f"{name} is encrypted with the customer-managed key {parameter.key_id}",
             why + " (its role may decrypt with the AWS-managed key alias/aws/ssm only)",
@@ -170,13 +176,13 @@ def check_api_keys_parameter(plan: PreflightPlan, probe: PreflightProbe, region:
         )
     elif not parameter.secure:
         yield Finding(
-            "apiKeysParameter",
+            key,
             "warn",
-            f"{name} is a plain String: the keys are stored unencrypted",
+            f"{name} is a plain String: stored unencrypted",
             fix="re-create it as a SecureString",
         )
     else:
-        yield Finding("apiKeysParameter", "ok", f"{name} is a SecureString in {region}")
+        yield Finding(key, "ok", f"{name} is a SecureString in {region}")
 
 
 def check_certificate(plan: PreflightPlan, probe: PreflightProbe, region: str) -> Iterator[Finding]:
@@ -214,4 +220,4 @@ def check_certificate(plan: PreflightPlan, probe: PreflightProbe, region: str) -
         yield Finding("certificateArn", "ok", f"issued, in {region}")
 
 
-CHECKS = (check_bootstrap, check_quota, check_instance_types, check_api_keys_parameter, check_certificate)
+CHECKS = (check_bootstrap, check_quota, check_instance_types, check_secret_parameters, check_certificate)

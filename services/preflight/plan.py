@@ -15,6 +15,7 @@ class PreflightPlan(BaseModel):
     instances: dict[str, int] = Field(min_length=1)
     availability_zones: int = Field(default=2, ge=1, description="the first N zones the VPC spans")
     api_keys_parameter: str | None = None
+    webhook_secret_parameter: str | None = None
     certificate_arn: str | None = None
     bootstrap_qualifier: str = "hnb659fds"  # the CDK default
     # DefaultStackSynthesizer's minimum bootstrap version (aws-cdk-lib, stack synthesizers).

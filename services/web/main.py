@@ -15,6 +15,7 @@ from services.adapters.registry import open_backend
 from services.jobs.backlog import WorkBacklog
 from services.jobs.monitor import JobMonitor
 from services.jobs.store import JobStore
+from services.jobs.webhook import webhook_secret
 from services.periodic import Periodic
 from services.web.activity import Activity
 from services.web.deps import WebServices
@@ -94,7 +95,7 @@ def create_app(settings: WebSettings) -> FastAPI:
             queue=backend.queue(settings.job_queue),
             dead_letters=backend.queue(settings.job_dead_letter_queue),
             source=backend.job_source,
-            webhook_secret=settings.webhook_secret,
+            webhook_secret=await to_thread.run_sync(webhook_secret, settings, backend.read_secret),
             stale_seconds=max(30.0, 5 * settings.job_monitor_seconds),
         )
         job_monitoring = Periodic(job_monitor.step, every=settings.job_monitor_seconds, name="job-monitor")

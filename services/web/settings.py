@@ -54,7 +54,12 @@ class WebSettings(BackendSettings):
     webhook_secret: str | None = Field(
         default=None,
         min_length=16,
-        description="the key of the jobs' webhook signatures (HMAC-SHA256); unset: webhooks are refused",
+        description="the key of the jobs' webhook signatures (HMAC-SHA256); unset (and no parameter): "
+        "jobs with a webhook are refused",
+    )
+    webhook_secret_parameter: str | None = Field(
+        default=None,
+        description="cloud: the SSM SecureString holding the webhook key (context webhookSecretParameter)",
     )
     depth_metric_seconds: float = Field(
         default=0.0,

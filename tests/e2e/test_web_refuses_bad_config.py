@@ -58,3 +58,25 @@ def test_a_parameter_with_a_short_key_is_refused_and_a_good_one_is_read(
 
     ssm.put_parameter(Name=name, Value="k-0123456789abcdef", Type="SecureString", Overwrite=True)
     assert configuration_problem(settings) is None
+
+
+def test_a_missing_webhook_secret_parameter_is_refused_and_a_good_one_signs(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    backend = settings_for("aws", tmp_path)
+    name = f"/evision/{tmp_path.name}/webhook"
+    settings = WebSettings.from_values(**backend.model_dump(), webhook_secret_parameter=name)
+    web = _web(settings, "1")
+    assert web.returncode == CONFIGURATION_ERROR
+    [line] = [line for line in web.stderr.splitlines() if "refusing to start" in line]
+    assert "webhook secret" in line and name in line
+
+    from services.adapters.registry import open_backend
+    from services.jobs.webhook import webhook_secret
+    from services.web.config_check import configuration_problem
+
+    boto3.client("ssm").put_parameter(Name=name, Value="whsec-0123456789abcdef", Type="SecureString")
+    assert configuration_problem(settings) is None
+    opened = open_backend(settings)
+    assert webhook_secret(settings, opened.read_secret) == "whsec-0123456789abcdef"
+    opened.close()

@@ -66,6 +66,7 @@ FRONT_DOOR_CONTEXT = {
     "certificateArn": "arn:aws:acm:us-east-1:111122223333:certificate/00000000-0000-0000-0000-000000000000",
     "wafRateLimit": "1000",
     "apiKeysParameter": "/evision/api-keys",
+    "webhookSecretParameter": "/evision/webhook-secret",
     "rateLimitPerSecond": "5",
 }
 

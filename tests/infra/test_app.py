@@ -301,7 +301,7 @@ def test_every_feature_flag_is_configured(synthesized):
     assert unconfigured == []
 
 
-def test_with_https_waf_and_api_keys_the_app_is_still_nag_clean_and_grants_one_parameter(
+def test_with_https_waf_api_keys_and_webhooks_the_app_is_nag_clean_and_grants_each_parameter(
     synthesized_front_door,
 ):
     [report] = synthesized_front_door.validation_report["pluginReports"]
@@ -310,11 +310,20 @@ def test_with_https_waf_and_api_keys_the_app_is_still_nag_clean_and_grants_one_p
     assert sorted(x["Properties"]["Port"] for x in listeners) == [80, 443]
     [acl] = synthesized_front_door.of_type("AWS::WAFv2::WebACL").values()
     assert acl["Properties"]["Rules"][0]["Statement"]["RateBasedStatement"]["Limit"] == 1000
-    [read] = [s for _, s in _statements(synthesized_front_door) if s["Action"] == "ssm:GetParameter"]
-    arn = "".join(p if isinstance(p, str) else "<x>" for p in read["Resource"]["Fn::Join"][1])
-    assert arn.endswith(":parameter/evision/api-keys"), arn
+    reads = [s for _, s in _statements(synthesized_front_door) if s["Action"] == "ssm:GetParameter"]
+    resources = [
+        r
+        for read in reads
+        for r in (read["Resource"] if isinstance(read["Resource"], list) else [read["Resource"]])
+    ]
+    arns = sorted("".join(p if isinstance(p, str) else "<x>" for p in r["Fn::Join"][1]) for r in resources)
+    assert [arn.rsplit(":parameter", 1)[1] for arn in arns] == [
+        "/evision/api-keys",
+        "/evision/webhook-secret",
+    ]
     [web] = _web_launch_data(synthesized_front_door)
     assert "export EVISION_API_KEYS_PARAMETER=/evision/api-keys" in web
+    assert "export EVISION_WEBHOOK_SECRET_PARAMETER=/evision/webhook-secret" in web
     assert "export EVISION_RATE_LIMIT_PER_SECOND=5.0" in web
     upload = synthesized_front_door.template["Outputs"]["UploadUrl"]["Value"]["Fn::Join"][1]
     assert upload[0] == "https://"

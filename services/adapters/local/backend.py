@@ -123,6 +123,8 @@ class LocalBackend(CachingBackend):
     def job_source(self, location: str) -> JobSource:
         from services.adapters.local.folder_source import FolderSource
 
+        if "://" in location:
+            raise ValueError(f"the local backend reads folders, not {location.split('://')[0]}:// locations")
         return FolderSource(Path(location))
 
     def preflight_probe(self) -> None:

@@ -52,10 +52,11 @@ async def create_job(
 ) -> JobStatus:
     settings = services.settings
     try:
-        location = check_location(spec.source, backend=settings.backend, jobs_root=settings.jobs_root)
-    except JobLocationError as exc:
+        location = check_location(spec.source, jobs_root=settings.jobs_root)
+        services.backend.job_source(location)  # the backend's own check: can it read this kind?
+    except (JobLocationError, ValueError) as exc:
         raise ApiError(422, ErrorKind.INVALID_REQUEST, str(exc)) from None
-    if spec.webhook is not None and settings.webhook_secret is None:
+    if spec.webhook is not None and not services.job_monitor.signs_webhooks:
         raise ApiError(
             422, ErrorKind.INVALID_REQUEST, "this service signs no webhooks (no webhook secret set)"
         )
