@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
 
-.PHONY: install install-dev lock wheelhouse up status test test-slow lint fmt bench soak synth bootstrap preflight deploy destroy clean
+.PHONY: install install-dev lock wheelhouse up status test test-slow lint fmt bench soak synth bootstrap preflight models deploy destroy clean
 
 install: $(RUNTIME)
 install-dev: $(DEV)
@@ -85,6 +85,15 @@ synth: install-dev wheelhouse node_modules/.package-lock.json
 # The deploying commands need AWS credentials; `bootstrap` once per account and region.
 bootstrap: install-dev wheelhouse node_modules/.package-lock.json
 	$(CDK) bootstrap $(CDK_ARGS)
+
+# EfficientNet-Lite1 and -Lite2 as model folders in build/models/ (~22 and ~25 MB: exported, not
+# committed; torch comes from this machine's disk), each checked by `evision model check`.
+models: install-dev
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0 -e '.[export]'
+	for variant in lite1 lite2; do \
+		$(BIN)/python -m model.export --variant $$variant --out-dir build/models/efficientnet-$$variant && \
+		$(BIN)/evision model check build/models/efficientnet-$$variant || exit 1; \
+	done
 
 # Read-only checks of the account before CloudFormation's: bootstrap, vCPU quota, the API keys
 # parameter, the certificate's region, the instance types' zones (one line per finding).

