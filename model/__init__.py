@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from model.golden import GoldenImage as GoldenImage
     from model.golden import golden_by_name as golden_by_name
     from model.golden import load_golden as load_golden
+    from model.metadata import MODEL_DIR as MODEL_DIR
+    from model.metadata import load_metadata as load_metadata
     from model.preprocess import Preprocessor as Preprocessor
 
 _WHERE = {
@@ -40,9 +42,12 @@ _WHERE = {
     "GoldenImage": "model.golden",
     "golden_by_name": "model.golden",
     "load_golden": "model.golden",
+    "MODEL_DIR": "model.metadata",
+    "load_metadata": "model.metadata",
     "Preprocessor": "model.preprocess",
 }
 __all__ = [
+    "MODEL_DIR",
     "CheckReport",
     "Classifier",
     "EngineChoice",
@@ -55,6 +60,7 @@ __all__ = [
     "check_model_folder",
     "golden_by_name",
     "load_golden",
+    "load_metadata",
     "open_classifier",
     "sniff",
 ]

@@ -36,6 +36,8 @@ class CheckReport:
     failures: list[str] = field(default_factory=list)  # one line each
     passed: list[str] = field(default_factory=list)  # what was checked and held, one line each
     images_per_second: dict[str, float] = field(default_factory=dict)  # by engine
+    model: str = ""  # name@version (the sha256's first 12 digits), once the manifest was read
+    files: list[str] = field(default_factory=list)  # the folder's model files, relative (to copy)
 
     @property
     def ok(self) -> bool:
@@ -71,6 +73,7 @@ def _run(folder: Path, report: CheckReport, engine_names: list[EngineName]) -> N
             f"manifest {manifest}: unreadable ({error}); write it as model/export.py does"
         ) from None
     report.passed.append(f"manifest: {metadata.short_name}, {metadata.num_classes} classes")
+    report.model = metadata.short_name
 
     model_path = folder / metadata.model_file
     if not model_path.is_file():
@@ -93,6 +96,13 @@ def _run(folder: Path, report: CheckReport, engine_names: list[EngineName]) -> N
     )
 
     golden = _golden(folder)
+    report.files = [
+        "metadata.json",
+        metadata.model_file,
+        metadata.labels_file,
+        GOLDEN_FILE.as_posix(),
+        *((GOLDEN_FILE.parent / file).as_posix() for file, _ in golden),
+    ]
     for name in engine_names:
         classify = _open(model_path, name)
         wrong = [

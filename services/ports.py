@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
@@ -212,6 +213,38 @@ class WorkerGroupGauge(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class RegisteredModel:
+    """A model in the deployment's registry: what `evision model list` and GET /v1/models show."""
+
+    name: str
+    version: str  # the first 12 hex digits of the model file's sha256
+    size_bytes: int
+    engines: tuple[str, ...]  # the engines its golden images agreed on when it was added
+    images_per_second: Mapping[str, float]  # one thread, on the machine that added it
+    added_at: float
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+class ModelRegistry(Protocol):
+    """Where the deployment keeps its models (folders, as model/ describes them): locally under
+    the data dir, in the cloud under a prefix of the output bucket."""
+
+    def publish(self, entry: RegisteredModel, folder: Path, files: Sequence[str]) -> None:
+        """Store `files` (relative to `folder`) under `entry.ref`, the entry last (so a listed
+        model is always whole). Idempotent."""
+        ...
+
+    def entries(self) -> list[RegisteredModel]: ...
+
+    def download(self, ref: str, into: Path) -> Path:
+        """The model's folder, copied under `into` (LookupError: no such model)."""
+        ...
+
+
 class JobSource(Protocol):
     """Where a batch job's images come from (read-only): a bucket prefix or a local folder."""
 
@@ -377,6 +410,8 @@ class Backend(Protocol):
         supervisor's workers that have started taking work). Raises ValueError if it needs a
         group name and got none."""
         ...
+
+    def model_registry(self) -> ModelRegistry: ...
 
     def job_source(self, location: str) -> JobSource:
         """The images of `location` (aws: s3://bucket/prefix; local: an absolute folder path);

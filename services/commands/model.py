@@ -1,15 +1,24 @@
-"""`evision model check PATH`: whether a folder is a model the service can serve (model/check.py).
+"""`evision model check|add|list`: model folders (model/check.py) and the deployment's registry.
 
-Prints what held and the images/s of one inference thread per installed engine; a failure is one
-line (what, and what to fix) and exit status 1.
+`check PATH` prints what held and the images/s of one inference thread per installed engine; a
+failure is one line (what, and what to fix) and exit status 1. `add PATH` checks the folder and,
+if it passes, registers it with the backend (locally under the data dir, in the cloud in the
+output bucket); `list` shows the registry: name@version, size, engines, images/s.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
+
+from services.commands._options import add_backend_options, backend_overrides
+
+if TYPE_CHECKING:
+    from services.ports import ModelRegistry
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -18,9 +27,61 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "check", help="validate a model folder (manifest, labels, graph, golden images)"
     )
     check.add_argument("path", type=Path, help="the folder: metadata.json, the .onnx file, labels, testdata/")
+    add = actions.add_parser("add", help="check a model folder, then register it with the backend")
+    add.add_argument("path", type=Path, help="the model folder")
+    add_backend_options(add)
+    listing = actions.add_parser("list", help="the registered models")
+    listing.add_argument("--json", action="store_true", help="as JSON")
+    add_backend_options(listing)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "check":
+        return _check(args)
+    from services.adapters.registry import open_backend
+    from services.settings import BackendSettings
+
+    backend = open_backend(BackendSettings(**backend_overrides(args)))
+    try:
+        return (
+            _add(args, backend.model_registry())
+            if args.action == "add"
+            else _list(args, backend.model_registry())
+        )
+    finally:
+        backend.close()
+
+
+def _add(args: argparse.Namespace, registry: ModelRegistry) -> int:
+    from services.model_catalog import register
+
+    console = Console(highlight=False)
+    entry, report = register(args.path, registry)
+    for line in report.failures:
+        console.print(f"[red]FAIL[/red]  {line}", soft_wrap=True)
+    if entry is None:
+        return 1
+    speeds = ", ".join(f"{engine} {speed:.0f}/s" for engine, speed in entry.images_per_second.items())
+    console.print(f"registered {entry.ref} ({entry.size_bytes / 1e6:.1f} MB; {speeds})")
+    return 0
+
+
+def _list(args: argparse.Namespace, registry: ModelRegistry) -> int:
+    from services.model_catalog import catalog
+
+    models = catalog(registry)
+    if args.json:
+        print(json.dumps([m.model_dump() for m in models], indent=2))
+        return 0
+    console = Console(highlight=False)
+    for info in models:
+        size = "-" if info.size_bytes is None else f"{info.size_bytes / 1e6:.1f} MB"
+        speeds = ", ".join(f"{e} {v:.0f}/s" for e, v in info.images_per_second.items()) or "-"
+        console.print(f"{info.model:40} {size:>9}  {speeds}{'  (default)' if info.default else ''}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
     from model import check_model_folder
 
     console = Console(highlight=False)

@@ -28,6 +28,7 @@ from services.ports import (
     JobSource,
     MessageQueue,
     MetricsSink,
+    ModelRegistry,
     Placement,
     PreflightProbe,
     ReplyQueues,
@@ -177,6 +178,11 @@ class AwsBackend(CachingBackend):
         from services.adapters.aws.capacity import AsgInServiceGauge
 
         return AsgInServiceGauge(self._client("autoscaling"), group=group)
+
+    def model_registry(self) -> ModelRegistry:
+        from services.adapters.aws.model_registry import S3ModelRegistry
+
+        return S3ModelRegistry(self._clients()[0], self._settings.output_bucket)
 
     def job_source(self, location: str) -> JobSource:
         from services.adapters.aws.prefix_source import PrefixSource

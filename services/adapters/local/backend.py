@@ -25,6 +25,7 @@ from services.ports import (
     JobSource,
     MessageQueue,
     MetricsSink,
+    ModelRegistry,
     NoProtection,
     Placement,
     ReplyQueues,
@@ -119,6 +120,11 @@ class LocalBackend(CachingBackend):
 
     def worker_group_gauge(self, group: str | None) -> WorkerGroupGauge:
         return self._in_service  # one group per data dir: the name is not needed
+
+    def model_registry(self) -> ModelRegistry:
+        from services.adapters.local.model_registry import LocalModelRegistry
+
+        return LocalModelRegistry(self._settings.data_dir)
 
     def job_source(self, location: str) -> JobSource:
         from services.adapters.local.folder_source import FolderSource

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.web.routes import jobs, page, results, status, upload
+from services.web.routes import jobs, models, page, results, status, upload
 
-ROUTERS: tuple[APIRouter, ...] = (upload.router, results.router, jobs.router, status.router, page.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    upload.router,
+    results.router,
+    jobs.router,
+    models.router,
+    status.router,
+    page.router,
+)
 
 # The OpenAPI tags, in the order /docs shows them.
 TAGS = [
@@ -16,6 +23,7 @@ TAGS = [
         "name": "jobs",
         "description": "Batch jobs: a folder or bucket prefix in, JSON Lines out, with progress.",
     },
+    {"name": "models", "description": "The models this deployment has (evision model add registers one)."},
     {"name": "status", "description": "Queue depth, workers, health."},
     {"name": "page", "description": "The browser page that uploads an image."},
 ]
