@@ -245,6 +245,17 @@ class ModelRegistry(Protocol):
         ...
 
 
+class JobOutput(Protocol):
+    """Where a finished job's results are copied (a folder, or a bucket prefix): whole files."""
+
+    @property
+    def location(self) -> str: ...
+
+    def write(self, name: str, data: bytes) -> None:
+        """Write `name` under the location, atomically (a reader never sees half a file)."""
+        ...
+
+
 class JobSource(Protocol):
     """Where a batch job's images come from (read-only): a bucket prefix or a local folder."""
 
@@ -416,6 +427,11 @@ class Backend(Protocol):
     def job_source(self, location: str) -> JobSource:
         """The images of `location` (aws: s3://bucket/prefix; local: an absolute folder path);
         raises ValueError for a location this backend cannot read."""
+        ...
+
+    def job_output(self, location: str) -> JobOutput:
+        """Where results go (aws: s3://bucket/prefix; local: an absolute folder, created if
+        missing); raises ValueError for a location this backend cannot write."""
         ...
 
     def preflight_probe(self) -> PreflightProbe | None:

@@ -25,6 +25,12 @@ class JobSpec(_Frozen):
         max_length=1024,
         description="s3://bucket/prefix (aws backend), or a folder under the service's jobs root (local)",
     )
+    output: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="also copy the results there when the job ends (part-NNNNNNNN.jsonl files and "
+        "_SUCCESS.json): s3://bucket/prefix (aws backend), or a folder under the jobs root (local)",
+    )
     top_k: int = Field(default=5, ge=1, le=5, description="labels per image in the output")
     webhook: HttpUrl | None = Field(
         default=None, description="called once when the job ends, signed (Evision-Signature header)"

@@ -21,7 +21,7 @@ from services.jobs.contract import FINAL_STATES, ChunkMessage, JobRecord, Manife
 from services.jobs.planner import plan
 from services.jobs.store import JobStore
 from services.jobs.webhook import deliver
-from services.ports import JobSource, MessageQueue
+from services.ports import JobOutput, JobSource, MessageQueue
 
 log = logging.getLogger("services.jobs")
 
@@ -34,6 +34,7 @@ class JobMonitor:
         queue: MessageQueue,
         dead_letters: MessageQueue,
         source: Callable[[str], JobSource],
+        output: Callable[[str], JobOutput],
         webhook_secret: str | None,
         stale_seconds: float,
         idle_scan_seconds: float = 300.0,
@@ -42,6 +43,7 @@ class JobMonitor:
         self._queue = queue
         self._dead_letters = dead_letters
         self._source = source
+        self._output = output
         self._secret = webhook_secret
         self._stale = stale_seconds  # a planning record untouched this long lost its planner
         self._planning: set[str] = set()  # jobs this process plans now
@@ -111,17 +113,21 @@ class JobMonitor:
             return
         failed = self._store.failed_count(record.id)
         now = time.time()
-        self._store.put_manifest(
-            Manifest(
-                job=record.id,
-                source=record.spec.source,
-                total=record.total,
-                ok=record.total - failed,
-                failed=failed,
-                shards=len(shards),
-                finished_at=now,
-            )
+        manifest = Manifest(
+            job=record.id,
+            source=record.spec.source,
+            total=record.total,
+            ok=record.total - failed,
+            failed=failed,
+            shards=len(shards),
+            finished_at=now,
         )
+        if record.spec.output is not None:  # the parts first, the manifest last: _SUCCESS means whole
+            output = self._output(record.spec.output)
+            for index in sorted(shards):
+                output.write(f"part-{index:08d}.jsonl", self._store.shard(record.id, index))
+            output.write("_SUCCESS.json", manifest.model_dump_json(indent=2).encode())
+        self._store.put_manifest(manifest)
         done = record.model_copy(update={"state": "done", "finished_at": now, "updated_at": now})
         self._store.put_record(done)
         log.info("job %s done: %d images, %d failed", record.id, record.total, failed)

@@ -32,6 +32,21 @@ class JobStatus(BaseModel):
     manifest: Manifest | None = None
 
 
+def check_output(output: str, *, jobs_root: Path | None) -> str:
+    """Where to copy the results: a prefix as given (the backend decides), or a folder under the
+    jobs root (created at the end if missing)."""
+    if output.startswith("s3://"):
+        return output
+    if jobs_root is None:
+        raise JobLocationError(
+            "this service writes no folders: start it with a jobs root (EVISION_JOBS_ROOT)"
+        )
+    folder = (jobs_root / output).resolve() if not Path(output).is_absolute() else Path(output).resolve()
+    if not folder.is_relative_to(jobs_root.resolve()):
+        raise JobLocationError(f"output must be a folder under the jobs root {jobs_root.resolve()}")
+    return str(folder)
+
+
 def check_location(source: str, *, jobs_root: Path | None) -> str:
     """`source` as the backend should read it, or JobLocationError saying why it is refused: a
     bucket prefix goes to the backend as given (its `job_source` decides whether it can read it);
@@ -49,10 +64,9 @@ def check_location(source: str, *, jobs_root: Path | None) -> str:
     return str(folder)
 
 
-def new_job(spec: JobSpec, location: str, chunk_size: int) -> JobRecord:
-    return JobRecord(
-        id=new_request_id(), spec=spec.model_copy(update={"source": location}), chunk_size=chunk_size
-    )
+def new_job(spec: JobSpec, location: str, chunk_size: int, output: str | None = None) -> JobRecord:
+    resolved = spec.model_copy(update={"source": location, "output": output})
+    return JobRecord(id=new_request_id(), spec=resolved, chunk_size=chunk_size)
 
 
 def status(store: JobStore, record: JobRecord) -> JobStatus:

@@ -95,6 +95,7 @@ def create_app(settings: WebSettings) -> FastAPI:
             queue=backend.queue(settings.job_queue),
             dead_letters=backend.queue(settings.job_dead_letter_queue),
             source=backend.job_source,
+            output=backend.job_output,
             webhook_secret=await to_thread.run_sync(webhook_secret, settings, backend.read_secret),
             stale_seconds=max(30.0, 5 * settings.job_monitor_seconds),
         )

@@ -25,6 +25,7 @@ from services.adapters.aws.emulator import Emulator
 from services.adapters.registry import open_backend
 from services.elasticity.simulator.deployment import Deployment
 from services.elasticity.simulator.requests import (
+    JOB_CHUNK,
     JOB_REQUESTS,
     TIME_BASED,
     UPLOAD_REQUESTS,
@@ -228,13 +229,19 @@ def test_a_job_makes_an_order_of_magnitude_fewer_requests_per_image(
         s3.put_object(Bucket=settings.input_bucket, Key=f"batch/{index:05d}-{name}", Body=golden_bytes(name))
     before = _settled(emulator)
     started = time.monotonic()
-    spec = {"source": f"s3://{settings.input_bucket}/batch/"}
+    spec = {
+        "source": f"s3://{settings.input_bucket}/batch/",
+        "output": f"s3://{settings.output_bucket}/exports/",
+    }
     job = httpx.post(f"{url}/v1/jobs", json=spec, timeout=60).json()
     while (state := httpx.get(f"{url}/v1/jobs/{job['id']}", timeout=60).json())["state"] != "done":
         assert time.monotonic() - started < 300, state
         time.sleep(0.5)
     made = _settled(emulator) - before
     assert state["total"] == JOB_IMAGES and state["failed"] == 0
+    exported = s3.list_objects_v2(Bucket=settings.output_bucket, Prefix="exports/")["Contents"]
+    parts = [o["Key"] for o in exported if o["Key"].endswith(".jsonl")]
+    assert len(parts) == JOB_IMAGES // JOB_CHUNK and "exports/_SUCCESS.json" in [o["Key"] for o in exported]
     per_image = {f"{s}:{a}": round(n / JOB_IMAGES, 4) for (s, a), n in sorted(made.items())}
     total = sum(made.values()) / JOB_IMAGES
     seconds = time.monotonic() - started

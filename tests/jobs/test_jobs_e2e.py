@@ -70,7 +70,7 @@ def test_a_folder_job_gives_every_image_once_with_its_label_and_a_signed_webhook
 ) -> None:
     (jobs_root / "photos").mkdir()
     expected = make_folder(jobs_root / "photos")
-    spec = {"source": "photos", "top_k": 3, "webhook": receiver.url}
+    spec = {"source": "photos", "top_k": 3, "webhook": receiver.url, "output": "results/photos"}
     created = httpx.post(f"{service.url}/v1/jobs", json=spec, headers={"Idempotency-Key": "job-one"})
     assert created.status_code == 202, created.text
     job = created.json()["id"]
@@ -93,6 +93,15 @@ def test_a_folder_job_gives_every_image_once_with_its_label_and_a_signed_webhook
     assert headers[DELIVERY_HEADER] == job and verify(SECRET, headers[SIGNATURE_HEADER], body)
     manifest = json.loads(body)["manifest"]
     assert manifest["total"] == len(expected) + 1 and manifest["failed"] == 1
+    # The copy in the output location: the parts (the same lines, none twice), then _SUCCESS.
+    out = jobs_root / "results" / "photos"
+    copied = [
+        json.loads(line)
+        for part in sorted(out.glob("part-*.jsonl"))
+        for line in part.read_text().splitlines()
+    ]
+    assert copied == lines
+    assert json.loads((out / "_SUCCESS.json").read_text())["total"] == len(expected) + 1
     listed = httpx.get(f"{service.url}/v1/jobs").json()
     assert job in [j["id"] for j in listed]
 
@@ -105,6 +114,10 @@ def test_what_a_job_cannot_do_is_a_4xx_in_the_error_vocabulary(service: RunningU
     assert missing.status_code == 422
     unknown = httpx.get(f"{service.url}/v1/jobs/{'0' * 32}")
     assert unknown.status_code == 404 and unknown.json()["error"] == "not_found"
+    escape = httpx.post(f"{service.url}/v1/jobs", json={"source": "photos", "output": "/tmp/elsewhere"})
+    assert (
+        escape.status_code == 422 and "output must be a folder under the jobs root" in escape.json()["reason"]
+    )
     bad = httpx.post(f"{service.url}/v1/jobs", json={"source": "x", "top_k": 9})
     assert bad.status_code == 422 and "error" in bad.json()
     (jobs_root / "reused").mkdir()

@@ -25,6 +25,7 @@ from services.ports import (
     BlobStore,
     CapacityActivator,
     DepthReporter,
+    JobOutput,
     JobSource,
     MessageQueue,
     MetricsSink,
@@ -188,6 +189,11 @@ class AwsBackend(CachingBackend):
         from services.adapters.aws.prefix_source import PrefixSource
 
         return PrefixSource(self._clients()[0], location)
+
+    def job_output(self, location: str) -> JobOutput:
+        from services.adapters.aws.prefix_source import PrefixOutput
+
+        return PrefixOutput(self._clients()[0], location)
 
     def preflight_probe(self) -> PreflightProbe:
         from services.adapters.aws.preflight import AwsPreflightProbe

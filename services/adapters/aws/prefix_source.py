@@ -47,3 +47,20 @@ class PrefixSource:
         except self._s3.exceptions.NoSuchKey:
             raise BlobNotFoundError(f"{self.location}{key}") from None
         return body
+
+
+class PrefixOutput:
+    """An S3 bucket prefix a job's results are copied into (a PUT is atomic)."""
+
+    def __init__(self, s3: S3Client, location: str) -> None:
+        self._s3 = s3
+        self._bucket, self._prefix = parse_s3_location(location)
+        if self._prefix and not self._prefix.endswith("/"):
+            self._prefix += "/"
+
+    @property
+    def location(self) -> str:
+        return f"s3://{self._bucket}/{self._prefix}"
+
+    def write(self, name: str, data: bytes) -> None:
+        self._s3.put_object(Bucket=self._bucket, Key=self._prefix + name, Body=data)

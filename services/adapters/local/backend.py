@@ -22,6 +22,7 @@ from services.ports import (
     BlobStore,
     CapacityActivator,
     DepthReporter,
+    JobOutput,
     JobSource,
     MessageQueue,
     MetricsSink,
@@ -132,6 +133,13 @@ class LocalBackend(CachingBackend):
         if "://" in location:
             raise ValueError(f"the local backend reads folders, not {location.split('://')[0]}:// locations")
         return FolderSource(Path(location))
+
+    def job_output(self, location: str) -> JobOutput:
+        from services.adapters.local.folder_source import FolderOutput
+
+        if "://" in location:
+            raise ValueError(f"the local backend writes folders, not {location.split('://')[0]}:// locations")
+        return FolderOutput(Path(location))
 
     def preflight_probe(self) -> None:
         return None  # nothing is deployed: `evision up` is the whole service

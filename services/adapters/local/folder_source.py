@@ -39,3 +39,23 @@ class FolderSource:
             return path.read_bytes()
         except (FileNotFoundError, IsADirectoryError):
             raise BlobNotFoundError(f"{self._root}/{key}") from None
+
+
+class FolderOutput:
+    """A local folder a job's results are copied into (created if missing)."""
+
+    def __init__(self, folder: Path) -> None:
+        if not folder.is_absolute():
+            raise ValueError(f"{folder} is not an absolute folder")
+        self._root = folder
+
+    @property
+    def location(self) -> str:
+        return str(self._root)
+
+    def write(self, name: str, data: bytes) -> None:
+        self._root.mkdir(parents=True, exist_ok=True)
+        path = self._root / name
+        tmp = path.with_name(f".{name}.tmp-{os.getpid()}")
+        tmp.write_bytes(data)
+        tmp.replace(path)

@@ -12,7 +12,15 @@ from fastapi.responses import StreamingResponse
 
 from services.contract import ErrorKind
 from services.jobs.contract import FINAL_STATES, JobRecord, JobSpec
-from services.jobs.service import JobLocationError, JobStatus, check_location, new_job, results, status
+from services.jobs.service import (
+    JobLocationError,
+    JobStatus,
+    check_location,
+    check_output,
+    new_job,
+    results,
+    status,
+)
 from services.web.deps import ServicesDep
 from services.web.errors import ApiError
 from services.web.responses import ERRORS
@@ -54,6 +62,9 @@ async def create_job(
     try:
         location = check_location(spec.source, jobs_root=settings.jobs_root)
         services.backend.job_source(location)  # the backend's own check: can it read this kind?
+        output = None if spec.output is None else check_output(spec.output, jobs_root=settings.jobs_root)
+        if output is not None:
+            services.backend.job_output(output)
     except (JobLocationError, ValueError) as exc:
         raise ApiError(422, ErrorKind.INVALID_REQUEST, str(exc)) from None
     if spec.webhook is not None and not services.job_monitor.signs_webhooks:
@@ -68,7 +79,7 @@ async def create_job(
             if existing.state == "planning":
                 services.job_monitor.start_planning(existing)  # resume, if its planner died
             return await to_thread.run_sync(status, services.jobs, existing)
-    record = new_job(spec, location, settings.job_chunk_size)
+    record = new_job(spec, location, settings.job_chunk_size, output)
     await to_thread.run_sync(services.jobs.put_record, record)
     if idempotency_key is not None:
         await to_thread.run_sync(keys.remember, idempotency_key, fingerprint, record.id)
