@@ -83,6 +83,9 @@ class RequestMessage(_Frozen):
     id: str
     image: str = Field(description="original file name, for display only; never a key or path")
     reply_to: str = Field(description="name of the queue the worker replies to")
+    model: str | None = Field(
+        default=None, description="name@version of a registered model; None: the worker's default"
+    )
     submitted_at: float = Field(default_factory=time.time, description="epoch seconds")
 
 

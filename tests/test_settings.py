@@ -67,6 +67,7 @@ NON_DEFAULT: dict[str, object] = {
     "extend_after": 0.25,
     "batch_deadline": 30.0,
     "model_path": Path("/models/m.onnx"),
+    "model_memory_mib": 300.0,
     "engine": "openvino",
     "metrics": True,
     "scale_period": 2.5,

@@ -27,9 +27,9 @@ from services.ports import (
     JobSource,
     Message,
     MessageQueue,
-    Prediction,
 )
 from services.worker.heartbeat import VisibilityHeartbeat
+from services.worker.models import ModelPool, UnknownModelError
 
 log = logging.getLogger("services.jobs")
 
@@ -41,7 +41,7 @@ class ChunkProcessor:
         queue: MessageQueue,
         store: JobStore,
         source: Callable[[str], JobSource],
-        classifier: ImageClassifier,
+        models: ModelPool,
         compute: ThreadPoolExecutor,
         io: ThreadPoolExecutor | None,
         heartbeat: VisibilityHeartbeat,
@@ -51,7 +51,7 @@ class ChunkProcessor:
         self._store = store
         self._source = source
         self._sources: dict[str, JobSource] = {}
-        self._classifier = classifier
+        self._models = models
         self._compute = compute
         self._io = io
         self._heartbeat = heartbeat
@@ -95,6 +95,11 @@ class ChunkProcessor:
         return self._sources[location]
 
     def _classify(self, chunk: ChunkMessage) -> list[ShardLine]:
+        try:
+            classifier = self._models.get(chunk.model)
+        except UnknownModelError as exc:
+            error = ResultError(kind=ErrorKind.INVALID_REQUEST, reason=str(exc))
+            return [ShardLine(key=key, error=error) for key in chunk.keys]
         source = self._source_of(chunk.source)
         lines: dict[str, ShardLine] = {}
         fetched = (
@@ -108,14 +113,15 @@ class ChunkProcessor:
                 lines[key] = data
             else:
                 images.append((key, data))
-        decoded = list(self._compute.map(lambda item: self._decode(*item), images))
+        decoded = list(self._compute.map(lambda item: self._decode(classifier, *item), images))
         ready = [(key, tensor) for key, tensor in decoded if isinstance(tensor, np.ndarray)]
         for key, tensor in decoded:
             if isinstance(tensor, ShardLine):
                 lines[key] = tensor
         batches = [ready[i : i + self._infer_batch] for i in range(0, len(ready), self._infer_batch)]
-        name = self._classifier.name
-        for batch, predictions in zip(batches, self._compute.map(self._infer, batches), strict=True):
+        name = classifier.name
+        infer = lambda batch: list(classifier.infer(np.stack([tensor for _, tensor in batch])))  # noqa: E731
+        for batch, predictions in zip(batches, self._compute.map(infer, batches), strict=True):
             for (key, _), prediction in zip(batch, predictions, strict=True):
                 lines[key] = ShardLine(
                     key=key,
@@ -129,14 +135,13 @@ class ChunkProcessor:
                 )
         return [lines[key] for key in chunk.keys]
 
-    def _decode(self, key: str, data: bytes) -> tuple[str, np.ndarray | ShardLine]:
+    def _decode(
+        self, classifier: ImageClassifier, key: str, data: bytes
+    ) -> tuple[str, np.ndarray | ShardLine]:
         try:
-            return key, self._classifier.preprocess(data)
+            return key, classifier.preprocess(data)
         except ImageRejectedError as exc:
             return key, ShardLine(key=key, error=ResultError(kind=exc.kind, reason=exc.reason))
-
-    def _infer(self, batch: list[tuple[str, np.ndarray]]) -> list[Prediction]:
-        return list(self._classifier.infer(np.stack([tensor for _, tensor in batch])))
 
 
 def _read(source: JobSource, key: str) -> bytes | ShardLine:

@@ -32,6 +32,9 @@ class JobSpec(_Frozen):
         "_SUCCESS.json): s3://bucket/prefix (aws backend), or a folder under the jobs root (local)",
     )
     top_k: int = Field(default=5, ge=1, le=5, description="labels per image in the output")
+    model: str | None = Field(
+        default=None, max_length=200, description="name@version or name of a registered model"
+    )
     webhook: HttpUrl | None = Field(
         default=None, description="called once when the job ends, signed (Evision-Signature header)"
     )
@@ -68,6 +71,7 @@ class ChunkMessage(_Frozen):
     source: str
     keys: list[str] = Field(min_length=1)
     top_k: int = 5
+    model: str | None = None
 
 
 class ShardLine(_Frozen):

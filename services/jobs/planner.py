@@ -72,5 +72,10 @@ def plan(
 
 def _chunk(record: JobRecord, index: int, keys: list[str]) -> str:
     return ChunkMessage(
-        job=record.id, index=index, source=record.spec.source, keys=keys, top_k=record.spec.top_k
+        job=record.id,
+        index=index,
+        source=record.spec.source,
+        keys=keys,
+        top_k=record.spec.top_k,
+        model=record.spec.model,
     ).model_dump_json()

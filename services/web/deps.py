@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 
 from services.jobs.monitor import JobMonitor
 from services.jobs.store import JobStore
+from services.model_catalog import ModelResolver
 from services.ports import Backend, BlobStore, MessageQueue
 from services.web.activity import Activity
 from services.web.fast_scaling import FastScaling
@@ -34,6 +35,7 @@ class WebServices:
     fast_scaling: FastScaling
     jobs: JobStore
     job_monitor: JobMonitor
+    models: ModelResolver
 
 
 async def get_services(request: Request) -> WebServices:

@@ -16,6 +16,7 @@ from services.jobs.backlog import WorkBacklog
 from services.jobs.monitor import JobMonitor
 from services.jobs.store import JobStore
 from services.jobs.webhook import webhook_secret
+from services.model_catalog import ModelResolver
 from services.periodic import Periodic
 from services.web.activity import Activity
 from services.web.deps import WebServices
@@ -115,6 +116,7 @@ def create_app(settings: WebSettings) -> FastAPI:
             fast_scaling=fast_scaling,
             jobs=jobs,
             job_monitor=job_monitor,
+            models=ModelResolver(backend.model_registry()),
         )
         dispatcher.start(asyncio.get_running_loop())
         activity.start()

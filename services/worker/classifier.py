@@ -9,7 +9,8 @@ becomes a client error with its reason, never an exception inside the worker's b
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ import numpy.typing as npt
 from model import Classifier, EngineChoice, InvalidImageError, open_classifier
 from services.contract import ErrorKind
 from services.ports import ImageClassifier, ImageRejectedError, Prediction
+from services.worker.models import estimated_mib
 from services.worker.settings import WorkerSettings
 
 UNKNOWN_KIND = ErrorKind.CORRUPT  # what an unreadable image is, when the model names it otherwise
@@ -60,6 +62,18 @@ def load_classifier(
 ) -> ModelClassifier:
     """The model, loaded once per worker process, on the chosen engine (`auto`: the faster that agrees)."""
     return ModelClassifier(open_classifier(model_path, engine=engine, threads=threads))
+
+
+def folder_loader(settings: WorkerSettings) -> Callable[[Path], tuple[ImageClassifier, float]]:
+    """Opens a registered model's folder on the worker's engine: the classifier and its estimated MiB."""
+
+    def load(folder: Path) -> tuple[ImageClassifier, float]:
+        metadata = json.loads((folder / "metadata.json").read_text())
+        model_file = folder / metadata["model_file"]
+        classifier = load_classifier(model_file, engine=settings.engine, threads=settings.threads)
+        return classifier, estimated_mib(folder)
+
+    return load
 
 
 def classifier_for(settings: WorkerSettings, *, threads: int | None = None) -> ImageClassifier:

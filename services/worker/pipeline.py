@@ -46,6 +46,7 @@ from services.results import reply_body, store_result
 from services.worker.heartbeat import VisibilityHeartbeat
 from services.worker.isolation import Isolator, SuspectFailedError
 from services.worker.metrics import MetricsPublisher
+from services.worker.models import ModelPool, UnknownModelError
 from services.worker.settings import WorkerSettings
 
 log = logging.getLogger("services.worker")
@@ -91,6 +92,14 @@ class Job:
         )
 
 
+def _model_of(job: Job) -> str | None:
+    return None if job.request is None else job.request.model
+
+
+def _no_loader(folder: object) -> tuple[ImageClassifier, float]:
+    raise UnknownModelError(f"this worker loads no registered models ({folder})")
+
+
 def chunks(jobs: list[T], most: int, threads: int) -> list[list[T]]:
     """`jobs` in order, as inference calls of at most `most` images, shared evenly by `threads`.
 
@@ -124,9 +133,19 @@ class WorkerPorts:
     # Batch jobs' chunks, drained after the requests (None: this worker takes no job work).
     jobs: MessageQueue | None = None
     job_source: Callable[[str], JobSource] | None = None
+    # The default model and the registered ones a request may name (None: the default only).
+    models: ModelPool | None = None
 
     @classmethod
     def of(cls, backend: Backend, settings: WorkerSettings, classifier: ImageClassifier) -> WorkerPorts:
+        from services.worker.classifier import folder_loader
+
+        models = ModelPool(
+            classifier,
+            registry=backend.model_registry(),
+            load=folder_loader(settings),
+            budget_mib=settings.model_memory_mib,
+        )
         return cls(
             requests=backend.queue(settings.request_queue),
             inputs=backend.blobs(settings.input_bucket),
@@ -135,6 +154,7 @@ class WorkerPorts:
             classifier=classifier,
             jobs=backend.queue(settings.job_queue),
             job_source=backend.job_source,
+            models=models,
         )
 
 
@@ -164,6 +184,9 @@ class BatchPipeline:
         self.outputs = ports.outputs
         self.reply_queue = ports.reply_queue
         self.classifier = ports.classifier
+        self.models = ports.models or ModelPool(
+            ports.classifier, registry=None, load=_no_loader, budget_mib=settings.model_memory_mib
+        )
         self.worker_id = worker_id
         self.metrics = metrics
         self._io = io
@@ -231,7 +254,12 @@ class BatchPipeline:
         return job
 
     def _finish(
-        self, job: Job, *, error: ResultError | None = None, prediction: Prediction | None = None
+        self,
+        job: Job,
+        *,
+        error: ResultError | None = None,
+        prediction: Prediction | None = None,
+        model: str | None = None,
     ) -> None:
         assert job.request is not None
         fields: dict[str, object] = {}
@@ -244,7 +272,7 @@ class BatchPipeline:
         job.result = Result(
             id=job.request.id,
             image=job.request.image,
-            model=self.classifier.name,
+            model=model or job.request.model or self.classifier.name,
             worker=self.worker_id,
             timings=job.timings,
             error=error,
@@ -268,23 +296,48 @@ class BatchPipeline:
 
     def _classify(self, jobs: list[Job], deadline: float) -> bool:
         pending = [j for j in jobs if j.pending]
-        suspects = [j for j in pending if j.message.receive_count > 1] if self._isolator else []
-        batches = chunks(
-            [j for j in pending if j not in suspects], self.settings.infer_batch, self.settings.threads
+        # The isolation helper runs the default model: a suspect that names another is classified
+        # in the batch like the rest.
+        suspects = (
+            [j for j in pending if j.message.receive_count > 1 and _model_of(j) is None]
+            if self._isolator
+            else []
         )
+        by_model: dict[str | None, list[Job]] = defaultdict(list)
+        for job in pending:
+            if job not in suspects:
+                by_model[_model_of(job)].append(job)
+        batches: list[tuple[ImageClassifier, list[Job]]] = []
+        for ref, group in by_model.items():
+            try:
+                classifier = self.models.get(ref)
+            except UnknownModelError as exc:
+                for job in group:
+                    self._finish(job, error=ResultError(kind=ErrorKind.INVALID_REQUEST, reason=str(exc)))
+                continue
+            except Exception as exc:
+                for job in group:
+                    job.fail(f"loading model {ref} failed", exc)
+                continue
+            batches += [
+                (classifier, chunk)
+                for chunk in chunks(group, self.settings.infer_batch, self.settings.threads)
+            ]
 
-        def run(chunk: list[Job]) -> None:
+        def run(classifier: ImageClassifier, chunk: list[Job]) -> None:
             # Decode straight into the batch tensor (no per-image array, no stacking copy).
-            pixels = np.empty((len(chunk), *self.classifier.input_shape), dtype=np.float32)
+            pixels = np.empty((len(chunk), *classifier.input_shape), dtype=np.float32)
             ready: list[Job] = []
             for job in chunk:
                 assert job.data is not None
                 t0 = time.perf_counter()
                 try:
-                    self.classifier.preprocess(job.data, out=pixels[len(ready)])
+                    classifier.preprocess(job.data, out=pixels[len(ready)])
                     ready.append(job)
                 except ImageRejectedError as exc:
-                    self._finish(job, error=ResultError(kind=exc.kind, reason=exc.reason))
+                    self._finish(
+                        job, error=ResultError(kind=exc.kind, reason=exc.reason), model=classifier.name
+                    )
                 except Exception as exc:
                     job.fail("preprocessing failed unexpectedly", exc)
                 job.timings["preprocess"] = _ms(time.perf_counter() - t0)
@@ -293,7 +346,7 @@ class BatchPipeline:
                 return
             t0 = time.perf_counter()
             try:
-                predictions = self.classifier.infer(pixels[: len(ready)])
+                predictions = classifier.infer(pixels[: len(ready)])
             except Exception as exc:
                 for job in ready:
                     job.fail("inference failed", exc)
@@ -301,9 +354,9 @@ class BatchPipeline:
             infer_ms = _ms(time.perf_counter() - t0)
             for job, prediction in zip(ready, predictions, strict=True):
                 job.timings["infer"] = infer_ms
-                self._finish(job, prediction=prediction)
+                self._finish(job, prediction=prediction, model=classifier.name)
 
-        futures = [self._compute.submit(run, chunk) for chunk in batches]
+        futures = [self._compute.submit(run, classifier, chunk) for classifier, chunk in batches]
         for job in suspects:  # meanwhile, in this (batch) thread, which would only wait
             self._classify_alone(job, deadline)
         return _within(deadline, futures)

@@ -91,7 +91,7 @@ class Worker:
                 queue=ports.jobs,
                 store=JobStore(ports.outputs),
                 source=ports.job_source,
-                classifier=ports.classifier,
+                models=self.pipeline.models,
                 compute=self._compute,
                 io=self._io,
                 heartbeat=self._job_heartbeat,
@@ -164,6 +164,7 @@ class Worker:
             self._io.shutdown(wait=wait, cancel_futures=not wait)
         self._compute.shutdown(wait=wait, cancel_futures=not wait)
         self._heartbeat.close()
+        self.pipeline.models.close()
         if self.chunks is not None:
             self._job_heartbeat.close()
         if self._isolator is not None:

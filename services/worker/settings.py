@@ -47,6 +47,12 @@ class WorkerSettings(BackendSettings):
         "(redelivery, then the dead-letter queue) and the worker restarts",
     )
     model_path: Path | None = Field(default=None, description="ONNX model; default: the bundled one")
+    model_memory_mib: float = Field(
+        default=1024.0,
+        gt=0,
+        description="estimated memory for registered models besides the default; past it the least "
+        "recently used is dropped",
+    )
     engine: Literal["auto", "onnxruntime", "openvino"] = Field(
         default="onnxruntime",
         description="inference engine; auto: OpenVINO bf16 where installed, native, in agreement "

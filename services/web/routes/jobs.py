@@ -21,6 +21,7 @@ from services.jobs.service import (
     results,
     status,
 )
+from services.model_catalog import UnknownModelError
 from services.web.deps import ServicesDep
 from services.web.errors import ApiError
 from services.web.responses import ERRORS
@@ -65,7 +66,8 @@ async def create_job(
         output = None if spec.output is None else check_output(spec.output, jobs_root=settings.jobs_root)
         if output is not None:
             services.backend.job_output(output)
-    except (JobLocationError, ValueError) as exc:
+        model = await to_thread.run_sync(services.models.resolve, spec.model)
+    except (JobLocationError, ValueError, UnknownModelError) as exc:
         raise ApiError(422, ErrorKind.INVALID_REQUEST, str(exc)) from None
     if spec.webhook is not None and not services.job_monitor.signs_webhooks:
         raise ApiError(
@@ -79,7 +81,7 @@ async def create_job(
             if existing.state == "planning":
                 services.job_monitor.start_planning(existing)  # resume, if its planner died
             return await to_thread.run_sync(status, services.jobs, existing)
-    record = new_job(spec, location, settings.job_chunk_size, output)
+    record = new_job(spec.model_copy(update={"model": model}), location, settings.job_chunk_size, output)
     await to_thread.run_sync(services.jobs.put_record, record)
     if idempotency_key is not None:
         await to_thread.run_sync(keys.remember, idempotency_key, fingerprint, record.id)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header
+from anyio import to_thread
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from services.contract import Result
+from services.contract import ErrorKind, Result
+from services.model_catalog import UnknownModelError
 from services.web.deps import ServicesDep, UploadDep, WebServices
+from services.web.errors import ApiError
 from services.web.responses import ERRORS, PENDING, TEXT_ROUTE_ERRORS, TEXT_ROUTE_PENDING, checked, pending
 from services.web.schemas import ClassifyResponse
 from services.web.uploads.form import FILE_FIELDS, UploadedImage
@@ -16,6 +19,13 @@ from services.web.uploads.idempotency import HEADER, KEY_PATTERN
 from services.web.uploads.submission import submit
 
 router = APIRouter(tags=["classify"])
+ModelQuery = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        description="name@version or name of a registered model (GET /v1/models); default: the default model",
+    ),
+]
 
 IdempotencyKeyHeader = Annotated[
     str | None,
@@ -65,9 +75,12 @@ _TEXT_ANSWER: dict[str, Any] = {
     **_TEXT_ANSWER,
 )
 async def upload(
-    image: UploadDep, services: ServicesDep, idempotency_key: IdempotencyKeyHeader = None
+    image: UploadDep,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+    model: ModelQuery = None,
 ) -> PlainTextResponse | JSONResponse:
-    result = await _classified(services, image, idempotency_key)
+    result = await _classified(services, image, idempotency_key, model)
     if isinstance(result, JSONResponse):
         return result
     return PlainTextResponse(f"{image.stem}:{result.label}")
@@ -81,17 +94,24 @@ async def upload(
     summary="Classify one image; answers label, score, top-5 and timings as JSON",
 )
 async def classify(
-    image: UploadDep, services: ServicesDep, idempotency_key: IdempotencyKeyHeader = None
+    image: UploadDep,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+    model: ModelQuery = None,
 ) -> ClassifyResponse | JSONResponse:
-    result = await _classified(services, image, idempotency_key)
+    result = await _classified(services, image, idempotency_key, model)
     if isinstance(result, JSONResponse):
         return result
     return ClassifyResponse.from_result(result)
 
 
 async def _classified(
-    services: WebServices, image: UploadedImage, idempotency_key: str | None
+    services: WebServices, image: UploadedImage, idempotency_key: str | None, model: str | None
 ) -> Result | JSONResponse:
     """The labelled result, or the 202 answer when the wait ran out (an error result raises)."""
-    request_id, result = await submit(services, image, idempotency_key)
+    try:
+        ref = await to_thread.run_sync(services.models.resolve, model)
+    except UnknownModelError as exc:
+        raise ApiError(422, ErrorKind.INVALID_REQUEST, str(exc)) from None
+    request_id, result = await submit(services, image, idempotency_key, ref)
     return pending(request_id) if result is None else checked(result)

@@ -112,10 +112,12 @@ class OrphanSweep:
         if self._outputs.exists(key):  # answered since the listing
             return
         try:
-            name = self._inputs.get(key).metadata.get("filename") or key
+            metadata = self._inputs.get(key).metadata
         except BlobNotFoundError:  # expired since the listing
             return
-        self._requests.send(RequestMessage(id=key, image=name, reply_to=self._reply_to).model_dump_json())
+        name, model = metadata.get("filename") or key, metadata.get("model") or None
+        message = RequestMessage(id=key, image=name, reply_to=self._reply_to, model=model)
+        self._requests.send(message.model_dump_json())
         log.warning(
             "input %s (%s) had no request (its web process died before sending it): sent again",
             key,

@@ -28,7 +28,7 @@ CONTENT_TYPES = {
 
 
 async def submit(
-    services: WebServices, image: UploadedImage, idempotency_key: str | None = None
+    services: WebServices, image: UploadedImage, idempotency_key: str | None = None, model: str | None = None
 ) -> tuple[str, Result | None]:
     """Returns (request id, result), or (request id, None) if the wait ran out (answer 202).
 
@@ -41,7 +41,7 @@ async def submit(
         if first is not None and await to_thread.run_sync(_stands, services, keys, idempotency_key, first):
             return first.id, await _stored(services, first.id)
     request_id = new_request_id()
-    message = RequestMessage(id=request_id, image=image.name, reply_to=services.reply_queue)
+    message = RequestMessage(id=request_id, image=image.name, reply_to=services.reply_queue, model=model)
     # Register before sending: the reply may come back before send() returns.
     future = services.dispatcher.register(request_id)
     crash_after = services.settings.crash_after
@@ -55,7 +55,12 @@ async def submit(
         services.inputs.put(
             request_id,
             image.data,
-            metadata={"filename": image.ascii_name, "format": image.format},
+            # The model too: a request sent again (orphan sweep, an old key) names the same one.
+            metadata={
+                "filename": image.ascii_name,
+                "format": image.format,
+                **({"model": model} if model else {}),
+            },
             content_type=CONTENT_TYPES.get(image.format, "application/octet-stream"),
         )
         crash_here(CrashPoint.INPUT, crash_after)
@@ -98,7 +103,8 @@ def _stands(services: WebServices, keys: IdempotencyKeys, key: str, first: Remem
     except BlobNotFoundError:
         return False
     name = stored.metadata.get("filename") or first.id
-    repeat = RequestMessage(id=first.id, image=name, reply_to=services.reply_queue)
+    model = stored.metadata.get("model") or None
+    repeat = RequestMessage(id=first.id, image=name, reply_to=services.reply_queue, model=model)
     services.send_request(repeat.model_dump_json())
     keys.remember(key, first.image_sha256, first.id)
     return True

@@ -1,0 +1,110 @@
+"""The models a worker serves: its default, and registered ones loaded on first use into an LRU.
+
+A request names a model as name@version (the web tier resolves aliases before sending). The
+first request for a model downloads its folder from the registry into this process's cache and
+loads it on the worker's engine; later ones reuse it. Past `budget_mib` of estimated memory the
+least recently used registered model is dropped (the default always stays). A model's memory is
+estimated as `FOOTPRINT_FACTOR` x its ONNX file (the weights, their engine copy and the session's
+arenas: ~87 MiB of resident memory per EfficientNet-Lite1/2, 22-25 MB files, measured here on
+2026-12-04), and room is made BEFORE a model is loaded, so the two never overlap.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+from services.ports import ImageClassifier, ModelRegistry
+
+log = logging.getLogger("services.worker")
+FOOTPRINT_FACTOR = 4.0
+
+
+class UnknownModelError(LookupError):
+    """No such model in the registry."""
+
+
+class ModelPool:
+    def __init__(
+        self,
+        default: ImageClassifier,
+        *,
+        registry: ModelRegistry | None,
+        load: Callable[[Path], tuple[ImageClassifier, float]],
+        budget_mib: float,
+        estimate: Callable[[Path], float] | None = None,
+    ) -> None:
+        """`load(folder)` opens a model folder: the classifier and its estimated MiB;
+        `estimate(folder)` is that estimate before loading (default: from the model file's size)."""
+        self.default = default
+        self._registry = registry
+        self._load = load
+        self._estimate = estimate or estimated_mib
+        self._budget = budget_mib
+        self._loaded: OrderedDict[str, tuple[ImageClassifier, float]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._loading: dict[str, threading.Lock] = {}
+        self._cache: Path | None = None
+        self.loads = 0
+        self.evictions = 0
+
+    def get(self, ref: str | None) -> ImageClassifier:
+        if ref is None or self.default.name.split()[0] == ref:
+            return self.default
+        with self._lock:
+            if ref in self._loaded:
+                self._loaded.move_to_end(ref)
+                return self._loaded[ref][0]
+            gate = self._loading.setdefault(ref, threading.Lock())
+        with gate:  # one download and load per model, however many threads ask at once
+            with self._lock:
+                if ref in self._loaded:
+                    return self._loaded[ref][0]
+            folder = self._download(ref)
+            self._make_room(self._estimate(folder))  # before loading: old and new never overlap
+            classifier, mib = self._load(folder)
+            log.info("model %s loaded (~%.0f MiB)", classifier.name, mib)
+            with self._lock:
+                self._loaded[ref] = (classifier, mib)
+                self.loads += 1
+            return classifier
+
+    def _make_room(self, needed: float) -> None:
+        with self._lock:
+            while self._loaded and sum(m for _, m in self._loaded.values()) + needed > self._budget:
+                dropped, _ = self._loaded.popitem(last=False)
+                self.evictions += 1
+                log.info("model %s dropped (least recently used; budget %g MiB)", dropped, self._budget)
+
+    def loaded(self) -> list[str]:
+        with self._lock:
+            return list(self._loaded)
+
+    def _download(self, ref: str) -> Path:
+        if self._registry is None:
+            raise UnknownModelError(f"no model {ref}: this worker has no registry")
+        if self._cache is None:
+            self._cache = Path(tempfile.mkdtemp(prefix="evision-models-"))
+        target = self._cache / ref.replace("@", "-at-")
+        shutil.rmtree(target, ignore_errors=True)
+        try:
+            return self._registry.download(ref, self._cache)
+        except LookupError as exc:
+            raise UnknownModelError(str(exc)) from None
+
+    def close(self) -> None:
+        if self._cache is not None:
+            shutil.rmtree(self._cache, ignore_errors=True)
+
+
+def estimated_mib(folder: Path) -> float:
+    """A model folder's resident memory once loaded, estimated from its ONNX file's size."""
+    manifest = json.loads((folder / "metadata.json").read_text())
+    model_file = folder / str(manifest["model_file"])
+    return FOOTPRINT_FACTOR * model_file.stat().st_size / 2**20

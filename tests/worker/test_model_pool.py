@@ -1,0 +1,71 @@
+"""The worker's model pool: the default always there, registered models loaded once on first use
+(however many threads ask at once), the least recently used dropped past the memory budget."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from services.adapters.local.model_registry import LocalModelRegistry
+from services.model_catalog import register
+from services.worker.classifier import folder_loader, load_classifier
+from services.worker.models import ModelPool, UnknownModelError
+from services.worker.settings import WorkerSettings
+from tests.e2e.test_models import NAMES, VERSION, _renamed
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> LocalModelRegistry:
+    root = tmp_path_factory.mktemp("pool")
+    registry = LocalModelRegistry(root / "data")
+    for name in NAMES:
+        entry, report = register(_renamed(root, name), registry)
+        assert entry is not None, report.failures
+    return registry
+
+
+def test_three_models_in_turn_through_a_budget_of_one_and_the_default_stays(
+    registry: LocalModelRegistry, tmp_path: Path
+) -> None:
+    probe = tmp_path / "probe"
+    settings = WorkerSettings.from_values(threads=1)
+    loader = folder_loader(settings)
+    loads: list[Path] = []
+
+    def counted(folder: Path):  # type: ignore[no-untyped-def]
+        loads.append(folder)
+        return loader(folder)
+
+    default = load_classifier(threads=1)
+    _, mib = loader(registry.download(f"{NAMES[0]}@{VERSION}", probe))
+    pool = ModelPool(default, registry=registry, load=counted, budget_mib=1.5 * mib)
+    refs = [f"{name}@{VERSION}" for name in NAMES]
+    for ref in [*refs, *refs]:
+        classifier = pool.get(ref)
+        assert classifier.name.startswith(ref)
+        assert len(pool.loaded()) == 1  # never two registered models at once within the budget
+    assert pool.loads == 6 and pool.evictions == 5 and len(loads) == 6
+    assert pool.get(None) is default and pool.get(default.name.split()[0]) is default
+    with pytest.raises(UnknownModelError):
+        pool.get("no-such-model@000000000000")
+    pool.close()
+
+
+def test_threads_asking_for_one_model_at_once_load_it_once(registry: LocalModelRegistry) -> None:
+    settings = WorkerSettings.from_values(threads=1)
+    pool = ModelPool(
+        load_classifier(threads=1), registry=registry, load=folder_loader(settings), budget_mib=1e6
+    )
+    start = threading.Barrier(4)
+
+    def ask(_: int) -> str:
+        start.wait()
+        return pool.get(f"{NAMES[1]}@{VERSION}").name
+
+    with ThreadPoolExecutor(4) as threads:
+        names = set(threads.map(ask, range(4)))
+    assert len(names) == 1 and pool.loads == 1
+    pool.close()
