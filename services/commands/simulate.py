@@ -58,6 +58,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--images-per-second", type=float, help="one worker instance's speed")
     parser.add_argument(
+        "--model",
+        metavar="NAME",
+        help="the model the workers run: efficientnet-lite0 (default), -lite1 or -lite2 (their measured "
+        "speed relative to Lite0 scales the workers' and the standby's)",
+    )
+    parser.add_argument(
         "--standby",
         type=int,
         metavar="N",
@@ -113,6 +119,17 @@ def _calibration(args: argparse.Namespace, base: Calibration) -> Calibration:
         )
     if args.wait_seconds is not None:
         calibration = replace(calibration, wait_seconds=args.wait_seconds)
+    if args.model is not None:
+        from services.elasticity.simulator.calibration import MODEL_SPEED
+
+        if args.model not in MODEL_SPEED:
+            raise ValueError(f"--model: one of {', '.join(MODEL_SPEED)}, got {args.model!r}")
+        factor = MODEL_SPEED[args.model]
+        speed = replace(calibration.speed, images_per_second=calibration.speed.images_per_second * factor)
+        standby = replace(
+            calibration.standby, images_per_second=calibration.standby.images_per_second * factor
+        )
+        calibration = replace(calibration, speed=speed, standby=standby)
     if args.standby is not None:
         if args.standby < 0:
             raise ValueError(f"--standby must be 0 or more, got {args.standby}")

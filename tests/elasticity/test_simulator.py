@@ -314,3 +314,20 @@ def test_a_job_of_a_million_images_runs_at_the_full_pool_for_a_fraction_of_the_u
     assert at_full_speed < job.time_to_last_answer_s < 2 * at_full_speed
     uploads, _ = simulate("deployed", "burst:1000000")
     assert job.bill_usd["requests"] < uploads.bill_usd["requests"] / 5
+
+
+def test_a_slower_model_takes_longer_and_costs_more_on_the_same_job():
+    """`--model`: the workers' (and the standby's) speed scaled by the model's measured speed."""
+    command = [sys.executable, "-m", "services.cli", "simulate", "--workload", "job:100000", "--json", "-"]
+    runs = {}
+    for model in ("efficientnet-lite0", "efficientnet-lite2"):
+        out = subprocess.run(
+            [*command, "--model", model], cwd=ROOT, capture_output=True, text=True, check=True
+        )
+        [runs[model]] = json.loads(out.stdout)
+    fast, slow = runs["efficientnet-lite0"], runs["efficientnet-lite2"]
+    assert (
+        slow["time_to_last_answer_s"] > fast["time_to_last_answer_s"] and slow["cost_usd"] > fast["cost_usd"]
+    )
+    refused = subprocess.run([*command, "--model", "resnet"], cwd=ROOT, capture_output=True, text=True)
+    assert refused.returncode != 0 and "efficientnet-lite2" in refused.stdout + refused.stderr

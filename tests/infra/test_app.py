@@ -207,6 +207,9 @@ def test_the_job_queue_reaches_both_roles_with_the_grants_each_needs(synthesized
     assert any(jobs in doc and "sqs:ReceiveMessage" in doc for doc in workers)
     assert any(jobs in doc and "sqs:SendMessage" in doc for doc in web)
     assert any(dead in doc for doc in web)
+    # Registered models (models/ in the output bucket, `evision model add`) reach the workers.
+    [output] = [n for n in synthesized.of_type("AWS::S3::Bucket") if n.startswith("StorageOutput")]
+    assert any(output in doc and "s3:GetObject" in doc for doc in workers)
 
 
 def test_worker_group_and_step_adjustments_come_from_the_shared_policy(synthesized):

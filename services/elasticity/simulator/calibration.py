@@ -58,6 +58,16 @@ class WorkerSpeed:
     round_trip: float = 0.05
 
 
+# A model's speed relative to the committed EfficientNet-Lite0 (`evision model check`, one
+# ONNX Runtime thread, batches of 4, one run on this 2-vCPU machine, 2026-12-04: Lite0 86, Lite1
+# 55, Lite2 39 images/s): `evision simulate --model NAME` scales the workers' speed by it.
+MODEL_SPEED: dict[str, float] = {
+    "efficientnet-lite0": 1.0,
+    "efficientnet-lite1": 55 / 86,
+    "efficientnet-lite2": 39 / 86,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class StandbySpeed:
     """A standby worker on a web instance (`evision worker --standby`): one inference thread,
