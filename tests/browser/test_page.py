@@ -86,6 +86,38 @@ def test_the_upload_page_shows_the_label_and_top5_and_an_error(service: str, bro
     page.close()
 
 
+def test_with_several_models_the_page_offers_them_and_uploads_with_the_chosen_one(
+    browser, tmp_path: Path
+) -> None:
+    from services.adapters.local.model_registry import LocalModelRegistry
+    from services.model_catalog import register
+    from tests.e2e.test_models import NAMES, VERSION, _renamed
+
+    data = tmp_path / "data"
+    entry, report = register(_renamed(tmp_path, NAMES[0]), LocalModelRegistry(data))
+    assert entry is not None, report.failures
+    with running_up(data, "--workers", "1") as up:
+        page = browser.new_page()
+        page.goto(up.url)
+        page.wait_for_selector("#model", state="visible", timeout=30_000)
+        options = page.locator("#model option").all_inner_texts()
+        assert len(options) == 2 and options[0].endswith("(default)")
+        page.select_option("#model", f"{NAMES[0]}@{VERSION}")
+        page.set_input_files("#file", str(ROOT / "model" / "testdata" / "cat.jpg"))
+        page.click("button[type=submit]")
+        page.wait_for_selector("#out h2", timeout=60_000)
+        assert page.inner_text("#out small").startswith(f"{NAMES[0]}@{VERSION} ")
+        page.close()
+
+
+def test_the_upload_page_hides_the_selector_with_one_model(service: str, browser) -> None:
+    page = browser.new_page()
+    page.goto(service)
+    page.wait_for_load_state("networkidle")
+    assert not page.is_visible("#model")
+    page.close()
+
+
 def test_the_api_docs_render_offline(service: str, browser) -> None:
     page = browser.new_page()
     page.goto(f"{service}/docs")
