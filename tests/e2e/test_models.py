@@ -72,6 +72,13 @@ def test_each_upload_is_answered_by_the_model_it_names(models: Service) -> None:
             body = answer.json()
             assert body["model"].startswith(f"{name}@{VERSION} ")  # and the engine
             assert body["label"] in GOLDEN[next(iter(GOLDEN))]
+    by_field = httpx.post(  # the form field `model`, as the page's form could send it
+        f"{models.url}/v1/classify",
+        data={"model": NAMES[2]},
+        files={"myfile": ("cat.jpg", golden_bytes(next(iter(GOLDEN))))},
+        timeout=120,
+    )
+    assert by_field.status_code == 200 and by_field.json()["model"].startswith(f"{NAMES[2]}@{VERSION} ")
     default = _classify(models, None).json()
     assert default["model"].startswith(f"{DEFAULT} ")
     listed = [m["model"] for m in httpx.get(f"{models.url}/v1/models").json()]

@@ -60,7 +60,7 @@ def test_health_index_and_docs(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/upload", "/v1/classify", "/v1/results/{request_id}", "/healthz"} <= set(paths)
     schema = paths["/upload"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
-    assert set(schema["properties"]) == {"myfile", "inputFile", "file"}
+    assert set(schema["properties"]) == {"myfile", "inputFile", "file", "model"}
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from services.web.deps import ServicesDep, UploadDep, WebServices
 from services.web.errors import ApiError
 from services.web.responses import ERRORS, PENDING, TEXT_ROUTE_ERRORS, TEXT_ROUTE_PENDING, checked, pending
 from services.web.schemas import ClassifyResponse
-from services.web.uploads.form import FILE_FIELDS, UploadedImage
+from services.web.uploads.form import FILE_FIELDS, MODEL_FIELD, UploadedImage
 from services.web.uploads.idempotency import HEADER, KEY_PATTERN
 from services.web.uploads.submission import submit
 
@@ -46,8 +46,12 @@ _UPLOAD_BODY: dict[str, Any] = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "properties": {name: {"type": "string", "format": "binary"} for name in FILE_FIELDS},
-                    "description": f"one image in any of the fields {', '.join(FILE_FIELDS)}",
+                    "properties": {
+                        **{name: {"type": "string", "format": "binary"} for name in FILE_FIELDS},
+                        MODEL_FIELD: {"type": "string", "maxLength": 200, "description": "as ?model="},
+                    },
+                    "description": f"one image in any of the fields {', '.join(FILE_FIELDS)}; "
+                    f"optionally the model in `{MODEL_FIELD}`",
                 }
             }
         },
@@ -110,7 +114,7 @@ async def _classified(
 ) -> Result | JSONResponse:
     """The labelled result, or the 202 answer when the wait ran out (an error result raises)."""
     try:
-        ref = await to_thread.run_sync(services.models.resolve, model)
+        ref = await to_thread.run_sync(services.models.resolve, model or image.model)
     except UnknownModelError as exc:
         raise ApiError(422, ErrorKind.INVALID_REQUEST, str(exc)) from None
     request_id, result = await submit(services, image, idempotency_key, ref)

@@ -22,6 +22,8 @@ from services.web.errors import ApiError
 from services.web.uploads.multipart import MultipartError, split_parts
 
 FILE_FIELDS = ("myfile", "inputFile", "file")
+MODEL_FIELD = "model"  # a text field naming the model (as the query parameter does)
+MAX_MODEL_CHARS = 200
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and part headers on top of the image itself
 MAX_PARTS = 16
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -33,6 +35,7 @@ class UploadedImage:
     data: bytes
     name: str  # display name: base name of the client's file name, control characters removed
     format: str  # sniffed: jpeg, png, webp, gif, bmp
+    model: str | None = None  # the form field `model`, if sent (the query parameter wins)
 
     @property
     def stem(self) -> str:
@@ -131,4 +134,11 @@ async def read_upload(request: Request, max_bytes: int) -> UploadedImage:
         raise ApiError(
             415, ErrorKind.NOT_AN_IMAGE, "the file is not a JPEG, PNG, WebP, GIF or BMP image (by content)"
         )
-    return UploadedImage(data=data, name=name, format=image_format)
+    model_part = next((part for part in parts if part.name == MODEL_FIELD and part.filename is None), None)
+    model = None
+    if model_part is not None:
+        try:
+            model = model_part.data.decode("utf-8").strip()[:MAX_MODEL_CHARS] or None
+        except UnicodeDecodeError:
+            raise ApiError(400, ErrorKind.BAD_FORM, "the model field is not UTF-8 text") from None
+    return UploadedImage(data=data, name=name, format=image_format, model=model)
