@@ -29,13 +29,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--exit-with-parent",
-        action="store_true",
-        help="drain and exit if the parent process dies (used by `evision up`)",
+        nargs="?",
+        const=0,
+        type=int,
+        metavar="PID",
+        help="drain and exit if the parent process (PID: that one; `evision up` passes its own, so "
+        "a parent that dies while this worker starts is noticed too) dies",
     )
 
 
-def _watch_parent() -> None:
-    parent = os.getppid()
+def _watch_parent(parent: int) -> None:
+    """Stop once `parent` (the pid the process had when it started) is no longer the parent: also
+    when it died before this watch began (during the model load, when the supervisor was killed
+    right after starting this worker), or the worker would outlive it for ever."""
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -47,6 +53,8 @@ def _watch_parent() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # The parent to outlive no longer than: named (the supervisor's pid), else the one at start.
+    parent = args.exit_with_parent or os.getppid()
     setup_logging()
     # A stop asked for while the model loads is honoured as soon as the worker exists.
     early: list[int] = []
@@ -88,8 +96,8 @@ def run(args: argparse.Namespace) -> int:
     worker.install_signal_handlers()
     if early:
         worker.request_stop()
-    if args.exit_with_parent:
-        _watch_parent()
+    if args.exit_with_parent is not None:
+        _watch_parent(parent)
     code = 1
     try:
         # On a warm-pool instance: nothing is received until the instance is InService. A standby

@@ -87,13 +87,14 @@ def local_policy(
 
 
 def worker_command(*, standby: bool = False) -> list[str]:
-    """The real worker, as `evision up` starts it (it drains and exits should its parent die)."""
+    """The real worker, as `evision up` starts it: it drains and exits should this process (its
+    parent) die, even while it is still starting."""
     return [
         sys.executable,
         "-m",
         "services.cli",
         "worker",
-        "--exit-with-parent",
+        f"--exit-with-parent={os.getpid()}",
         *(["--standby"] if standby else []),
     ]
 
