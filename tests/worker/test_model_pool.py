@@ -11,6 +11,7 @@ import pytest
 
 from services.adapters.local.model_registry import LocalModelRegistry
 from services.model_catalog import register
+from services.ports import ImageClassifier
 from services.worker.classifier import folder_loader, load_classifier
 from services.worker.models import ModelPool, UnknownModelError
 from services.worker.settings import WorkerSettings
@@ -35,7 +36,7 @@ def test_three_models_in_turn_through_a_budget_of_one_and_the_default_stays(
     loader = folder_loader(settings)
     loads: list[Path] = []
 
-    def counted(folder: Path):  # type: ignore[no-untyped-def]
+    def counted(folder: Path) -> tuple[ImageClassifier, float]:
         loads.append(folder)
         return loader(folder)
 
