@@ -19,7 +19,6 @@ import numpy.typing as npt
 from model import Classifier, EngineChoice, InvalidImageError, open_classifier
 from services.contract import ErrorKind
 from services.ports import ImageClassifier, ImageRejectedError, Prediction
-from services.worker.models import estimated_mib
 from services.worker.settings import WorkerSettings
 
 UNKNOWN_KIND = ErrorKind.CORRUPT  # what an unreadable image is, when the model names it otherwise
@@ -64,14 +63,14 @@ def load_classifier(
     return ModelClassifier(open_classifier(model_path, engine=engine, threads=threads))
 
 
-def folder_loader(settings: WorkerSettings) -> Callable[[Path], tuple[ImageClassifier, float]]:
-    """Opens a registered model's folder on the worker's engine: the classifier and its estimated MiB."""
+def folder_loader(settings: WorkerSettings) -> Callable[[Path], ImageClassifier]:
+    """Opens a registered model's folder on the worker's engine."""
 
-    def load(folder: Path) -> tuple[ImageClassifier, float]:
+    def load(folder: Path) -> ImageClassifier:
         metadata = json.loads((folder / "metadata.json").read_text())
-        model_file = folder / metadata["model_file"]
-        classifier = load_classifier(model_file, engine=settings.engine, threads=settings.threads)
-        return classifier, estimated_mib(folder)
+        return load_classifier(
+            folder / metadata["model_file"], engine=settings.engine, threads=settings.threads
+        )
 
     return load
 

@@ -36,18 +36,19 @@ class ModelPool:
         default: ImageClassifier,
         *,
         registry: ModelRegistry | None,
-        load: Callable[[Path], tuple[ImageClassifier, float]],
+        load: Callable[[Path], ImageClassifier],
         budget_mib: float,
         estimate: Callable[[Path], float] | None = None,
     ) -> None:
-        """`load(folder)` opens a model folder: the classifier and its estimated MiB;
-        `estimate(folder)` is that estimate before loading (default: from the model file's size)."""
+        """`load(folder)` opens a model folder; `estimate(folder)` is the MiB it will take
+        (default: from the model file's size), known before it is loaded."""
         self.default = default
         self._registry = registry
         self._load = load
         self._estimate = estimate or estimated_mib
         self._budget = budget_mib
-        self._loaded: OrderedDict[str, tuple[ImageClassifier, float]] = OrderedDict()
+        # ref -> (classifier, estimated MiB, its downloaded folder, deleted when it is dropped)
+        self._loaded: OrderedDict[str, tuple[ImageClassifier, float, Path]] = OrderedDict()
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
         self._cache: Path | None = None
@@ -67,18 +68,20 @@ class ModelPool:
                 if ref in self._loaded:
                     return self._loaded[ref][0]
             folder = self._download(ref)
-            self._make_room(self._estimate(folder))  # before loading: old and new never overlap
-            classifier, mib = self._load(folder)
+            mib = self._estimate(folder)
+            self._make_room(mib)  # before loading: old and new never overlap
+            classifier = self._load(folder)
             log.info("model %s loaded (~%.0f MiB)", classifier.name, mib)
             with self._lock:
-                self._loaded[ref] = (classifier, mib)
+                self._loaded[ref] = (classifier, mib, folder)
                 self.loads += 1
             return classifier
 
     def _make_room(self, needed: float) -> None:
         with self._lock:
-            while self._loaded and sum(m for _, m in self._loaded.values()) + needed > self._budget:
-                dropped, _ = self._loaded.popitem(last=False)
+            while self._loaded and sum(m for _, m, _ in self._loaded.values()) + needed > self._budget:
+                dropped, (_, _, folder) = self._loaded.popitem(last=False)
+                shutil.rmtree(folder, ignore_errors=True)  # its session holds the weights already
                 self.evictions += 1
                 log.info("model %s dropped (least recently used; budget %g MiB)", dropped, self._budget)
 
@@ -91,11 +94,11 @@ class ModelPool:
             raise UnknownModelError(f"no model {ref}: this worker has no registry")
         if self._cache is None:
             self._cache = Path(tempfile.mkdtemp(prefix="evision-models-"))
-        target = self._cache / ref.replace("@", "-at-")
-        shutil.rmtree(target, ignore_errors=True)
+        into = Path(tempfile.mkdtemp(dir=self._cache))  # a fresh folder per load: nothing stale
         try:
-            return self._registry.download(ref, self._cache)
+            return self._registry.download(ref, into)
         except LookupError as exc:
+            shutil.rmtree(into, ignore_errors=True)
             raise UnknownModelError(str(exc)) from None
 
     def close(self) -> None:

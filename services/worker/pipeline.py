@@ -96,7 +96,7 @@ def _model_of(job: Job) -> str | None:
     return None if job.request is None else job.request.model
 
 
-def _no_loader(folder: object) -> tuple[ImageClassifier, float]:
+def _no_loader(folder: object) -> ImageClassifier:
     raise UnknownModelError(f"this worker loads no registered models ({folder})")
 
 

@@ -13,7 +13,7 @@ from services.adapters.local.model_registry import LocalModelRegistry
 from services.model_catalog import register
 from services.ports import ImageClassifier
 from services.worker.classifier import folder_loader, load_classifier
-from services.worker.models import ModelPool, UnknownModelError
+from services.worker.models import ModelPool, UnknownModelError, estimated_mib
 from services.worker.settings import WorkerSettings
 from tests.e2e.test_models import NAMES, VERSION, _renamed
 
@@ -36,12 +36,12 @@ def test_three_models_in_turn_through_a_budget_of_one_and_the_default_stays(
     loader = folder_loader(settings)
     loads: list[Path] = []
 
-    def counted(folder: Path) -> tuple[ImageClassifier, float]:
+    def counted(folder: Path) -> ImageClassifier:
         loads.append(folder)
         return loader(folder)
 
     default = load_classifier(threads=1)
-    _, mib = loader(registry.download(f"{NAMES[0]}@{VERSION}", probe))
+    mib = estimated_mib(registry.download(f"{NAMES[0]}@{VERSION}", probe))
     pool = ModelPool(default, registry=registry, load=counted, budget_mib=1.5 * mib)
     refs = [f"{name}@{VERSION}" for name in NAMES]
     for ref in [*refs, *refs]:
