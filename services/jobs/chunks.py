@@ -27,6 +27,7 @@ from services.ports import (
     JobSource,
     Message,
     MessageQueue,
+    Prediction,
 )
 from services.worker.heartbeat import VisibilityHeartbeat
 from services.worker.models import ModelPool, UnknownModelError
@@ -102,11 +103,11 @@ class ChunkProcessor:
             return [ShardLine(key=key, error=error) for key in chunk.keys]
         source = self._source_of(chunk.source)
         lines: dict[str, ShardLine] = {}
-        fetched = (
-            self._io.map(lambda key: _read(source, key), chunk.keys)
-            if self._io
-            else map(lambda key: _read(source, key), chunk.keys)
-        )
+
+        def read(key: str) -> bytes | ShardLine:
+            return _read(source, key)
+
+        fetched = self._io.map(read, chunk.keys) if self._io else map(read, chunk.keys)
         images: list[tuple[str, bytes]] = []
         for key, data in zip(chunk.keys, fetched, strict=True):
             if isinstance(data, ShardLine):
@@ -120,7 +121,10 @@ class ChunkProcessor:
                 lines[key] = tensor
         batches = [ready[i : i + self._infer_batch] for i in range(0, len(ready), self._infer_batch)]
         name = classifier.name
-        infer = lambda batch: list(classifier.infer(np.stack([tensor for _, tensor in batch])))  # noqa: E731
+
+        def infer(batch: list[tuple[str, np.ndarray]]) -> list[Prediction]:
+            return list(classifier.infer(np.stack([tensor for _, tensor in batch])))
+
         for batch, predictions in zip(batches, self._compute.map(infer, batches), strict=True):
             for (key, _), prediction in zip(batch, predictions, strict=True):
                 lines[key] = ShardLine(

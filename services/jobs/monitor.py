@@ -157,7 +157,7 @@ class JobMonitor:
                 continue
             reason = f"the chunk failed on every one of its receives ({message.receive_count})"
             error = ResultError(kind=ErrorKind.FAILED, reason=reason)
-            if not self._store.shard_indices(chunk.job) >= {chunk.index}:
+            if not self._store.has_shard(chunk.job, chunk.index):  # one look, not the whole job's list
                 self._store.put_shard(
                     chunk.job, chunk.index, [ShardLine(key=k, error=error) for k in chunk.keys]
                 )

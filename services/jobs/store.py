@@ -19,6 +19,10 @@ JSON_LINES = "application/x-ndjson"
 INDEX_DIGITS = 8
 
 
+def _shard_key(job: str, index: int) -> str:
+    return f"jobshard-{job}-{index:0{INDEX_DIGITS}d}"
+
+
 def _after(prefix: str) -> str:
     """The smallest key above every key that starts with `prefix`."""
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
@@ -48,7 +52,7 @@ class JobStore:
         """Write chunk `index`'s shard (then its failure marker); how many lines failed."""
         lines = list(lines)
         body = "".join(line.model_dump_json(exclude_none=True) + "\n" for line in lines)
-        self._outputs.put(f"jobshard-{job}-{index:0{INDEX_DIGITS}d}", body.encode(), content_type=JSON_LINES)
+        self._outputs.put(_shard_key(job, index), body.encode(), content_type=JSON_LINES)
         failed = sum(line.error is not None for line in lines)
         if failed:
             self._outputs.put(f"jobfail-{job}-{index:0{INDEX_DIGITS}d}-{failed}", b"", content_type=JSON)
@@ -67,8 +71,11 @@ class JobStore:
             per_index[index] = int(count)
         return sum(per_index.values())
 
+    def has_shard(self, job: str, index: int) -> bool:
+        return self._outputs.exists(_shard_key(job, index))
+
     def shard(self, job: str, index: int) -> bytes:
-        return self._outputs.get(f"jobshard-{job}-{index:0{INDEX_DIGITS}d}").data
+        return self._outputs.get(_shard_key(job, index)).data
 
     # -- the manifest ---------------------------------------------------------------------------
     def put_manifest(self, manifest: Manifest) -> None:
