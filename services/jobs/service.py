@@ -32,19 +32,25 @@ class JobStatus(BaseModel):
     manifest: Manifest | None = None
 
 
+def _folder_under_root(given: str, jobs_root: Path | None, what: str, verb: str) -> Path:
+    """`given` (relative to the jobs root, or absolute) resolved, if it lies under the root."""
+    if jobs_root is None:
+        raise JobLocationError(
+            f"this service {verb} no folders: start it with a jobs root (EVISION_JOBS_ROOT)"
+        )
+    root = jobs_root.resolve()
+    folder = (root / given).resolve()  # an absolute `given` stays itself
+    if not folder.is_relative_to(root):
+        raise JobLocationError(f"{what} must be a folder under the jobs root {root}")
+    return folder
+
+
 def check_output(output: str, *, jobs_root: Path | None) -> str:
     """Where to copy the results: a prefix as given (the backend decides), or a folder under the
     jobs root (created at the end if missing)."""
     if output.startswith("s3://"):
         return output
-    if jobs_root is None:
-        raise JobLocationError(
-            "this service writes no folders: start it with a jobs root (EVISION_JOBS_ROOT)"
-        )
-    folder = (jobs_root / output).resolve() if not Path(output).is_absolute() else Path(output).resolve()
-    if not folder.is_relative_to(jobs_root.resolve()):
-        raise JobLocationError(f"output must be a folder under the jobs root {jobs_root.resolve()}")
-    return str(folder)
+    return str(_folder_under_root(output, jobs_root, "output", "writes"))
 
 
 def check_location(source: str, *, jobs_root: Path | None) -> str:
@@ -53,12 +59,7 @@ def check_location(source: str, *, jobs_root: Path | None) -> str:
     a folder must lie under the jobs root."""
     if source.startswith("s3://"):
         return source
-    if jobs_root is None:
-        raise JobLocationError("this service reads no folders: start it with a jobs root (EVISION_JOBS_ROOT)")
-    folder = (jobs_root / source).resolve() if not Path(source).is_absolute() else Path(source).resolve()
-    root = jobs_root.resolve()
-    if not folder.is_relative_to(root):
-        raise JobLocationError(f"source must be a folder under the jobs root {root}")
+    folder = _folder_under_root(source, jobs_root, "source", "reads")
     if not folder.is_dir():
         raise JobLocationError(f"no folder {folder}")
     return str(folder)
