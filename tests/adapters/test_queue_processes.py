@@ -41,7 +41,12 @@ def test_concurrent_consumers_each_get_every_message_once(
     assert all(consumer.returncode == 0 for consumer in consumers)
     counts = collections.Counter(line for output in outputs for line in output.split())
     assert sorted(counts) == sorted(f"m{i}" for i in range(total))
-    assert set(counts.values()) == {1}, "a message was delivered twice"
+    if backend.name == "local":  # our queue's own guarantee: exactly once while no lease expires
+        assert set(counts.values()) == {1}, "a message was delivered twice"
+    # SQS standard queues deliver at least once and "occasionally more than one copy" (SQS
+    # Developer Guide, "At-least-once delivery", read 2026-12-04); moto 5.2.5's ReceiveMessage
+    # takes no lock, so concurrent receives can both take one message (seen once in CI). The
+    # workers are built for it (a result is written whole, by key); here: none lost.
     if backend.name == "local":
         assert sum(1 for output in outputs if output.strip()) >= 2, "only one consumer got work"
     assert queue.depth().outstanding == 0

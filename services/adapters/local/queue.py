@@ -24,6 +24,7 @@ import sqlite3
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,9 +74,20 @@ class QueueConfig:
     dead_letter: str | None
 
 
+class _Held:
+    """One thread's connection. When the thread ends, its thread-local state goes, and with it
+    this holder and the connection (sqlite3 closes a connection it frees): pool threads come and
+    go in a web server, and each kept connection would hold three files open for ever."""
+
+    __slots__ = ("__weakref__", "conn")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+
 class _ThreadState(threading.local):
     pid: int = -1
-    conn: sqlite3.Connection | None = None
+    held: _Held | None = None
     ringer: doorbell.Ringer | None = None
     bells: dict[str, doorbell.Doorbell]
 
@@ -87,7 +99,7 @@ class QueueDatabase:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / "queues.sqlite3"
         self._local = _ThreadState()
-        self._all: list[sqlite3.Connection] = []
+        self._all: weakref.WeakSet[_Held] = weakref.WeakSet()  # to close them all; not to keep them
         self._lock = threading.Lock()
         conn = self.connection()
         conn.executescript(_SCHEMA)  # idempotent; executescript commits by itself
@@ -101,36 +113,51 @@ class QueueDatabase:
         state = self._local
         if state.pid != os.getpid():  # new thread, or inherited across fork: start afresh
             state.pid = os.getpid()
-            state.conn = None
+            state.held = None
             state.ringer = None
             state.bells = {}
         return state
 
     def connection(self) -> sqlite3.Connection:
         state = self._state()
-        if state.conn is None:
+        if state.held is None:
             conn = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
             )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            state.conn = conn
+            state.held = _Held(conn)
             with self._lock:
-                self._all.append(conn)
-        return state.conn
+                self._all.add(state.held)
+        return state.held.conn
+
+    def open_connections(self) -> int:
+        """Connections of live threads (this process), for the tests."""
+        with self._lock:
+            return len(self._all)
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction holding the database lock from its start (BEGIN IMMEDIATE)."""
+        """One write transaction holding the database lock from its start (BEGIN IMMEDIATE).
+
+        Safe against an exception at ANY point, also one a signal handler raises between two
+        statements (the worker leaves a long poll that way on SIGTERM): a transaction begun and
+        not committed is rolled back, so the lock never outlives the call. Had one been left
+        open on this thread's connection anyway, the next write rolls it back first. (In CI, a
+        drained worker kept the lock after its last receive: every other process waited 30 s.)
+        """
         conn = self.connection()
-        self._begin(conn)
         try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self._begin(conn)
             yield conn
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
 
     @staticmethod
     def _begin(conn: sqlite3.Connection) -> None:
@@ -218,14 +245,14 @@ class QueueDatabase:
 
     def close(self) -> None:
         with self._lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            conn.close()
+            held, self._all = list(self._all), weakref.WeakSet()
+        for each in held:
+            each.conn.close()
         state = self._state()
         for bell in state.bells.values():
             bell.close()
         state.bells = {}
-        state.conn = None
+        state.held = None
 
 
 def _waiters(conn: sqlite3.Connection, queue: str) -> list[str]:

@@ -1,0 +1,117 @@
+"""The local queue under interrupts: a signal handler that raises (as the worker's does to leave
+a long poll on SIGTERM) may land anywhere in a queue call, and must never leave the database's
+write lock held. Found in CI: a worker drained mid-burst kept the lock after its last receive,
+and every other process (web, heartbeat, replies) waited 30 s on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import signal
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+
+from services.adapters.local.queue import LocalQueue, QueueConfig, QueueDatabase
+
+
+class SignalRaisedError(Exception):
+    pass
+
+
+class InterruptingTimer:
+    """SIGALRM at a random moment of each armed call, whose handler raises in the main thread
+    wherever it is (a one-shot timer from 0.1 to 4 ms: across every statement of the calls)."""
+
+    def __init__(self) -> None:
+        self.armed = False
+
+    def arm(self) -> None:
+        self.armed = True
+        signal.setitimer(signal.ITIMER_REAL, random.uniform(0.0001, 0.004))
+
+    def disarm(self) -> None:
+        self.armed = False  # first: an alarm from here on is ignored
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+    def _interrupt(self, _signum: int, _frame: FrameType | None) -> None:
+        if self.armed:
+            raise SignalRaisedError
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        previous = signal.signal(signal.SIGALRM, self._interrupt)
+        try:
+            yield
+        finally:
+            self.disarm()
+            signal.signal(signal.SIGALRM, previous)
+
+
+def _lock_is_free(path: Path) -> bool:
+    """Whether another connection can take the write lock at once."""
+    other = sqlite3.connect(path, isolation_level=None, timeout=0)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        other.close()
+
+
+def test_an_interrupt_anywhere_in_a_queue_call_leaves_the_lock_free(tmp_path: Path):
+    db = QueueDatabase(tmp_path)
+    db.create_queue("q", QueueConfig(30, 5, None))
+    queue = LocalQueue(db, "q")
+    timer = InterruptingTimer()
+    interrupts = calls = 0
+    deadline = time.monotonic() + 3
+    with timer.running():
+        while time.monotonic() < deadline:
+            try:  # the alarm may land anywhere up to the disarm's first statement
+                try:
+                    timer.arm()
+                    queue.send_batch(["a", "b", "c"])
+                    messages = queue.receive(10, wait_seconds=0.001)
+                    queue.extend_visibility([m.receipt for m in messages], 0)
+                    queue.delete_batch([m.receipt for m in queue.receive(10, wait_seconds=0)])
+                    calls += 1
+                finally:
+                    timer.disarm()
+            except SignalRaisedError:
+                interrupts += 1
+            assert _lock_is_free(db.path), f"the write lock stayed held after {interrupts} interrupts"
+    assert interrupts > 100 and calls > 0  # the interrupts landed, and calls still completed
+
+
+def test_a_thread_left_in_a_transaction_heals_on_its_next_call(tmp_path: Path):
+    # Belt and braces: whatever left this thread's connection inside a transaction, its next
+    # write rolls that back first instead of failing (or holding the lock) for ever.
+    db = QueueDatabase(tmp_path)
+    db.create_queue("q", QueueConfig(30, 5, None))
+    queue = LocalQueue(db, "q")
+    db.connection().execute("BEGIN IMMEDIATE")
+    assert not _lock_is_free(db.path)
+    queue.send("after")
+    assert _lock_is_free(db.path)
+    assert [m.body for m in queue.receive(10, wait_seconds=0)] == ["after"]
+
+
+def test_connections_of_finished_threads_are_closed(tmp_path: Path):
+    # Web servers run calls on pool threads that come and go (anyio's idle ones end after 10 s):
+    # each thread's connection must go with it, or a long-running process runs out of files.
+    db = QueueDatabase(tmp_path)
+    db.create_queue("q", QueueConfig(30, 5, None))
+    queue = LocalQueue(db, "q")
+    for _ in range(50):
+        thread = threading.Thread(target=queue.send, args=("m",))
+        thread.start()
+        thread.join()
+    assert queue.depth().visible == 50
+    assert db.open_connections() <= 2  # this thread's, and at most one not yet collected
