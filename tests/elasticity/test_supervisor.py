@@ -51,13 +51,17 @@ def test_follows_the_queue_out_and_back_to_zero(local_backend, make_pool, tmp_pa
     finally:
         supervisor.stop(drain_seconds=10)
 
+    # Counted in the supervisor's own samples (every period is recorded here), not in seconds: a
+    # loaded machine runs periods late, but none is skipped.
     first = next(r for r in records if r.visible > 0)
     assert first.desired == 1 and first.reason.startswith("scale from zero")
-    assert first.time - sent <= 2 * PERIOD  # the first message gets a worker within two periods
+    samples_before = [r for r in records if sent <= r.time < first.time]
+    assert len(samples_before) <= 1  # the first message gets a worker within two samples
     assert max(r.desired for r in records) == 2
     scale_in = next(r for r in records if r.time > drained and r.desired == 0 and r.current > 0)
     assert scale_in.reason.startswith("scale in")
-    assert scale_in.time - drained <= (policy.scale_in_idle_periods + 2) * PERIOD
+    idle_samples = [r for r in records if drained <= r.time < scale_in.time]
+    assert len(idle_samples) <= policy.scale_in_idle_periods + 1
     assert all(not e.requested or e.code == 0 for e in pool.exits)  # drained, never killed
     # Every change was logged as one JSON line and kept in the snapshot.
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "evision.scaling"]
