@@ -329,17 +329,18 @@ class Supervisor:
         return record
 
     def _release(self, gone: WorkerExit) -> None:
-        """What a worker held when it died comes back now, not when its lease runs out."""
-        if gone.code == 0:
-            return  # a clean exit finished everything it held
+        """What a worker held when it exited comes back now, not when its lease runs out: after a
+        crash, and after a clean exit too (a drained worker whose last long poll was cut short by
+        its SIGTERM may have taken messages it never saw). Nothing held: one cheap write."""
         try:
             released = self._queue.release_held_by(gone.pid)
         except Exception:
             log.exception("could not release what worker %d held (its lease runs out instead)", gone.pid)
             return
         if released:
+            how = "died" if gone.code != 0 else "exited"
             log.warning(
-                "worker %d died holding %d messages: released them for redelivery", gone.pid, released
+                "worker %d %s holding %d messages: released them for redelivery", gone.pid, how, released
             )
 
     def snapshot(self) -> SupervisorSnapshot:

@@ -72,6 +72,27 @@ def test_follows_the_queue_out_and_back_to_zero(local_backend, make_pool, tmp_pa
     assert not status_path(tmp_path).exists()  # removed at shutdown
 
 
+def test_what_a_cleanly_exited_worker_still_held_comes_back_at_once(
+    local_backend, make_pool, tmp_path, caplog
+):
+    # A drained worker's last long poll may be cut short by its SIGTERM after it took messages:
+    # they come back when it exits (exit code 0 too), not when their 30 s lease runs out.
+    settings = local_backend.settings
+    queue = local_backend.queue(settings.request_queue)
+    queue.send_batch(["a", "b", "c"])
+    policy = replace(ScalingPolicy().local(period_seconds=PERIOD, max_capacity=1), min_capacity=1)
+    pool = make_pool("take-once", env=settings_environment(settings))
+    supervisor = Supervisor(policy=policy, queue=queue, pool=pool)
+    supervisor.start()
+    try:
+        wait_for(lambda: any(e.code == 0 for e in pool.exits))
+        assert (tmp_path / "ready" / "taken").read_text() == "3"
+        wait_for(lambda: queue.depth().visible == 3, timeout=settings.visibility_timeout / 3)
+    finally:
+        supervisor.stop(drain_seconds=5)
+    assert "exited holding 3 messages: released them for redelivery" in caplog.text
+
+
 class _Unreadable:
     name = "unreadable"
 

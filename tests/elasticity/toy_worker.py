@@ -5,6 +5,8 @@ Modes (argv[1]):
   SECONDS_PER_MESSAGE; the first SIGTERM finishes the batch in hand, then exits 0 (as the worker).
 - drain SECONDS: run until SIGTERM, then take SECONDS to "finish the batch" and exit 0.
 - crash: exit 3 at once.
+- take-once: the first one to start takes every message it can and exits 0 without deleting them
+  (a drained worker whose last receive was cut short); later ones wait for SIGTERM.
 - stubborn: ignore SIGTERM (a batch that never ends).
 """
 
@@ -38,6 +40,21 @@ def consume() -> int:
     return 0
 
 
+def take_once() -> int:
+    from services.adapters.registry import open_backend
+    from services.settings import BackendSettings
+
+    marker = Path(os.environ["TOY_READY_DIR"]) / "taken"
+    if marker.exists():
+        return drain(0)
+    settings = BackendSettings()
+    backend = open_backend(settings)
+    taken = backend.queue(settings.request_queue).receive(10, wait_seconds=5)
+    marker.write_text(str(len(taken)))
+    backend.close()
+    return 0
+
+
 def ready() -> None:
     """Tell the test the signal handler is in place (TOY_READY_DIR/<pid>)."""
     if "TOY_READY_DIR" in os.environ:
@@ -61,6 +78,8 @@ def main() -> int:
         return drain(float(sys.argv[2]))
     if mode == "crash":
         return 3
+    if mode == "take-once":
+        return take_once()
     if mode == "stubborn":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         ready()
