@@ -110,12 +110,60 @@ def test_with_several_models_the_page_offers_them_and_uploads_with_the_chosen_on
         page.close()
 
 
-def test_the_upload_page_hides_the_selector_with_one_model(service: str, browser) -> None:
+def test_the_upload_page_hides_the_selector_with_one_model_and_the_jobs_with_none(
+    service: str, browser
+) -> None:
     page = browser.new_page()
     page.goto(service)
     page.wait_for_load_state("networkidle")
     assert not page.is_visible("#model")
+    assert not page.is_visible("#jobs")
     page.close()
+
+
+def test_the_page_shows_recent_jobs_and_follows_a_running_one(browser, tmp_path: Path) -> None:
+    import httpx
+
+    from services.web.settings import WebSettings
+
+    root = tmp_path / "jobs-root"
+    small, big = root / "small", root / "big"
+    small.mkdir(parents=True)
+    big.mkdir()
+    names = sorted(GOLDEN)
+    for name in names:
+        (small / name).write_bytes((ROOT / "model" / "testdata" / name).read_bytes())
+        for copy in range(300):  # hard links: a job long enough to be seen running, no disk
+            os.link(small / name, big / f"{copy:03d}-{name}")
+    (small / "notes.txt").write_text("not an image")
+    settings = WebSettings.from_values(jobs_root=root, job_monitor_seconds=0.5)
+    with running_up(tmp_path / "data", "--workers", "1", settings=settings) as up:
+        page = browser.new_page()
+        page.goto(up.url)
+        page.wait_for_load_state("networkidle")
+        assert not page.is_visible("#jobs")  # no jobs yet
+
+        running = httpx.post(f"{up.url}/v1/jobs", json={"source": "big"}).json()["id"]
+        page.reload()
+        row = page.locator(f"#jobs tr:has(td[title='{running}'])")
+        row.wait_for(timeout=30_000)
+        assert row.get_attribute("data-state") in ("planning", "running")
+        assert row.locator("td").nth(0).inner_text() == "…" + running[-8:]
+        assert row.locator("td").nth(1).get_attribute("title") == str(big)  # the source, resolved
+        cancelled = httpx.delete(f"{up.url}/v1/jobs/{running}")
+        assert cancelled.status_code == 202, cancelled.text
+        page.wait_for_selector(f"#jobs tr[data-state=cancelled]:has(td[title='{running}'])", timeout=30_000)
+
+        done = httpx.post(f"{up.url}/v1/jobs", json={"source": "small"}).json()["id"]
+        page.reload()
+        page.wait_for_selector(f"#jobs tr[data-state=done]:has(td[title='{done}'])", timeout=120_000)
+        finished = page.locator(f"#jobs tr:has(td[title='{done}'])")
+        total = len(names) + 1
+        assert finished.locator("td").nth(3).inner_text() == f"{total} / {total}, 1 failed"
+        assert page.locator("#jobs tr").count() == 2  # newest first
+        assert page.locator("#jobs tr").first.get_attribute("data-state") == "done"
+        page.screenshot(path=str(tmp_path / "jobs.png"))
+        page.close()
 
 
 def test_the_api_docs_render_offline(service: str, browser) -> None:
