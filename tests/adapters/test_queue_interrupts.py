@@ -7,6 +7,8 @@ and every other process (web, heartbeat, replies) waited 30 s on it.
 from __future__ import annotations
 
 import contextlib
+import gc
+import os
 import random
 import signal
 import sqlite3
@@ -17,6 +19,7 @@ from pathlib import Path
 from types import FrameType
 
 from services.adapters.local.queue import LocalQueue, QueueConfig, QueueDatabase
+from services.ports import Message
 
 
 class SignalRaisedError(Exception):
@@ -129,3 +132,37 @@ def test_connections_of_finished_threads_are_closed(tmp_path: Path):
         thread.join()
     assert queue.depth().visible == 50
     assert db.open_connections() <= 2  # this thread's, and at most one not yet collected
+
+
+def test_a_forked_child_uses_its_own_connection_and_leaves_the_parents_alone(tmp_path: Path):
+    # Nothing here forks today (helpers are spawned), but the queue supports it: a child opens
+    # its own connection and keeps the parent's unclosed (SQLite: "do not carry a connection
+    # across fork"); the parent's sends and the child's all arrive, the parent's log intact.
+    db = QueueDatabase(tmp_path)
+    db.create_queue("q", QueueConfig(30, 5, None))
+    queue = LocalQueue(db, "q")
+    queue.send("parent")  # this thread's connection is open across the fork
+    wal = db.path.with_name(db.path.name + "-wal")
+    for round_ in range(20):
+        child = os.fork()
+        if child == 0:  # the child: one send on a fresh connection, then a plain exit
+            code = 1
+            try:
+                queue.send(f"child-{round_}")
+                gc.collect()  # what the child dropped is freed now, not at exit
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(child, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert wal.exists()  # the parent's log is still there
+        queue.send(f"parent-{round_}")
+    bodies = sorted(m.body for m in _receive_all(queue))
+    assert bodies == sorted(["parent"] + [f"{who}-{n}" for n in range(20) for who in ("child", "parent")])
+
+
+def _receive_all(queue: LocalQueue) -> list[Message]:
+    received: list[Message] = []
+    while batch := queue.receive(10, wait_seconds=0):
+        received += batch
+    return received

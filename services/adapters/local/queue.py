@@ -85,6 +85,9 @@ class _Held:
         self.conn = conn
 
 
+_INHERITED: list[_Held] = []  # connections a forked child got from its parent: kept, not closed
+
+
 class _ThreadState(threading.local):
     pid: int = -1
     held: _Held | None = None
@@ -112,6 +115,8 @@ class QueueDatabase:
     def _state(self) -> _ThreadState:
         state = self._local
         if state.pid != os.getpid():  # new thread, or inherited across fork: start afresh
+            if state.held is not None:  # the parent's: never used, and never closed, in a child
+                _INHERITED.append(state.held)  # (SQLite: a connection must not cross a fork)
             state.pid = os.getpid()
             state.held = None
             state.ringer = None
