@@ -4,7 +4,8 @@ A real `evision up` (local backend, elastic from 0, at most 2 workers, 0.5 s per
 of 100 concurrent uploads; the same burst is simulated with the `local` preset at the same period,
 scaled to this machine's speed as measured right before and right after (the bare model): a
 shared machine's speed moves, by 2x from day to day and within seconds when a neighbour starts,
-so the prediction is the band between the two speeds. Tolerances around that band: time to the
+so the prediction is the band between the two speeds (the fast edge made whole where other
+processes took a share of the cores). Tolerances around that band: time to the
 last answer within max(1.5 s, 50 %) (a worker's start moves with the machine's load), and the
 pool back at 0 within 2 periods + 1 s.
 """
@@ -53,6 +54,15 @@ def _bare_speed() -> float:
     return float(measure_bare(seconds=0.5, batch_sizes=(4,))["images_per_s"])
 
 
+def _cpu_share(seconds: float = 0.3) -> float:
+    """The share of a core one spinning thread gets now: ~1 on a quiet machine, less when other
+    processes compete for the cores."""
+    wall, cpu = time.perf_counter(), time.thread_time()
+    while time.perf_counter() - wall < seconds:
+        pass
+    return min(1.0, (time.thread_time() - cpu) / (time.perf_counter() - wall))
+
+
 def _predicted(bare: float) -> tuple[float, float]:
     """The simulated time to the last answer and to 0 workers again, at `bare` images/s."""
     world = local_world(
@@ -65,7 +75,7 @@ def _predicted(bare: float) -> tuple[float, float]:
 
 
 def test_the_local_preset_predicts_the_supervisors_burst(tmp_path):
-    before = _bare_speed()
+    before, share_before = _bare_speed(), _cpu_share()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EVISION_", "AWS_"))}
@@ -83,15 +93,20 @@ def test_the_local_preset_predicts_the_supervisors_burst(tmp_path):
     finally:
         up.terminate()
         up.wait(30)
-    after = _bare_speed()
+    after, share_after = _bare_speed(), _cpu_share()
     measured_last = max(answers)
 
+    # Where other processes compete for the cores, the service (a web process and two workers,
+    # more threads than the benchmark) takes a bigger share than the one-process benchmark did:
+    # the fast edge is the benchmark's speed with its share made whole (seen: 1.7x under 3 CPU hogs).
+    share = min(share_before, share_after)
     (fast_last, fast_zero), (slow_last, slow_zero) = (
-        _predicted(max(before, after)),
+        _predicted(max(before, after) / share),
         _predicted(min(before, after)),
     )
     print(
-        f"\nbare model {before:.0f} then {after:.0f} images/s; last answer: measured {measured_last:.2f} s, "
+        f"\nbare model {before:.0f} then {after:.0f} images/s (a core's share {share:.2f}); "
+        f"last answer: measured {measured_last:.2f} s, "
         f"predicted {fast_last:.2f}-{slow_last:.2f} s; "
         f"0 workers again: measured {back_to_zero:.2f} s, predicted {fast_zero:.2f}-{slow_zero:.2f} s"
     )
