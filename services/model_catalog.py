@@ -60,29 +60,24 @@ def default_model() -> ModelInfo:
 
 
 def catalog(registry: ModelRegistry) -> list[ModelInfo]:
+    """The default model first (with its registry entry's figures, if it was registered too),
+    then every other registered one."""
     default = default_model()
     listed = [default]
     for entry in registry.entries():
-        if entry.ref == default.model:
-            listed[0] = default.model_copy(
-                update={
-                    "size_bytes": entry.size_bytes,
-                    "engines": list(entry.engines),
-                    "images_per_second": dict(entry.images_per_second),
-                }
-            )
-            continue
-        listed.append(
-            ModelInfo(
-                model=entry.ref,
-                name=entry.name,
-                version=entry.version,
-                size_bytes=entry.size_bytes,
-                engines=list(entry.engines),
-                images_per_second=dict(entry.images_per_second),
-                default=False,
-            )
+        info = ModelInfo(
+            model=entry.ref,
+            name=entry.name,
+            version=entry.version,
+            size_bytes=entry.size_bytes,
+            engines=list(entry.engines),
+            images_per_second=dict(entry.images_per_second),
+            default=entry.ref == default.model,
         )
+        if info.default:
+            listed[0] = info
+        else:
+            listed.append(info)
     return listed
 
 
@@ -106,22 +101,32 @@ class ModelResolver:
         """Blocking (reads the registry when stale); raises UnknownModelError."""
         if requested is None or not requested.strip():
             return None
-        found = self._find(requested.strip(), fresh=False) or self._find(requested.strip(), fresh=True)
+        requested = requested.strip()
+        found = _find(self.models(), requested)
         if found is None:
-            known = ", ".join(m.model for m in self._models)
-            raise UnknownModelError(f"unknown model {requested!r}; known: {known}")
+            models = self.models(fresh=True)  # registered a moment ago?
+            found = _find(models, requested)
+            if found is None:
+                known = ", ".join(m.model for m in models)
+                raise UnknownModelError(f"unknown model {requested!r}; known: {known}")
         return None if found.default else found.model
 
-    def _find(self, requested: str, *, fresh: bool) -> ModelInfo | None:
+    def models(self, *, fresh: bool = False) -> list[ModelInfo]:
+        """The catalog as last read (again once older than `ttl`, or when `fresh`): GET /v1/models
+        and the resolving share one registry read."""
         with self._lock:
             if fresh or time.monotonic() - self._read_at > self._ttl:
                 self._models = catalog(self._registry)
                 self._read_at = time.monotonic()
-            models = list(self._models)
-        exact = [m for m in models if m.model == requested]
-        named = [m for m in models if m.name == requested]
-        if exact:
-            return exact[0]
-        if named:
-            return next((m for m in named if m.default), named[-1])  # the default, else the newest
-        return None
+            return list(self._models)
+
+
+def _find(models: list[ModelInfo], requested: str) -> ModelInfo | None:
+    """name@version exactly, else a name: the default model's, else its newest version."""
+    exact = [m for m in models if m.model == requested]
+    if exact:
+        return exact[0]
+    named = [m for m in models if m.name == requested]
+    if named:
+        return next((m for m in named if m.default), named[-1])
+    return None

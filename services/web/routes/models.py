@@ -1,11 +1,14 @@
-"""`GET /v1/models`: the models this deployment serves (the default first, then the registry)."""
+"""`GET /v1/models`: the models this deployment serves (the default first, then the registry).
+
+The list the resolver keeps (read again once older than its ttl): the page asks on every load, and on
+S3 each read of the registry is a LIST and a GET per model."""
 
 from __future__ import annotations
 
 from anyio import to_thread
 from fastapi import APIRouter
 
-from services.model_catalog import ModelInfo, catalog
+from services.model_catalog import ModelInfo
 from services.web.deps import ServicesDep
 from services.web.responses import ERRORS
 
@@ -16,4 +19,4 @@ router = APIRouter(tags=["models"])
     "/v1/models", response_model=list[ModelInfo], responses=ERRORS, summary="The models this service has"
 )
 async def list_models(services: ServicesDep) -> list[ModelInfo]:
-    return await to_thread.run_sync(catalog, services.backend.model_registry())
+    return await to_thread.run_sync(services.models.models)
