@@ -9,14 +9,13 @@ becomes a client error with its reason, never an exception inside the worker's b
 from __future__ import annotations
 
 import importlib
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from model import Classifier, EngineChoice, InvalidImageError, open_classifier
+from model import Classifier, EngineChoice, InvalidImageError, load_metadata, open_classifier
 from services.contract import ErrorKind
 from services.ports import ImageClassifier, ImageRejectedError, Prediction
 from services.worker.settings import WorkerSettings
@@ -67,10 +66,8 @@ def folder_loader(settings: WorkerSettings) -> Callable[[Path], ImageClassifier]
     """Opens a registered model's folder on the worker's engine."""
 
     def load(folder: Path) -> ImageClassifier:
-        metadata = json.loads((folder / "metadata.json").read_text())
-        return load_classifier(
-            folder / metadata["model_file"], engine=settings.engine, threads=settings.threads
-        )
+        model_file = load_metadata(folder / "metadata.json").model_file
+        return load_classifier(folder / model_file, engine=settings.engine, threads=settings.threads)
 
     return load
 

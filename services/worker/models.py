@@ -11,7 +11,6 @@ arenas: ~87 MiB of resident memory per EfficientNet-Lite1/2, 22-25 MB files, mea
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import tempfile
@@ -20,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
+from model import load_metadata
 from services.ports import ImageClassifier, ModelRegistry
 
 log = logging.getLogger("services.worker")
@@ -108,6 +108,5 @@ class ModelPool:
 
 def estimated_mib(folder: Path) -> float:
     """A model folder's resident memory once loaded, estimated from its ONNX file's size."""
-    manifest = json.loads((folder / "metadata.json").read_text())
-    model_file = folder / str(manifest["model_file"])
+    model_file = folder / load_metadata(folder / "metadata.json").model_file
     return FOOTPRINT_FACTOR * model_file.stat().st_size / 2**20
