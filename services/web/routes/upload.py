@@ -14,7 +14,7 @@ from services.web.deps import ServicesDep, UploadDep, WebServices
 from services.web.errors import ApiError
 from services.web.responses import ERRORS, PENDING, TEXT_ROUTE_ERRORS, TEXT_ROUTE_PENDING, checked, pending
 from services.web.schemas import ClassifyResponse
-from services.web.uploads.form import FILE_FIELDS, MODEL_FIELD, UploadedImage
+from services.web.uploads.form import FILE_FIELDS, MAX_MODEL_CHARS, MODEL_FIELD, UploadedImage
 from services.web.uploads.idempotency import HEADER, KEY_PATTERN
 from services.web.uploads.submission import submit
 
@@ -22,7 +22,7 @@ router = APIRouter(tags=["classify"])
 ModelQuery = Annotated[
     str | None,
     Query(
-        max_length=200,
+        max_length=MAX_MODEL_CHARS,
         description="name@version or name of a registered model (GET /v1/models); default: the default model",
     ),
 ]
@@ -48,7 +48,11 @@ _UPLOAD_BODY: dict[str, Any] = {
                     "type": "object",
                     "properties": {
                         **{name: {"type": "string", "format": "binary"} for name in FILE_FIELDS},
-                        MODEL_FIELD: {"type": "string", "maxLength": 200, "description": "as ?model="},
+                        MODEL_FIELD: {
+                            "type": "string",
+                            "maxLength": MAX_MODEL_CHARS,
+                            "description": "as ?model=",
+                        },
                     },
                     "description": f"one image in any of the fields {', '.join(FILE_FIELDS)}; "
                     f"optionally the model in `{MODEL_FIELD}`",
