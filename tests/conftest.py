@@ -2,6 +2,10 @@
 
 - `moto_endpoint`: one moto server on 127.0.0.1 for the whole session; boto3 in this process
   (and in child processes started later) is pointed at it with dummy credentials.
+- The session's scratch TMPDIR: what the service and its child processes leave in the temporary
+  directory (e.g. the per-host depth-publisher lease, one file per unique queue name) goes into
+  one folder removed at the end; pytest's own `tmp_path` folders stay where they were (kept for
+  a failed test).
 - `backend_settings` / `backend`: parametrized over "local" (fresh data dir) and "aws" (moto,
   names unique per test), with buckets and queues created. Use `local_backend` where a test
   only makes sense locally.
@@ -9,6 +13,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +26,21 @@ from services.adapters.aws.emulator import Emulator
 from services.adapters.registry import open_backend
 from services.ports import Backend
 from services.settings import BackendSettings
+
+_SCRATCH: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", tempfile.gettempdir())  # tmp_path stays put
+    scratch = tempfile.mkdtemp(prefix="evision-tests-")
+    _SCRATCH.append(scratch)
+    os.environ["TMPDIR"] = scratch  # child processes
+    tempfile.tempdir = scratch  # this one
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for scratch in _SCRATCH:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
