@@ -55,8 +55,11 @@ class ModelPool:
         self.loads = 0
         self.evictions = 0
 
+    def is_default(self, ref: str | None) -> bool:
+        return ref is None or self.default.name.split()[0] == ref
+
     def get(self, ref: str | None) -> ImageClassifier:
-        if ref is None or self.default.name.split()[0] == ref:
+        if ref is None or self.is_default(ref):
             return self.default
         with self._lock:
             if ref in self._loaded:

@@ -299,7 +299,7 @@ class BatchPipeline:
         # The isolation helper runs the default model: a suspect that names another is classified
         # in the batch like the rest.
         suspects = (
-            [j for j in pending if j.message.receive_count > 1 and _model_of(j) is None]
+            [j for j in pending if j.message.receive_count > 1 and self.models.is_default(_model_of(j))]
             if self._isolator
             else []
         )
