@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,14 +130,19 @@ class RunningUp:
 
 @contextmanager
 def running_up(
-    data_dir: Path, *options: str, settings: EvisionSettings | None = None, timeout: float = 60
+    data_dir: Path,
+    *options: str,
+    settings: EvisionSettings | Sequence[EvisionSettings] = (),
+    timeout: float = 60,
+    **other: str,
 ) -> Iterator[RunningUp]:
-    """`evision up` on a free port with `options` and `settings` (explicit ones only), healthy;
-    interrupted (Ctrl-C) at exit, its output then in `.output`."""
+    """`evision up` on a free port with `options`, `settings` (explicit ones only) and `other`
+    variables (e.g. PYTHONPATH), healthy; interrupted (Ctrl-C) at exit, its output then in
+    `.output`."""
     port = free_port()
     process = subprocess.Popen(
         up_command(port, data_dir, *options),
-        env=clean_environment(*([] if settings is None else [settings])),
+        env=clean_environment(*([settings] if isinstance(settings, EvisionSettings) else settings), **other),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -3,8 +3,14 @@
 Each image gets a line: its labels, or an error kind and reason (a missing key, an image the
 model cannot read). The message is deleted only after the shard is written, so a worker killed
 mid-chunk leaves it to be received again, and the second shard replaces the first: no image is
-missing or doubled. A chunk whose processing itself keeps failing is dead-lettered after the
-queue's receives and written off by the web tier's monitor (every image failed, with the reason).
+missing or doubled.
+
+A chunk received again was in hand when something went wrong (a worker killed, or crashed by one
+of its images): its images are then classified one by one in the isolation helper
+(`services/worker/isolation.py`), so an image that crashes or hangs the decoder fails alone (a
+`failed` line, after a second try in a fresh helper) and every other image of the chunk gets its
+label. A chunk whose processing itself keeps failing is dead-lettered after the queue's receives
+and written off by the web tier's monitor (every image failed, with the reason).
 """
 
 from __future__ import annotations
@@ -30,9 +36,11 @@ from services.ports import (
     Prediction,
 )
 from services.worker.heartbeat import VisibilityHeartbeat
+from services.worker.isolation import Isolator, SuspectFailedError
 from services.worker.models import ModelPool, UnknownModelError
 
 log = logging.getLogger("services.jobs")
+ALONE_TRIES = 2  # an image that kills the helper once may have met a passing fault (e.g. memory)
 
 
 class ChunkProcessor:
@@ -47,7 +55,11 @@ class ChunkProcessor:
         io: ThreadPoolExecutor | None,
         heartbeat: VisibilityHeartbeat,
         infer_batch: int,
+        isolator: Isolator | None = None,
+        alone_seconds: float = 300.0,
     ) -> None:
+        """`isolator`: where a redelivered chunk's images are classified one by one (None: in the
+        batch like the first time); `alone_seconds`: how long one image may take there."""
         self.queue = queue
         self._store = store
         self._source = source
@@ -57,6 +69,8 @@ class ChunkProcessor:
         self._io = io
         self._heartbeat = heartbeat
         self._infer_batch = infer_batch
+        self._isolator = isolator
+        self._alone_seconds = alone_seconds
         self.images = 0
 
     def process(self, message: Message) -> None:
@@ -76,8 +90,18 @@ class ChunkProcessor:
             self.queue.delete_batch([message.receipt])
             return
         started = time.perf_counter()
+        alone = (
+            self._isolator is not None and message.receive_count > 1 and self._models.is_default(chunk.model)
+        )
+        if alone:
+            log.warning(
+                "job %s chunk %d received again (receive %d): its images one by one in isolation",
+                chunk.job,
+                chunk.index,
+                message.receive_count,
+            )
         with self._heartbeat.watch([message.receipt]):
-            lines = self._classify(chunk)
+            lines = self._classify_alone(chunk) if alone else self._classify(chunk)
             failed = self._store.put_shard(chunk.job, chunk.index, lines)
         self.queue.delete_batch([message.receipt])
         self.images += len(lines)
@@ -138,6 +162,43 @@ class ChunkProcessor:
                     model=name,
                 )
         return [lines[key] for key in chunk.keys]
+
+    def _classify_alone(self, chunk: ChunkMessage) -> list[ShardLine]:
+        """Each image in the isolation helper (the default model): one that crashes or hangs it
+        fails alone."""
+        assert self._isolator is not None
+        source = self._source_of(chunk.source)
+        name = self._models.default.name
+        lines: list[ShardLine] = []
+        for key in chunk.keys:
+            data = _read(source, key)
+            if isinstance(data, ShardLine):
+                lines.append(data)
+                continue
+            for attempt in range(1, ALONE_TRIES + 1):
+                try:
+                    prediction = self._isolator.classify(data, timeout=self._alone_seconds)
+                except ImageRejectedError as exc:
+                    lines.append(ShardLine(key=key, error=ResultError(kind=exc.kind, reason=exc.reason)))
+                except SuspectFailedError as exc:
+                    log.warning("job %s image %s, alone (try %d): %s", chunk.job, key, attempt, exc)
+                    if attempt < ALONE_TRIES:
+                        continue
+                    reason = f"classified alone {ALONE_TRIES} times, {exc}"
+                    lines.append(ShardLine(key=key, error=ResultError(kind=ErrorKind.FAILED, reason=reason)))
+                else:
+                    top = [LabelScore(label=label, score=score) for label, score in prediction.top5]
+                    lines.append(
+                        ShardLine(
+                            key=key,
+                            label=prediction.label,
+                            score=prediction.score,
+                            top=top[: chunk.top_k],
+                            model=name,
+                        )
+                    )
+                break
+        return lines
 
     def _decode(
         self, classifier: ImageClassifier, key: str, data: bytes

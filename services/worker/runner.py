@@ -96,6 +96,8 @@ class Worker:
                 io=self._io,
                 heartbeat=self._job_heartbeat,
                 infer_batch=settings.infer_batch,
+                isolator=self._isolator,
+                alone_seconds=settings.batch_deadline,
             )
         # The last look at the job queue found a chunk: poll the requests briefly (True at first:
         # look at the job queue before the first long poll).
