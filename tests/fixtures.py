@@ -4,7 +4,9 @@ never each other."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -180,3 +182,16 @@ def emulated_group_instance(group: str) -> str:
     """An Auto Scaling group of one instance in the emulator; that instance's id."""
     [instance] = emulated_group(group, size=1, most=1)
     return instance
+
+
+# -- models -------------------------------------------------------------------------------------
+def renamed_model(folder: Path, name: str) -> Path:
+    """A copy of the committed model's folder under another name, in `folder`: a second model
+    with the same weights (and so the same labels) to register."""
+    from model import MODEL_DIR
+
+    target = folder / name
+    shutil.copytree(MODEL_DIR, target, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    manifest = json.loads((target / "metadata.json").read_text())
+    (target / "metadata.json").write_text(json.dumps({**manifest, "name": name}))
+    return target

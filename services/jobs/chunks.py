@@ -90,9 +90,7 @@ class ChunkProcessor:
             self.queue.delete_batch([message.receipt])
             return
         started = time.perf_counter()
-        alone = (
-            self._isolator is not None and message.receive_count > 1 and self._models.is_default(chunk.model)
-        )
+        alone = self._isolator is not None and message.receive_count > 1
         if alone:
             log.warning(
                 "job %s chunk %d received again (receive %d): its images one by one in isolation",
@@ -164,11 +162,14 @@ class ChunkProcessor:
         return [lines[key] for key in chunk.keys]
 
     def _classify_alone(self, chunk: ChunkMessage) -> list[ShardLine]:
-        """Each image in the isolation helper (the default model): one that crashes or hangs it
-        fails alone."""
+        """Each image in the isolation helper: one that crashes or hangs it fails alone."""
         assert self._isolator is not None
+        try:
+            folder = None if self._models.is_default(chunk.model) else self._models.folder(str(chunk.model))
+        except UnknownModelError as exc:
+            error = ResultError(kind=ErrorKind.INVALID_REQUEST, reason=str(exc))
+            return [ShardLine(key=key, error=error) for key in chunk.keys]
         source = self._source_of(chunk.source)
-        name = self._models.default.name
         lines: list[ShardLine] = []
         for key in chunk.keys:
             data = _read(source, key)
@@ -177,7 +178,7 @@ class ChunkProcessor:
                 continue
             for attempt in range(1, ALONE_TRIES + 1):
                 try:
-                    prediction = self._isolator.classify(data, timeout=self._alone_seconds)
+                    prediction = self._isolator.classify(data, timeout=self._alone_seconds, model=folder)
                 except ImageRejectedError as exc:
                     lines.append(ShardLine(key=key, error=ResultError(kind=exc.kind, reason=exc.reason)))
                 except SuspectFailedError as exc:
@@ -194,7 +195,7 @@ class ChunkProcessor:
                             label=prediction.label,
                             score=prediction.score,
                             top=top[: chunk.top_k],
-                            model=name,
+                            model=prediction.model,
                         )
                     )
                 break

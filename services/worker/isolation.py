@@ -10,6 +10,9 @@ hand is lost.
 The helper is started on the first suspect (it loads the model: ~1 s), kept for later suspects,
 and replaced when a suspect kills it or outlives its time. It is a `spawn`ed process, not a
 fork: the worker's threads (heartbeat, executors, the engine's own) do not survive a fork.
+It serves every model: the worker's default, and a registered one from the folder the worker
+downloaded it into (loaded on the first suspect that names it; one at a time besides the
+default, so its memory stays that of two models).
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ import threading
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from services.contract import ErrorKind
-from services.ports import ImageRejectedError
+from services.ports import ImageClassifier, ImageRejectedError
 from services.worker.settings import WorkerSettings
 
 log = logging.getLogger("services.worker")
@@ -37,28 +41,40 @@ class SuspectFailedError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class IsolatedPrediction:
+    model: str  # the classifier's name: model@version and engine
     label: str
     score: float
     top5: tuple[tuple[str, float], ...]
 
 
 def _serve(connection: Connection, settings: WorkerSettings) -> None:
-    """The helper: one image in, one answer out, until the worker closes the pipe."""
-    from services.worker.classifier import classifier_for
+    """The helper: (model folder or None for the default, image) in, one answer out, until the
+    worker closes the pipe."""
+    from services.worker.classifier import classifier_for, folder_loader
 
-    classifier = classifier_for(settings, threads=1)
-    pixels = np.empty((1, *classifier.input_shape), dtype=np.float32)
-    connection.send(("ready", classifier.name))
+    default = classifier_for(settings, threads=1)
+    load = folder_loader(settings.model_copy(update={"threads": 1}))
+    other: tuple[str, ImageClassifier] | None = None  # the last registered model asked for
+    connection.send(("ready", default.name))
     while True:
         try:
-            data = connection.recv_bytes()
+            folder, data = connection.recv()
         except EOFError:
             return
         try:
+            if folder is None:
+                classifier = default
+            else:
+                if other is None or other[0] != folder:
+                    other = None  # the previous one goes before the next loads
+                    other = (folder, load(Path(folder)))
+                classifier = other[1]
+            pixels = np.empty((1, *classifier.input_shape), dtype=np.float32)
             classifier.preprocess(data, out=pixels[0])
             (prediction,) = classifier.infer(pixels)
             answer: tuple[Any, ...] = (
                 "ok",
+                classifier.name,
                 prediction.label,
                 float(prediction.score),
                 tuple((label, float(score)) for label, score in prediction.top5),
@@ -82,12 +98,13 @@ class Isolator:
         self._connection: Connection | None = None
         self.started = 0  # helpers started (tests and logs)
 
-    def classify(self, data: bytes, timeout: float) -> IsolatedPrediction:
-        """The prediction; ImageRejectedError for an unreadable image; SuspectFailedError if the
-        image crashed the helper or took longer than `timeout` seconds."""
+    def classify(self, data: bytes, timeout: float, model: Path | None = None) -> IsolatedPrediction:
+        """The prediction by the default model, or by the registered one in folder `model`;
+        ImageRejectedError for an unreadable image; SuspectFailedError if the image crashed the
+        helper or took longer than `timeout` seconds (or the model would not load)."""
         with self._lock:
             connection = self._ready()
-            connection.send_bytes(data)
+            connection.send((None if model is None else str(model), data))
             try:
                 if not connection.poll(timeout):
                     self._discard()
@@ -97,7 +114,7 @@ class Isolator:
                 code = self._discard()
                 raise SuspectFailedError(f"it crashed the isolated classifier (exit {code})") from None
         if answer[0] == "ok":
-            return IsolatedPrediction(answer[1], answer[2], answer[3])
+            return IsolatedPrediction(*answer[1:])
         if answer[0] == "rejected":
             raise ImageRejectedError(ErrorKind(answer[1]), answer[2])
         raise SuspectFailedError(answer[1])

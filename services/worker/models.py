@@ -80,6 +80,16 @@ class ModelPool:
                 self.loads += 1
             return classifier
 
+    def folder(self, ref: str) -> Path:
+        """A registered model's downloaded folder (loaded first if it is not): where the
+        isolation helper loads it from."""
+        self.get(ref)
+        with self._lock:
+            entry = self._loaded.get(ref)
+        if entry is None:  # dropped at once for another model: the caller's message comes back
+            raise RuntimeError(f"model {ref} was dropped while in use")
+        return entry[2]
+
     def _make_room(self, needed: float) -> None:
         with self._lock:
             while self._loaded and sum(m for _, m, _ in self._loaded.values()) + needed > self._budget:

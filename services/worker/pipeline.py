@@ -296,13 +296,7 @@ class BatchPipeline:
 
     def _classify(self, jobs: list[Job], deadline: float) -> bool:
         pending = [j for j in jobs if j.pending]
-        # The isolation helper runs the default model: a suspect that names another is classified
-        # in the batch like the rest.
-        suspects = (
-            [j for j in pending if j.message.receive_count > 1 and self.models.is_default(_model_of(j))]
-            if self._isolator
-            else []
-        )
+        suspects = [j for j in pending if j.message.receive_count > 1] if self._isolator else []
         by_model: dict[str | None, list[Job]] = defaultdict(list)
         for job in pending:
             if job not in suspects:
@@ -365,9 +359,14 @@ class BatchPipeline:
         """A redelivered message, in the helper process: if it crashes or hangs, only it fails."""
         assert job.data is not None and self._isolator is not None
         t0 = time.perf_counter()
+        ref = _model_of(job)
         try:
-            prediction = self._isolator.classify(job.data, timeout=max(1.0, deadline - time.monotonic()))
-            self._finish(job, prediction=prediction)
+            folder = None if self.models.is_default(ref) else self.models.folder(str(ref))
+            timeout = max(1.0, deadline - time.monotonic())
+            prediction = self._isolator.classify(job.data, timeout=timeout, model=folder)
+            self._finish(job, prediction=prediction, model=prediction.model)
+        except UnknownModelError as exc:
+            self._finish(job, error=ResultError(kind=ErrorKind.INVALID_REQUEST, reason=str(exc)))
         except ImageRejectedError as exc:
             self._finish(job, error=ResultError(kind=exc.kind, reason=exc.reason))
         except SuspectFailedError as exc:

@@ -91,10 +91,11 @@ def test_with_several_models_the_page_offers_them_and_uploads_with_the_chosen_on
 ) -> None:
     from services.adapters.local.model_registry import LocalModelRegistry
     from services.model_catalog import register
-    from tests.e2e.test_models import NAMES, VERSION, _renamed
+    from tests.e2e.test_models import NAMES, VERSION
+    from tests.fixtures import renamed_model
 
     data = tmp_path / "data"
-    entry, report = register(_renamed(tmp_path, NAMES[0]), LocalModelRegistry(data))
+    entry, report = register(renamed_model(tmp_path, NAMES[0]), LocalModelRegistry(data))
     assert entry is not None, report.failures
     with running_up(data, "--workers", "1") as up:
         page = browser.new_page()

@@ -9,12 +9,9 @@ the labels too: what is checked is that the request reached the model it named."
 
 from __future__ import annotations
 
-import json
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -24,19 +21,11 @@ from services.model_catalog import register
 from services.worker.settings import WorkerSettings
 from tests.e2e.conftest import Service
 from tests.e2e.images import GOLDEN, golden_bytes
-from tests.fixtures import stop
+from tests.fixtures import renamed_model, stop
 
 DEFAULT = load_metadata(MODEL_DIR / "metadata.json").short_name
 VERSION = DEFAULT.split("@")[1]
 NAMES = ("lite0-alpha", "lite0-beta", "lite0-gamma")
-
-
-def _renamed(folder: Path, name: str) -> Path:
-    target = folder / name
-    shutil.copytree(MODEL_DIR, target, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    manifest = json.loads((target / "metadata.json").read_text())
-    (target / "metadata.json").write_text(json.dumps({**manifest, "name": name}))
-    return target
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +33,7 @@ def models(service: Service, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     folder = tmp_path_factory.mktemp("models")
     registry = service.backend.model_registry()
     for name in NAMES:
-        entry, report = register(_renamed(folder, name), registry)
+        entry, report = register(renamed_model(folder, name), registry)
         assert entry is not None, report.failures
     # One more worker whose budget holds one registered model at a time (about 55 MiB each).
     budget = WorkerSettings.from_values(model_memory_mib=80.0).environment(explicit_only=True)

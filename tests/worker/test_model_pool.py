@@ -15,7 +15,8 @@ from services.ports import ImageClassifier
 from services.worker.classifier import folder_loader, load_classifier
 from services.worker.models import ModelPool, UnknownModelError, estimated_mib
 from services.worker.settings import WorkerSettings
-from tests.e2e.test_models import NAMES, VERSION, _renamed
+from tests.e2e.test_models import NAMES, VERSION
+from tests.fixtures import renamed_model
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> LocalModelRegistry:
     root = tmp_path_factory.mktemp("pool")
     registry = LocalModelRegistry(root / "data")
     for name in NAMES:
-        entry, report = register(_renamed(root, name), registry)
+        entry, report = register(renamed_model(root, name), registry)
         assert entry is not None, report.failures
     return registry
 

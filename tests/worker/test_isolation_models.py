@@ -1,0 +1,105 @@
+"""Redelivered messages (an upload's request, a batch job's chunk) are classified alone in the
+isolation helper by the model they name: the default, or a registered one the helper loads from
+the worker's downloaded folder (real model, local backend)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from model import MODEL_DIR, load_metadata
+from services.adapters.registry import open_backend
+from services.contract import RequestMessage, new_request_id
+from services.jobs.contract import ChunkMessage, JobRecord, JobSpec, ShardLine
+from services.jobs.store import JobStore
+from services.model_catalog import register
+from services.ports import Backend
+from services.worker.classifier import load_classifier
+from services.worker.pipeline import WorkerPorts
+from services.worker.runner import Worker
+from services.worker.settings import WorkerSettings
+from tests.conftest import settings_for
+from tests.e2e.images import GOLDEN, golden_bytes
+from tests.fixtures import renamed_model
+
+DEFAULT = load_metadata(MODEL_DIR / "metadata.json").short_name
+OTHER = f"lite0-other@{DEFAULT.split('@')[1]}"
+
+
+@dataclass
+class Setup:
+    settings: WorkerSettings
+    backend: Backend
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[Setup]:
+    settings = WorkerSettings.model_validate(settings_for("local", tmp_path / "data").model_dump())
+    backend = open_backend(settings)
+    backend.provision(settings, reply_queues=["replies"])
+    entry, report = register(renamed_model(tmp_path / "models", "lite0-other"), backend.model_registry())
+    assert entry is not None, report.failures
+    yield Setup(settings, backend)
+    backend.close()
+
+
+def test_redelivered_requests_are_classified_alone_by_the_model_they_name(setup: Setup) -> None:
+    settings, backend = setup.settings, setup.backend
+    requests, inputs = backend.queue(settings.request_queue), backend.blobs(settings.input_bucket)
+    named: dict[str, tuple[str, str | None]] = {}  # id -> (image, model)
+    for image, model in [("cat.jpg", OTHER), ("coffee.jpg", None), ("rocket.jpg", OTHER)]:
+        request_id = new_request_id()
+        inputs.put(request_id, golden_bytes(image))
+        message = RequestMessage(id=request_id, image=image, reply_to="replies", model=model)
+        requests.send(message.model_dump_json())
+        named[request_id] = (image, model)
+    first = requests.receive(10, wait_seconds=0)
+    requests.extend_visibility([m.receipt for m in first], 0)  # as after a worker's crash
+    again = requests.receive(10, wait_seconds=0)
+    assert len(again) == 3 and {m.receive_count for m in again} == {2}
+    worker = Worker(settings=settings, ports=WorkerPorts.of(backend, settings, load_classifier()))
+    try:
+        jobs = worker.process(again)
+    finally:
+        worker.close()
+    assert len(jobs) == 3
+    for job in jobs:
+        assert job.result is not None and job.request is not None
+        image, model = named[job.request.id]
+        assert "isolated" in job.timings and "infer" not in job.timings  # alone, not in the batch
+        assert job.result.model.startswith(f"{model or DEFAULT} "), job.result.model  # and the engine
+        assert job.result.label in GOLDEN[image]
+
+
+def test_a_redelivered_chunk_is_classified_image_by_image_by_the_model_it_names(
+    setup: Setup, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings, backend = setup.settings, setup.backend
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for image in GOLDEN:
+        (folder / image).write_bytes(golden_bytes(image))
+    store = JobStore(backend.blobs(settings.output_bucket))
+    record = JobRecord(id=new_request_id(), spec=JobSpec(source=str(folder)), chunk_size=10, state="running")
+    store.put_record(record)
+    jobs = backend.queue(settings.job_queue)
+    chunk = ChunkMessage(job=record.id, index=0, source=str(folder), keys=sorted(GOLDEN), model=OTHER)
+    jobs.send(chunk.model_dump_json())
+    jobs.extend_visibility([m.receipt for m in jobs.receive(1, wait_seconds=0)], 0)  # a crash
+    [again] = jobs.receive(1, wait_seconds=0)
+    assert again.receive_count == 2
+    worker = Worker(settings=settings, ports=WorkerPorts.of(backend, settings, load_classifier()))
+    try:
+        assert worker.chunks is not None
+        worker.chunks.process(again)
+    finally:
+        worker.close()
+    lines = [ShardLine.model_validate_json(line) for line in store.shard(record.id, 0).splitlines()]
+    assert [line.key for line in lines] == sorted(GOLDEN)
+    for line in lines:
+        assert line.model.startswith(f"{OTHER} ") and line.label in GOLDEN[line.key], line
+    assert jobs.depth().outstanding == 0  # deleted once its shard was written
+    assert "its images one by one in isolation" in caplog.text
