@@ -38,6 +38,10 @@ class ResourceNotFoundError(LookupError):
     of a web process that has stopped)."""
 
 
+class SourceUnreadableError(Exception):
+    """A batch job's source this service cannot list: no such bucket, or no permission."""
+
+
 @dataclass(frozen=True, slots=True)
 class Blob:
     data: bytes
@@ -263,7 +267,8 @@ class JobSource(Protocol):
     def location(self) -> str: ...
 
     def keys_after(self, cursor: str) -> Iterator[str]:
-        """The source's image keys above `cursor` ("" for all), in ascending order."""
+        """The source's image keys above `cursor` ("" for all), in ascending order.
+        SourceUnreadableError where it cannot be listed (no such bucket, no permission)."""
         ...
 
     def read(self, key: str) -> bytes:

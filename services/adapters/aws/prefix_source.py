@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from services.ports import BlobNotFoundError
+from botocore.exceptions import ClientError
+
+from services.ports import BlobNotFoundError, SourceUnreadableError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -21,6 +23,17 @@ def parse_s3_location(location: str) -> tuple[str, str]:
     return bucket, prefix
 
 
+# ListObjectsV2's answers that no retry mends (S3 API reference, "Error responses"; 2026-12).
+UNREADABLE = {
+    "NoSuchBucket": " (no bucket of that name)",
+    "AccessDenied": " (the service's role may not list it: in the cloud, add the bucket to the "
+    "jobSourceBuckets context key)",
+    "AllAccessDisabled": " (access to the bucket is disabled)",
+    "InvalidBucketName": "",
+    "PermanentRedirect": " (the bucket is in another region)",
+}
+
+
 class PrefixSource:
     def __init__(self, s3: S3Client, location: str) -> None:
         self._s3 = s3
@@ -34,10 +47,17 @@ class PrefixSource:
         paginator = self._s3.get_paginator("list_objects_v2")
         start = max(cursor, self._prefix)
         pages = paginator.paginate(Bucket=self._bucket, Prefix=self._prefix, StartAfter=start)
-        for page in pages:
-            for item in page.get("Contents", []):
-                if not item["Key"].endswith("/"):  # the console's "folder" placeholders
-                    yield item["Key"]
+        try:
+            for page in pages:
+                for item in page.get("Contents", []):
+                    if not item["Key"].endswith("/"):  # the console's "folder" placeholders
+                        yield item["Key"]
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in UNREADABLE:
+                why = f"cannot list {self.location}: {code}{UNREADABLE[code]}"
+                raise SourceUnreadableError(why) from None
+            raise
 
     def read(self, key: str) -> bytes:
         if not key.startswith(self._prefix):

@@ -22,6 +22,7 @@ from services.jobs.service import (
     status,
 )
 from services.model_catalog import UnknownModelError
+from services.ports import JobSource, SourceUnreadableError
 from services.web.deps import ServicesDep
 from services.web.errors import ApiError
 from services.web.responses import ERRORS
@@ -40,6 +41,11 @@ IdempotencyKey = Annotated[
         "restart); the same key with another spec is refused (422)",
     ),
 ]
+
+
+def _first_key(source: JobSource) -> str | None:
+    """One listing call: a source that cannot be listed is refused now, not planned for ever."""
+    return next(iter(source.keys_after("")), None)
 
 
 def _record(services: ServicesDep, job: str) -> JobRecord:
@@ -62,12 +68,13 @@ async def create_job(
     settings = services.settings
     try:
         location = check_location(spec.source, jobs_root=settings.jobs_root)
-        services.backend.job_source(location)  # the backend's own check: can it read this kind?
+        source = services.backend.job_source(location)  # the backend's own check: this kind?
+        await to_thread.run_sync(_first_key, source)  # and this one: a bucket it may list?
         output = None if spec.output is None else check_output(spec.output, jobs_root=settings.jobs_root)
         if output is not None:
             services.backend.job_output(output)
         model = await to_thread.run_sync(services.models.resolve, spec.model)
-    except (JobLocationError, ValueError, UnknownModelError) as exc:
+    except (JobLocationError, ValueError, UnknownModelError, SourceUnreadableError) as exc:
         raise ApiError(422, ErrorKind.INVALID_REQUEST, str(exc)) from None
     if spec.webhook is not None and not services.job_monitor.signs_webhooks:
         raise ApiError(

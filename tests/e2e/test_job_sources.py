@@ -1,0 +1,27 @@
+"""A batch job over a bucket the service cannot list is refused at once (aws backend, moto): a
+422 that says why, not a job planned for ever."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import Service
+
+
+@pytest.mark.parametrize("service", ["aws"], indirect=True)
+def test_a_job_over_a_bucket_that_cannot_be_listed_is_a_422_saying_why(service: Service) -> None:
+    missing = f"no-such-bucket-{uuid.uuid4().hex[:12]}"
+    answer = httpx.post(f"{service.url}/v1/jobs", json={"source": f"s3://{missing}/photos/"}, timeout=60)
+    assert answer.status_code == 422, answer.text
+    body = answer.json()
+    assert body["error"] == "invalid_request"
+    assert f"s3://{missing}/photos/" in body["reason"] and "NoSuchBucket" in body["reason"], body
+    listed = httpx.get(f"{service.url}/v1/jobs", timeout=60).json()
+    assert all(job["source"] != f"s3://{missing}/photos/" for job in listed)  # no job was made
+    # A bucket it can list is accepted (empty here: done at once, with nothing to do).
+    readable = f"s3://{service.settings.input_bucket}/{uuid.uuid4().hex}/"
+    accepted = httpx.post(f"{service.url}/v1/jobs", json={"source": readable}, timeout=60)
+    assert accepted.status_code == 202, accepted.text
