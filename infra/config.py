@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,6 +21,9 @@ Stage = Literal["dev", "prod"]
 STAGES: tuple[Stage, ...] = get_args(Stage)
 Engine = Literal["onnxruntime", "openvino", "auto"]
 ENGINES: tuple[Engine, ...] = get_args(Engine)
+
+# S3's bucket naming rules (general purpose buckets; S3 user guide, "Bucket naming rules", 2026-12).
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 # The context keys `app.py` reads (cdk.json or `cdk synth -c key=value`), mapped to config fields.
 CONTEXT_KEYS: Mapping[str, str] = {
@@ -44,6 +48,8 @@ CONTEXT_KEYS: Mapping[str, str] = {
     "logRetentionDays": "log_retention_days",
     "alarmEmail": "alarm_email",
     "standbyWorkers": "standby_workers",
+    "jobSourceBuckets": "job_source_buckets",
+    "jobOutputBuckets": "job_output_buckets",
 }
 # What CloudWatch Logs accepts as a retention (PutRetentionPolicy, retentionInDays; 2026-12).
 LOG_RETENTION_DAYS = (
@@ -154,6 +160,12 @@ class ServiceConfig:
     # Each one's memory ceiling (systemd MemoryMax) on the web instance: a t3.small has 2 GiB, the
     # web processes use ~0.2 GiB each, a standby ~0.25 GiB (README, "Standby workers").
     standby_memory_mib: int = 640
+    # Buckets of your own that batch jobs may read (s3://bucket/prefix sources: the web role lists
+    # them, the worker role reads their objects) and write (job outputs: the web role puts the
+    # parts and _SUCCESS.json). The stack's input bucket is always readable, its output bucket
+    # always writable. Objects encrypted with a customer-managed KMS key also need kms:Decrypt.
+    job_source_buckets: tuple[str, ...] = ()
+    job_output_buckets: tuple[str, ...] = ()
 
     @property
     def worker_architecture(self) -> Architecture:
@@ -206,6 +218,13 @@ class ServiceConfig:
             raise ValueError(f"alarmEmail must be an e-mail address, got {self.alarm_email!r}")
         if not 0 <= self.standby_workers <= 4:
             raise ValueError(f"standbyWorkers must be in 0..4 per web instance, got {self.standby_workers}")
+        for key, names in (
+            ("jobSourceBuckets", self.job_source_buckets),
+            ("jobOutputBuckets", self.job_output_buckets),
+        ):
+            for name in names:
+                if not BUCKET_NAME.fullmatch(name) or ".." in name:
+                    raise ValueError(f"{key}: {name!r} is not an S3 bucket name")
         if self.model_ami_id is not None and not self.model_ami_id.startswith("ami-"):
             raise ValueError(f"modelAmiId must look like ami-..., got {self.model_ami_id!r}")
         for key, instance_type in (
@@ -263,11 +282,20 @@ class ServiceConfig:
         for name in (*strings, "certificate_arn", *secrets, "engine", "alarm_email"):
             if name in values:
                 values[name] = str(values[name])
+        for name in ("job_source_buckets", "job_output_buckets"):
+            if name in values:
+                values[name] = _as_names(values[name])
         if "rate_limit_per_second" in values:
             values["rate_limit_per_second"] = _as_float(
                 "rate_limit_per_second", values["rate_limit_per_second"]
             )
         return replace(self, scaling=scaling, **values)  # type: ignore[arg-type]
+
+
+def _as_names(value: object) -> tuple[str, ...]:
+    """A list (cdk.json) or a comma-separated string (`-c key=a,b`)."""
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    return tuple(str(item).strip() for item in items if str(item).strip())
 
 
 def _as_int(name: str, value: object) -> int:

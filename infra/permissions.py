@@ -7,7 +7,7 @@ already (`grant_consume_messages`, `grant_send_messages`) and are used as they a
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, CfnResource, Stack
+from aws_cdk import ArnFormat, Aws, CfnResource, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -76,6 +76,45 @@ def allow_put_objects(grantee: iam.IGrantable, bucket: s3.IBucket) -> None:
         iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects("*")])
     )
     _acknowledge_objects(grantee, bucket)
+
+
+def _bucket_arn(name: str) -> str:
+    return f"arn:{Aws.PARTITION}:s3:::{name}"
+
+
+def _acknowledge_named(grantee: iam.IGrantable, name: str) -> None:
+    if isinstance(grantee, Construct):
+        acknowledge(
+            grantee,
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{name}/*]",
+            "A bucket the deployment's owner named for batch jobs (context jobSourceBuckets or "
+            "jobOutputBuckets): a job reads or writes any key under the prefix it is given.",
+        )
+
+
+def allow_list_named_bucket(grantee: iam.IGrantable, name: str) -> None:
+    """ListBucket on a bucket outside the stack (a batch job's source: planning lists it)."""
+    grantee.grant_principal.add_to_principal_policy(
+        iam.PolicyStatement(actions=["s3:ListBucket"], resources=[_bucket_arn(name)])
+    )
+
+
+def allow_get_named_objects(grantee: iam.IGrantable, name: str) -> None:
+    """GetObject on a bucket outside the stack (a batch job's images), and ListBucket so that a
+    key gone since planning answers 404 NoSuchKey rather than 403."""
+    grantee.grant_principal.add_to_principal_policy(
+        iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{_bucket_arn(name)}/*"])
+    )
+    allow_list_named_bucket(grantee, name)
+    _acknowledge_named(grantee, name)
+
+
+def allow_put_named_objects(grantee: iam.IGrantable, name: str) -> None:
+    """PutObject on a bucket outside the stack (a batch job's output location)."""
+    grantee.grant_principal.add_to_principal_policy(
+        iam.PolicyStatement(actions=["s3:PutObject"], resources=[f"{_bucket_arn(name)}/*"])
+    )
+    _acknowledge_named(grantee, name)
 
 
 def allow_put_metric_data(grantee: iam.IGrantable) -> None:

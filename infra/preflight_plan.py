@@ -43,6 +43,7 @@ def plan_for(context: dict[str, str]) -> PreflightPlan:
         api_keys_parameter=config.api_keys_parameter,
         webhook_secret_parameter=config.webhook_secret_parameter,
         certificate_arn=config.certificate_arn,
+        job_buckets=sorted({*config.job_source_buckets, *config.job_output_buckets}),
     )
 
 

@@ -22,8 +22,11 @@ from infra.logs import LogGroups
 from infra.network import Network
 from infra.permissions import (
     allow_activation,
+    allow_get_named_objects,
     allow_get_objects,
+    allow_list_named_bucket,
     allow_own_reply_queues,
+    allow_put_named_objects,
     allow_put_objects,
     allow_read_parameter,
     allow_replies,
@@ -217,6 +220,16 @@ class ServiceStack(Stack):
         # the job's record read from the output bucket before a chunk, its shard written there.
         queues.job_queue.grant_consume_messages(workers.role)
         allow_get_objects(workers.role, storage.output_bucket)
+        # Buckets of the owner's for jobs: the web tier lists sources and writes outputs, the
+        # workers (and the standby on the web tier) read the images.
+        for name in config.job_source_buckets:
+            allow_get_named_objects(workers.role, name)
+            if config.standby_workers > 0:
+                allow_get_named_objects(web.role, name)
+            else:
+                allow_list_named_bucket(web.role, name)
+        for name in config.job_output_buckets:
+            allow_put_named_objects(web.role, name)
         # Web: write inputs, read results (GET /v1/results), send requests, consume its replies;
         # drain dead letters: consume them, store their failed results, reply to the waiting client.
         allow_put_objects(web.role, storage.input_bucket)

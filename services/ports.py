@@ -322,6 +322,10 @@ class PreflightProbe(Protocol):
 
     def certificate(self, arn: str) -> Certificate: ...
 
+    def bucket_region(self, name: str) -> str:
+        """The region an S3 bucket is in (LookupError: no such bucket)."""
+        ...
+
 
 class Silent:
     """Where the backend has no cloud metrics or capacity to drive (e.g. local: the supervisor

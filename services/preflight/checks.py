@@ -220,4 +220,36 @@ def check_certificate(plan: PreflightPlan, probe: PreflightProbe, region: str) -
         yield Finding("certificateArn", "ok", f"issued, in {region}")
 
 
-CHECKS = (check_bootstrap, check_quota, check_instance_types, check_secret_parameters, check_certificate)
+def check_job_buckets(plan: PreflightPlan, probe: PreflightProbe, region: str) -> Iterator[Finding]:
+    for name in plan.job_buckets:
+        try:
+            where = probe.bucket_region(name)
+        except LookupError:
+            yield Finding(
+                "jobBuckets",
+                "fail",
+                f"no S3 bucket {name}",
+                "the roles would be granted a bucket that is not there: jobs over it are refused",
+                "fix the name in jobSourceBuckets / jobOutputBuckets, or create the bucket",
+            )
+            continue
+        if where != region:
+            yield Finding(
+                "jobBuckets",
+                "warn",
+                f"{name} is in {where}, the workers in {region}",
+                "every image crosses regions: slower, and billed as inter-region data transfer",
+                f"copy the images to a bucket in {region}, or deploy in {where}",
+            )
+        else:
+            yield Finding("jobBuckets", "ok", f"{name} is in {region}")
+
+
+CHECKS = (
+    check_bootstrap,
+    check_quota,
+    check_instance_types,
+    check_secret_parameters,
+    check_certificate,
+    check_job_buckets,
+)

@@ -17,6 +17,8 @@ class PreflightPlan(BaseModel):
     api_keys_parameter: str | None = None
     webhook_secret_parameter: str | None = None
     certificate_arn: str | None = None
+    # buckets of the owner's that batch jobs read or write (context jobSourceBuckets, jobOutputBuckets)
+    job_buckets: list[str] = Field(default_factory=list)
     bootstrap_qualifier: str = "hnb659fds"  # the CDK default
     # DefaultStackSynthesizer's minimum bootstrap version (aws-cdk-lib, stack synthesizers).
     minimum_bootstrap_version: int = 6

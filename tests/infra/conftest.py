@@ -59,8 +59,9 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     return _synthesize(tmp_path_factory, {})
 
 
-# The front door's options on: HTTPS, the WAF rule, API keys from SSM, the web tier's rate limit;
-# and the standby workers off (the one synthesis with non-default options).
+# The front door's options on: HTTPS, the WAF rule, API keys from SSM, the web tier's rate limit,
+# buckets of the owner's for jobs; and the standby workers off (the one synthesis with
+# non-default options).
 FRONT_DOOR_CONTEXT = {
     "standbyWorkers": "0",
     "certificateArn": "arn:aws:acm:us-east-1:111122223333:certificate/00000000-0000-0000-0000-000000000000",
@@ -68,6 +69,8 @@ FRONT_DOOR_CONTEXT = {
     "apiKeysParameter": "/evision/api-keys",
     "webhookSecretParameter": "/evision/webhook-secret",
     "rateLimitPerSecond": "5",
+    "jobSourceBuckets": "my-photos,more-photos",
+    "jobOutputBuckets": "my-labels",
 }
 
 

@@ -332,6 +332,34 @@ def test_with_https_waf_api_keys_and_webhooks_the_app_is_nag_clean_and_grants_ea
     assert upload[0] == "https://"
 
 
+def _grants(synthesized, role: str) -> set[tuple[str, str]]:
+    """(action, resource) of a role's statements, a resource's Fn::Join flattened."""
+    found = set()
+    for name, statement in _statements(synthesized):
+        if name.startswith(role):
+            for resource in _as_list(statement["Resource"]):
+                if isinstance(resource, dict) and "Fn::Join" in resource:
+                    resource = "".join(p if isinstance(p, str) else "<x>" for p in resource["Fn::Join"][1])
+                for action in _as_list(statement["Action"]):
+                    found.add((action, str(resource)))
+    return found
+
+
+def test_job_buckets_of_the_owner_are_listed_by_the_web_tier_read_by_workers_written_by_the_web(
+    synthesized_front_door,
+):
+    worker, web = _grants(synthesized_front_door, "WorkersRole"), _grants(synthesized_front_door, "WebRole")
+    for bucket in ("my-photos", "more-photos"):
+        assert ("s3:GetObject", f"arn:<x>:s3:::{bucket}/*") in worker
+        assert ("s3:ListBucket", f"arn:<x>:s3:::{bucket}") in worker | web
+        assert ("s3:ListBucket", f"arn:<x>:s3:::{bucket}") in web
+        assert ("s3:GetObject", f"arn:<x>:s3:::{bucket}/*") not in web  # no standby here
+    assert ("s3:PutObject", "arn:<x>:s3:::my-labels/*") in web
+    assert not {g for g in worker if "my-labels" in g[1]}  # only the web tier writes outputs
+    named = {g[1].split(":::")[1].split("/")[0] for g in _grants(synthesized_front_door, "") if ":::" in g[1]}
+    assert named - {"<x>"} == {"my-photos", "more-photos", "my-labels"}  # the stack's own: <x>
+
+
 def test_a_failed_launch_is_replaced_never_recycled(synthesized):
     """The launch hook exists before the warm pool and ABANDONs by default (at its timeout too): an
     instance whose install failed is terminated and replaced, never stopped into the pool."""

@@ -38,6 +38,13 @@ def test_context_strings_are_parsed_and_empty_values_ignored():
     assert config.worker_instance_type == ServiceConfig().worker_instance_type
 
 
+def test_job_buckets_come_as_a_list_or_comma_separated():
+    listed = ServiceConfig.for_stage("dev", {"jobSourceBuckets": ["my-photos", "more.photos"]})
+    typed = ServiceConfig.for_stage("dev", {"jobSourceBuckets": " my-photos, more.photos ,"})
+    assert listed.job_source_buckets == typed.job_source_buckets == ("my-photos", "more.photos")
+    assert ServiceConfig.for_stage("dev", {"jobOutputBuckets": "labels"}).job_output_buckets == ("labels",)
+
+
 @pytest.mark.parametrize(
     ("stage", "context", "message"),
     [
@@ -51,6 +58,8 @@ def test_context_strings_are_parsed_and_empty_values_ignored():
         ("dev", {"webProcesses": "0"}, "webProcesses must be in"),
         ("dev", {"logRetentionDays": "31"}, "logRetentionDays must be one of"),
         ("dev", {"alarmEmail": "ops"}, "alarmEmail must be an e-mail address"),
+        ("dev", {"jobSourceBuckets": "My_Photos"}, "jobSourceBuckets: 'My_Photos' is not an S3 bucket"),
+        ("dev", {"jobOutputBuckets": "ok-name,s3://x"}, "jobOutputBuckets: 's3://x' is not an S3 bucket"),
     ],
 )
 def test_bad_settings_are_refused_with_a_reason(stage, context, message):

@@ -112,12 +112,14 @@ def test_a_missing_parameter_a_certificate_elsewhere_and_a_low_quota_each_fail_i
         api_keys_parameter=f"/evision/{uuid.uuid4().hex}/api-keys",
         certificate_arn="arn:aws:acm:eu-west-1:111122223333:certificate/00000000-0000-0000-0000-000000000000",
         bootstrap_qualifier=bootstrapped,
+        job_buckets=[f"no-such-photos-{uuid.uuid4().hex[:12]}"],
     )
     completed = _preflight(plan)
     print(completed.stdout)
     assert completed.returncode == 1, completed.stdout + completed.stderr
     failed = _lines(completed, "FAIL")
-    assert set(failed) == {"apiKeysParameter", "certificateArn", "quota"}
+    assert set(failed) == {"apiKeysParameter", "certificateArn", "quota", "jobBuckets"}
+    assert f"no S3 bucket {plan.job_buckets[0]}" in failed["jobBuckets"]
     assert (
         "no SSM parameter" in failed["apiKeysParameter"]
         and "fix: aws ssm put-parameter" in failed["apiKeysParameter"]
@@ -132,21 +134,31 @@ def test_a_good_set_up_passes(ec2_quota: Callable[[float], None], bootstrapped: 
     ec2_quota(64)
     name = f"/evision/{uuid.uuid4().hex}/api-keys"
     boto3.client("ssm").put_parameter(Name=name, Value="k-0123456789abcdef", Type="SecureString")
+    photos = f"photos-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3").create_bucket(Bucket=photos)
     plan = PreflightPlan(
         stack="ElasticVision-dev",
         instances={"c7i.large": 20, "t3.small": 4},
         api_keys_parameter=name,
         certificate_arn=_issued_certificate(),
         bootstrap_qualifier=bootstrapped,
+        job_buckets=[photos],
     )
     completed = _preflight(plan)
     print(completed.stdout)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert not _lines(completed, "FAIL") and not _lines(completed, "WARN")
+    assert f"{photos} is in us-east-1" in _lines(completed, "OK")["jobBuckets"]
     assert "preflight: 0 failed, 0 warnings" in completed.stdout
 
 
-def test_no_bootstrap_a_customer_key_an_unknown_type_and_an_unreadable_quota(moto_endpoint: str) -> None:
+def test_no_bootstrap_a_customer_key_an_unknown_type_an_unreadable_quota_a_bucket_elsewhere(
+    moto_endpoint: str,
+) -> None:
+    elsewhere = f"photos-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3").create_bucket(
+        Bucket=elsewhere, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
     name = f"/evision/{uuid.uuid4().hex}/api-keys"
     boto3.client("ssm").put_parameter(
         Name=name, Value="k-0123456789abcdef", Type="SecureString", KeyId="alias/my-own-key"
@@ -156,6 +168,7 @@ def test_no_bootstrap_a_customer_key_an_unknown_type_and_an_unreadable_quota(mot
         instances={"c7i.large": 20, "c99.large": 1, "g5.xlarge": 1},
         api_keys_parameter=name,
         bootstrap_qualifier=uuid.uuid4().hex[:9],
+        job_buckets=[elsewhere],
     )
     completed = _preflight(plan)
     print(completed.stdout)
@@ -168,6 +181,7 @@ def test_no_bootstrap_a_customer_key_an_unknown_type_and_an_unreadable_quota(mot
     warned = [line for line in completed.stdout.splitlines() if line.startswith("WARN")]
     assert any("could not read the On-Demand standard vCPU quota" in line for line in warned)
     assert any("g5.xlarge counts towards a quota of its own" in line for line in warned)
+    assert any(f"{elsewhere} is in eu-west-1, the workers in us-east-1" in line for line in warned)
 
 
 def test_the_plan_is_the_stack_make_deploy_would_create() -> None:
@@ -179,6 +193,10 @@ def test_the_plan_is_the_stack_make_deploy_would_create() -> None:
         context_from(["-c", "apiKeysParameter=/evision/keys", "--context", "workerInstanceType=c7g.large"])
     )
     assert given.api_keys_parameter == "/evision/keys" and given.instances["c7g.large"] == 20
+    buckets = plan_for(
+        context_from(["-c", "jobSourceBuckets=b-photos,a-photos", "-c", "jobOutputBuckets=a-photos"])
+    )
+    assert buckets.job_buckets == ["a-photos", "b-photos"]
     out = subprocess.run(
         [sys.executable, "-m", "infra.preflight_plan", "-c", "maxCapacity=8"],
         cwd=ROOT,

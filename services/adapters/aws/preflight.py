@@ -3,7 +3,8 @@
 STS GetCallerIdentity (reachable), SSM GetParameter of the CDK bootstrap version (what `cdk
 deploy` itself checks: /cdk-bootstrap/<qualifier>/version), EC2 DescribeInstanceTypes and
 DescribeInstanceTypeOfferings, Service Quotas GetServiceQuota (falling back to the AWS default
-where the account has no applied value), SSM DescribeParameters, ACM DescribeCertificate.
+where the account has no applied value), SSM DescribeParameters, ACM DescribeCertificate, S3
+GetBucketLocation.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from services.ports import Certificate, SecretParameter
 # "On-Demand Instance quotas", 2026-12).
 STANDARD_VCPU_QUOTA = "L-1216C47A"
 AWS_MANAGED_SSM_KEY = "alias/aws/ssm"
-NOT_FOUND = {"ParameterNotFound", "ResourceNotFoundException", "NoSuchResourceException"}
+NOT_FOUND = {"ParameterNotFound", "ResourceNotFoundException", "NoSuchResourceException", "NoSuchBucket"}
+# GetBucketLocation's LocationConstraint for the regions that predate it (S3 API reference,
+# GetBucketLocation, 2026-12): none for us-east-1, "EU" for eu-west-1.
+LEGACY_LOCATIONS = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}
 DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
 
 
@@ -130,3 +134,10 @@ class AwsPreflightProbe:
         except ClientError as error:
             raise _translated(error, f"no ACM certificate {arn} in {region}") from None
         return Certificate(arn=arn, region=region, status=str(found["Status"]))
+
+    def bucket_region(self, name: str) -> str:
+        try:
+            location = self._client("s3").get_bucket_location(Bucket=name).get("LocationConstraint")
+        except ClientError as error:
+            raise _translated(error, f"no S3 bucket {name}") from None
+        return LEGACY_LOCATIONS.get(location, str(location))
