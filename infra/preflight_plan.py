@@ -21,7 +21,10 @@ VPC_ZONES = 2  # infra/network.py: the VPC's public subnets span two zones
 
 def context_from(arguments: list[str], cdk_json: Path = ROOT / "cdk.json") -> dict[str, str]:
     """cdk.json's context, overridden by `-c key=value` / `--context key=value` as the CDK CLI does."""
-    context = {k: str(v) for k, v in json.loads(cdk_json.read_text()).get("context", {}).items()}
+    context = {
+        k: ",".join(map(str, v)) if isinstance(v, list) else str(v)  # a list as `-c k=a,b` gives it
+        for k, v in json.loads(cdk_json.read_text()).get("context", {}).items()
+    }
     given = iter(arguments)
     for argument in given:
         if argument in ("-c", "--context"):

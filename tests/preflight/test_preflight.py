@@ -184,7 +184,7 @@ def test_no_bootstrap_a_customer_key_an_unknown_type_an_unreadable_quota_a_bucke
     assert any(f"{elsewhere} is in eu-west-1, the workers in us-east-1" in line for line in warned)
 
 
-def test_the_plan_is_the_stack_make_deploy_would_create() -> None:
+def test_the_plan_is_the_stack_make_deploy_would_create(tmp_path: Path) -> None:
     plan = plan_for(context_from([]))
     assert plan.stack == "ElasticVision-dev"
     assert plan.instances == {"c7i.large": 20, "t3.small": 4}
@@ -197,6 +197,9 @@ def test_the_plan_is_the_stack_make_deploy_would_create() -> None:
         context_from(["-c", "jobSourceBuckets=b-photos,a-photos", "-c", "jobOutputBuckets=a-photos"])
     )
     assert buckets.job_buckets == ["a-photos", "b-photos"]
+    cdk_json = tmp_path / "cdk.json"
+    cdk_json.write_text(json.dumps({"context": {"jobSourceBuckets": ["my-photos", "more-photos"]}}))
+    assert plan_for(context_from([], cdk_json)).job_buckets == ["more-photos", "my-photos"]
     out = subprocess.run(
         [sys.executable, "-m", "infra.preflight_plan", "-c", "maxCapacity=8"],
         cwd=ROOT,
