@@ -97,14 +97,20 @@ class JobMonitor:
                 self._final.add(job)
                 continue
             unfinished = True
-            if record.state == "planning" and time.time() - record.updated_at > self._stale:
-                log.info("job %s: resuming its planning from chunk %d", job, record.chunks_sent)
-                self.start_planning(record)
-            elif record.state == "running":
-                self._finish_if_complete(record)
-            elif record.state == "done" and not record.webhook_delivered:
-                self._notify(record)
+            try:
+                self._advance(record)
+            except Exception:  # e.g. an output it may not write: the others go on, it is retried
+                log.exception("job %s: could not advance it; retried at the next step", job)
         self._unfinished = unfinished
+
+    def _advance(self, record: JobRecord) -> None:
+        if record.state == "planning" and time.time() - record.updated_at > self._stale:
+            log.info("job %s: resuming its planning from chunk %d", record.id, record.chunks_sent)
+            self.start_planning(record)
+        elif record.state == "running":
+            self._finish_if_complete(record)
+        elif record.state == "done" and not record.webhook_delivered:
+            self._notify(record)
 
     def _finish_if_complete(self, record: JobRecord) -> None:
         assert record.total is not None
