@@ -42,6 +42,10 @@ class SourceUnreadableError(Exception):
     """A batch job's source this service cannot list: no such bucket, or no permission."""
 
 
+class OutputUnwritableError(Exception):
+    """A batch job's output location this service cannot write: no such bucket, no permission."""
+
+
 @dataclass(frozen=True, slots=True)
 class Blob:
     data: bytes
@@ -256,7 +260,8 @@ class JobOutput(Protocol):
     def location(self) -> str: ...
 
     def write(self, name: str, data: bytes) -> None:
-        """Write `name` under the location, atomically (a reader never sees half a file)."""
+        """Write `name` under the location, atomically (a reader never sees half a file).
+        OutputUnwritableError where it cannot (no such bucket or folder, no permission)."""
         ...
 
 

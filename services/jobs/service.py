@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,9 @@ from pydantic import BaseModel
 from services.contract import new_request_id
 from services.jobs.contract import JobRecord, JobSpec, JobState, Manifest
 from services.jobs.store import JobStore
+from services.ports import JobOutput
+
+CLAIM_FILE = "_JOB.json"
 
 
 class JobLocationError(ValueError):
@@ -68,6 +72,13 @@ def check_location(source: str, *, jobs_root: Path | None) -> str:
 def new_job(spec: JobSpec, location: str, chunk_size: int, output: str | None = None) -> JobRecord:
     resolved = spec.model_copy(update={"source": location, "output": output})
     return JobRecord(id=new_request_id(), spec=resolved, chunk_size=chunk_size)
+
+
+def claim_output(output: JobOutput, record: JobRecord) -> None:
+    """`_JOB.json` in the output location at once: which job writes there (and whether the
+    service may write there at all: OutputUnwritableError, before the job is accepted)."""
+    claim = {"job": record.id, "source": record.spec.source, "created_at": record.created_at}
+    output.write(CLAIM_FILE, json.dumps(claim, indent=2).encode())
 
 
 def status(store: JobStore, record: JobRecord) -> JobStatus:

@@ -102,6 +102,7 @@ def test_a_folder_job_gives_every_image_once_with_its_label_and_a_signed_webhook
     ]
     assert copied == lines
     assert json.loads((out / "_SUCCESS.json").read_text())["total"] == len(expected) + 1
+    assert json.loads((out / "_JOB.json").read_text())["job"] == job  # written when it was accepted
     listed = httpx.get(f"{service.url}/v1/jobs").json()
     assert job in [j["id"] for j in listed]
 
@@ -118,6 +119,9 @@ def test_what_a_job_cannot_do_is_a_4xx_in_the_error_vocabulary(service: RunningU
     assert (
         escape.status_code == 422 and "output must be a folder under the jobs root" in escape.json()["reason"]
     )
+    (jobs_root / "a-file").write_text("not a folder")
+    unwritable = httpx.post(f"{service.url}/v1/jobs", json={"source": "photos", "output": "a-file/labels"})
+    assert unwritable.status_code == 422 and "cannot write" in unwritable.json()["reason"], unwritable.text
     bad = httpx.post(f"{service.url}/v1/jobs", json={"source": "x", "top_k": 9})
     assert bad.status_code == 422 and "error" in bad.json()
     (jobs_root / "reused").mkdir()

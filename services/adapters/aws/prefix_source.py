@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from services.ports import BlobNotFoundError, SourceUnreadableError
+from services.ports import BlobNotFoundError, OutputUnwritableError, SourceUnreadableError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -31,6 +31,14 @@ UNREADABLE = {
     "AllAccessDisabled": " (access to the bucket is disabled)",
     "InvalidBucketName": "",
     "PermanentRedirect": " (the bucket is in another region)",
+}
+
+
+# PutObject's answers that no retry mends (the same reference).
+UNWRITABLE = {
+    **{code: why for code, why in UNREADABLE.items() if code != "AccessDenied"},
+    "AccessDenied": " (the service's role may not write it: in the cloud, add the bucket to the "
+    "jobOutputBuckets context key)",
 }
 
 
@@ -83,4 +91,12 @@ class PrefixOutput:
         return f"s3://{self._bucket}/{self._prefix}"
 
     def write(self, name: str, data: bytes) -> None:
-        self._s3.put_object(Bucket=self._bucket, Key=self._prefix + name, Body=data)
+        try:
+            self._s3.put_object(Bucket=self._bucket, Key=self._prefix + name, Body=data)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in UNWRITABLE:
+                raise OutputUnwritableError(
+                    f"cannot write {self.location}: {code}{UNWRITABLE[code]}"
+                ) from None
+            raise

@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from services.ports import BlobNotFoundError
+from services.ports import BlobNotFoundError, OutputUnwritableError
 
 
 class FolderSource:
@@ -54,8 +54,11 @@ class FolderOutput:
         return str(self._root)
 
     def write(self, name: str, data: bytes) -> None:
-        self._root.mkdir(parents=True, exist_ok=True)
         path = self._root / name
         tmp = path.with_name(f".{name}.tmp-{os.getpid()}")
-        tmp.write_bytes(data)
+        try:
+            self._root.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(data)
+        except OSError as error:  # no permission, a file where the folder should be, a full disk
+            raise OutputUnwritableError(f"cannot write {path}: {error.strerror or error}") from None
         tmp.replace(path)

@@ -17,12 +17,13 @@ from services.jobs.service import (
     JobStatus,
     check_location,
     check_output,
+    claim_output,
     new_job,
     results,
     status,
 )
 from services.model_catalog import UnknownModelError
-from services.ports import JobSource, SourceUnreadableError
+from services.ports import JobSource, OutputUnwritableError, SourceUnreadableError
 from services.web.deps import ServicesDep
 from services.web.errors import ApiError
 from services.web.responses import ERRORS
@@ -72,7 +73,7 @@ async def create_job(
         await to_thread.run_sync(_first_key, source)  # and this one: a bucket it may list?
         output = None if spec.output is None else check_output(spec.output, jobs_root=settings.jobs_root)
         if output is not None:
-            services.backend.job_output(output)
+            services.backend.job_output(output)  # this kind of location?
         model = await to_thread.run_sync(services.models.resolve, spec.model)
     except (JobLocationError, ValueError, UnknownModelError, SourceUnreadableError) as exc:
         raise ApiError(422, ErrorKind.INVALID_REQUEST, str(exc)) from None
@@ -89,6 +90,11 @@ async def create_job(
                 services.job_monitor.start_planning(existing)  # resume, if its planner died
             return await to_thread.run_sync(status, services.jobs, existing)
     record = new_job(spec.model_copy(update={"model": model}), location, settings.job_chunk_size, output)
+    if output is not None:  # and one it may write? Found now, not when the job is done.
+        try:
+            await to_thread.run_sync(claim_output, services.backend.job_output(output), record)
+        except OutputUnwritableError as exc:
+            raise ApiError(422, ErrorKind.INVALID_REQUEST, str(exc)) from None
     await to_thread.run_sync(services.jobs.put_record, record)
     if idempotency_key is not None:
         await to_thread.run_sync(keys.remember, idempotency_key, fingerprint, record.id)
