@@ -60,7 +60,10 @@ def _record(services: ServicesDep, job: str) -> JobRecord:
     "/v1/jobs",
     status_code=202,
     response_model=JobStatus,
-    responses={**ERRORS, 422: {"model": ErrorResponse, "description": "a source this service cannot read"}},
+    responses={
+        **ERRORS,
+        422: {"model": ErrorResponse, "description": "a source it cannot read, an output it cannot write"},
+    },
     summary="Start a batch job over a folder (local) or an s3://bucket/prefix (aws)",
 )
 async def create_job(
