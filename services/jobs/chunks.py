@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 from pydantic import ValidationError
@@ -149,16 +150,7 @@ class ChunkProcessor:
 
         for batch, predictions in zip(batches, self._compute.map(infer, batches), strict=True):
             for (key, _), prediction in zip(batch, predictions, strict=True):
-                lines[key] = ShardLine(
-                    key=key,
-                    label=prediction.label,
-                    score=prediction.score,
-                    top=[
-                        LabelScore(label=label, score=score)
-                        for label, score in prediction.top5[: chunk.top_k]
-                    ],
-                    model=name,
-                )
+                lines[key] = _labelled(key, prediction, chunk.top_k, name)
         return [lines[key] for key in chunk.keys]
 
     def _classify_alone(self, chunk: ChunkMessage) -> list[ShardLine]:
@@ -173,33 +165,24 @@ class ChunkProcessor:
         lines: list[ShardLine] = []
         for key in chunk.keys:
             data = _read(source, key)
-            if isinstance(data, ShardLine):
-                lines.append(data)
-                continue
-            for attempt in range(1, ALONE_TRIES + 1):
-                try:
-                    prediction = self._isolator.classify(data, timeout=self._alone_seconds, model=folder)
-                except ImageRejectedError as exc:
-                    lines.append(ShardLine(key=key, error=ResultError(kind=exc.kind, reason=exc.reason)))
-                except SuspectFailedError as exc:
-                    log.warning("job %s image %s, alone (try %d): %s", chunk.job, key, attempt, exc)
-                    if attempt < ALONE_TRIES:
-                        continue
-                    reason = f"classified alone {ALONE_TRIES} times, {exc}"
-                    lines.append(ShardLine(key=key, error=ResultError(kind=ErrorKind.FAILED, reason=reason)))
-                else:
-                    top = [LabelScore(label=label, score=score) for label, score in prediction.top5]
-                    lines.append(
-                        ShardLine(
-                            key=key,
-                            label=prediction.label,
-                            score=prediction.score,
-                            top=top[: chunk.top_k],
-                            model=prediction.model,
-                        )
-                    )
-                break
+            lines.append(data if isinstance(data, ShardLine) else self._alone(chunk, key, data, folder))
         return lines
+
+    def _alone(self, chunk: ChunkMessage, key: str, data: bytes, folder: Path | None) -> ShardLine:
+        """One image in the isolation helper (`folder`: a registered model's, None: the default)."""
+        assert self._isolator is not None
+        for attempt in range(1, ALONE_TRIES + 1):
+            try:
+                prediction = self._isolator.classify(data, timeout=self._alone_seconds, model=folder)
+            except ImageRejectedError as exc:
+                return ShardLine(key=key, error=ResultError(kind=exc.kind, reason=exc.reason))
+            except SuspectFailedError as exc:
+                log.warning("job %s image %s, alone (try %d): %s", chunk.job, key, attempt, exc)
+                failure = exc
+                continue
+            return _labelled(key, prediction, chunk.top_k, prediction.model)
+        reason = f"classified alone {ALONE_TRIES} times, {failure}"
+        return ShardLine(key=key, error=ResultError(kind=ErrorKind.FAILED, reason=reason))
 
     def _decode(
         self, classifier: ImageClassifier, key: str, data: bytes
@@ -208,6 +191,11 @@ class ChunkProcessor:
             return key, classifier.preprocess(data)
         except ImageRejectedError as exc:
             return key, ShardLine(key=key, error=ResultError(kind=exc.kind, reason=exc.reason))
+
+
+def _labelled(key: str, prediction: Prediction, top_k: int, model: str) -> ShardLine:
+    top = [LabelScore(label=label, score=score) for label, score in prediction.top5[:top_k]]
+    return ShardLine(key=key, label=prediction.label, score=prediction.score, top=top, model=model)
 
 
 def _read(source: JobSource, key: str) -> bytes | ShardLine:
