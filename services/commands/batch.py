@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         )
         with Progress(*columns, console=console, disable=args.no_progress) as progress:
             task = progress.add_task("listing", total=None, speed="")
+            problem = None
             while job["state"] not in ("done", "cancelled"):
                 if time.monotonic() > deadline:
                     console.print(
@@ -84,6 +85,9 @@ def run(args: argparse.Namespace) -> int:
                     return 2
                 time.sleep(0.5)
                 job = client.get(f"/v1/jobs/{job['id']}").json()
+                if job.get("problem") and job["problem"] != problem:  # once per new problem
+                    problem = job["problem"]
+                    console.print(f"[yellow]{problem} (retried; fix it and the job goes on)[/yellow]")
                 speed = f"{job['images_per_second']:.0f} images/s" if job.get("images_per_second") else ""
                 description = "classifying" if job["total"] is not None else "listing"
                 progress.update(

@@ -55,6 +55,8 @@ class JobRecord(_Frozen):
     total: int | None = None  # images, once planning has listed the whole source
     finished_at: float | None = None
     webhook_delivered: bool = False
+    # Why planning cannot go on (e.g. the source became unreadable); retried, cleared once it does.
+    problem: str | None = None
 
     @property
     def planned_chunks(self) -> int | None:

@@ -21,7 +21,7 @@ from services.jobs.contract import FINAL_STATES, ChunkMessage, JobRecord, Manife
 from services.jobs.planner import plan
 from services.jobs.store import JobStore
 from services.jobs.webhook import deliver
-from services.ports import JobOutput, JobSource, MessageQueue
+from services.ports import JobOutput, JobSource, MessageQueue, SourceUnreadableError
 
 log = logging.getLogger("services.jobs")
 
@@ -61,6 +61,12 @@ class JobMonitor:
     def signs_webhooks(self) -> bool:
         return self._secret is not None
 
+    @property
+    def planning(self) -> bool:
+        """Whether a planning thread of this process runs now."""
+        with self._lock:
+            return bool(self._planning)
+
     def start_planning(self, record: JobRecord) -> None:
         """Plan `record` in a thread of its own (a million keys take a while to list)."""
         self.wake()
@@ -73,6 +79,13 @@ class JobMonitor:
     def _plan(self, record: JobRecord) -> None:
         try:
             plan(record, self._source(record.spec.source), self._queue, self._store, self.stop_event)
+        except (SourceUnreadableError, ValueError) as exc:  # gone since it was accepted: say so
+            log.error("planning job %s cannot go on: %s; retried every %g s", record.id, exc, self._stale)
+            latest = self._store.record(record.id)
+            if latest is not None and latest.state == "planning":
+                self._store.put_record(
+                    latest.model_copy(update={"problem": str(exc), "updated_at": time.time()})
+                )
         except Exception:
             log.exception("planning job %s failed; the monitor resumes it", record.id)
         finally:

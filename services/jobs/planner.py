@@ -39,7 +39,7 @@ def plan(
         if bodies:
             queue.send_batch(bodies)
             record = record.model_copy(
-                update={"cursor": cursor, "chunks_sent": index, "updated_at": time.time()}
+                update={"cursor": cursor, "chunks_sent": index, "updated_at": time.time(), "problem": None}
             )
             store.put_record(record)
             bodies = []
@@ -63,7 +63,13 @@ def plan(
     flush()
     total = (index - 1) * record.chunk_size + len(chunk) if chunk else index * record.chunk_size
     record = record.model_copy(
-        update={"state": "running", "total": total, "chunks_sent": index, "updated_at": time.time()}
+        update={
+            "state": "running",
+            "total": total,
+            "chunks_sent": index,
+            "updated_at": time.time(),
+            "problem": None,
+        }
     )
     store.put_record(record)
     log.info("job %s planned: %d images in %d chunks", record.id, total, index)

@@ -34,6 +34,7 @@ class JobStatus(BaseModel):
     finished_at: float | None
     results: str  # where to read the JSON Lines (GET)
     manifest: Manifest | None = None
+    problem: str | None = None  # why planning cannot go on for now (it is retried)
 
 
 def _folder_under_root(given: str, jobs_root: Path | None, what: str, verb: str) -> Path:
@@ -110,6 +111,7 @@ def status(store: JobStore, record: JobRecord) -> JobStatus:
         finished_at=record.finished_at,
         results=f"/v1/jobs/{record.id}/results",
         manifest=manifest,
+        problem=record.problem,
     )
 
 
