@@ -157,7 +157,7 @@ class ChunkProcessor:
         """Each image in the isolation helper: one that crashes or hangs it fails alone."""
         assert self._isolator is not None
         try:
-            folder = None if self._models.is_default(chunk.model) else self._models.folder(str(chunk.model))
+            folder = self._models.folder(chunk.model)
         except UnknownModelError as exc:
             error = ResultError(kind=ErrorKind.INVALID_REQUEST, reason=str(exc))
             return [ShardLine(key=key, error=error) for key in chunk.keys]

@@ -80,9 +80,11 @@ class ModelPool:
                 self.loads += 1
             return classifier
 
-    def folder(self, ref: str) -> Path:
-        """A registered model's downloaded folder (loaded first if it is not): where the
-        isolation helper loads it from."""
+    def folder(self, ref: str | None) -> Path | None:
+        """Where the isolation helper loads model `ref` from: a registered model's downloaded
+        folder (loaded first if it is not), or None for the default (the helper has its own)."""
+        if ref is None or self.is_default(ref):
+            return None
         self.get(ref)
         with self._lock:
             entry = self._loaded.get(ref)

@@ -359,9 +359,8 @@ class BatchPipeline:
         """A redelivered message, in the helper process: if it crashes or hangs, only it fails."""
         assert job.data is not None and self._isolator is not None
         t0 = time.perf_counter()
-        ref = _model_of(job)
         try:
-            folder = None if self.models.is_default(ref) else self.models.folder(str(ref))
+            folder = self.models.folder(_model_of(job))
             timeout = max(1.0, deadline - time.monotonic())
             prediction = self._isolator.classify(job.data, timeout=timeout, model=folder)
             self._finish(job, prediction=prediction, model=prediction.model)
