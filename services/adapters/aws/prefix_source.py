@@ -42,6 +42,12 @@ UNWRITABLE = {
 }
 
 
+def _permanent(error: ClientError, answers: dict[str, str]) -> str | None:
+    """The error's code and what it means, if it is one of `answers` (None: maybe transient)."""
+    code = error.response.get("Error", {}).get("Code", "")
+    return f"{code}{answers[code]}" if code in answers else None
+
+
 class PrefixSource:
     def __init__(self, s3: S3Client, location: str) -> None:
         self._s3 = s3
@@ -61,10 +67,8 @@ class PrefixSource:
                     if not item["Key"].endswith("/"):  # the console's "folder" placeholders
                         yield item["Key"]
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code in UNREADABLE:
-                why = f"cannot list {self.location}: {code}{UNREADABLE[code]}"
-                raise SourceUnreadableError(why) from None
+            if (why := _permanent(error, UNREADABLE)) is not None:
+                raise SourceUnreadableError(f"cannot list {self.location}: {why}") from None
             raise
 
     def read(self, key: str) -> bytes:
@@ -94,9 +98,6 @@ class PrefixOutput:
         try:
             self._s3.put_object(Bucket=self._bucket, Key=self._prefix + name, Body=data)
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code in UNWRITABLE:
-                raise OutputUnwritableError(
-                    f"cannot write {self.location}: {code}{UNWRITABLE[code]}"
-                ) from None
+            if (why := _permanent(error, UNWRITABLE)) is not None:
+                raise OutputUnwritableError(f"cannot write {self.location}: {why}") from None
             raise
