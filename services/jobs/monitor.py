@@ -79,7 +79,7 @@ class JobMonitor:
     def _plan(self, record: JobRecord) -> None:
         try:
             plan(record, self._source(record.spec.source), self._queue, self._store, self.stop_event)
-        except (SourceUnreadableError, ValueError) as exc:  # gone since it was accepted: say so
+        except SourceUnreadableError as exc:  # gone since it was accepted: say so
             log.error("planning job %s cannot go on: %s; retried every %g s", record.id, exc, self._stale)
             latest = self._store.record(record.id)
             if latest is not None and latest.state == "planning":

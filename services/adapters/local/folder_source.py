@@ -10,13 +10,15 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from services.ports import BlobNotFoundError, OutputUnwritableError
+from services.ports import BlobNotFoundError, OutputUnwritableError, SourceUnreadableError
 
 
 class FolderSource:
     def __init__(self, folder: Path) -> None:
-        if not folder.is_absolute() or not folder.is_dir():
-            raise ValueError(f"{folder} is not an existing absolute folder")
+        if not folder.is_absolute():
+            raise ValueError(f"{folder} is not an absolute folder")
+        if not folder.is_dir():  # e.g. removed since its job was accepted
+            raise SourceUnreadableError(f"no folder {folder}")
         self._root = folder.resolve()
 
     @property
