@@ -122,8 +122,7 @@ class ChunkProcessor:
         try:
             classifier = self._models.get(chunk.model)
         except UnknownModelError as exc:
-            error = ResultError(kind=ErrorKind.INVALID_REQUEST, reason=str(exc))
-            return [ShardLine(key=key, error=error) for key in chunk.keys]
+            return _every_key_failed(chunk, ResultError(kind=ErrorKind.INVALID_REQUEST, reason=str(exc)))
         source = self._source_of(chunk.source)
         lines: dict[str, ShardLine] = {}
 
@@ -159,8 +158,7 @@ class ChunkProcessor:
         try:
             folder = self._models.folder(chunk.model)
         except UnknownModelError as exc:
-            error = ResultError(kind=ErrorKind.INVALID_REQUEST, reason=str(exc))
-            return [ShardLine(key=key, error=error) for key in chunk.keys]
+            return _every_key_failed(chunk, ResultError(kind=ErrorKind.INVALID_REQUEST, reason=str(exc)))
         source = self._source_of(chunk.source)
         lines: list[ShardLine] = []
         for key in chunk.keys:
@@ -191,6 +189,10 @@ class ChunkProcessor:
             return key, classifier.preprocess(data)
         except ImageRejectedError as exc:
             return key, ShardLine(key=key, error=ResultError(kind=exc.kind, reason=exc.reason))
+
+
+def _every_key_failed(chunk: ChunkMessage, error: ResultError) -> list[ShardLine]:
+    return [ShardLine(key=key, error=error) for key in chunk.keys]
 
 
 def _labelled(key: str, prediction: Prediction, top_k: int, model: str) -> ShardLine:
