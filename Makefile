@@ -10,15 +10,22 @@ DEV := $(VENV)/.installed-dev
 
 install: $(RUNTIME)
 install-dev: $(DEV)
+space := $(subst ,, )
 
-# (Re)create the virtualenv whenever the dependency list changes.
-$(RUNTIME): pyproject.toml
+# Exactly the locks, never the index's newest: a fresh clone on any later day installs what was
+# tested (requirements*.lock, hashed; `make lock` moves them). The service itself is installed
+# editable on top, without its dependencies (the lock has them); pip builds it with the
+# build-system's pinned setuptools.
+PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
+$(RUNTIME): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	$(PIP) install --require-hashes -r requirements.lock
+	$(PIP) install --no-deps -e .
 	touch $@
 
-$(DEV): $(RUNTIME)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+$(DEV): $(RUNTIME) requirements-dev.lock
+	$(PIP) install --require-hashes -r requirements-dev.lock
+	$(PIP) install --no-deps -e .
 	touch $@
 
 up: install
@@ -66,13 +73,26 @@ node_modules/.package-lock.json: package.json package-lock.json
 # Extra CDK CLI arguments, e.g. `make deploy CDK_ARGS="-c stage=prod -c maxCapacity=10"`.
 CDK_ARGS ?=
 
-# The runtime dependencies, pinned with hashes (for the instances: CPython 3.11, manylinux x86_64),
-# at the newest versions the index has (what `make install-dev` installs; tests/test_lock.py
-# checks the two agree). requirements-openvino.lock: the same plus the OpenVINO engine.
-LOCK_ARGS = --upgrade --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 --no-header --quiet
-lock: install-dev
-	$(BIN)/uv pip compile pyproject.toml $(LOCK_ARGS) -o requirements.lock
-	$(BIN)/uv pip compile pyproject.toml --extra openvino $(LOCK_ARGS) -o requirements-openvino.lock
+# Every lock, refreshed together to the newest versions the index has, with hashes:
+# - requirements-dev.lock: the dev set (tests, linters, CDK, the engines), universal (any OS,
+#   Python >= 3.11): what `make install-dev` installs;
+# - requirements.lock: the runtime, for the instances (CPython 3.11, manylinux), within the dev
+#   lock's pins (tests/test_lock.py checks the tests run what ships); what `make install` installs;
+# - requirements-openvino.lock: the same plus the OpenVINO engine (workers that use it);
+# - requirements-export.lock: re-exporting the model (`make models`), less torch and its CUDA
+#   packages: torch is the CPU build on this machine's disk (`pip install torch==2.13.0`).
+# The build backend is pinned in pyproject.toml's [build-system] (it moves the wheel's bytes).
+LOCK_ARGS = --upgrade --generate-hashes --python-version 3.11 --no-header --quiet
+INSTANCE = --python-platform x86_64-manylinux_2_28 -c requirements-dev.lock
+NOT_CPU_TORCH = torch triton nvidia-[a-z0-9-]* cuda-[a-z-]*
+lock: $(DEV)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal $(LOCK_ARGS) -o requirements-dev.lock
+	$(BIN)/uv pip compile pyproject.toml $(INSTANCE) $(LOCK_ARGS) -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra openvino $(INSTANCE) $(LOCK_ARGS) -o requirements-openvino.lock
+	$(BIN)/uv pip compile pyproject.toml --extra export $(INSTANCE) $(LOCK_ARGS) -o requirements-export.lock
+	$(BIN)/uv pip compile pyproject.toml --extra export $(INSTANCE) $(LOCK_ARGS) \
+		$$(grep -oE '^($(subst $(space),|,$(NOT_CPU_TORCH)))==' requirements-export.lock | sed 's/==$$//; s/^/--no-emit-package /') \
+		-o requirements-export.lock
 
 # Every runtime wheel for the instances' platform, and the service's own: they install offline.
 wheelhouse: install-dev
@@ -89,7 +109,8 @@ bootstrap: install-dev wheelhouse node_modules/.package-lock.json
 # EfficientNet-Lite1 and -Lite2 as model folders in build/models/ (~22 and ~25 MB: exported, not
 # committed; torch comes from this machine's disk), each checked by `evision model check`.
 models: install-dev
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0 -e '.[export]'
+	$(PIP) install --no-deps torch==2.13.0
+	$(PIP) install --no-deps --require-hashes -r requirements-export.lock
 	for variant in lite1 lite2; do \
 		$(BIN)/python -m model.export --variant $$variant --out-dir build/models/efficientnet-$$variant && \
 		$(BIN)/evision model check build/models/efficientnet-$$variant || exit 1; \
