@@ -24,8 +24,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 from infra.architecture import ARCHITECTURES, WHEEL_PLATFORMS, Architecture, bundle_name, served
@@ -88,11 +90,30 @@ def build_wheelhouse(
             if served(lock.name, architecture):
                 command = download_command(lock, wheelhouse_of(architecture, out), architecture)
                 subprocess.run(command, check=True)
+    service = build_service_wheel(source, out)
+    for architecture in architectures:
+        if architecture != "x86_64":
+            other = wheelhouse_of(architecture, out)
+            for stale in other.glob(SERVICE_WHEEL):
+                stale.unlink()
+            _link(service, other / service.name)
+    pinned = {line.split("==")[0] for lock in locks for line in lock.read_text().splitlines() if "==" in line}
+    wheels = sorted(out.glob("*.whl"))
+    if len(wheels) < len(pinned) + 1:
+        raise RuntimeError(f"{out}: {len(wheels)} wheels for {len(pinned)} pinned packages and the service")
+    return wheels
+
+
+def build_service_wheel(source: Path = ROOT, out: Path = WHEELHOUSE) -> Path:
+    """The service itself as a pure-Python wheel (code + model): the instance needs no build tools.
+
+    Its bytes depend on the code that runs only: a fixed SOURCE_DATE_EPOCH (zip timestamps), the
+    build backend pinned in pyproject.toml (the wheel names it), no README in the metadata, and
+    file modes normalised (`normalize_modes`: a clone under umask 002 checks out 0664 files)."""
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob(SERVICE_WHEEL):
         stale.unlink()
     _clean_staging(source)  # a stale staging area could carry removed modules into the wheel
-    # The service itself as a pure-Python wheel (code + model): the instance needs no build tools.
     subprocess.run(
         [
             sys.executable,
@@ -111,17 +132,22 @@ def build_wheelhouse(
     )
     _clean_staging(source)
     [service] = out.glob(SERVICE_WHEEL)
-    for architecture in architectures:
-        if architecture != "x86_64":
-            other = wheelhouse_of(architecture, out)
-            for stale in other.glob(SERVICE_WHEEL):
-                stale.unlink()
-            _link(service, other / service.name)
-    pinned = {line.split("==")[0] for lock in locks for line in lock.read_text().splitlines() if "==" in line}
-    wheels = sorted(out.glob("*.whl"))
-    if len(wheels) < len(pinned) + 1:
-        raise RuntimeError(f"{out}: {len(wheels)} wheels for {len(pinned)} pinned packages and the service")
-    return wheels
+    normalize_modes(service)
+    return service
+
+
+def normalize_modes(wheel: Path) -> None:
+    """Rewrites `wheel` in place with every member 0644, or 0755 where its owner may execute it,
+    as a checkout under umask 022 gives: the modes a clone's umask chose are not the code."""
+    with zipfile.ZipFile(wheel) as archive:
+        members = [(info, archive.read(info)) for info in archive.infolist()]
+    normalized = wheel.with_suffix(".normalized")
+    with zipfile.ZipFile(normalized, "w") as archive:
+        for info, data in members:
+            mode = info.external_attr >> 16
+            info.external_attr = (stat.S_IFREG | (0o755 if mode & stat.S_IXUSR else 0o644)) << 16
+            archive.writestr(info, data, compress_type=info.compress_type)
+    normalized.replace(wheel)
 
 
 def _clean_staging(source: Path) -> None:
