@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
 
-.PHONY: install install-dev lock wheelhouse up status test test-slow lint fmt bench soak synth bootstrap preflight models deploy destroy clean
+.PHONY: install install-dev lock wheelhouse up status test test-slow lint fmt bench soak synth bootstrap preflight models refresh-ami ami-pinned deploy destroy clean
 
 install: $(RUNTIME)
 install-dev: $(DEV)
@@ -121,7 +121,16 @@ models: install-dev
 preflight: install-dev
 	$(BIN)/python -m infra.preflight_plan $(CDK_ARGS) | $(BIN)/evision preflight --plan -
 
-deploy: install-dev preflight wheelhouse node_modules/.package-lock.json
+# The Amazon Linux 2023 image the instances boot is pinned per region in cdk.context.json (commit
+# it): `make refresh-ami` moves the pin to the newest release (then `make deploy` rolls both
+# groups); a first deploy into a region pins the newest (ami-pinned). AWS_REGION picks the region.
+refresh-ami: install-dev
+	$(BIN)/evision ami pin
+
+ami-pinned: install-dev
+	$(BIN)/evision ami pin --if-unpinned
+
+deploy: install-dev ami-pinned preflight wheelhouse node_modules/.package-lock.json
 	$(CDK) deploy --require-approval broadening $(CDK_ARGS)
 
 destroy: install-dev wheelhouse node_modules/.package-lock.json

@@ -26,7 +26,8 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
     context = {key: app.node.try_get_context(key) for key in CONTEXT_KEYS}
     config = ServiceConfig.for_stage(stage, context)
     # Environment-agnostic on purpose: `cdk deploy` targets the credentials' account and region,
-    # and synthesis needs no lookups (no cdk.context.json), so CI and deploy produce one template.
+    # and synthesis needs no lookups (cdk.context.json holds only the pinned images, `amiIds`,
+    # that `evision ami pin` writes), so CI and deploy produce one template.
     ServiceStack(
         app,
         f"ElasticVision-{config.stage}",

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, get_args
 
-from infra.architecture import UNSERVED, Architecture, architecture_of, served
+from infra.architecture import ARCHITECTURES, UNSERVED, Architecture, architecture_of, served
 from services.elasticity.policy import ScalingPolicy
 
 Stage = Literal["dev", "prod"]
@@ -24,12 +24,15 @@ ENGINES: tuple[Engine, ...] = get_args(Engine)
 
 # S3's bucket naming rules (general purpose buckets; S3 user guide, "Bucket naming rules", 2026-12).
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
+AMI_ID = re.compile(r"ami-[0-9a-f]{8,17}")
 
 # The context keys `app.py` reads (cdk.json or `cdk synth -c key=value`), mapped to config fields.
 CONTEXT_KEYS: Mapping[str, str] = {
     "minCapacity": "min_capacity",
     "maxCapacity": "max_capacity",
     "modelAmiId": "model_ami_id",
+    "amiIds": "ami_ids",
     "workerInstanceType": "worker_instance_type",
     "webInstanceType": "web_instance_type",
     "maxReceives": "max_receives",
@@ -99,8 +102,13 @@ class ServiceConfig:
     retain_data: bool = False
     # The ONE scaling policy (services/scaling.py); only min/max capacity can be overridden here.
     scaling: ScalingPolicy = field(default_factory=ScalingPolicy)
-    # None: the latest Amazon Linux 2023 (SSM public parameter). Otherwise an AL2023-based image.
+    # None: the pinned Amazon Linux 2023 image (`ami_ids`). Otherwise an AL2023-based image.
     model_ami_id: str | None = None
+    # The Amazon Linux 2023 images the instances boot, per region and architecture, as
+    # `evision ami pin` (make refresh-ami) wrote them into cdk.context.json: an AL2023 release
+    # rolls no instance until someone moves the pin. Empty: the latest AL2023, resolved from its
+    # public SSM parameter at each deploy (every release, about every two weeks, is a rollout).
+    ami_ids: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # 2 vCPUs: the worker runs one inference thread per core (see FIELD-NOTES).
     worker_instance_type: str = "c7i.large"
     worker_threads: int = 2  # inference threads sharing one session: one per vCPU
@@ -227,6 +235,14 @@ class ServiceConfig:
                     raise ValueError(f"{key}: {name!r} is not an S3 bucket name")
         if self.model_ami_id is not None and not self.model_ami_id.startswith("ami-"):
             raise ValueError(f"modelAmiId must look like ami-..., got {self.model_ami_id!r}")
+        for region, images in self.ami_ids.items():
+            if not REGION.fullmatch(region):
+                raise ValueError(f"amiIds: {region!r} is not an AWS region name")
+            for architecture, image in images.items():
+                if architecture not in ARCHITECTURES or not AMI_ID.fullmatch(str(image)):
+                    raise ValueError(
+                        f"amiIds: {region}.{architecture}={image!r} is not an architecture's AMI id"
+                    )
         for key, instance_type in (
             ("workerInstanceType", self.worker_instance_type),
             ("webInstanceType", self.web_instance_type),
@@ -285,6 +301,8 @@ class ServiceConfig:
         for name in ("job_source_buckets", "job_output_buckets"):
             if name in values:
                 values[name] = _as_names(values[name])
+        if "ami_ids" in values:
+            values["ami_ids"] = _as_mapping("amiIds", values["ami_ids"])
         if "rate_limit_per_second" in values:
             values["rate_limit_per_second"] = _as_float(
                 "rate_limit_per_second", values["rate_limit_per_second"]
@@ -296,6 +314,18 @@ def _as_names(value: object) -> tuple[str, ...]:
     """A list (cdk.json) or a comma-separated string (`-c key=a,b`)."""
     items = value if isinstance(value, list | tuple) else str(value).split(",")
     return tuple(str(item).strip() for item in items if str(item).strip())
+
+
+def _as_mapping(name: str, value: object) -> dict[str, dict[str, str]]:
+    """An object (cdk.context.json) or its JSON text (`-c key='{...}'`)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise ValueError(f"{name} must be a JSON object, got {value!r}") from None
+    if not isinstance(value, Mapping) or not all(isinstance(v, Mapping) for v in value.values()):
+        raise ValueError(f"{name} must map a region to {{architecture: AMI id}}, got {value!r}")
+    return {str(region): {str(a): str(i) for a, i in images.items()} for region, images in value.items()}
 
 
 def _as_int(name: str, value: object) -> int:

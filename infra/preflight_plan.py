@@ -19,18 +19,28 @@ ROOT = Path(__file__).resolve().parents[1]
 VPC_ZONES = 2  # infra/network.py: the VPC's public subnets span two zones
 
 
-def context_from(arguments: list[str], cdk_json: Path = ROOT / "cdk.json") -> dict[str, str]:
-    """cdk.json's context, overridden by `-c key=value` / `--context key=value` as the CDK CLI does."""
-    context = {
-        k: ",".join(map(str, v)) if isinstance(v, list) else str(v)  # a list as `-c k=a,b` gives it
-        for k, v in json.loads(cdk_json.read_text()).get("context", {}).items()
-    }
+def context_from(
+    arguments: list[str], cdk_json: Path = ROOT / "cdk.json", cached: Path = ROOT / "cdk.context.json"
+) -> dict[str, str]:
+    """cdk.json's context and cdk.context.json's (the pinned images), overridden by `-c
+    key=value` / `--context key=value`, as the CDK CLI merges them."""
+    values = dict(json.loads(cdk_json.read_text()).get("context", {}))
+    if cached.is_file():
+        values.update(json.loads(cached.read_text()))
+    context = {k: _as_context_string(v) for k, v in values.items()}
     given = iter(arguments)
     for argument in given:
         if argument in ("-c", "--context"):
             key, _, value = next(given, "").partition("=")
             context[key] = value
     return context
+
+
+def _as_context_string(value: object) -> str:
+    """What `-c` would give: a list as `k=a,b`, an object as its JSON."""
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return json.dumps(value) if isinstance(value, dict) else str(value)
 
 
 def plan_for(context: dict[str, str]) -> PreflightPlan:
@@ -47,6 +57,10 @@ def plan_for(context: dict[str, str]) -> PreflightPlan:
         webhook_secret_parameter=config.webhook_secret_parameter,
         certificate_arn=config.certificate_arn,
         job_buckets=sorted({*config.job_source_buckets, *config.job_output_buckets}),
+        ami_ids={region: dict(images) for region, images in config.ami_ids.items()},
+        ami_architectures=sorted(
+            {config.web_architecture, *([config.worker_architecture] if config.model_ami_id is None else [])}
+        ),
     )
 
 

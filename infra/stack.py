@@ -93,14 +93,14 @@ class ServiceStack(Stack):
             vpc=network.vpc,
             subnets=network.public_subnets,
             bundle=bundle(config.worker_lock, config.worker_architecture),
-            machine_image=machine_image(config.model_ami_id, config.worker_architecture),
+            machine_image=machine_image(config.model_ami_id, config.worker_architecture, config.ami_ids),
             instance_type=config.worker_instance_type,
             volume_gib=config.volume_gib,
         )
         web_host = replace(
             worker_host,
             bundle=bundle(BASE_LOCK, config.web_architecture),
-            machine_image=machine_image(None, config.web_architecture),
+            machine_image=machine_image(None, config.web_architecture, config.ami_ids),
             instance_type=config.web_instance_type,
         )
 

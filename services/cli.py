@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "services.commands.preflight",
         "check the AWS account before a deploy: bootstrap, quota, parameter, certificate, zones",
     ),
+    "ami": ("services.commands.ami", "pin the Amazon Linux 2023 image the instances boot (cdk.context.json)"),
     "soak": ("services.commands.soak", "fault soak: uploads while workers and the service are killed"),
     "simulate": ("services.commands.simulate", "the cloud tier's elasticity, simulated (latency and cost)"),
 }

@@ -331,6 +331,11 @@ class PreflightProbe(Protocol):
         """The region an S3 bucket is in (LookupError: no such bucket)."""
         ...
 
+    def latest_image(self, architecture: str) -> str:
+        """The newest Amazon Linux 2023 AMI id for `architecture` (x86_64 | arm64) in this region,
+        from its public SSM parameter (what `MachineImage.latest_amazon_linux2023` resolves)."""
+        ...
+
 
 class Silent:
     """Where the backend has no cloud metrics or capacity to drive (e.g. local: the supervisor

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 
 from services.ports import PreflightProbe
 from services.preflight.findings import Finding
+from services.preflight.images import check_machine_images
 from services.preflight.plan import PreflightPlan
 
 # Instance families in the "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z)" quota (EC2
@@ -247,6 +248,7 @@ def check_job_buckets(plan: PreflightPlan, probe: PreflightProbe, region: str) -
 
 CHECKS = (
     check_bootstrap,
+    check_machine_images,
     check_quota,
     check_instance_types,
     check_secret_parameters,

@@ -19,6 +19,10 @@ class PreflightPlan(BaseModel):
     certificate_arn: str | None = None
     # buckets of the owner's that batch jobs read or write (context jobSourceBuckets, jobOutputBuckets)
     job_buckets: list[str] = Field(default_factory=list)
+    # the AL2023 images pinned per region and architecture (context amiIds: `evision ami pin`),
+    # and the architectures that boot one (a worker on modelAmiId does not)
+    ami_ids: dict[str, dict[str, str]] = Field(default_factory=dict)
+    ami_architectures: list[str] = Field(default_factory=list)
     bootstrap_qualifier: str = "hnb659fds"  # the CDK default
     # DefaultStackSynthesizer's minimum bootstrap version (aws-cdk-lib, stack synthesizers).
     minimum_bootstrap_version: int = 6

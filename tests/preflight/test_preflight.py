@@ -93,6 +93,12 @@ def _preflight(plan: PreflightPlan) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _newest_image(architecture: str) -> str:
+    """The AL2023 image moto's public SSM parameter names (as AWS's does, per region)."""
+    name = f"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{architecture}"
+    return str(boto3.client("ssm").get_parameter(Name=name)["Parameter"]["Value"])
+
+
 def _lines(completed: subprocess.CompletedProcess[str], severity: str) -> dict[str, str]:
     """check -> its line, for the lines of `severity`."""
     found = {}
@@ -143,6 +149,8 @@ def test_a_good_set_up_passes(ec2_quota: Callable[[float], None], bootstrapped: 
         certificate_arn=_issued_certificate(),
         bootstrap_qualifier=bootstrapped,
         job_buckets=[photos],
+        ami_ids={"us-east-1": {"x86_64": _newest_image("x86_64")}},
+        ami_architectures=["x86_64"],
     )
     completed = _preflight(plan)
     print(completed.stdout)

@@ -4,7 +4,7 @@ STS GetCallerIdentity (reachable), SSM GetParameter of the CDK bootstrap version
 deploy` itself checks: /cdk-bootstrap/<qualifier>/version), EC2 DescribeInstanceTypes and
 DescribeInstanceTypeOfferings, Service Quotas GetServiceQuota (falling back to the AWS default
 where the account has no applied value), SSM DescribeParameters, ACM DescribeCertificate, S3
-GetBucketLocation.
+GetBucketLocation, SSM GetParameter of the public Amazon Linux 2023 AMI parameters.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ NOT_FOUND = {"ParameterNotFound", "ResourceNotFoundException", "NoSuchResourceEx
 # GetBucketLocation's LocationConstraint for the regions that predate it (S3 API reference,
 # GetBucketLocation, 2026-12): none for us-east-1, "EU" for eu-west-1.
 LEGACY_LOCATIONS = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}
+# The public parameter of the newest AL2023 AMI per architecture (EC2 user guide, "Query for the
+# latest Amazon Linux AMI IDs using Systems Manager Parameter Store", 2026-12).
+AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{architecture}"
 DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
 
 
@@ -141,3 +144,10 @@ class AwsPreflightProbe:
         except ClientError as error:
             raise _translated(error, f"no S3 bucket {name}") from None
         return LEGACY_LOCATIONS.get(location, str(location))
+
+    def latest_image(self, architecture: str) -> str:
+        name = AL2023_PARAMETER.format(architecture=architecture)
+        try:
+            return str(self._client("ssm").get_parameter(Name=name)["Parameter"]["Value"])
+        except ClientError as error:
+            raise _translated(error, f"no SSM parameter {name} in {self.region}") from None
