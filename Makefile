@@ -36,12 +36,14 @@ status: install
 	$(BIN)/evision status
 
 # The suite without the tests marked slow (the whole bench, the instance bootstrap): a few minutes.
+# Through tests/crash_guard.py: a native crash (a segfault in an engine) fails that one test with
+# its stack, and the tests after it still run.
 test: install-dev
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/python -m tests.crash_guard -m "not slow"
 
 # The tests marked slow; CI runs them after `make test`.
 test-slow: install-dev
-	$(BIN)/pytest -m slow
+	$(BIN)/python -m tests.crash_guard -m slow
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -27,6 +27,9 @@ from services.adapters.registry import open_backend
 from services.ports import Backend
 from services.settings import BackendSettings
 
+# Where a native crash happened, for `python -m tests.crash_guard` (make test).
+pytest_plugins = ["tests.native_crashes"]
+
 _SCRATCH: list[str] = []
 
 
