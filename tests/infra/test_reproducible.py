@@ -5,7 +5,6 @@ deploy of an unchanged commit rolls nothing; whatever the clone's umask, and wha
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -19,22 +18,9 @@ import pytest
 from infra.architecture import ARCHITECTURES, bundle_name, served
 from infra.wheelhouse import LOCKS, SERVICE_WHEEL, build_service_wheel, stage_bundle, wheelhouse_of
 from infra.wheelhouse import main as make_wheelhouse
-from tests.infra.conftest import ROOT, STACK, Synthesized, _synthesize
+from tests.infra.conftest import ROOT, STACK
 
 LAUNCH_TEMPLATE = "AWS::EC2::LaunchTemplate"
-
-
-def _digest(synthesized: Synthesized) -> str:
-    return hashlib.sha256((synthesized.outdir / f"{STACK}.template.json").read_bytes()).hexdigest()
-
-
-@pytest.mark.slow
-def test_two_syntheses_of_one_commit_give_byte_identical_templates(
-    synthesized: Synthesized, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    again = _synthesize(tmp_path_factory, {})  # rebuilds the wheelhouse and the service's wheel
-    assert _digest(again) == _digest(synthesized)
-    assert again.assets["files"].keys() == synthesized.assets["files"].keys()  # content hashes
 
 
 def _clone(target: Path, umask: int) -> Path:
