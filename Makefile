@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
 
-.PHONY: install install-dev lock wheelhouse up status test test-slow lint fmt bench soak synth bootstrap preflight models refresh-ami ami-pinned deploy destroy clean
+.PHONY: install install-dev lock wheelhouse up status test test-slow lint fmt bench soak synth bootstrap preflight models refresh-ami ami-pinned docs docs-build deploy destroy clean
 
 install: $(RUNTIME)
 install-dev: $(DEV)
@@ -62,8 +62,18 @@ bench: install-dev
 soak: install-dev
 	$(BIN)/evision soak
 
+# The plugins' banners about MkDocs' future, silenced (the versions are pinned in the dev lock).
+MKDOCS_ENV := NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true
+# The documentation site (mkdocs.yml, docs/): served with live reload on http://127.0.0.1:8001,
+# or built into site/ with every warning an error (a broken link or anchor included), offline.
+docs: install-dev
+	$(MKDOCS_ENV) $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
+
+docs-build: install-dev
+	$(MKDOCS_ENV) $(BIN)/mkdocs build --strict --quiet
+
 clean:
-	rm -rf $(VENV) cdk.out node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf site $(VENV) cdk.out node_modules .pytest_cache .mypy_cache .ruff_cache
 
 # The CDK app (app.py, infra/): a pinned CDK CLI from package-lock.json, no telemetry, no version check.
 CDK_ENV := CDK_DISABLE_CLI_TELEMETRY=true CDK_DISABLE_VERSION_CHECK=true JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20

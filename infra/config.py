@@ -112,6 +112,7 @@ class ServiceConfig:
     # 2 vCPUs: the worker runs one inference thread per core (see FIELD-NOTES).
     worker_instance_type: str = "c7i.large"
     worker_threads: int = 2  # inference threads sharing one session: one per vCPU
+    # The web tier's instances (2 vCPUs, 2 GiB: two web processes and a standby worker).
     web_instance_type: str = "t3.small"
     volume_gib: int = 10
     # Receives before a message goes to the dead-letter queue.

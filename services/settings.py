@@ -111,13 +111,17 @@ class BackendSettings(EvisionSettings):
         default_factory=default_data_dir,
         description="local backend: blob files and the SQLite queue database",
     )
-    input_bucket: str = "evision-input"
-    output_bucket: str = "evision-output"
-    request_queue: str = "evision-requests"
-    dead_letter_queue: str = "evision-requests-dlq"
+    input_bucket: str = Field(default="evision-input", description="where uploads and job images are put")
+    output_bucket: str = Field(default="evision-output", description="results, the source of truth")
+    request_queue: str = Field(default="evision-requests", description="uploads waiting for a worker")
+    dead_letter_queue: str = Field(
+        default="evision-requests-dlq", description="requests that failed every receive"
+    )
     # Batch jobs' chunk messages: drained by the workers after the request queue (services/jobs/).
     job_queue: str = "evision-jobs"
-    job_dead_letter_queue: str = "evision-jobs-dlq"
+    job_dead_letter_queue: str = Field(
+        default="evision-jobs-dlq", description="job chunks that failed every receive"
+    )
     job_chunk_size: int = Field(
         default=50,
         ge=1,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-CRASHING = '''
+CRASHING = """
 import ctypes
 
 def test_before():
@@ -24,7 +24,7 @@ def test_after():
 
 def test_fails_normally():
     assert 1 == 2
-'''
+"""
 
 
 def test_a_segfault_fails_one_test_with_its_stack_and_the_rest_still_run(tmp_path: Path) -> None:
@@ -44,6 +44,6 @@ def test_a_segfault_fails_one_test_with_its_stack_and_the_rest_still_run(tmp_pat
     assert guard.returncode == 1, out + guard.stderr
     assert "pytest died of SIGSEGV" in out
     assert "native crash in crashing/test_crashing.py::test_segfaults" in out
-    assert "test_crashing.py\", line 8 in test_segfaults" in out  # the stack names the line
+    assert 'test_crashing.py", line 8 in test_segfaults' in out  # the stack names the line
     assert "FAILED crashing/test_crashing.py::test_segfaults - a native crash" in out
     assert "1 failed, 1 passed" in out  # the second run: test_after ran, test_before did not again
