@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -102,6 +103,17 @@ def _percentiles(latencies: list[float]) -> dict[str, float]:
     return {"p50": cuts[49] * 1000, "p95": cuts[94] * 1000, "p99": cuts[98] * 1000}
 
 
+def _wait_until(
+    condition: Callable[[], bool], failure: str, processes: Processes, timeout: float = 120
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        processes.check_alive()
+        if time.monotonic() > deadline:
+            raise BenchError(f"{failure} within {timeout:.0f} s")
+        time.sleep(0.05)
+
+
 def _wait_for(log: Path, text: str, processes: Processes, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while text not in log.read_text(errors="replace"):
@@ -163,6 +175,9 @@ def run(args: argparse.Namespace) -> int:
             in_service.stdin.close()  # no worker in service any more
             in_service.wait(30)
             _wait_for(standby.logs[0], "taking work", standby)
+            # Busy means a batch in hand: on a loaded machine the log line comes well before the
+            # standby's first receive, and a phase measured before it would measure an idle one.
+            _wait_until(lambda: requests.depth().in_flight > 0, "the standby took no batch", standby)
             memory: list[float] = []
             done = threading.Event()
 
@@ -179,8 +194,11 @@ def run(args: argparse.Namespace) -> int:
             sampler.join()
             web_mib = _rss_mib(web.processes[0].pid)
             standby_mib = max([*memory, _rss_mib(standby.processes[0].pid)])
-            left = requests.depth().outstanding
+            after = requests.depth()
+            left = after.outstanding
             classified = before + args.requests + args.concurrency - left  # uploads and warm-up added
+            # A loaded machine may finish no batch within the phase: still busy if one is in hand.
+            busy_at_end = after.in_flight > 0 or classified > 0
         backend.close()
     if left == 0:
         raise BenchError("the standby ran out of backlog during the busy phase: raise --backlog")
@@ -192,5 +210,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'standby busy':>14} " + " ".join(f"{busy_p[k]:8.1f}" for k in ("p50", "p95", "p99")))
     print(f"{'busy / idle':>14} " + " ".join(f"{busy_p[k] / idle_p[k]:8.2f}" for k in ("p50", "p95", "p99")))
     print(f"the standby classified {classified} images meanwhile ({classified / busy_seconds:.1f} images/s)")
+    at_end = "also" if busy_at_end else "none"
+    print(f"the standby held a batch when the busy phase began, and {at_end} at its end")
     print(f"resident memory: web tier {web_mib:.0f} MiB, standby {standby_mib:.0f} MiB (busy, with helpers)")
     return 0

@@ -81,4 +81,7 @@ def test_bench_standby_measures_the_web_tier_beside_an_idle_and_a_busy_standby()
     printed = evision("bench-standby", "--requests", "64", "--backlog", "600")
     assert "busy / idle" in printed and "resident memory: web tier" in printed
     classified = int(printed.split("the standby classified ")[1].split()[0])
-    assert classified > 0  # it was busy while the web tier was measured
+    assert classified >= 0
+    # It was busy while the web tier was measured: a batch in hand from the phase's start to its end
+    # (a loaded machine may complete none within the phase).
+    assert "the standby held a batch when the busy phase began, and also at its end" in printed
