@@ -23,9 +23,9 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
 
-from services.jobs.chunks import ChunkProcessor
 from services.jobs.store import JobStore
 from services.ports import Backend, ImageClassifier, Message, NoProtection, ScaleInProtection
+from services.worker.chunks import ChunkProcessor
 from services.worker.exceptions import StopRequestedError
 from services.worker.heartbeat import VisibilityHeartbeat
 from services.worker.isolation import Isolator
@@ -91,13 +91,10 @@ class Worker:
                 queue=ports.jobs,
                 store=JobStore(ports.outputs),
                 source=ports.job_source,
-                models=self.pipeline.models,
-                compute=self._compute,
+                core=self.pipeline.core,  # one classify core for both message kinds
                 io=self._io,
                 heartbeat=self._job_heartbeat,
-                infer_batch=settings.infer_batch,
-                isolator=self._isolator,
-                alone_seconds=settings.batch_deadline,
+                deadline_seconds=settings.batch_deadline,
             )
         # The last look at the job queue found a chunk: poll the requests briefly (True at first:
         # look at the job queue before the first long poll).
@@ -133,8 +130,9 @@ class Worker:
 
     @property
     def wedged(self) -> bool:
-        """A batch outlived its deadline: some thread may never return (exit, do not join it)."""
-        return self.pipeline.wedged
+        """A batch or a chunk outlived its deadline: some thread may never return (exit, do not
+        join it)."""
+        return self.pipeline.wedged or (self.chunks is not None and self.chunks.wedged)
 
     # -- lifecycle ------------------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -275,6 +273,8 @@ class Worker:
             with self._counts:
                 self._in_flight -= 1
             self._slots.release()
+            if self.wedged:
+                self.request_stop()  # take no more work; the batches in hand still finish
 
     def _run_batch(self, messages: Sequence[Message]) -> None:
         try:
