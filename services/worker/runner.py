@@ -39,8 +39,9 @@ log = logging.getLogger("services.worker")
 # While a job has chunks waiting, the request queue is polled this briefly between chunks (an
 # upload waits at most this plus a chunk in progress; the doorbell wakes local polls at once).
 JOB_REQUEST_POLL = 0.05
-# An idle worker's long poll on the request queue, at most: a job started meanwhile waits this long.
-JOB_IDLE_POLL = 2.0
+# An idle worker's long poll on the request queue, at most: a job started meanwhile waits this long
+# (a small job's whole run is a few seconds; SQS rounds a long poll up to whole seconds).
+JOB_IDLE_POLL = 0.5
 EXIT_WEDGED = 70  # EX_SOFTWARE: a batch outlived its deadline; restart the process
 
 
