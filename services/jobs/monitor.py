@@ -146,11 +146,14 @@ class JobMonitor:
             if record is None or record.settled:
                 self._final.add(job)
                 continue
-            unfinished = True
             try:
-                self._advance(record)
+                record = self._advance(record) or record
             except Exception:  # e.g. an output it may not write: the others go on, it is retried
                 log.exception("job %s: could not advance it; retried at the next step", job)
+            if record.settled:  # finished by this step: nothing to look at any more
+                self._final.add(job)
+            else:
+                unfinished = True
         self._unfinished = unfinished
 
     def _scan_due(self, now: float, outstanding: int) -> bool:
@@ -163,16 +166,18 @@ class JobMonitor:
         # Idle: chunks of a job another process started, or the rare look at every record.
         return outstanding > 0 or since >= self._idle_scan
 
-    def _advance(self, record: JobRecord) -> None:
+    def _advance(self, record: JobRecord) -> JobRecord | None:
+        """One step of the job; its record as it stands after it (None: unchanged)."""
         if record.state == "planning" and time.time() - record.updated_at > self._stale:
             log.info("job %s: resuming its planning from chunk %d", record.id, record.chunks_sent)
             self.start_planning(record)
         elif record.state == "running":
-            self._progress_or_finish(record)
+            return self._progress_or_finish(record)
         elif record.state == "done":
-            self._notify(record)
+            return self._notify(record)
+        return None
 
-    def _progress_or_finish(self, record: JobRecord) -> None:
+    def _progress_or_finish(self, record: JobRecord) -> JobRecord | None:
         """The counts in the record as shards land (progress reads nothing else); the manifest
         and `done` once every chunk has its shard."""
         assert record.total is not None
@@ -181,8 +186,8 @@ class JobMonitor:
             done = images_in(record, shards)
             if done != record.images_done:  # the failures are listed only when shards landed
                 failed = self._store.failed_count(record.id)
-                lifecycle.progress(self._store, record.id, done=done, failed=failed)
-            return
+                return lifecycle.progress(self._store, record.id, done=done, failed=failed)
+            return None
         failed = self._store.failed_count(record.id)
         manifest = Manifest(
             job=record.id,
@@ -202,19 +207,20 @@ class JobMonitor:
         done_record = lifecycle.finished(self._store, record.id, manifest)
         if done_record is not None and done_record.state == "done":
             log.info("job %s done: %d images, %d failed", record.id, record.total, failed)
-            self._notify(done_record)
+            return self._notify(done_record)
+        return done_record
 
-    def _notify(self, record: JobRecord) -> None:
-        """Start ONE webhook attempt, if none is in flight and its time has come."""
+    def _notify(self, record: JobRecord) -> JobRecord | None:
+        """Start ONE webhook attempt, if none is in flight and its time has come; the record as
+        it stands then (None: unchanged)."""
         if record.webhook_delivered or record.webhook_gave_up:
-            return
+            return None
         if record.spec.webhook is None or self._secret is None:
-            lifecycle.notified(self._store, record.id)
-            return
+            return lifecycle.notified(self._store, record.id)
         if record.id in self._deliveries or time.time() < record.webhook_next_at:
-            return
+            return None
         if len(self._deliveries) >= WEBHOOK_SENDERS:
-            return  # as many receivers are slow now: this one's turn comes at a later step
+            return None  # as many receivers are slow now: this one's turn comes at a later step
         manifest = record.manifest or self._store.manifest(record.id)
         body = json.dumps(
             {"type": "job.done", "job": record.id, "manifest": manifest.model_dump() if manifest else None}
@@ -239,6 +245,7 @@ class JobMonitor:
         # A daemon thread of its own: a receiver that hangs holds nothing else, not even the exit.
         threading.Thread(target=send, name=f"webhook-{record.id[:8]}", daemon=True).start()
         self._deliveries[record.id] = outcome
+        return None
 
     def _collect_deliveries(self) -> None:
         """The outcome of every attempt that has ended, into its job's record."""
