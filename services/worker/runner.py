@@ -39,9 +39,11 @@ log = logging.getLogger("services.worker")
 # While a job has chunks waiting, the request queue is polled this briefly between chunks (an
 # upload waits at most this plus a chunk in progress; the doorbell wakes local polls at once).
 JOB_REQUEST_POLL = 0.05
-# An idle worker's long poll on the request queue, at most: a job started meanwhile waits this long
-# (a small job's whole run is a few seconds; SQS rounds a long poll up to whole seconds).
-JOB_IDLE_POLL = 0.5
+# An idle worker's long poll on the request queue, at most: a job started meanwhile waits this long.
+# Where a receive is billed (SQS) 2 s; where it is a local call (brief I/O) 0.5 s, as a small job's
+# whole run is a few seconds.
+JOB_IDLE_POLL = 2.0
+JOB_IDLE_POLL_LOCAL = 0.5
 EXIT_WEDGED = 70  # EX_SOFTWARE: a batch outlived its deadline; restart the process
 
 
@@ -68,6 +70,7 @@ class Worker:
         self._io = (
             None if brief_io else ThreadPoolExecutor(settings.io_threads, thread_name_prefix="worker-io")
         )
+        self._job_idle_poll = JOB_IDLE_POLL_LOCAL if brief_io else JOB_IDLE_POLL
         self._compute = ThreadPoolExecutor(settings.threads, thread_name_prefix="worker-infer")
         self._heartbeat = VisibilityHeartbeat(
             ports.requests, timeout=settings.visibility_timeout, fraction=settings.extend_after
@@ -244,13 +247,13 @@ class Worker:
 
     def _request_wait(self, wait: float) -> float:
         """How long to long-poll the request queue: briefly while a job has chunks; a worker
-        that takes job work looks at the job queue at least every JOB_IDLE_POLL seconds (a
+        that takes job work looks at the job queue at least every `_job_idle_poll` seconds (a
         standby keeps its own poll: its idle receives are billed all month)."""
         if self.chunks is None:
             return wait
         if self._job_work:
             return min(wait, JOB_REQUEST_POLL)
-        return wait if self._gate is not None else min(wait, JOB_IDLE_POLL)
+        return wait if self._gate is not None else min(wait, self._job_idle_poll)
 
     def _receive_chunk(self) -> Message | None:
         """One job chunk, if any is waiting (no wait: the request queue's poll did the waiting)."""
