@@ -16,6 +16,9 @@ from services.worker.settings import WorkerSettings
 from tests.e2e.images import GOLDEN, golden_bytes
 from tests.fixtures import running_up
 
+# A generous timeout: on a loaded machine an answer may take seconds (the checks wait on states).
+HTTP = httpx.Client(timeout=60)
+
 CHUNK = 8
 BAD = "010-bad.jpg"  # mid-chunk: the second chunk of three
 
@@ -45,16 +48,16 @@ def run_poisoned_job(tmp_path: Path, bad: bytes, worker: WorkerSettings) -> JobR
     ]
     repo = str(Path(__file__).resolve().parents[2])
     with running_up(tmp_path / "data", "--workers", "1", settings=settings, PYTHONPATH=repo) as up:
-        created = httpx.post(f"{up.url}/v1/jobs", json={"source": "photos"})
+        created = HTTP.post(f"{up.url}/v1/jobs", json={"source": "photos"})
         assert created.status_code == 202, created.text
         job = created.json()["id"]
         started = time.monotonic()
         guard = started + 240  # a guard only: the job ends on its own
-        while (state := httpx.get(f"{up.url}/v1/jobs/{job}").json())["state"] != "done":
+        while (state := HTTP.get(f"{up.url}/v1/jobs/{job}").json())["state"] != "done":
             assert state["state"] in ("planning", "running") and time.monotonic() < guard, state
             time.sleep(0.2)
         seconds = time.monotonic() - started
-        lines = [json.loads(line) for line in httpx.get(f"{up.url}/v1/jobs/{job}/results").text.splitlines()]
+        lines = [json.loads(line) for line in HTTP.get(f"{up.url}/v1/jobs/{job}/results").text.splitlines()]
     return JobRun(expected=expected, state=state, lines=lines, output=up.output, seconds=seconds)
 
 

@@ -17,6 +17,9 @@ from services.web.settings import WebSettings
 from tests.e2e.images import golden_bytes
 from tests.fixtures import RunningUp, running_up
 
+# A generous timeout: on a loaded machine an answer may take seconds (the checks wait on states).
+HTTP = httpx.Client(timeout=60)
+
 FILES = 20_000
 
 
@@ -45,33 +48,33 @@ def _settled(url: str, cancelled: str) -> dict[str, Any]:
     """The cancelled job's state once the service has moved on: a small job created after the
     cancel is done (so the monitor has stepped over both jobs since, and the cancelled job's
     planner has met the cancel at its next save)."""
-    control = httpx.post(f"{url}/v1/jobs", json={"source": "few"}).json()["id"]
+    control = HTTP.post(f"{url}/v1/jobs", json={"source": "few"}).json()["id"]
     guard = time.monotonic() + 240  # a guard only: the control job ends on its own
-    while httpx.get(f"{url}/v1/jobs/{control}").json()["state"] != "done":
+    while HTTP.get(f"{url}/v1/jobs/{control}").json()["state"] != "done":
         assert time.monotonic() < guard
         time.sleep(0.2)
-    state: dict[str, Any] = httpx.get(f"{url}/v1/jobs/{cancelled}").json()
+    state: dict[str, Any] = HTTP.get(f"{url}/v1/jobs/{cancelled}").json()
     return state
 
 
 def test_a_cancel_right_after_acceptance_stays_cancelled(service: RunningUp) -> None:
-    created = httpx.post(f"{service.url}/v1/jobs", json={"source": "many"})
+    created = HTTP.post(f"{service.url}/v1/jobs", json={"source": "many"})
     assert created.status_code == 202, created.text
     job = created.json()["id"]
-    cancelled = httpx.delete(f"{service.url}/v1/jobs/{job}")
+    cancelled = HTTP.delete(f"{service.url}/v1/jobs/{job}")
     assert cancelled.status_code == 202 and cancelled.json()["state"] == "cancelled"
     state = _settled(service.url, job)
     assert state["state"] == "cancelled" and state["total"] is None, state  # never listed to the end
 
 
 def test_a_cancel_in_the_middle_of_planning_stays_cancelled(service: RunningUp) -> None:
-    job = httpx.post(f"{service.url}/v1/jobs", json={"source": "many"}).json()["id"]
+    job = HTTP.post(f"{service.url}/v1/jobs", json={"source": "many"}).json()["id"]
     guard = time.monotonic() + 120
-    while (state := httpx.get(f"{service.url}/v1/jobs/{job}").json())["chunks_sent"] == 0:
+    while (state := HTTP.get(f"{service.url}/v1/jobs/{job}").json())["chunks_sent"] == 0:
         assert state["state"] == "planning" and time.monotonic() < guard, state
         time.sleep(0.005)
     assert state["state"] == "planning", state  # in the middle: some chunks sent, not all
-    cancelled = httpx.delete(f"{service.url}/v1/jobs/{job}")
+    cancelled = HTTP.delete(f"{service.url}/v1/jobs/{job}")
     assert cancelled.status_code == 202 and cancelled.json()["state"] == "cancelled"
     sent_at_cancel = cancelled.json()["chunks_sent"]
     assert 0 < sent_at_cancel < FILES

@@ -19,6 +19,9 @@ from tests.e2e.images import golden_bytes
 from tests.fixtures import RunningUp, running_up
 from tests.jobs.receiver import webhook_receiver
 
+# A generous timeout: on a loaded machine an answer may take seconds (the checks wait on states).
+HTTP = httpx.Client(timeout=60)
+
 SECRET = "whsec-e2e-0123456789abcdef"
 METADATA = [
     "http://169.254.169.254/latest/meta-data/",
@@ -97,7 +100,7 @@ def silent_receiver() -> Iterator[tuple[str, threading.Event]]:
 
 def _done(url: str, job: str) -> dict[str, object]:
     guard = time.monotonic() + 240  # a guard only
-    while (state := httpx.get(f"{url}/v1/jobs/{job}").json())["state"] != "done":
+    while (state := HTTP.get(f"{url}/v1/jobs/{job}").json())["state"] != "done":
         assert time.monotonic() < guard, state
         time.sleep(0.1)
     done: dict[str, object] = state
@@ -108,7 +111,7 @@ def _done(url: str, job: str) -> dict[str, object]:
 def test_a_webhook_to_metadata_private_or_loopback_is_refused_at_creation(
     strict: RunningUp, url: str
 ) -> None:
-    refused = httpx.post(f"{strict.url}/v1/jobs", json={"source": "a", "webhook": url})
+    refused = HTTP.post(f"{strict.url}/v1/jobs", json={"source": "a", "webhook": url})
     assert refused.status_code == 422, refused.text
     body = refused.json()
     assert body["error"] == "invalid_request" and "refused" in body["reason"], body
@@ -116,21 +119,21 @@ def test_a_webhook_to_metadata_private_or_loopback_is_refused_at_creation(
 
 @pytest.mark.parametrize("url", METADATA)
 def test_the_private_setting_never_allows_the_metadata_address(on_premises: RunningUp, url: str) -> None:
-    refused = httpx.post(f"{on_premises.url}/v1/jobs", json={"source": "a", "webhook": url})
+    refused = HTTP.post(f"{on_premises.url}/v1/jobs", json={"source": "a", "webhook": url})
     assert refused.status_code == 422 and "link-local" in refused.json()["reason"], refused.text
 
 
 def test_a_receiver_that_never_answers_delays_no_other_job(on_premises: RunningUp) -> None:
     url = on_premises.url
     with silent_receiver() as (silent, accepted), webhook_receiver() as receiver:
-        first = httpx.post(f"{url}/v1/jobs", json={"source": "a", "webhook": silent}).json()["id"]
+        first = HTTP.post(f"{url}/v1/jobs", json={"source": "a", "webhook": silent}).json()["id"]
         _done(url, first)
         assert accepted.wait(60)  # its webhook attempt is in flight now, and hangs
-        second = httpx.post(f"{url}/v1/jobs", json={"source": "b", "webhook": receiver.url}).json()["id"]
+        second = HTTP.post(f"{url}/v1/jobs", json={"source": "b", "webhook": receiver.url}).json()["id"]
         state = _done(url, second)
         # Done AND notified while the first job's attempt still hangs (it would for 600 s): the
         # monitor never waits for a receiver.
         assert receiver.received.wait(60)
-        assert state["state"] == "done" and not httpx.get(f"{url}/v1/jobs/{first}").json()["problem"]
+        assert state["state"] == "done" and not HTTP.get(f"{url}/v1/jobs/{first}").json()["problem"]
     headers, _ = receiver.deliveries[0]
     assert headers["Evision-Delivery"] == second
