@@ -26,6 +26,9 @@ ENGINES: tuple[Engine, ...] = get_args(Engine)
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
 AMI_ID = re.compile(r"ami-[0-9a-f]{8,17}")
+# A key's ARN (a single-Region key id, or a multi-Region one: mrk-...); never an alias, which IAM
+# cannot name in a key policy's resource.
+KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/([0-9a-f-]{36}|mrk-[0-9a-f]{32})")
 
 # The context keys `app.py` reads (cdk.json or `cdk synth -c key=value`), mapped to config fields.
 CONTEXT_KEYS: Mapping[str, str] = {
@@ -53,6 +56,7 @@ CONTEXT_KEYS: Mapping[str, str] = {
     "standbyWorkers": "standby_workers",
     "jobSourceBuckets": "job_source_buckets",
     "jobOutputBuckets": "job_output_buckets",
+    "jobKmsKeys": "job_kms_keys",
 }
 # What CloudWatch Logs accepts as a retention (PutRetentionPolicy, retentionInDays; 2026-12).
 LOG_RETENTION_DAYS = (
@@ -172,9 +176,13 @@ class ServiceConfig:
     # Buckets of your own that batch jobs may read (s3://bucket/prefix sources: the web role lists
     # them, the worker role reads their objects) and write (job outputs: the web role puts the
     # parts and _SUCCESS.json). The stack's input bucket is always readable, its output bucket
-    # always writable. Objects encrypted with a customer-managed KMS key also need kms:Decrypt.
+    # always writable.
     job_source_buckets: tuple[str, ...] = ()
     job_output_buckets: tuple[str, ...] = ()
+    # The customer-managed KMS keys (key ARNs) those buckets' objects are encrypted under: the roles
+    # that read job images get kms:Decrypt on exactly these, the web role (it writes the outputs)
+    # kms:GenerateDataKey too.
+    job_kms_keys: tuple[str, ...] = ()
 
     @property
     def worker_architecture(self) -> Architecture:
@@ -234,6 +242,9 @@ class ServiceConfig:
             for name in names:
                 if not BUCKET_NAME.fullmatch(name) or ".." in name:
                     raise ValueError(f"{key}: {name!r} is not an S3 bucket name")
+        for arn in self.job_kms_keys:
+            if not KMS_KEY_ARN.fullmatch(arn):
+                raise ValueError(f"jobKmsKeys: {arn!r} is not a KMS key ARN (arn:aws:kms:REGION:ACCT:key/ID)")
         if self.model_ami_id is not None and not self.model_ami_id.startswith("ami-"):
             raise ValueError(f"modelAmiId must look like ami-..., got {self.model_ami_id!r}")
         for region, images in self.ami_ids.items():
@@ -299,7 +310,7 @@ class ServiceConfig:
         for name in (*strings, "certificate_arn", *secrets, "engine", "alarm_email"):
             if name in values:
                 values[name] = str(values[name])
-        for name in ("job_source_buckets", "job_output_buckets"):
+        for name in ("job_source_buckets", "job_output_buckets", "job_kms_keys"):
             if name in values:
                 values[name] = _as_names(values[name])
         if "ami_ids" in values:

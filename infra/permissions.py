@@ -117,6 +117,18 @@ def allow_put_named_objects(grantee: iam.IGrantable, name: str) -> None:
     _acknowledge_named(grantee, name)
 
 
+def allow_job_keys(grantee: iam.IGrantable, keys: tuple[str, ...], *, writes: bool) -> None:
+    """kms:Decrypt on exactly the customer-managed keys of the owner's job buckets (reading an
+    SSE-KMS object needs it), and kms:GenerateDataKey where the role writes job outputs (an SSE-KMS
+    PUT asks KMS for a data key). Nothing when no key is named."""
+    if not keys:
+        return
+    actions = ["kms:Decrypt", "kms:GenerateDataKey"] if writes else ["kms:Decrypt"]
+    grantee.grant_principal.add_to_principal_policy(
+        iam.PolicyStatement(actions=actions, resources=list(keys))
+    )
+
+
 def allow_put_metric_data(grantee: iam.IGrantable) -> None:
     """PutMetricData has no resource-level permissions (AWS requires "*"), so limit the namespace."""
     grantee.grant_principal.add_to_principal_policy(

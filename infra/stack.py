@@ -24,6 +24,7 @@ from infra.permissions import (
     allow_activation,
     allow_get_named_objects,
     allow_get_objects,
+    allow_job_keys,
     allow_list_named_bucket,
     allow_own_reply_queues,
     allow_put_named_objects,
@@ -230,6 +231,8 @@ class ServiceStack(Stack):
                 allow_list_named_bucket(web.role, name)
         for name in config.job_output_buckets:
             allow_put_named_objects(web.role, name)
+        allow_job_keys(workers.role, config.job_kms_keys, writes=False)
+        allow_job_keys(web.role, config.job_kms_keys, writes=True)  # outputs; sources as standby
         # Web: write inputs, read results (GET /v1/results), send requests, consume its replies;
         # drain dead letters: consume them, store their failed results, reply to the waiting client.
         allow_put_objects(web.role, storage.input_bucket)

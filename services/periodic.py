@@ -1,5 +1,6 @@
 """A background thread that runs one step every period until stopped; a failed step is logged and
-the next period tries again (the service goes on)."""
+the next period tries again (the service goes on). The period may be a function (asked before each
+wait), and a `woken` event ends a wait early (work arrived: step now)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,20 @@ from collections.abc import Callable
 
 class Periodic:
     def __init__(
-        self, step: Callable[[], object], *, every: float, name: str, at_start: bool = False
+        self,
+        step: Callable[[], object],
+        *,
+        every: float | Callable[[], float],
+        name: str,
+        at_start: bool = False,
+        woken: threading.Event | None = None,
     ) -> None:
         self._step = step
-        self._every = every
+        self._every = every if callable(every) else lambda: every
         self._name = name
         self._at_start = at_start
         self._stop = threading.Event()
+        self._woken = woken or threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -26,17 +34,24 @@ class Periodic:
     def stop(self) -> None:
         """Stop; returns once a step in progress has ended."""
         self._stop.set()
+        self._woken.set()
         if self._thread is not None:
             self._thread.join()
 
     def _run(self) -> None:
         if self._at_start:
             self._once()
-        while not self._stop.wait(self._every):
+        while True:
+            self._woken.wait(self._every())
+            self._woken.clear()
+            if self._stop.is_set():
+                return
             self._once()
 
     def _once(self) -> None:
         try:
             self._step()
         except Exception:
-            logging.getLogger(__name__).exception("%s failed; trying again in %g s", self._name, self._every)
+            logging.getLogger(__name__).exception(
+                "%s failed; trying again in %g s", self._name, self._every()
+            )

@@ -5,6 +5,8 @@
 - `services/` imports nothing of `model/` but the package itself (`from model import X`): the
   model's one public entry.
 - `model/` imports nothing of `services/` or `infra/`: it is a library of its own.
+- The services' own layers: `services.jobs` imports neither the worker nor the web tier, and the
+  web tier does not import the worker.
 - No import cycle between the project's modules (every import counts: module level, under
   TYPE_CHECKING, inside a function).
 """
@@ -22,6 +24,11 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("services", "model", "infra")
 AWS_SDK = ("boto3", "botocore", "mypy_boto3_")
 BACKEND_PACKAGES = tuple(BACKENDS.values())
+# package -> the project packages it must not import (ARCHITECTURE.md §2, the layers)
+LAYERS = {
+    "services.jobs": ("services.worker", "services.web"),
+    "services.web": ("services.worker",),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +87,9 @@ def violations(sources: Mapping[str, str]) -> list[str]:
                 found.append(f"{where}: services/ imports only `model` itself (its public entry)")
         if _is_within(item.module, "model") and item.target.startswith(("services", "infra")):
             found.append(f"{where}: model/ is a library of its own")
+        for package, below in LAYERS.items():
+            if _is_within(item.module, package) and any(_is_within(item.target, b) for b in below):
+                found.append(f"{where}: {package} may not import {', '.join(below)}")
     found.extend(f"import cycle: {' -> '.join(cycle)}" for cycle in cycles(sources))
     return found
 

@@ -25,6 +25,8 @@ def test_each_kind_of_breach_is_caught() -> None:
         "services.adapters.aws.sqs": "import botocore\n",  # inside the adapters: allowed
         "services.a": "from services import b\n",
         "services.b": "def late():\n    from services.a import x\n",
+        "services.jobs": "",
+        "services.jobs.chunks": "from services.worker.models import ModelPool\n",
         "model": "",
         "model.engines": "",
         "model.formats": "from services.contract import ErrorKind\n",
@@ -39,5 +41,7 @@ def test_each_kind_of_breach_is_caught() -> None:
         "services.web.form:2 imports model.formats: services/ imports only `model` itself (its public entry)",
         "model.formats:1 imports services.contract.ErrorKind: model/ is a library of its own",
         "import cycle: services.a -> services.b -> services.a",
+        "services.jobs.chunks:1 imports services.worker.models.ModelPool: services.jobs may not import "
+        "services.worker, services.web",
     ]
     assert sorted(found) == sorted(expected)

@@ -10,7 +10,8 @@ those variants up to N), so every variant's label is known from the bare model. 
    Idempotency-Key;
 4. the output checked: every image once, each with its variant's label.
 
-Prints the job's images/s and its ratio to the bare model's.
+Prints each job's images/s and its ratio to the bare model's, timed as a client sees it: from the
+POST to the results in hand (`--images 600 20000`: both sizes in one run).
 """
 
 from __future__ import annotations
@@ -48,7 +49,13 @@ KEY = "bench-job"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--images", type=int, default=20_000, help="images in the job (default 20 000)")
+    parser.add_argument(
+        "--images",
+        type=int,
+        nargs="+",
+        default=[20_000],
+        help="images in the job (default 20 000); several: one job each, in one run, on one service",
+    )
     parser.add_argument("--kill-worker", action="store_true", help="SIGKILL a worker at 30 %%")
     parser.add_argument("--crash", action="store_true", help="kill the whole service at 60 %% and restart it")
     parser.add_argument("--uploads", type=int, default=20, help="uploads timed idle and during the job")
@@ -75,13 +82,12 @@ def _variants(folder: Path) -> dict[str, str]:
     return labels
 
 
-def _images(root: Path, count: int) -> dict[str, str]:
-    """`count` files under root/images (hard links to the variants): key -> expected label."""
+def _images(root: Path, count: int, labels: dict[str, str]) -> dict[str, str]:
+    """`count` files under root/images/n<count> (hard links to the variants in root/variants):
+    key (relative to that folder) -> expected label."""
     variants = root / "variants"
-    variants.mkdir()
-    labels = _variants(variants)
     names = sorted(labels)
-    images = root / "images"
+    images = root / "images" / f"n{count}"
     expected: dict[str, str] = {}
     for index in range(count):
         name = names[index % len(names)]
@@ -123,81 +129,126 @@ def _state(url: str, job: str) -> dict[str, Any]:
     return state
 
 
+POLL_SECONDS = 0.1  # the bench's progress polls: each is one read of the job record
+
+
 def run(args: argparse.Namespace) -> int:
+    sizes: list[int] = args.images
+    if args.crash and len(sizes) > 1:
+        raise BenchError("--crash restarts the service: give one --images")
     bare = measure_bare(seconds=3.0, batch_sizes=(4,))["images_per_s"]
     print(f"bare model, end to end on this machine: {bare:.1f} images/s")
+    failed = False
     with tempfile.TemporaryDirectory(prefix="evision-bench-job-") as tmp:
         root = Path(tmp)
-        expected = _images(root, args.images)
-        print(f"{len(expected)} images from {len(set(expected.values()))} labels of re-encoded golden images")
+        (root / "variants").mkdir()
+        labels = _variants(root / "variants")
+        expected = {count: _images(root, count, labels) for count in sizes}
+        print(f"jobs of {', '.join(map(str, sizes))} images from {len(set(labels.values()))} labels")
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        settings = WebSettings.from_values(
-            data_dir=root / "data", jobs_root=root / "images", job_monitor_seconds=0.5
-        )
+        settings = WebSettings.from_values(data_dir=root / "data", jobs_root=root / "images")
         command = [evision("up", "--port", str(port), "--jobs-root", str(root / "images"))]
-        spec = {"source": str(root / "images")}
         up = Processes(command, env=child_environment(settings), log_dir=root, name="up")
-        killed = crashed = False
         with up:
             wait_healthy(url, up)
             idle = _latencies(url, args.uploads)
-            job = httpx.post(
-                f"{url}/v1/jobs", json=spec, headers={"Idempotency-Key": KEY}, timeout=60
-            ).json()["id"]
-            during: list[float] = []
-            with Progress() as progress:
-                task = progress.add_task("job", total=args.images)
-                while (state := _state(url, job))["state"] != "done":
-                    done = state["done"]
-                    progress.update(task, completed=done)
-                    if not during and done > 0.15 * args.images:
-                        during = _latencies(url, args.uploads)
-                    if args.kill_worker and not killed and done > 0.3 * args.images:
-                        victims = _workers(up.processes[0].pid)
-                        if victims:
-                            os.kill(victims[0], signal.SIGKILL)
-                            killed = True
-                    if args.crash and not crashed and done > 0.6 * args.images:
-                        for pid in _workers(up.processes[0].pid):
-                            os.kill(pid, signal.SIGKILL)
-                        up.processes[0].kill()
-                        up.processes[0].wait()
-                        crashed = True
-                        break
-                    time.sleep(0.5)
-            if not crashed:
-                lines = httpx.get(f"{url}/v1/jobs/{job}/results", timeout=300).text.splitlines()
-        if crashed:
-            up = Processes(command, env=child_environment(settings), log_dir=root, name="up-again")
-            with up:
-                wait_healthy(url, up)
-                again = httpx.post(f"{url}/v1/jobs", json=spec, headers={"Idempotency-Key": KEY}, timeout=60)
-                if again.json()["id"] != job:
-                    raise BenchError("the job was not resumed by its key")
-                while (state := _state(url, job))["state"] != "done":
-                    time.sleep(0.5)
-                lines = httpx.get(f"{url}/v1/jobs/{job}/results", timeout=300).text.splitlines()
-        seconds = state["finished_at"] - state["created_at"]
-    results = [json.loads(line) for line in lines]
+            for index, count in enumerate(sizes):
+                last = index == len(sizes) - 1  # the faults, if any, hit the last job
+                outcome = _job(url, up, count, idle, args, faults=last)
+                if outcome.crashed:
+                    up = Processes(command, env=child_environment(settings), log_dir=root, name="up-again")
+                    with up:
+                        wait_healthy(url, up)
+                        outcome = _resumed(url, outcome)
+                failed |= _report(outcome, expected[count], bare)
+    return 1 if failed else 0
+
+
+class _Outcome:
+    def __init__(self, count: int, job: str, spec: dict[str, str], started: float) -> None:
+        self.count, self.job, self.spec, self.started = count, job, spec, started
+        self.state: dict[str, Any] = {}
+        self.lines: list[str] = []
+        self.whole = 0.0  # from the POST to the results in hand, as a client sees it
+        self.killed = self.crashed = False
+        self.idle: list[float] = []
+        self.during: list[float] = []
+
+
+def _job(
+    url: str, up: Processes, count: int, idle: list[float], args: argparse.Namespace, *, faults: bool
+) -> _Outcome:
+    spec = {"source": f"n{count}"}
+    started = time.perf_counter()
+    job = httpx.post(
+        f"{url}/v1/jobs", json=spec, headers={"Idempotency-Key": f"{KEY}-{count}"}, timeout=60
+    ).json()["id"]
+    outcome = _Outcome(count, job, spec, started)
+    outcome.idle = idle
+    with Progress() as progress:
+        task = progress.add_task(f"job of {count}", total=count)
+        while (state := _state(url, job))["state"] != "done":
+            done = state["done"]
+            progress.update(task, completed=done)
+            if faults and not outcome.during and done > 0.15 * count:
+                outcome.during = _latencies(url, args.uploads)
+            if faults and args.kill_worker and not outcome.killed and done > 0.3 * count:
+                victims = _workers(up.processes[0].pid)
+                if victims:
+                    os.kill(victims[0], signal.SIGKILL)
+                    outcome.killed = True
+            if faults and args.crash and not outcome.crashed and done > 0.6 * count:
+                for pid in _workers(up.processes[0].pid):
+                    os.kill(pid, signal.SIGKILL)
+                up.processes[0].kill()
+                up.processes[0].wait()
+                outcome.crashed = True
+                return outcome
+            time.sleep(POLL_SECONDS)
+    outcome.lines = httpx.get(f"{url}/v1/jobs/{job}/results", timeout=300).text.splitlines()
+    outcome.whole = time.perf_counter() - started
+    outcome.state = state
+    return outcome
+
+
+def _resumed(url: str, outcome: _Outcome) -> _Outcome:
+    headers = {"Idempotency-Key": f"{KEY}-{outcome.count}"}
+    again = httpx.post(f"{url}/v1/jobs", json=outcome.spec, headers=headers, timeout=60)
+    if again.json()["id"] != outcome.job:
+        raise BenchError("the job was not resumed by its key")
+    while (state := _state(url, outcome.job))["state"] != "done":
+        time.sleep(POLL_SECONDS)
+    outcome.lines = httpx.get(f"{url}/v1/jobs/{outcome.job}/results", timeout=300).text.splitlines()
+    outcome.whole = time.perf_counter() - outcome.started
+    outcome.state = state
+    return outcome
+
+
+def _report(outcome: _Outcome, expected: dict[str, str], bare: float) -> bool:
+    """Print the job's figures; whether its output is wrong."""
+    results = [json.loads(line) for line in outcome.lines]
     keys = [r["key"] for r in results]
     wrong = [r for r in results if r.get("label") != expected.get(r["key"])]
     missing = len(set(expected) - set(keys))
     doubled = len(keys) - len(set(keys))
-    speed = args.images / seconds
+    count, state = outcome.count, outcome.state
+    recorded = state["finished_at"] - state["created_at"]
+    speed = count / outcome.whole
     print(
-        f"job: {args.images} images in {seconds:.1f} s = {speed:.1f} images/s "
-        f"= {speed / bare:.2f} x the bare model"
+        f"job of {count} images: {outcome.whole:.1f} s from the POST to the results in hand = "
+        f"{speed:.1f} images/s = {speed / bare:.2f} x the bare model "
+        f"(record: {recorded:.1f} s, {count / recorded / bare:.2f} x)"
     )
     print(
-        f"faults: worker SIGKILL {'yes' if killed else 'no'}, "
-        f"service crash and restart {'yes' if crashed else 'no'}"
+        f"faults: worker SIGKILL {'yes' if outcome.killed else 'no'}, "
+        f"service crash and restart {'yes' if outcome.crashed else 'no'}"
     )
     print(f"output: {len(keys)} lines, {missing} missing, {doubled} doubled, {len(wrong)} wrong labels")
-    if during:
-        ratio = statistics.median(during) / statistics.median(idle)
+    if outcome.during:
+        idle, during = statistics.median(outcome.idle), statistics.median(outcome.during)
         print(
-            f"an upload: p50 {statistics.median(idle) * 1000:.0f} ms idle, "
-            f"{statistics.median(during) * 1000:.0f} ms during the job ({ratio:.2f} x)"
+            f"an upload: p50 {idle * 1000:.0f} ms idle, {during * 1000:.0f} ms during the job "
+            f"({during / idle:.2f} x)"
         )
-    return 0 if not (missing or doubled or wrong) else 1
+    return bool(missing or doubled or wrong)

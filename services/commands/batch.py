@@ -20,6 +20,11 @@ from typing import Any
 DEFAULT_URL = "http://127.0.0.1:8000"
 
 
+# A progress poll is one read of the job record: often enough that the command returns within
+# a fraction of a second of the job's end.
+POLL_SECONDS = 0.25
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "source", metavar="SRC", help="a folder (absolute, under the jobs root) or s3://bucket/prefix"
@@ -83,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
                         f"[red]evision batch: gave up after {args.timeout:g} s; run it again to resume[/red]"
                     )
                     return 2
-                time.sleep(0.5)
+                time.sleep(POLL_SECONDS)
                 job = client.get(f"/v1/jobs/{job['id']}").json()
                 if job.get("problem") and job["problem"] != problem:  # once per new problem
                     problem = job["problem"]

@@ -40,6 +40,18 @@ class JobSpec(_Frozen):
     )
 
 
+class Manifest(_Frozen):
+    """Written once every chunk has its shard: the job's `_SUCCESS`."""
+
+    job: str
+    source: str
+    total: int
+    ok: int
+    failed: int
+    shards: int
+    finished_at: float
+
+
 class JobRecord(_Frozen):
     """The job's own object: the spec, how far planning got, and the final state."""
 
@@ -54,9 +66,25 @@ class JobRecord(_Frozen):
     chunks_sent: int = 0
     total: int | None = None  # images, once planning has listed the whole source
     finished_at: float | None = None
+    # Progress, kept by the monitor as shards land (GET /v1/jobs/{id} reads nothing else).
+    images_done: int = 0
+    images_failed: int = 0
+    manifest: Manifest | None = None  # once done
+    # The webhook: delivered (or none to deliver), or given up after its attempts; one attempt
+    # per monitor step at most, the next one not before `webhook_next_at` (unix seconds).
     webhook_delivered: bool = False
+    webhook_attempts: int = 0
+    webhook_next_at: float = 0.0
+    webhook_gave_up: bool = False
     # Why planning cannot go on (e.g. the source became unreadable); retried, cleared once it does.
     problem: str | None = None
+
+    @property
+    def settled(self) -> bool:
+        """Final, and nothing left to do for it (the webhook delivered or given up)."""
+        return self.state == "cancelled" or (
+            self.state == "done" and (self.webhook_delivered or self.webhook_gave_up)
+        )
 
     @property
     def planned_chunks(self) -> int | None:
@@ -85,15 +113,3 @@ class ShardLine(_Frozen):
     top: list[LabelScore] = Field(default_factory=list)
     model: str = ""
     error: ResultError | None = None
-
-
-class Manifest(_Frozen):
-    """Written once every chunk has its shard: the job's `_SUCCESS`."""
-
-    job: str
-    source: str
-    total: int
-    ok: int
-    failed: int
-    shards: int
-    finished_at: float

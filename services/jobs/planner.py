@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
+from services.jobs import lifecycle
 from services.jobs.contract import ChunkMessage, JobRecord
 from services.jobs.store import JobStore
 from services.ports import JobSource, MessageQueue
@@ -28,52 +28,43 @@ def plan(
     store: JobStore,
     stop: threading.Event | None = None,
 ) -> JobRecord:
-    """Send the job's remaining chunks; the record as saved last (state running once listed)."""
+    """Send the job's remaining chunks; the record as saved last (running once all is listed).
+
+    Stops as soon as the record is final (a cancel): every save re-reads it (`lifecycle`)."""
     chunk: list[str] = []
     bodies: list[str] = []
     index = record.chunks_sent
     cursor = record.cursor
 
-    def flush() -> None:
-        nonlocal record, bodies
+    def flush() -> JobRecord:
+        nonlocal bodies
         if bodies:
             queue.send_batch(bodies)
-            record = record.model_copy(
-                update={"cursor": cursor, "chunks_sent": index, "updated_at": time.time(), "problem": None}
-            )
-            store.put_record(record)
             bodies = []
+            saved = lifecycle.advance_plan(store, record.id, cursor=cursor, chunks_sent=index)
+            return saved or record
+        return record
 
     for key in source.keys_after(record.cursor):
         if stop is not None and stop.is_set():
-            flush()
-            return record
+            return flush()
         chunk.append(key)
         if len(chunk) == record.chunk_size:
             bodies.append(_chunk(record, index, chunk))
             index, cursor, chunk = index + 1, chunk[-1], []
-            if len(bodies) == SEND_BATCH:
-                flush()
-                latest = store.record(record.id)
-                if latest is not None and latest.state == "cancelled":
-                    return latest
+            if len(bodies) == SEND_BATCH and (saved := flush()).state != "planning":
+                log.info("job %s is %s: planning stops at chunk %d", record.id, saved.state, index)
+                return saved
     if chunk:
         bodies.append(_chunk(record, index, chunk))
         index, cursor = index + 1, chunk[-1]
-    flush()
+    if (saved := flush()).state != "planning":
+        return saved
     total = (index - 1) * record.chunk_size + len(chunk) if chunk else index * record.chunk_size
-    record = record.model_copy(
-        update={
-            "state": "running",
-            "total": total,
-            "chunks_sent": index,
-            "updated_at": time.time(),
-            "problem": None,
-        }
-    )
-    store.put_record(record)
-    log.info("job %s planned: %d images in %d chunks", record.id, total, index)
-    return record
+    saved = lifecycle.planned(store, record.id, total=total, chunks_sent=index) or record
+    if saved.state == "running":
+        log.info("job %s planned: %d images in %d chunks", record.id, total, index)
+    return saved
 
 
 def _chunk(record: JobRecord, index: int, keys: list[str]) -> str:

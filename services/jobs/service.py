@@ -1,16 +1,13 @@
-"""Creating, reading, listing and cancelling jobs: what the HTTP routes and the CLI ask for."""
+"""Where a job reads and writes (checked against the jobs root), its claim on the output, its results."""
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from pydantic import BaseModel
-
 from services.contract import new_request_id
-from services.jobs.contract import JobRecord, JobSpec, JobState, Manifest
+from services.jobs.contract import JobRecord, JobSpec
 from services.jobs.store import JobStore
 from services.ports import JobOutput
 
@@ -19,22 +16,6 @@ CLAIM_FILE = "_JOB.json"
 
 class JobLocationError(ValueError):
     """A source the service may not read (outside the jobs root, or of the other backend's kind)."""
-
-
-class JobStatus(BaseModel):
-    id: str
-    state: JobState
-    source: str
-    total: int | None
-    done: int
-    failed: int
-    images_per_second: float | None
-    eta_seconds: float | None
-    created_at: float
-    finished_at: float | None
-    results: str  # where to read the JSON Lines (GET)
-    manifest: Manifest | None = None
-    problem: str | None = None  # why planning cannot go on for now (it is retried)
 
 
 def _folder_under_root(given: str, jobs_root: Path | None, what: str, verb: str) -> Path:
@@ -80,39 +61,6 @@ def claim_output(output: JobOutput, record: JobRecord) -> None:
     service may write there at all: OutputUnwritableError, before the job is accepted)."""
     claim = {"job": record.id, "source": record.spec.source, "created_at": record.created_at}
     output.write(CLAIM_FILE, json.dumps(claim, indent=2).encode())
-
-
-def status(store: JobStore, record: JobRecord) -> JobStatus:
-    manifest = store.manifest(record.id) if record.state == "done" else None
-    if manifest is not None:
-        done, failed = manifest.total, manifest.failed
-    else:
-        shards = store.shard_indices(record.id)
-        done = len(shards) * record.chunk_size
-        if record.total is not None and record.chunks_sent - 1 in shards:  # the last chunk is short
-            done -= record.chunks_sent * record.chunk_size - record.total
-        failed = store.failed_count(record.id)
-    end = record.finished_at or time.time()
-    elapsed = max(end - record.created_at, 1e-9)
-    speed = done / elapsed if done else None
-    eta = None
-    if speed and record.total is not None and record.state == "running":
-        eta = round(max(record.total - done, 0) / speed, 1)
-    return JobStatus(
-        id=record.id,
-        state=record.state,
-        source=record.spec.source,
-        total=record.total,
-        done=done,
-        failed=failed,
-        images_per_second=round(speed, 1) if speed else None,
-        eta_seconds=eta,
-        created_at=record.created_at,
-        finished_at=record.finished_at,
-        results=f"/v1/jobs/{record.id}/results",
-        manifest=manifest,
-        problem=record.problem,
-    )
 
 
 def results(store: JobStore, record: JobRecord) -> Iterator[bytes]:

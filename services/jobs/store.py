@@ -4,7 +4,8 @@ Flat keys (the local store's keys are single file names), in families that list 
 `jobrec-<id>` the record, `jobshard-<id>-<index>` one shard per chunk (rewriting a chunk's shard
 replaces it: a chunk processed twice never duplicates a line), `jobfail-<id>-<index>-<n>` a
 marker for a shard with n failed images (so progress needs no shard read), `jobdone-<id>` the
-manifest. Job ids sort by creation time (they are request ids), so listings are in that order.
+manifest, `jobcancel-<id>` the mark of a cancel (`lifecycle`: it makes a cancel win). Job ids
+sort by creation time (they are request ids), so listings are in that order.
 """
 
 from __future__ import annotations
@@ -41,6 +42,12 @@ class JobStore:
             return JobRecord.model_validate_json(self._outputs.get(f"jobrec-{job}").data)
         except BlobNotFoundError:
             return None
+
+    def put_cancel_marker(self, job: str) -> None:
+        self._outputs.put(f"jobcancel-{job}", b"", content_type=JSON)
+
+    def cancel_requested(self, job: str) -> bool:
+        return self._outputs.exists(f"jobcancel-{job}")
 
     def job_ids(self) -> Iterator[str]:
         prefix = "jobrec-"

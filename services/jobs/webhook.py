@@ -1,9 +1,11 @@
-"""The jobs' webhook: signed as Stripe signs its own, retried with backoff.
+"""The jobs' webhook: signed as Stripe signs its own, one attempt at a time (the monitor keeps the
+next attempt's time in the job record and backs off), only to public addresses
+(`webhook_target`).
 
 Header `Evision-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" under the
 secret>`; a receiver recomputes it, compares in constant time and refuses an old `t` (replay).
 `Evision-Delivery` is the job id: a receiver that got it twice (delivery is at least once) drops
-the second. Attempts back off exponentially; a 2xx ends them.
+the second. A 2xx ends the attempts; a redirect is not followed.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
 
 import httpx
+
+from services.jobs.webhook_target import WebhookRefusedError, check
 
 log = logging.getLogger("services.jobs")
 SIGNATURE_HEADER = "Evision-Signature"
@@ -62,38 +65,41 @@ def verify(secret: str, header: str, body: bytes, now: float | None = None) -> b
     return hmac.compare_digest(expected, fields.get("v1", ""))
 
 
-def deliver(
-    url: str,
-    body: bytes,
-    *,
-    secret: str,
-    delivery: str,
-    attempts: int = 6,
-    first_backoff: float = 1.0,
-    timeout: float = 10.0,
-    stop: threading.Event | None = None,
-) -> bool:
-    """POST `body` until a 2xx answer (True) or `attempts` are spent (False); backoff doubles."""
-    backoff = first_backoff
-    for attempt in range(1, attempts + 1):
-        headers = {
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: signature(secret, int(time.time()), body),
-            DELIVERY_HEADER: delivery,
-        }
-        try:
-            response = httpx.post(url, content=body, headers=headers, timeout=timeout)
-            if response.is_success:
-                log.info("webhook %s delivered to %s (attempt %d)", delivery, url, attempt)
-                return True
-            why = f"HTTP {response.status_code}"
-        except httpx.HTTPError as exc:
-            why = type(exc).__name__
-        log.warning("webhook %s to %s: attempt %d of %d failed (%s)", delivery, url, attempt, attempts, why)
-        if attempt < attempts:
-            if stop is not None and stop.wait(backoff):
-                return False
-            if stop is None:
-                time.sleep(backoff)
-        backoff *= 2
-    return False
+def attempt(
+    url: str, body: bytes, *, secret: str, delivery: str, allow_private: bool, timeout: float = 10.0
+) -> str | None:
+    """ONE signed POST of `body` to `url`: None if a 2xx answered, else why not (the caller
+    schedules the next attempt). The host is checked again here (DNS rebinding) and the request
+    connects to the very address that was checked; a redirect is an answer, never followed."""
+    try:
+        target = check(url, allow_private=allow_private)
+    except WebhookRefusedError as exc:
+        return str(exc)
+    headers = {
+        "Content-Type": "application/json",
+        "Host": target.host if target.port in (80, 443) else f"{_bracketed(target.host)}:{target.port}",
+        SIGNATURE_HEADER: signature(secret, int(time.time()), body),
+        DELIVERY_HEADER: delivery,
+    }
+    pinned = httpx.URL(url).copy_with(host=str(target.address))
+    # No proxy from the environment (it would connect elsewhere); TLS checks the URL's host name.
+    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    try:
+        with httpx.Client(trust_env=False, follow_redirects=False, timeout=timeout) as client:
+            request = client.build_request(
+                "POST", pinned, content=body, headers=headers, extensions=extensions
+            )
+            response = client.send(request)
+    except httpx.HTTPError as exc:
+        why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        log.warning("webhook %s to %s failed (%s)", delivery, url, why)
+        return why
+    if response.is_success:
+        log.info("webhook %s delivered to %s", delivery, url)
+        return None
+    log.warning("webhook %s to %s: HTTP %d", delivery, url, response.status_code)
+    return f"HTTP {response.status_code}"
+
+
+def _bracketed(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

@@ -99,8 +99,14 @@ def create_app(settings: WebSettings) -> FastAPI:
             output=backend.job_output,
             webhook_secret=await to_thread.run_sync(webhook_secret, settings, backend.read_secret),
             stale_seconds=max(30.0, 5 * settings.job_monitor_seconds),
+            allow_private_webhooks=settings.webhook_allow_private,
+            webhook_timeout=settings.webhook_timeout_seconds,
+            idle_seconds=settings.job_monitor_seconds,
+            busy_seconds=settings.job_busy_monitor_seconds,
         )
-        job_monitoring = Periodic(job_monitor.step, every=settings.job_monitor_seconds, name="job-monitor")
+        job_monitoring = Periodic(
+            job_monitor.step, every=job_monitor.period, name="job-monitor", woken=job_monitor.woken
+        )
         app.state.services = WebServices(
             settings=settings,
             backend=backend,

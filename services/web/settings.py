@@ -48,8 +48,25 @@ class WebSettings(BackendSettings):
     job_monitor_seconds: float = Field(
         default=5.0,
         gt=0,
-        description="how often a web process looks at unfinished jobs (idle: one depth read of the "
-        "job queue; the job records are listed every 300 s)",
+        description="how often an idle web process looks for job work (one depth read of the job "
+        "queue; the job records are listed every 300 s); a job created here wakes it at once",
+    )
+    job_busy_monitor_seconds: float = Field(
+        default=0.25,
+        gt=0,
+        description="how often a web process steps while a job it knows is unfinished: a job is done "
+        "this long after its last shard at most",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="how long one webhook attempt may take (it runs on a thread of its own)",
+    )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="allow webhooks to loopback and private addresses (tests, on-premises receivers); "
+        "link-local (the instance metadata address), multicast and reserved ones stay refused",
     )
     webhook_secret: str | None = Field(
         default=None,

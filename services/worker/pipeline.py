@@ -16,17 +16,13 @@ the worker so that its supervisor (or systemd) starts a fresh one.
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
-import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TypeVar
 
-import numpy as np
 from pydantic import ValidationError
 
 from services.contract import ErrorKind, LabelScore, RequestMessage, Result, ResultError
@@ -35,7 +31,6 @@ from services.ports import (
     BlobNotFoundError,
     BlobStore,
     ImageClassifier,
-    ImageRejectedError,
     JobSource,
     Message,
     MessageQueue,
@@ -43,14 +38,15 @@ from services.ports import (
     ResourceNotFoundError,
 )
 from services.results import reply_body, store_result
+from services.worker.classify_core import ClassifyCore, Image, even_calls, within
 from services.worker.heartbeat import VisibilityHeartbeat
-from services.worker.isolation import Isolator, SuspectFailedError
+from services.worker.isolation import Isolator
 from services.worker.metrics import MetricsPublisher
 from services.worker.models import ModelPool, UnknownModelError
 from services.worker.settings import WorkerSettings
 
 log = logging.getLogger("services.worker")
-T = TypeVar("T")
+chunks = even_calls  # the name the tests and older callers know
 
 
 def _ms(seconds: float) -> float:
@@ -98,27 +94,6 @@ def _model_of(job: Job) -> str | None:
 
 def _no_loader(folder: object) -> ImageClassifier:
     raise UnknownModelError(f"this worker loads no registered models ({folder})")
-
-
-def chunks(jobs: list[T], most: int, threads: int) -> list[list[T]]:
-    """`jobs` in order, as inference calls of at most `most` images, shared evenly by `threads`.
-
-    The number of calls is a multiple of the thread count where there are enough jobs, and calls
-    differ by one image at most: 10 jobs, at most 4 per call, 2 threads -> 3, 3, 2, 2 (not 4, 4, 2,
-    where one thread would classify its last 2 while the other idles).
-    """
-    if not jobs:
-        return []
-    count = math.ceil(len(jobs) / most)
-    count = min(len(jobs), math.ceil(count / threads) * threads)
-    size, extra = divmod(len(jobs), count)
-    result: list[list[T]] = []
-    start = 0
-    for index in range(count):
-        end = start + size + (index < extra)
-        result.append(jobs[start:end])
-        start = end
-    return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,9 +165,14 @@ class BatchPipeline:
         self.worker_id = worker_id
         self.metrics = metrics
         self._io = io
-        self._compute = compute
         self._heartbeat = heartbeat
-        self._isolator = isolator
+        self.core = ClassifyCore(
+            models=self.models,
+            compute=compute,
+            isolator=isolator,
+            infer_batch=settings.infer_batch,
+            threads=settings.threads,
+        )
         self.wedged = False  # a stage outlived the batch deadline: a thread may be stuck for good
 
     def process(self, messages: Sequence[Message]) -> list[Job]:
@@ -295,86 +275,28 @@ class BatchPipeline:
         return self._each(fetch, [j for j in jobs if j.pending], deadline)
 
     def _classify(self, jobs: list[Job], deadline: float) -> bool:
+        """The classify core: a redelivered message is a suspect, classified alone."""
         pending = [j for j in jobs if j.pending]
-        suspects = [j for j in pending if j.message.receive_count > 1] if self._isolator else []
-        by_model: dict[str | None, list[Job]] = defaultdict(list)
+        images = [
+            Image(data=j.data, model=_model_of(j), suspect=j.message.receive_count > 1) for j in pending
+        ]
         for job in pending:
-            if job not in suspects:
-                by_model[_model_of(job)].append(job)
-        batches: list[tuple[ImageClassifier, list[Job]]] = []
-        for ref, group in by_model.items():
-            try:
-                classifier = self.models.get(ref)
-            except UnknownModelError as exc:
-                for job in group:
-                    self._finish(job, error=ResultError(kind=ErrorKind.INVALID_REQUEST, reason=str(exc)))
-                continue
-            except Exception as exc:
-                for job in group:
-                    job.fail(f"loading model {ref} failed", exc)
-                continue
-            batches += [
-                (classifier, chunk)
-                for chunk in chunks(group, self.settings.infer_batch, self.settings.threads)
-            ]
-
-        def run(classifier: ImageClassifier, chunk: list[Job]) -> None:
-            # Decode straight into the batch tensor (no per-image array, no stacking copy).
-            pixels = np.empty((len(chunk), *classifier.input_shape), dtype=np.float32)
-            ready: list[Job] = []
-            for job in chunk:
-                assert job.data is not None
-                t0 = time.perf_counter()
-                try:
-                    classifier.preprocess(job.data, out=pixels[len(ready)])
-                    ready.append(job)
-                except ImageRejectedError as exc:
-                    self._finish(
-                        job, error=ResultError(kind=exc.kind, reason=exc.reason), model=classifier.name
-                    )
-                except Exception as exc:
-                    job.fail("preprocessing failed unexpectedly", exc)
-                job.timings["preprocess"] = _ms(time.perf_counter() - t0)
-                job.data = None  # free the bytes early
-            if not ready:
-                return
-            t0 = time.perf_counter()
-            try:
-                predictions = classifier.infer(pixels[: len(ready)])
-            except Exception as exc:
-                for job in ready:
-                    job.fail("inference failed", exc)
-                return
-            infer_ms = _ms(time.perf_counter() - t0)
-            for job, prediction in zip(ready, predictions, strict=True):
-                job.timings["infer"] = infer_ms
-                self._finish(job, prediction=prediction, model=classifier.name)
-
-        futures = [self._compute.submit(run, classifier, chunk) for classifier, chunk in batches]
-        for job in suspects:  # meanwhile, in this (batch) thread, which would only wait
-            self._classify_alone(job, deadline)
-        return _within(deadline, futures)
-
-    def _classify_alone(self, job: Job, deadline: float) -> None:
-        """A redelivered message, in the helper process: if it crashes or hangs, only it fails."""
-        assert job.data is not None and self._isolator is not None
-        t0 = time.perf_counter()
-        try:
-            folder = self.models.folder(_model_of(job))
-            timeout = max(1.0, deadline - time.monotonic())
-            prediction = self._isolator.classify(job.data, timeout=timeout, model=folder)
-            self._finish(job, prediction=prediction, model=prediction.model)
-        except UnknownModelError as exc:
-            self._finish(job, error=ResultError(kind=ErrorKind.INVALID_REQUEST, reason=str(exc)))
-        except ImageRejectedError as exc:
-            self._finish(job, error=ResultError(kind=exc.kind, reason=exc.reason))
-        except SuspectFailedError as exc:
-            job.fail(f"classified alone (receive {job.message.receive_count}): {exc}")
-            job.retry_now = True  # it fails alone, deterministically: spend its next receive now
-        except Exception as exc:
-            job.fail("the isolated classifier failed unexpectedly", exc)
-        job.timings["isolated"] = _ms(time.perf_counter() - t0)
-        job.data = None
+            job.data = None  # the image holds the bytes now, and frees them early
+        if not self.core.classify(images, deadline):
+            return False  # given up: late threads may still touch `images`, nobody reads them
+        for job, image in zip(pending, images, strict=True):
+            job.timings.update(image.timings)
+            if image.prediction is not None:
+                self._finish(job, prediction=image.prediction, model=image.classified_by)
+            elif image.error is not None:
+                self._finish(job, error=image.error, model=image.classified_by)
+            elif image.failure is not None:
+                what = image.failure
+                if image.suspect:
+                    what = f"{what} (receive {job.message.receive_count})"
+                job.fail(what, image.cause)
+                job.retry_now = image.retry_now
+        return True
 
     def _store(self, jobs: list[Job], deadline: float) -> bool:
         def store(job: Job) -> None:
@@ -399,7 +321,7 @@ class BatchPipeline:
             for job in jobs:
                 io(job)
             return True
-        return _within(deadline, [self._io.submit(io, job) for job in jobs])
+        return within(deadline, [self._io.submit(io, job) for job in jobs])
 
     def _reply(self, jobs: list[Job]) -> None:
         by_queue: dict[str, list[Job]] = defaultdict(list)
@@ -432,11 +354,3 @@ class BatchPipeline:
                 self.requests.extend_visibility(retry, 0)
             except Exception:
                 log.exception("could not release %d messages (they return after their lease)", len(retry))
-
-
-def _within(deadline: float, futures: list[concurrent.futures.Future[None]]) -> bool:
-    """Wait for every future until `deadline` (time.monotonic()); False if some are still running."""
-    _, running = concurrent.futures.wait(futures, timeout=max(0.0, deadline - time.monotonic()))
-    for future in running:
-        future.cancel()  # not started yet: it never will be
-    return not running

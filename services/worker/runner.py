@@ -23,9 +23,9 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
 
-from services.jobs.chunks import ChunkProcessor
 from services.jobs.store import JobStore
 from services.ports import Backend, ImageClassifier, Message, NoProtection, ScaleInProtection
+from services.worker.chunks import ChunkProcessor
 from services.worker.exceptions import StopRequestedError
 from services.worker.heartbeat import VisibilityHeartbeat
 from services.worker.isolation import Isolator
@@ -40,7 +40,10 @@ log = logging.getLogger("services.worker")
 # upload waits at most this plus a chunk in progress; the doorbell wakes local polls at once).
 JOB_REQUEST_POLL = 0.05
 # An idle worker's long poll on the request queue, at most: a job started meanwhile waits this long.
+# Where a receive is billed (SQS) 2 s; where it is a local call (brief I/O) 0.5 s, as a small job's
+# whole run is a few seconds.
 JOB_IDLE_POLL = 2.0
+JOB_IDLE_POLL_LOCAL = 0.5
 EXIT_WEDGED = 70  # EX_SOFTWARE: a batch outlived its deadline; restart the process
 
 
@@ -67,6 +70,7 @@ class Worker:
         self._io = (
             None if brief_io else ThreadPoolExecutor(settings.io_threads, thread_name_prefix="worker-io")
         )
+        self._job_idle_poll = JOB_IDLE_POLL_LOCAL if brief_io else JOB_IDLE_POLL
         self._compute = ThreadPoolExecutor(settings.threads, thread_name_prefix="worker-infer")
         self._heartbeat = VisibilityHeartbeat(
             ports.requests, timeout=settings.visibility_timeout, fraction=settings.extend_after
@@ -91,13 +95,10 @@ class Worker:
                 queue=ports.jobs,
                 store=JobStore(ports.outputs),
                 source=ports.job_source,
-                models=self.pipeline.models,
-                compute=self._compute,
+                core=self.pipeline.core,  # one classify core for both message kinds
                 io=self._io,
                 heartbeat=self._job_heartbeat,
-                infer_batch=settings.infer_batch,
-                isolator=self._isolator,
-                alone_seconds=settings.batch_deadline,
+                deadline_seconds=settings.batch_deadline,
             )
         # The last look at the job queue found a chunk: poll the requests briefly (True at first:
         # look at the job queue before the first long poll).
@@ -133,8 +134,9 @@ class Worker:
 
     @property
     def wedged(self) -> bool:
-        """A batch outlived its deadline: some thread may never return (exit, do not join it)."""
-        return self.pipeline.wedged
+        """A batch or a chunk outlived its deadline: some thread may never return (exit, do not
+        join it)."""
+        return self.pipeline.wedged or (self.chunks is not None and self.chunks.wedged)
 
     # -- lifecycle ------------------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -245,13 +247,13 @@ class Worker:
 
     def _request_wait(self, wait: float) -> float:
         """How long to long-poll the request queue: briefly while a job has chunks; a worker
-        that takes job work looks at the job queue at least every JOB_IDLE_POLL seconds (a
+        that takes job work looks at the job queue at least every `_job_idle_poll` seconds (a
         standby keeps its own poll: its idle receives are billed all month)."""
         if self.chunks is None:
             return wait
         if self._job_work:
             return min(wait, JOB_REQUEST_POLL)
-        return wait if self._gate is not None else min(wait, JOB_IDLE_POLL)
+        return wait if self._gate is not None else min(wait, self._job_idle_poll)
 
     def _receive_chunk(self) -> Message | None:
         """One job chunk, if any is waiting (no wait: the request queue's poll did the waiting)."""
@@ -275,6 +277,8 @@ class Worker:
             with self._counts:
                 self._in_flight -= 1
             self._slots.release()
+            if self.wedged:
+                self.request_stop()  # take no more work; the batches in hand still finish
 
     def _run_batch(self, messages: Sequence[Message]) -> None:
         try:

@@ -252,3 +252,31 @@ def test_a_job_makes_an_order_of_magnitude_fewer_requests_per_image(
     for kind, rate in JOB_REQUESTS.items():
         if kind not in TIME_BASED:
             assert per_image.get(f"{kind[0]}:{kind[1]}", 0.0) <= rate * 1.5 + per_job, (kind, per_image)
+
+
+PROGRESS_POLLS = 40
+
+
+def test_a_progress_poll_reads_the_job_record_once_and_lists_nothing(
+    counted_service: tuple[str, Emulator, BackendSettings],
+) -> None:
+    """GET /v1/jobs/{id} answers from the counts kept in the job's record: one S3 read per poll
+    (before: two listings per poll, the shards' and the failure markers')."""
+    url, emulator, settings = counted_service
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=settings.input_bucket, Key="polled/cat.jpg", Body=golden_bytes("cat.jpg"))
+    spec = {"source": f"s3://{settings.input_bucket}/polled/"}
+    job = httpx.post(f"{url}/v1/jobs", json=spec, timeout=60).json()["id"]
+    guard = time.monotonic() + 300  # a guard only
+    while httpx.get(f"{url}/v1/jobs/{job}", timeout=60).json()["state"] != "done":
+        assert time.monotonic() < guard
+        time.sleep(0.2)
+    before = _settled(emulator)
+    for _ in range(PROGRESS_POLLS):
+        assert httpx.get(f"{url}/v1/jobs/{job}", timeout=60).json()["done"] == 1
+    made = _settled(emulator) - before
+    s3_calls = {action: n for (service, action), n in made.items() if service == "s3"}
+    print(f"S3 requests for {PROGRESS_POLLS} progress polls:", s3_calls)
+    assert s3_calls.get("GetObject", 0) == PROGRESS_POLLS  # the record, once per poll
+    assert s3_calls.get("ListObjectsV2", 0) <= 4  # the web tier's own sweeps, if one fell in here
+    assert set(s3_calls) <= {"GetObject", "ListObjectsV2"}, s3_calls

@@ -23,12 +23,12 @@ import pytest
 
 from services.adapters.registry import open_backend
 from services.contract import new_request_id
+from services.idempotency import IdempotencyKeys, Remembered
+from services.idempotency import blob_key as idempotency_blob_key
 from services.ports import Backend
 from services.settings import BackendSettings
 from services.web.settings import WebSettings
 from services.web.uploads.crash_points import CrashPoint
-from services.web.uploads.idempotency import IdempotencyKeys, Remembered
-from services.web.uploads.idempotency import blob_key as idempotency_blob_key
 from services.worker.settings import WorkerSettings
 from tests.conftest import settings_for
 from tests.e2e.images import GOLDEN, golden_bytes

@@ -71,6 +71,7 @@ FRONT_DOOR_CONTEXT = {
     "rateLimitPerSecond": "5",
     "jobSourceBuckets": "my-photos,more-photos",
     "jobOutputBuckets": "my-labels",
+    "jobKmsKeys": "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
 }
 
 

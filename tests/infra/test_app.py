@@ -12,6 +12,7 @@ from cfnlint.api import ManualArgs, lint_file  # type: ignore[import-untyped]
 
 from infra.workers import LAUNCH_HOOK, LAUNCH_TIMEOUT
 from services.elasticity.policy import ScalingPolicy
+from tests.infra.conftest import FRONT_DOOR_CONTEXT
 
 # Renaming a construct must not silently replace a bucket or a queue (and lose data or
 # in-flight requests): these ids are part of the deployed state.
@@ -358,6 +359,13 @@ def test_job_buckets_of_the_owner_are_listed_by_the_web_tier_read_by_workers_wri
     assert not {g for g in worker if "my-labels" in g[1]}  # only the web tier writes outputs
     named = {g[1].split(":::")[1].split("/")[0] for g in _grants(synthesized_front_door, "") if ":::" in g[1]}
     assert named - {"<x>"} == {"my-photos", "more-photos", "my-labels"}  # the stack's own: <x>
+    key = FRONT_DOOR_CONTEXT["jobKmsKeys"]  # their objects' customer-managed key, exactly
+    assert ("kms:Decrypt", key) in worker and ("kms:GenerateDataKey", key) in web
+    assert ("kms:GenerateDataKey", key) not in worker
+    assert {g for g in _grants(synthesized_front_door, "") if g[0].startswith("kms:")} <= {
+        ("kms:Decrypt", key),
+        ("kms:GenerateDataKey", key),
+    }
 
 
 def test_a_failed_launch_is_replaced_never_recycled(synthesized):

@@ -79,3 +79,14 @@ def test_a_deployment_on_openvino_installs_the_openvino_lock():
     for engine in ("openvino", "auto"):
         config = ServiceConfig.for_stage("dev", {"engine": engine})
         assert (config.engine, config.worker_lock) == (engine, "requirements-openvino.lock")
+
+
+def test_job_kms_keys_are_key_arns_as_a_list_or_comma_separated() -> None:
+    key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    other = "arn:aws:kms:eu-west-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab"
+    typed = ServiceConfig.for_stage("dev", {"jobKmsKeys": f"{key}, {other}"})
+    assert typed.job_kms_keys == ServiceConfig.for_stage("dev", {"jobKmsKeys": [key, other]}).job_kms_keys
+    assert typed.job_kms_keys == (key, other)
+    for wrong in ("alias/photos", "arn:aws:kms:us-east-1:111122223333:alias/photos", "1234abcd"):
+        with pytest.raises(ValueError, match="jobKmsKeys"):
+            ServiceConfig.for_stage("dev", {"jobKmsKeys": wrong})

@@ -43,7 +43,11 @@ def jobs_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory, jobs_root: Path) -> Iterator[RunningUp]:
     settings = WebSettings.from_values(
-        jobs_root=jobs_root, job_chunk_size=7, job_monitor_seconds=0.5, webhook_secret=SECRET
+        jobs_root=jobs_root,
+        job_chunk_size=7,
+        job_monitor_seconds=0.5,
+        webhook_secret=SECRET,
+        webhook_allow_private=True,  # the receiver listens on 127.0.0.1
     )
     with running_up(tmp_path_factory.mktemp("data"), "--workers", "1", settings=settings) as up:
         yield up

@@ -15,7 +15,7 @@ from services.adapters.registry import open_backend
 from services.contract import new_request_id
 from services.jobs.contract import JobRecord, JobSpec, ShardLine
 from services.jobs.monitor import JobMonitor
-from services.jobs.service import status
+from services.jobs.progress import status
 from services.jobs.store import JobStore
 from services.ports import Backend, JobOutput, OutputUnwritableError
 from services.settings import BackendSettings
@@ -39,6 +39,7 @@ class Local:
             output=output or self.backend.job_output,
             webhook_secret=None,
             stale_seconds=stale_seconds,
+            idle_seconds=0,  # every step a scan: the tests step by hand
         )
 
 
@@ -106,7 +107,7 @@ def test_a_source_gone_since_acceptance_is_a_problem_in_the_status_until_it_is_b
     monitor.start_planning(record)
     stuck = current()
     assert stuck.state == "planning" and stuck.problem is not None and str(photos) in stuck.problem
-    assert status(store, stuck).problem == stuck.problem  # what GET /v1/jobs/{id} shows
+    assert status(stuck).problem == stuck.problem  # what GET /v1/jobs/{id} shows
     photos.mkdir()
     (photos / "cat.jpg").write_bytes(b"not decoded here")
     monitor.step()  # resumes the planning

@@ -1,13 +1,16 @@
-"""A classifier factory for the poison tests (EVISION_CLASSIFIER=tests.worker.poison:crashing_classifier).
+"""Classifier factories for the poison tests (EVISION_CLASSIFIER=tests.worker.poison:crashing_classifier
+or :hanging_classifier).
 
 The real model, except that an image carrying POISON crashes the process that decodes it, as a
-decoder bug would: a real segfault, not an exception the pipeline could catch.
+decoder bug would: a real segfault, not an exception the pipeline could catch; and (the hanging
+one) an image carrying HANG never returns from decoding, as a decoder stuck in a loop.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import threading
 
 import numpy as np
 import numpy.typing as npt
@@ -34,3 +37,17 @@ class _Crashing:
 
 def crashing_classifier(settings: WorkerSettings) -> ImageClassifier:
     return _Crashing(load_classifier(settings.model_path, engine=settings.engine, threads=settings.threads))
+
+
+HANG = b"EVISION-HANG"  # appended after a JPEG's end: decoding it never returns
+
+
+class _Hanging(_Crashing):
+    def preprocess(self, data: bytes, out: npt.NDArray[np.float32] | None = None) -> npt.NDArray[np.float32]:
+        if data.endswith(HANG):
+            threading.Event().wait()  # a decoder stuck for good: no exception, no return
+        return self._inner.preprocess(data, out)
+
+
+def hanging_classifier(settings: WorkerSettings) -> ImageClassifier:
+    return _Hanging(load_classifier(settings.model_path, engine=settings.engine, threads=settings.threads))

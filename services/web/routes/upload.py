@@ -9,13 +9,13 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from services.contract import ErrorKind, Result
+from services.idempotency import HEADER, KEY_PATTERN
 from services.model_catalog import UnknownModelError
 from services.web.deps import ServicesDep, UploadDep, WebServices
 from services.web.errors import ApiError
 from services.web.responses import ERRORS, PENDING, TEXT_ROUTE_ERRORS, TEXT_ROUTE_PENDING, checked, pending
 from services.web.schemas import ClassifyResponse
 from services.web.uploads.form import FILE_FIELDS, MAX_MODEL_CHARS, MODEL_FIELD, UploadedImage
-from services.web.uploads.idempotency import HEADER, KEY_PATTERN
 from services.web.uploads.submission import submit
 
 router = APIRouter(tags=["classify"])

@@ -8,13 +8,14 @@ import hashlib
 
 from anyio import to_thread
 
-from services.contract import RequestMessage, Result, new_request_id
+from services.contract import ErrorKind, RequestMessage, Result, new_request_id
+from services.idempotency import IdempotencyConflictError, IdempotencyKeys, Remembered
 from services.ports import BlobNotFoundError
 from services.results import stored_result
 from services.web.deps import WebServices
+from services.web.errors import ApiError
 from services.web.uploads.crash_points import CrashPoint, crash_here
 from services.web.uploads.form import UploadedImage
-from services.web.uploads.idempotency import IdempotencyKeys, Remembered
 
 RETRY_POLL_SECONDS = 0.25  # a retry waits for the first upload's result by reading the store
 
@@ -37,7 +38,10 @@ async def submit(
     keys = IdempotencyKeys(services.inputs)
     digest = hashlib.sha256(image.data).hexdigest() if idempotency_key else ""
     if idempotency_key:
-        first = await to_thread.run_sync(keys.lookup, idempotency_key, digest)
+        try:
+            first = await to_thread.run_sync(keys.lookup, idempotency_key, digest)
+        except IdempotencyConflictError as exc:
+            raise ApiError(422, ErrorKind.INVALID_REQUEST, str(exc), request_id=exc.first) from None
         if first is not None and await to_thread.run_sync(_stands, services, keys, idempotency_key, first):
             return first.id, await _stored(services, first.id)
     request_id = new_request_id()
