@@ -81,6 +81,7 @@ class WebTier(Construct):
             render_bootstrap(
                 role="web",
                 bundle_url=host.bundle.url,
+                bootstrap_url=host.bundle.bootstrap_url,
                 service_env=service_env,
                 web_port=HTTP_PORT,
                 drain_seconds=drain_seconds,  # the uploads in hand may wait up to the web wait

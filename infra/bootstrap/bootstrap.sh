@@ -1,9 +1,9 @@
 #!/bin/bash
-# Elastic Vision instance bootstrap (EC2 user data), for the worker and the web tier.
+# Elastic Vision instance bootstrap, for the worker and the web tier.
 #
-# infra/user_data.py renders this file: it replaces the PARAMETERS line below with `export`
-# lines (EV_* parameters and the service's EVISION_* settings). Run unrendered, it reads the same
-# variables from the environment (that is how tests/infra/test_bootstrap.py runs it).
+# Not user data itself (EC2's 16 KB limit): the user data infra/user_data.py renders exports the
+# EV_* parameters and the service's EVISION_* settings, downloads this file (a CDK asset, at
+# EV_BOOTSTRAP_URL) and runs it, so it reads every parameter from the environment.
 #
 # Steps: download the service bundle (the CDK asset: services/ + model/ + pyproject.toml) with
 # `aws s3 cp`, unpack it, create a virtualenv, install from the bundle's wheelhouse (no package
@@ -38,7 +38,6 @@
 # (the group terminates the instance and launches another) and the instance is marked Unhealthy
 # (the same for a web instance, which has no hook). A service that fails again and again once
 # installed (systemd's start limit) marks its instance Unhealthy too (`report-unhealthy`).
-# @@PARAMETERS@@
 set -euo pipefail
 
 : "${EV_ROLE:?worker or web}" "${EV_BUNDLE_URL:?s3 url of the service bundle}"

@@ -80,6 +80,30 @@ def synthesized_front_door(tmp_path_factory: pytest.TempPathFactory) -> Synthesi
     return _synthesize(tmp_path_factory, FRONT_DOOR_CONTEXT)
 
 
+# Every context option that grows the user data, at its largest: the front door's (its parameter
+# names are in the web tier's environment), four standbys (their settings beside the web's),
+# OpenVINO workers (a longer lock name, the engine setting) and the largest numbers of digits.
+EVERY_OPTION_CONTEXT = {
+    **FRONT_DOOR_CONTEXT,
+    "standbyWorkers": "4",
+    "engine": "openvino",
+    "sshCidr": "203.0.113.0/24",
+    "alarmEmail": "alarms@example.com",
+    "maxReceives": "1000",
+    "webWaitSeconds": "3600",
+    "webProcesses": "64",
+    "webMaxCapacity": "100",
+    "maxCapacity": "100",
+    "warmPoolSize": "100",
+}
+
+
+@pytest.fixture(scope="session")
+def synthesized_every_option(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The app with every option of `EVERY_OPTION_CONTEXT` on (cdk-nag included)."""
+    return _synthesize(tmp_path_factory, EVERY_OPTION_CONTEXT)
+
+
 def _synthesize(tmp_path_factory: pytest.TempPathFactory, context: dict[str, str]) -> Synthesized:
     from app import build_app
     from infra.wheelhouse import main as make_wheelhouse

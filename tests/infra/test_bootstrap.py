@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.user_data import LogShipping, render_bootstrap
+from infra.user_data import BOOTSTRAP_SCRIPT, LogShipping, render_bootstrap
 from services.adapters.registry import open_backend
 from services.contract import ReplyMessage, RequestMessage, new_request_id
 from services.exit_codes import CONFIGURATION_ERROR
@@ -109,6 +109,14 @@ def staged_bundle(synthesized, lock: str = "requirements.lock") -> Path:
     staged = ROOT / "build" / "bundles" / Path(lock).stem
     assert (staged / lock).exists(), f"no service bundle with {lock}"
     return staged
+
+
+def upload_bootstrap(bucket: str) -> str:
+    """The bootstrap script where the user data fetches it from (its own asset beside the bundle)."""
+    import boto3
+
+    boto3.client("s3").upload_file(str(BOOTSTRAP_SCRIPT), bucket, "bootstrap.sh")
+    return f"s3://{bucket}/bootstrap.sh"
 
 
 def read_unit(path: Path) -> dict[str, str]:
@@ -199,6 +207,7 @@ def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(
         render_bootstrap(
             role="worker",
             bundle_url=f"s3://{prefix}-assets/bundle.zip",
+            bootstrap_url=upload_bootstrap(f"{prefix}-assets"),
             service_env=service_env,
             drain_seconds=90,
             lock=lock,
@@ -355,6 +364,7 @@ def test_a_failed_install_abandons_the_launch_and_marks_the_instance_unhealthy(
         render_bootstrap(
             role="worker",
             bundle_url=f"s3://{prefix}-assets/bundle.zip",
+            bootstrap_url=upload_bootstrap(f"{prefix}-assets"),
             service_env=WorkerSettings.from_values(asg_name=group).environment(explicit_only=True),
             lock=lock,
             group=group,
@@ -440,6 +450,7 @@ def test_a_web_instance_also_installs_a_bounded_standby_that_answers_while_the_g
         render_bootstrap(
             role="web",
             bundle_url=f"s3://{prefix}-assets/bundle.zip",
+            bootstrap_url=upload_bootstrap(f"{prefix}-assets"),
             service_env=web_env,
             standby=Standby(workers=1, service_env=standby_env, memory_max_mib=640),
             logs=LogShipping(service=f"{prefix}-web-logs", bootstrap=f"{prefix}-bootstrap-logs"),
