@@ -101,9 +101,10 @@ def render_bootstrap(
     logs: LogShipping | None = None,
     standby: Standby | None = None,
 ) -> str:
-    """The user data (a stub running the bootstrap at `bootstrap_url`) that installs and starts `role` with `service_env` as its settings;
-    `group` (and its `launch_hook`) are told when the instance cannot serve; `signal`: the web
-    tier's rollout signal; `standby`: standby workers beside the web tier."""
+    """The user data (a stub running the bootstrap at `bootstrap_url`) that installs and starts
+    `role` with `service_env` as its settings; `group` (and its `launch_hook`) are told when the
+    instance cannot serve; `signal`: the web tier's rollout signal; `standby`: standby workers
+    beside the web tier."""
     standby_env: Mapping[str, str] = {}
     if standby is not None and standby.workers > 0:
         if role != "web":

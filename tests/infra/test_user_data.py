@@ -143,7 +143,8 @@ def test_every_service_variable_in_the_synthesized_user_data_is_a_known_setting(
 def test_the_instances_install_offline_from_the_pinned_wheelhouse():
     """No package index at boot: --no-index, hashes checked against the lock, the service's own wheel."""
     script = render()
-    commands = [line for line in BOOTSTRAP_SCRIPT.read_text().splitlines() if not line.lstrip().startswith("#")]
+    lines = BOOTSTRAP_SCRIPT.read_text().splitlines()
+    commands = [line for line in lines if not line.lstrip().startswith("#")]
     install = [line for line in commands if "pip install" in line or "pip_offline" in line]
     assert any("--no-index" in line for line in install), install
     assert any('--require-hashes -r "$app_dir/src/$EV_LOCK"' in line for line in install), install
