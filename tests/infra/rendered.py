@@ -42,7 +42,7 @@ class Resolver:
                 return self.lookup(name, self.resources[name], attribute)
             if function == "Fn::Join":
                 separator, parts = argument
-                return separator.join(self.resolve(part) for part in parts)
+                return str(separator).join(self.resolve(part) for part in parts)
             if function == "Fn::Sub":
                 text, variables = (argument, {}) if isinstance(argument, str) else argument
                 return _SUB_VARIABLE.sub(
@@ -96,13 +96,27 @@ RANDOM_SUFFIX = 13
 
 def worst_case(template: Mapping[str, Any], stack_name: str) -> Resolver:
     """A resolver giving every token the longest value it can plausibly have in `stack_name`."""
+    return deployed(template, stack_name, region=REGION, partition=PARTITION, url_suffix="amazonaws.com.cn")
+
+
+def deployed(
+    template: Mapping[str, Any],
+    stack_name: str,
+    *,
+    region: str = "us-east-1",
+    account: str = ACCOUNT,
+    partition: str = "aws",
+    url_suffix: str = "amazonaws.com",
+) -> Resolver:
+    """A resolver giving each token the value CloudFormation would give it in `stack_name` deployed
+    in `region` (generated names: at their longest)."""
     pseudo = {
-        "AWS::Region": REGION,
-        "AWS::AccountId": ACCOUNT,
-        "AWS::Partition": PARTITION,
-        "AWS::URLSuffix": "amazonaws.com.cn",
+        "AWS::Region": region,
+        "AWS::AccountId": account,
+        "AWS::Partition": partition,
+        "AWS::URLSuffix": url_suffix,
         "AWS::StackName": stack_name,
-        "AWS::StackId": f"arn:{PARTITION}:cloudformation:{REGION}:{ACCOUNT}:stack/{stack_name}/{UUID}",
+        "AWS::StackId": f"arn:{partition}:cloudformation:{region}:{account}:stack/{stack_name}/{UUID}",
     }
 
     def generated(logical_id: str, cfn_type: str) -> str:
@@ -111,13 +125,14 @@ def worst_case(template: Mapping[str, Any], stack_name: str) -> Resolver:
     def lookup(logical_id: str, resource: Resource, attribute: str | None) -> str:
         cfn_type = resource["Type"]
         if cfn_type == "AWS::ElasticLoadBalancingV2::TargetGroup" and attribute in (None, "TargetGroupArn"):
-            return f"arn:{PARTITION}:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/{'t' * 32}/{'0' * 16}"
+            target_group = f"targetgroup/{'t' * 32}/{'0' * 16}"
+            return f"arn:{partition}:elasticloadbalancing:{region}:{account}:{target_group}"
         if cfn_type not in NAME_LIMITS:
             raise KeyError(f"no worst-case value for {cfn_type} {logical_id} {attribute or 'Ref'}")
         explicit = _explicit_name(resource)
         name = generated(logical_id, cfn_type) if explicit is None else resolver.resolve(explicit)
         if cfn_type == "AWS::SQS::Queue":
-            url = f"https://sqs.{REGION}.amazonaws.com.cn/{ACCOUNT}/{name}"
+            url = f"https://sqs.{region}.{url_suffix}/{account}/{name}"
             return {None: url, "QueueName": name, "QueueUrl": url}[attribute]
         if attribute is None:
             return name
