@@ -266,6 +266,7 @@ class ServiceStack(Stack):
         )
         alarms = AlarmTopic(self, "Alarms", email=config.alarm_email)
         alarms.notify(dashboard.dead_letters_alarm)
+        workers.refresh.notify_failures(alarms.topic)
 
         outputs = {
             "UploadUrl": (
