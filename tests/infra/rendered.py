@@ -89,8 +89,13 @@ ACCOUNT = "123456789012"
 UUID = "0" * 36
 # Names CloudFormation generates for unnamed resources: "<stack>-<logical id>-<random>", cut at the
 # type's limit (S3 "Bucket naming rules": 63; SQS CreateQueue QueueName: 80; CloudWatch Logs
-# CreateLogGroup logGroupName: 512; ELB target group name: 32).
-NAME_LIMITS = {"AWS::S3::Bucket": 63, "AWS::SQS::Queue": 80, "AWS::Logs::LogGroup": 512}
+# CreateLogGroup logGroupName: 512; SNS CreateTopic Name: 256; ELB target group name: 32).
+NAME_LIMITS = {
+    "AWS::S3::Bucket": 63,
+    "AWS::SQS::Queue": 80,
+    "AWS::Logs::LogGroup": 512,
+    "AWS::SNS::Topic": 256,
+}
 RANDOM_SUFFIX = 13
 
 
@@ -134,6 +139,8 @@ def deployed(
         if cfn_type == "AWS::SQS::Queue":
             url = f"https://sqs.{region}.{url_suffix}/{account}/{name}"
             return {None: url, "QueueName": name, "QueueUrl": url}[attribute]
+        if cfn_type == "AWS::SNS::Topic" and attribute in (None, "TopicArn"):
+            return f"arn:{partition}:sns:{region}:{account}:{name}"
         if attribute is None:
             return name
         raise KeyError(f"no worst-case value for {cfn_type} {logical_id} {attribute or 'Ref'}")
