@@ -49,13 +49,24 @@ class ServiceBundle(Construct):
         return self.bootstrap.s3_object_url
 
     def grant_read(self, grantee: iam.IGrantable) -> None:
-        """s3:GetObject on exactly these objects (not the whole CDK assets bucket)."""
+        """s3:GetObject on this stack's assets (app.py gives them a key prefix of their own), not the
+        whole CDK assets bucket; without a prefix, on exactly these objects.
+
+        The prefix keeps the previous bundle readable through an update: CloudFormation updates the
+        role's policy before the groups take the new launch template, and an instance launched in
+        between still downloads the previous bundle."""
+        keys = [self.asset.s3_object_key, self.bootstrap.s3_object_key]
+        prefix = asset_prefix(self.asset.s3_object_key)
         grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject"],
                 resources=[
-                    self.asset.bucket.arn_for_objects(self.asset.s3_object_key),
-                    self.bootstrap.bucket.arn_for_objects(self.bootstrap.s3_object_key),
+                    self.asset.bucket.arn_for_objects(key) for key in ([f"{prefix}*"] if prefix else keys)
                 ],
             )
         )
+
+
+def asset_prefix(key: str) -> str:
+    """The key prefix of a stack's assets ("ElasticVision-dev/"), or "" when it has none."""
+    return key.rpartition("/")[0] + "/" if "/" in key else ""
