@@ -30,6 +30,7 @@ STACK = "ElasticVision-dev"
 class Synthesized:
     outdir: Path
     template: dict[str, Any]
+    stack: str = STACK
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
@@ -41,7 +42,7 @@ class Synthesized:
 
     @property
     def assets(self) -> dict[str, Any]:
-        assets: dict[str, Any] = json.loads((self.outdir / f"{STACK}.assets.json").read_text())
+        assets: dict[str, Any] = json.loads((self.outdir / f"{self.stack}.assets.json").read_text())
         return assets
 
     @property
@@ -82,9 +83,11 @@ def synthesized_front_door(tmp_path_factory: pytest.TempPathFactory) -> Synthesi
 
 # Every context option that grows the user data, at its largest: the front door's (its parameter
 # names are in the web tier's environment), four standbys (their settings beside the web's),
-# OpenVINO workers (a longer lock name, the engine setting) and the largest numbers of digits.
+# OpenVINO workers (a longer lock name, the engine setting) and the largest numbers of digits; in
+# prod (the longer stack name; the one synthesis of the prod stage).
 EVERY_OPTION_CONTEXT = {
     **FRONT_DOOR_CONTEXT,
+    "stage": "prod",
     "standbyWorkers": "4",
     "engine": "openvino",
     "sshCidr": "203.0.113.0/24",
@@ -113,7 +116,9 @@ def _synthesize(tmp_path_factory: pytest.TempPathFactory, context: dict[str, str
     cdk_json = json.loads((ROOT / "cdk.json").read_text())
     app = cdk.App(outdir=str(outdir), context={**FEATURE_FLAGS, **cdk_json["context"], **context})
     build_app(app).synth()  # raises ValidationFailed on any unacknowledged cdk-nag finding
-    return Synthesized(outdir=outdir, template=json.loads((outdir / f"{STACK}.template.json").read_text()))
+    stack = f"ElasticVision-{context.get('stage', 'dev')}"
+    template = json.loads((outdir / f"{stack}.template.json").read_text())
+    return Synthesized(outdir=outdir, template=template, stack=stack)
 
 
 @pytest.fixture
