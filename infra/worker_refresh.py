@@ -43,9 +43,10 @@ from constructs import Construct
 from infra.nag import acknowledge
 from infra.permissions import group_arn, group_arn_evidence
 
+MAX_HEALTHY_PERCENTAGE = 200  # up to twice the group's instances during a refresh (preflight's vCPU peak)
 PREFERENCES = {
     "MinHealthyPercentage": 100,  # launch a replacement before a worker goes
-    "MaxHealthyPercentage": 200,
+    "MaxHealthyPercentage": MAX_HEALTHY_PERCENTAGE,
     "SkipMatching": True,  # only instances on an older launch template version
     "ScaleInProtectedInstances": "Wait",  # a worker holding messages finishes its batch first
     "StandbyInstances": "Terminate",

@@ -298,6 +298,14 @@ class Certificate:
     status: str  # ACM: ISSUED, PENDING_VALIDATION, EXPIRED, ...
 
 
+@dataclass(frozen=True, slots=True)
+class KmsKey:
+    """A customer-managed KMS key and the principals its key policy names (ARNs, as written)."""
+
+    arn: str
+    policy_principals: frozenset[str]
+
+
 class PreflightProbe(Protocol):
     """Read-only questions about the account a deployment is about to go into (the user's own
     credentials and region). Each raises LookupError for a thing that is not there and
@@ -329,6 +337,16 @@ class PreflightProbe(Protocol):
 
     def bucket_region(self, name: str) -> str:
         """The region an S3 bucket is in (LookupError: no such bucket)."""
+        ...
+
+    def ebs_default_key(self) -> KmsKey | None:
+        """The customer-managed KMS key EBS encryption by default uses here (None: encryption by
+        default is off, or on the AWS-managed key)."""
+        ...
+
+    def assets_bucket_key(self, qualifier: str) -> KmsKey | None:
+        """The customer-managed KMS key of the CDK assets bucket's default encryption (None: SSE-S3
+        or the AWS-managed key; LookupError: no such bucket)."""
         ...
 
 

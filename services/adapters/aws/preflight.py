@@ -4,17 +4,19 @@ STS GetCallerIdentity (reachable), SSM GetParameter of the CDK bootstrap version
 deploy` itself checks: /cdk-bootstrap/<qualifier>/version), EC2 DescribeInstanceTypes and
 DescribeInstanceTypeOfferings, Service Quotas GetServiceQuota (falling back to the AWS default
 where the account has no applied value), SSM DescribeParameters, ACM DescribeCertificate, S3
-GetBucketLocation.
+GetBucketLocation; EC2 GetEbsEncryptionByDefault and GetEbsDefaultKmsKeyId, S3
+GetBucketEncryption, KMS DescribeKey and GetKeyPolicy (customer-managed keys in the way).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from services.ports import Certificate, SecretParameter
+from services.ports import Certificate, KmsKey, SecretParameter
 
 # "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances", in vCPUs (EC2 user guide,
 # "On-Demand Instance quotas", 2026-12).
@@ -25,6 +27,7 @@ NOT_FOUND = {"ParameterNotFound", "ResourceNotFoundException", "NoSuchResourceEx
 # GetBucketLocation, 2026-12): none for us-east-1, "EU" for eu-west-1.
 LEGACY_LOCATIONS = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}
 DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
+AWS_MANAGED_KEYS = {"alias/aws/ebs", "alias/aws/s3"}
 
 
 def _code(error: ClientError) -> str:
@@ -141,3 +144,49 @@ class AwsPreflightProbe:
         except ClientError as error:
             raise _translated(error, f"no S3 bucket {name}") from None
         return LEGACY_LOCATIONS.get(location, str(location))
+
+    def ebs_default_key(self) -> KmsKey | None:
+        ec2 = self._client("ec2")
+        try:
+            if not ec2.get_ebs_encryption_by_default()["EbsEncryptionByDefault"]:
+                return None
+            key_id = str(ec2.get_ebs_default_kms_key_id()["KmsKeyId"])
+        except ClientError as error:
+            raise _translated(error, "EBS encryption by default") from None
+        return self._customer_key(key_id)
+
+    def assets_bucket_key(self, qualifier: str) -> KmsKey | None:
+        account, region = self.identity()
+        bucket = f"cdk-{qualifier}-assets-{account}-{region}"
+        try:
+            rules = self._client("s3").get_bucket_encryption(Bucket=bucket)[
+                "ServerSideEncryptionConfiguration"
+            ]
+        except ClientError as error:
+            if _code(error) == "ServerSideEncryptionConfigurationNotFoundError":
+                return None
+            raise _translated(error, f"no S3 bucket {bucket}") from None
+        for rule in rules["Rules"]:
+            default = rule.get("ApplyServerSideEncryptionByDefault", {})
+            if default.get("SSEAlgorithm", "").startswith("aws:kms") and default.get("KMSMasterKeyID"):
+                return self._customer_key(str(default["KMSMasterKeyID"]))
+        return None
+
+    def _customer_key(self, key_id: str) -> KmsKey | None:
+        """The key named `key_id` if the customer manages it (None for an AWS-managed key)."""
+        if key_id in AWS_MANAGED_KEYS or ":alias/aws/" in key_id:
+            return None
+        kms = self._client("kms")
+        try:
+            metadata = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+            if metadata.get("KeyManager") == "AWS":
+                return None
+            policy = json.loads(kms.get_key_policy(KeyId=metadata["KeyId"], PolicyName="default")["Policy"])
+        except ClientError as error:
+            raise _translated(error, f"KMS key {key_id}") from None
+        principals = set()
+        for statement in policy.get("Statement", []):
+            named = statement.get("Principal", {})
+            for value in named.values() if isinstance(named, dict) else [named]:
+                principals.update(value if isinstance(value, list) else [value])
+        return KmsKey(arn=str(metadata["Arn"]), policy_principals=frozenset(map(str, principals)))
