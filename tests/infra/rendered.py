@@ -138,11 +138,19 @@ def deployed(
         name = generated(logical_id, cfn_type) if explicit is None else resolver.resolve(explicit)
         if cfn_type == "AWS::SQS::Queue":
             url = f"https://sqs.{region}.{url_suffix}/{account}/{name}"
-            return {None: url, "QueueName": name, "QueueUrl": url}[attribute]
+            arn = f"arn:{partition}:sqs:{region}:{account}:{name}"
+            return {None: url, "QueueName": name, "QueueUrl": url, "Arn": arn}[attribute]
         if cfn_type == "AWS::SNS::Topic" and attribute in (None, "TopicArn"):
             return f"arn:{partition}:sns:{region}:{account}:{name}"
         if attribute is None:
             return name
+        if attribute == "Arn":
+            return {
+                "AWS::S3::Bucket": f"arn:{partition}:s3:::{name}",
+                "AWS::SQS::Queue": f"arn:{partition}:sqs:{region}:{account}:{name}",
+                "AWS::Logs::LogGroup": f"arn:{partition}:logs:{region}:{account}:log-group:{name}:*",
+                "AWS::SNS::Topic": f"arn:{partition}:sns:{region}:{account}:{name}",
+            }[cfn_type]
         raise KeyError(f"no worst-case value for {cfn_type} {logical_id} {attribute or 'Ref'}")
 
     resolver = Resolver(resources=template["Resources"], pseudo=pseudo, lookup=lookup)
