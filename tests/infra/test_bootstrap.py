@@ -123,6 +123,27 @@ def upload_bootstrap(bucket: str) -> str:
     return f"s3://{bucket}/bootstrap.sh"
 
 
+def run_as_instance(
+    sandbox: Path, script: Path, *, instance_id: str, calls: Path, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """Run user data (or the bootstrap) as instance `instance_id` would: the sandbox's stand-ins
+    first on PATH, paths under the sandbox, this interpreter, the AWS calls recorded in `calls`,
+    and no package index at all (the bundle's wheelhouse only)."""
+    run_env = {
+        **os.environ,
+        "PATH": f"{sandbox / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "EV_ROOT": str(sandbox / "root"),
+        "EV_PYTHON": sys.executable,
+        "EV_INSTANCE_ID": instance_id,  # no metadata service here
+        "AWS_CALLS": str(calls),
+        "PIP_NO_INDEX": "1",
+        "PIP_INDEX_URL": "http://127.0.0.1:9/unreachable",
+    }
+    return subprocess.run(
+        ["bash", str(script)], env=run_env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
 def read_unit(path: Path) -> dict[str, str]:
     return dict(
         line.split("=", 1)
@@ -376,19 +397,7 @@ def test_a_failed_install_abandons_the_launch_and_marks_the_instance_unhealthy(
         )
     )
     calls = sandbox / "aws-calls.jsonl"
-    run_env = {
-        **os.environ,
-        "PATH": f"{sandbox / 'bin'}{os.pathsep}{os.environ['PATH']}",
-        "EV_ROOT": str(sandbox / "root"),
-        "EV_PYTHON": sys.executable,
-        "EV_INSTANCE_ID": instance_id,  # no metadata service here
-        "AWS_CALLS": str(calls),
-        "PIP_NO_INDEX": "1",
-        "PIP_INDEX_URL": "http://127.0.0.1:9/unreachable",
-    }
-    completed = subprocess.run(
-        ["bash", str(script)], env=run_env, capture_output=True, text=True, timeout=240, check=False
-    )
+    completed = run_as_instance(sandbox, script, instance_id=instance_id, calls=calls, timeout=240)
     assert completed.returncode != 0, completed.stderr[-2000:]
     assert "FAILED" in completed.stderr and "numpy" in completed.stderr
     recorded = [json.loads(line) for line in calls.read_text().splitlines()]
@@ -659,19 +668,7 @@ def test_the_rendered_web_user_data_signals_only_while_a_stack_operation_waits_a
     script.write_text(rendered)
     calls = sandbox / "aws-calls.jsonl"
     calls.touch()
-    run_env = {
-        **os.environ,
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "EV_ROOT": str(sandbox / "root"),
-        "EV_PYTHON": sys.executable,
-        "EV_INSTANCE_ID": instance_id,  # no metadata service here
-        "AWS_CALLS": str(calls),
-        "PIP_NO_INDEX": "1",
-        "PIP_INDEX_URL": "http://127.0.0.1:9/unreachable",
-    }
-    completed = subprocess.run(
-        ["bash", str(script)], env=run_env, capture_output=True, text=True, timeout=200, check=False
-    )
+    completed = run_as_instance(sandbox, script, instance_id=instance_id, calls=calls, timeout=200)
     transcript = completed.stderr
     print(transcript)
     assert completed.returncode == 0, transcript[-3000:]
