@@ -306,6 +306,15 @@ class KmsKey:
     policy_principals: frozenset[str]
 
 
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """How many of a regional resource the account has, against its quota (None: cannot tell)."""
+
+    name: str
+    used: int
+    quota: float | None
+
+
 class PreflightProbe(Protocol):
     """Read-only questions about the account a deployment is about to go into (the user's own
     credentials and region). Each raises LookupError for a thing that is not there and
@@ -337,6 +346,10 @@ class PreflightProbe(Protocol):
 
     def bucket_region(self, name: str) -> str:
         """The region an S3 bucket is in (LookupError: no such bucket)."""
+        ...
+
+    def network_usage(self) -> list[Usage]:
+        """The region's VPCs and internet gateways, each against its Service Quotas value."""
         ...
 
     def ebs_default_key(self) -> KmsKey | None:

@@ -246,6 +246,29 @@ def check_job_buckets(plan: PreflightPlan, probe: PreflightProbe, region: str) -
             yield Finding("jobBuckets", "ok", f"{name} is in {region}")
 
 
+def check_network_quotas(plan: PreflightPlan, probe: PreflightProbe, region: str) -> Iterator[Finding]:
+    """The stack makes one VPC and one internet gateway (infra/network.py): each must fit its quota,
+    or CloudFormation fails the first resource and rolls the whole stack back."""
+    for usage in probe.network_usage():
+        if usage.quota is None:
+            yield Finding(
+                "network",
+                "warn",
+                f"could not read the quota of {usage.name} in {region} ({usage.used} in use)",
+            )
+        elif usage.used + 1 > usage.quota:
+            yield Finding(
+                "network",
+                "fail",
+                f"{usage.used} {usage.name} of a quota of {usage.quota:g} in {region}: "
+                "no room for the stack's one",
+                "CloudFormation fails the resource and rolls the stack back",
+                f"delete an unused one, or ask for more {usage.name} per Region (Service Quotas, Amazon VPC)",
+            )
+        else:
+            yield Finding("network", "ok", f"{usage.used} {usage.name} of {usage.quota:g}: room for one more")
+
+
 def check_ebs_encryption(plan: PreflightPlan, probe: PreflightProbe, region: str) -> Iterator[Finding]:
     """EBS encryption by default on a customer-managed key: Auto Scaling launches the instances with
     its service-linked role, which must be allowed to use the key, or every launch fails (EC2 Auto
@@ -294,6 +317,7 @@ CHECKS = (
     check_bootstrap,
     check_quota,
     check_instance_types,
+    check_network_quotas,
     check_secret_parameters,
     check_certificate,
     check_job_buckets,

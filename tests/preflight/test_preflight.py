@@ -302,3 +302,24 @@ def test_the_vcpu_peak_of_a_refresh_is_checked_against_the_quota(
     plan = plan_for(context_from([])).model_copy(update={"bootstrap_qualifier": bootstrapped})
     failed = _lines(_preflight(plan), "FAIL")
     assert "88 vCPU (40 x c7i.large + 4 x t3.small)" in failed["quota"]
+
+
+def test_a_region_without_room_for_the_stacks_vpc_fails(bootstrapped: str) -> None:
+    """moto's Service Quotas answers the VPC quotas (5 VPCs per Region by default); the VPCs made
+    here fill the region up to it."""
+    ec2 = boto3.client("ec2")
+    used = len(ec2.describe_vpcs()["Vpcs"])
+    made = [ec2.create_vpc(CidrBlock=f"10.{200 + n}.0.0/16")["Vpc"]["VpcId"] for n in range(max(0, 5 - used))]
+    try:
+        plan = PreflightPlan(
+            stack="ElasticVision-dev", instances={"t3.small": 1}, bootstrap_qualifier=bootstrapped
+        )
+        completed = _preflight(plan)
+        print(completed.stdout)
+        failed = _lines(completed, "FAIL")
+        assert "of a quota of 5 in us-east-1: no room for the stack's one" in failed["network"]
+        assert "room for one more" in _lines(completed, "OK")["network"]  # the internet gateways
+    finally:
+        for vpc in made:
+            ec2.delete_vpc(VpcId=vpc)
+    assert "network" not in _lines(_preflight(plan), "FAIL")

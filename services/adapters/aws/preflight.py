@@ -5,7 +5,8 @@ deploy` itself checks: /cdk-bootstrap/<qualifier>/version), EC2 DescribeInstance
 DescribeInstanceTypeOfferings, Service Quotas GetServiceQuota (falling back to the AWS default
 where the account has no applied value), SSM DescribeParameters, ACM DescribeCertificate, S3
 GetBucketLocation; EC2 GetEbsEncryptionByDefault and GetEbsDefaultKmsKeyId, S3
-GetBucketEncryption, KMS DescribeKey and GetKeyPolicy (customer-managed keys in the way).
+GetBucketEncryption, KMS DescribeKey and GetKeyPolicy (customer-managed keys in the way); EC2
+DescribeVpcs and DescribeInternetGateways against their VPC quotas.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from services.ports import Certificate, KmsKey, SecretParameter
+from services.ports import Certificate, KmsKey, SecretParameter, Usage
 
 # "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances", in vCPUs (EC2 user guide,
 # "On-Demand Instance quotas", 2026-12).
 STANDARD_VCPU_QUOTA = "L-1216C47A"
+# "VPCs per Region" and "Internet gateways per Region" (Amazon VPC user guide, "Amazon VPC quotas";
+# 2026-12): 5 each by default.
+VPC_QUOTAS = {"VPCs": "L-F678F1CE", "internet gateways": "L-A4707A72"}
 AWS_MANAGED_SSM_KEY = "alias/aws/ssm"
 NOT_FOUND = {"ParameterNotFound", "ResourceNotFoundException", "NoSuchResourceException", "NoSuchBucket"}
 # GetBucketLocation's LocationConstraint for the regions that predate it (S3 API reference,
@@ -79,14 +83,32 @@ class AwsPreflightProbe:
         return int(described["VCpuInfo"]["DefaultVCpus"])
 
     def on_demand_standard_vcpu_quota(self) -> float | None:
+        return self._quota("ec2", STANDARD_VCPU_QUOTA)
+
+    def _quota(self, service: str, code: str) -> float | None:
+        """The applied value of a quota, else AWS's default (None: cannot tell)."""
         quotas = self._client("service-quotas")
         for call in (quotas.get_service_quota, quotas.get_aws_default_service_quota):
             try:
-                return float(call(ServiceCode="ec2", QuotaCode=STANDARD_VCPU_QUOTA)["Quota"]["Value"])
+                return float(call(ServiceCode=service, QuotaCode=code)["Quota"]["Value"])
             except ClientError as error:
                 if _code(error) not in NOT_FOUND:  # denied, throttled: cannot tell
                     return None
         return None
+
+    def network_usage(self) -> list[Usage]:
+        ec2 = self._client("ec2")
+        try:
+            used = {
+                "VPCs": sum(len(p["Vpcs"]) for p in ec2.get_paginator("describe_vpcs").paginate()),
+                "internet gateways": sum(
+                    len(p["InternetGateways"])
+                    for p in ec2.get_paginator("describe_internet_gateways").paginate()
+                ),
+            }
+        except ClientError as error:
+            raise _translated(error, "DescribeVpcs/DescribeInternetGateways") from None
+        return [Usage(name, count, self._quota("vpc", VPC_QUOTAS[name])) for name, count in used.items()]
 
     def zones(self) -> list[str]:
         found = self._client("ec2").describe_availability_zones(
