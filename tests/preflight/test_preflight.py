@@ -323,3 +323,35 @@ def test_a_region_without_room_for_the_stacks_vpc_fails(bootstrapped: str) -> No
         for vpc in made:
             ec2.delete_vpc(VpcId=vpc)
     assert "network" not in _lines(_preflight(plan), "FAIL")
+
+
+@pytest.mark.parametrize(
+    ("default_subnets", "expected"),
+    [
+        (["us-east-1c", "us-east-1b"], ["us-east-1b", "us-east-1c"]),  # 1a's default subnet deleted
+        ([], ["us-east-1a", "us-east-1b", "us-east-1c"]),  # none has one: all of them
+    ],
+)
+def test_the_zones_checked_are_those_fn_getazs_picks(default_subnets: list[str], expected: list[str]) -> None:
+    """Fn::GetAZs lists, in alphabetical order, only the zones with a default subnet (all when none
+    has one). EC2 answers through botocore's Stubber: moto's default subnets cannot be deleted and
+    restored without disturbing the other tests' shared emulator."""
+    from botocore.stub import Stubber
+
+    from services.adapters.aws.preflight import AwsPreflightProbe
+
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    with Stubber(ec2) as stub:
+        stub.add_response(
+            "describe_availability_zones",
+            {
+                "AvailabilityZones": [
+                    {"ZoneName": z, "State": "available"} for z in ("us-east-1c", "us-east-1a", "us-east-1b")
+                ]
+            },
+        )
+        stub.add_response(
+            "describe_subnets",
+            {"Subnets": [{"AvailabilityZone": z, "DefaultForAz": True} for z in default_subnets]},
+        )
+        assert AwsPreflightProbe(lambda service: ec2).zones() == expected

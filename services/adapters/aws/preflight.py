@@ -111,10 +111,16 @@ class AwsPreflightProbe:
         return [Usage(name, count, self._quota("vpc", VPC_QUOTAS[name])) for name, count in used.items()]
 
     def zones(self) -> list[str]:
-        found = self._client("ec2").describe_availability_zones(
-            Filters=[{"Name": "state", "Values": ["available"]}]
-        )
-        return [zone["ZoneName"] for zone in found["AvailabilityZones"]]
+        """As Fn::GetAZs gives them: in alphabetical order, and "only Availability Zones that have a
+        default subnet unless none of the Availability Zones has a default subnet" (CloudFormation
+        template reference, Fn::GetAZs; 2026-12): an account that deleted a default subnet gets a
+        VPC in other zones than the first ones listed."""
+        ec2 = self._client("ec2")
+        found = ec2.describe_availability_zones(Filters=[{"Name": "state", "Values": ["available"]}])
+        zones = sorted(zone["ZoneName"] for zone in found["AvailabilityZones"])
+        subnets = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
+        with_default = {subnet["AvailabilityZone"] for subnet in subnets}
+        return [zone for zone in zones if zone in with_default] if with_default else zones
 
     def zones_offering(self, instance_type: str) -> set[str]:
         pages = (
