@@ -15,7 +15,8 @@ running raises InstanceRefreshInProgress; CloudFormation user guide, custom reso
 sends an Update with the old properties; 2026-12):
 - a refresh still running (a fix-forward minutes later, a worker holding one at `Wait`): it is
   cancelled (CancelInstanceRefresh is asynchronous: the start is retried while it winds down);
-- the rollback's Update: never FAILED (that would leave the stack UPDATE_ROLLBACK_FAILED);
+- the rollback's Update: never FAILED (that would leave the stack UPDATE_ROLLBACK_FAILED), nor a
+  Create (a stack's creation, or this resource's first deploy into an existing stack);
 - a refresh that still cannot start: reported as the resource's `Outcome`, never FAILED either;
   a refresh that fails later is told by an EventBridge rule to the alarm topic (`notify_failures`).
 
@@ -94,14 +95,17 @@ def handler(event, context):
     outcome = "nothing to do on " + event["RequestType"]
     status = cfnresponse.SUCCESS
     try:
-        if event["RequestType"] == "Update":
+        # Create too: this resource may be new in an existing stack (its first deploy), whose
+        # workers run an older version; in a new stack, SkipMatching makes it a no-op.
+        if event["RequestType"] in ("Create", "Update"):
             outcome = refresh(
                 boto3.client("autoscaling"), props["GroupName"], json.loads(props["Preferences"]),
                 int(props["Attempts"]),
             )
     except Exception as error:
         outcome = "refresh failed: " + repr(error)
-        status = cfnresponse.SUCCESS if rolling_back(event) else cfnresponse.FAILED
+        forward = event["RequestType"] == "Update" and not rolling_back(event)
+        status = cfnresponse.FAILED if forward else cfnresponse.SUCCESS
     print(outcome)
     outcome = outcome[:200]
     cfnresponse.send(event, context, status, {"Outcome": outcome}, props["Version"], reason=outcome)

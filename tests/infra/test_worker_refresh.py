@@ -135,9 +135,18 @@ def test_a_forward_update_the_api_refuses_fails_the_deploy():
     assert sent["status"] == "FAILED" and "AccessDenied" in sent["reason"]
 
 
-@pytest.mark.parametrize("request_type", ["Create", "Delete"])
-def test_create_and_delete_call_nothing(request_type):
+def test_delete_calls_nothing():
     group = AutoScalingStandIn()
-    event = {**update("1", "1"), "RequestType": request_type}
+    event = {**update("1", "1"), "RequestType": "Delete"}
     assert run_handler(event, group)["status"] == "SUCCESS"
     assert group.calls == []
+
+
+def test_create_refreshes_and_never_fails():
+    """This resource may be created in an existing stack (its first deploy): its workers are
+    refreshed then too; a refusal never fails the creation."""
+    group = AutoScalingStandIn()
+    event = {**update("1", "1"), "RequestType": "Create"}
+    assert run_handler(event, group)["data"]["Outcome"] == "started refresh-1"
+    denied = run_handler(event, AutoScalingStandIn(denied=True))
+    assert denied["status"] == "SUCCESS" and "AccessDenied" in denied["data"]["Outcome"]
