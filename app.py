@@ -28,9 +28,13 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
     # Environment-agnostic on purpose: `cdk deploy` targets the credentials' account and region,
     # and synthesis needs no lookups (cdk.context.json holds only the pinned images, `amiIds`,
     # that `evision ami pin` writes), so CI and deploy produce one template.
+    name = f"ElasticVision-{config.stage}"
     ServiceStack(
         app,
-        f"ElasticVision-{config.stage}",
+        name,
+        # The stack's assets under a prefix of their own in the CDK assets bucket: instances may
+        # read this stack's bundles (the previous one too, during an update), no other stack's.
+        synthesizer=cdk.DefaultStackSynthesizer(bucket_prefix=f"{name}/"),
         config=config,
         source_dir=ROOT,
         description="Elastic Vision: image recognition as a service (web tier, SQS, elastic ONNX workers)",

@@ -99,6 +99,12 @@ FEATURE_FLAGS: Mapping[str, object] = {
 }
 
 
+# X-API-Key is a header: without a certificate the load balancer listens on port 80 only.
+API_KEYS_IN_CLEAR = (
+    "apiKeysParameter without certificateArn: API keys would cross the internet unencrypted (HTTP)"
+)
+
+
 @dataclass(frozen=True, kw_only=True)
 class ServiceConfig:
     stage: Stage = "dev"
@@ -221,6 +227,8 @@ class ServiceConfig:
             raise ValueError(f"webProcesses must be in 1..64, got {self.web_processes}")
         if self.certificate_arn is not None and not self.certificate_arn.startswith("arn:"):
             raise ValueError(f"certificateArn must be an ACM certificate ARN, got {self.certificate_arn!r}")
+        if self.api_keys_parameter is not None and self.certificate_arn is None and self.stage == "prod":
+            raise ValueError(API_KEYS_IN_CLEAR)
         if self.waf_rate_limit is not None and self.waf_rate_limit < 10:
             raise ValueError(
                 f"wafRateLimit must be at least 10 (requests per 5 minutes), got {self.waf_rate_limit}"
@@ -268,6 +276,11 @@ class ServiceConfig:
             raise ValueError(
                 f"workerInstanceType={self.worker_instance_type} is {self.worker_architecture}: {reason}"
             )
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What a dev deployment may do but should not (prod refuses it); the stack shows them."""
+        return (API_KEYS_IN_CLEAR,) if self.api_keys_parameter and self.certificate_arn is None else ()
 
     @property
     def visibility_timeout_seconds(self) -> int:

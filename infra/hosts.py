@@ -8,7 +8,8 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from infra.assets import ServiceBundle
+from infra.assets import ServiceBundle, asset_prefix
+from infra.nag import acknowledge
 from infra.permissions import allow_put_metric_data, instance_role
 
 ROOT_DEVICE = "/dev/xvda"  # Amazon Linux 2023
@@ -40,5 +41,14 @@ def host_role(scope: Construct, props: HostProps, *, description: str) -> iam.Ro
     """The instance role every host starts from: Session Manager, read the bundle, put metrics."""
     role = instance_role(scope, "Role", description=description)
     props.bundle.grant_read(role)
+    prefix = asset_prefix(props.bundle.asset.s3_object_key)
+    if prefix:
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-"
+            f"<AWS::Region>/{prefix}*]",
+            "Reads this stack's assets only (its own key prefix in the CDK assets bucket): the bundle "
+            "and bootstrap of this deploy, and the previous ones while an update is under way.",
+        )
     allow_put_metric_data(role)
     return role

@@ -1,22 +1,27 @@
 """`python -m infra.preflight_plan [-c key=value ...]`: the deployment's plan for `evision preflight`.
 
 The same context as `cdk deploy` (cdk.json, then each `-c`), so the checks see the stack the
-deploy would create: each tier's instance type at its maximum count, the zones the VPC spans, the
+deploy would create: each tier's instance type at its peak count, the zones the VPC spans, the
 API keys parameter and the certificate.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections import Counter
 from pathlib import Path
 
 from infra.config import CONTEXT_KEYS, ServiceConfig
+from infra.worker_refresh import MAX_HEALTHY_PERCENTAGE
 from services.preflight.plan import PreflightPlan
 
 ROOT = Path(__file__).resolve().parents[1]
 VPC_ZONES = 2  # infra/network.py: the VPC's public subnets span two zones
+# A deploy's instance refresh launches replacements before it terminates, up to this share of the
+# group's capacity at once: at the maximum the workers' vCPU peak is twice the maximum's.
+REFRESH_PEAK = MAX_HEALTHY_PERCENTAGE / 100
 
 
 def context_from(
@@ -47,7 +52,7 @@ def plan_for(context: dict[str, str]) -> PreflightPlan:
     stage = context.get("stage", "dev")
     config = ServiceConfig.for_stage(stage, {k: v for k, v in context.items() if k in CONTEXT_KEYS})
     instances: Counter[str] = Counter()
-    instances[config.worker_instance_type] += config.scaling.max_capacity
+    instances[config.worker_instance_type] += math.ceil(config.scaling.max_capacity * REFRESH_PEAK)
     instances[config.web_instance_type] += config.web_max_capacity
     return PreflightPlan(
         stack=f"ElasticVision-{config.stage}",

@@ -9,9 +9,10 @@ and this last.
 
 from __future__ import annotations
 
-from aws_cdk import CustomResource, Duration
+from aws_cdk import CustomResource, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.nag import acknowledge
@@ -42,9 +43,14 @@ def handler(event, context):
 class ReplyQueueCleanup(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, prefix: str) -> None:
         super().__init__(scope, construct_id)
+        # Its own log group, with a retention (Lambda's default group keeps logs for ever).
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
+        )
         self.function = lambda_.Function(
             self,
             "Function",
+            log_group=self.log_group,
             runtime=lambda_.Runtime.PYTHON_3_14,
             handler="index.handler",
             code=lambda_.Code.from_inline(HANDLER),

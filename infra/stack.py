@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import Annotations, Aws, CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -53,11 +53,18 @@ BUNDLE_IDS: dict[tuple[str, Architecture], str] = {
 }
 
 
+def show_warnings(stack: Stack, config: ServiceConfig) -> None:
+    """The configuration's warnings as annotations of `stack`: `cdk synth` and `cdk deploy` print them."""
+    for warning in config.warnings:
+        Annotations.of(stack).add_warning_v2("evision:config", warning)
+
+
 class ServiceStack(Stack):
     def __init__(
         self, scope: Construct, construct_id: str, *, config: ServiceConfig, source_dir: Path, **kwargs: Any
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        show_warnings(self, config)
         network = Network(
             self,
             "Network",
@@ -269,6 +276,7 @@ class ServiceStack(Stack):
         )
         alarms = AlarmTopic(self, "Alarms", email=config.alarm_email)
         alarms.notify(dashboard.dead_letters_alarm)
+        workers.refresh.notify_failures(alarms.topic)
 
         outputs = {
             "UploadUrl": (

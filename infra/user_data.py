@@ -1,8 +1,12 @@
-"""Renders `infra/bootstrap/bootstrap.sh` into EC2 user data for one role (worker or web).
+"""Renders the EC2 user data of one role (worker or web): a stub that runs the bootstrap from S3.
 
-The script is a real file; rendering only puts `export` lines for its parameters and the
-service's settings where the script has its `# @@PARAMETERS@@` marker. Values may be CDK tokens
-(bucket and queue names): they are quoted for the shell and resolved by CloudFormation.
+EC2 takes at most 16 KB of user data, raw, before base64 (EC2 User Guide, "Run commands when you
+launch an EC2 instance with user data input"; 2026-12), and `infra/bootstrap/bootstrap.sh` alone
+is most of that. So the user data is only `export` lines for the bootstrap's parameters and the
+service's settings, then a few lines that download the script (its own CDK asset, beside the
+bundle: `ServiceBundle.bootstrap_url`) and run it. Values may be CDK tokens (bucket and queue
+names): they are quoted for the shell and resolved by CloudFormation.
+tests/infra/test_user_data_size.py renders the synthesized user data with worst-case values.
 """
 
 from __future__ import annotations
@@ -63,7 +67,22 @@ class Standby:
 
 
 BOOTSTRAP_SCRIPT = Path(__file__).parent / "bootstrap" / "bootstrap.sh"
-MARKER = "# @@PARAMETERS@@"
+# After the exports: fetch the bootstrap and replace this shell with it. `aws` is on Amazon Linux
+# 2023's AMI (installed here only where an image lacks it). A fetch that never succeeds reports
+# nothing: the worker's launch hook ABANDONs at its timeout, a web instance fails its load balancer
+# health check after the grace period; either way the group replaces the instance.
+FETCH_AND_RUN = """\
+set -uo pipefail
+command -v aws >/dev/null || dnf install -y awscli-2
+bootstrap="${EV_ROOT:-}/opt/evision/bootstrap.sh"
+mkdir -p "${bootstrap%/*}"
+for attempt in 1 2 3 4 5 6; do
+    aws s3 cp --only-show-errors "$EV_BOOTSTRAP_URL" "$bootstrap" && exec bash "$bootstrap"
+    sleep $((attempt * 5))
+done
+echo "evision: could not fetch $EV_BOOTSTRAP_URL" >&2
+exit 1
+"""
 _NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 
 
@@ -71,6 +90,7 @@ def render_bootstrap(
     *,
     role: Role,
     bundle_url: str,
+    bootstrap_url: str,
     service_env: Mapping[str, str],
     drain_seconds: int = 90,
     web_port: int = 80,
@@ -81,9 +101,10 @@ def render_bootstrap(
     logs: LogShipping | None = None,
     standby: Standby | None = None,
 ) -> str:
-    """The user-data script that installs and starts `role` with `service_env` as its settings;
-    `group` (and its `launch_hook`) are told when the instance cannot serve; `signal`: the web
-    tier's rollout signal; `standby`: standby workers beside the web tier."""
+    """The user data (a stub running the bootstrap at `bootstrap_url`) that installs and starts
+    `role` with `service_env` as its settings; `group` (and its `launch_hook`) are told when the
+    instance cannot serve; `signal`: the web tier's rollout signal; `standby`: standby workers
+    beside the web tier."""
     standby_env: Mapping[str, str] = {}
     if standby is not None and standby.workers > 0:
         if role != "web":
@@ -99,6 +120,7 @@ def render_bootstrap(
         **({"EV_LAUNCH_HOOK": launch_hook} if launch_hook else {}),
         **({} if signal is None else signal.parameters()),
         **({} if logs is None else logs.parameters()),
+        "EV_BOOTSTRAP_URL": bootstrap_url,
         "EV_BUNDLE_URL": bundle_url,
         "EV_DRAIN_SECONDS": str(drain_seconds),
         "EV_WEB_PORT": str(web_port),
@@ -111,8 +133,5 @@ def render_bootstrap(
     for name in parameters:
         if not _NAME.fullmatch(name):
             raise ValueError(f"not a shell variable name: {name!r}")
-    exports = "\n".join(f"export {name}={shlex.quote(value)}" for name, value in parameters.items())
-    script = BOOTSTRAP_SCRIPT.read_text()
-    if script.count(MARKER) != 1:
-        raise ValueError(f"{BOOTSTRAP_SCRIPT} must contain the line {MARKER!r} exactly once")
-    return script.replace(MARKER, exports)
+    exports = "".join(f"export {name}={shlex.quote(value)}\n" for name, value in parameters.items())
+    return f"#!/bin/bash\n# Elastic Vision user data (infra/user_data.py)\n{exports}{FETCH_AND_RUN}"

@@ -27,10 +27,14 @@ HTTP_PORT = 80
 # An instance boots and installs from the wheelhouse in ~50 s (FIELD-NOTES; the bootstrap
 # sandbox: ~30-45 s of install); its requests count towards the group's metric only after this.
 WARMUP = Duration.seconds(90)
-# How long a new instance has to install, answer /healthz and be seen healthy by the load
-# balancer (2 checks 10 s apart) before CloudFormation gives up on it and rolls the update back:
-# several times the ~1-2 minutes it takes, for a slow day.
+# How long the bootstrap may take, from its start, to install, answer /healthz and be seen healthy
+# by the load balancer (2 checks 10 s apart) before it gives up and reports the instance: several
+# times the ~1-2 minutes it takes, for a slow day.
 HEALTH_SECONDS = 480
+# ... plus the boot and the user data's fetch of the bootstrap before it starts: how long
+# CloudFormation waits for a signal, and the group's health-check grace. ELB health checks replace
+# an instance still installing once the grace ends (outside a rolling update), so the grace covers
+# the whole bootstrap; a bootstrap that fails reports its instance at once, grace or not.
 SIGNAL_TIMEOUT = Duration.seconds(HEALTH_SECONDS + 120)
 
 
@@ -81,6 +85,7 @@ class WebTier(Construct):
             render_bootstrap(
                 role="web",
                 bundle_url=host.bundle.url,
+                bootstrap_url=host.bundle.bootstrap_url,
                 service_env=service_env,
                 web_port=HTTP_PORT,
                 drain_seconds=drain_seconds,  # the uploads in hand may wait up to the web wait
@@ -120,7 +125,7 @@ class WebTier(Construct):
             default_instance_warmup=WARMUP,
             # Unhealthy behind the load balancer (its /healthz check) means replaced.
             health_checks=autoscaling.HealthChecks.with_additional_checks(
-                additional_types=[autoscaling.AdditionalHealthCheckType.ELB], grace_period=WARMUP
+                additional_types=[autoscaling.AdditionalHealthCheckType.ELB], grace_period=SIGNAL_TIMEOUT
             ),
             # A new bundle rolls through the group one instance at a time, never below min - or
             # max - 1 in service (CloudFormation's limit for MinInstancesInService), and an old
@@ -136,8 +141,12 @@ class WebTier(Construct):
             ),
         )
         # Its own instance: the rollout signal, and Unhealthy when it cannot serve.
+        # DescribeStacks first: the bootstrap signals only while a stack operation waits for it.
         self.role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["cloudformation:SignalResource"], resources=[Aws.STACK_ID])
+            iam.PolicyStatement(
+                actions=["cloudformation:DescribeStacks", "cloudformation:SignalResource"],
+                resources=[Aws.STACK_ID],
+            )
         )
         self.role.add_to_principal_policy(
             iam.PolicyStatement(

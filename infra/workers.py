@@ -84,6 +84,7 @@ class Workers(Construct):
             render_bootstrap(
                 role="worker",
                 bundle_url=host.bundle.url,
+                bootstrap_url=host.bundle.bootstrap_url,
                 service_env=environment,
                 drain_seconds=drain_seconds,
                 lock=lock,  # the OpenVINO engine's lock where the deployment uses it

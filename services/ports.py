@@ -298,6 +298,23 @@ class Certificate:
     status: str  # ACM: ISSUED, PENDING_VALIDATION, EXPIRED, ...
 
 
+@dataclass(frozen=True, slots=True)
+class KmsKey:
+    """A customer-managed KMS key and the principals its key policy names (ARNs, as written)."""
+
+    arn: str
+    policy_principals: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """How many of a regional resource the account has, against its quota (None: cannot tell)."""
+
+    name: str
+    used: int
+    quota: float | None
+
+
 class PreflightProbe(Protocol):
     """Read-only questions about the account a deployment is about to go into (the user's own
     credentials and region). Each raises LookupError for a thing that is not there and
@@ -334,6 +351,18 @@ class PreflightProbe(Protocol):
     def latest_image(self, architecture: str) -> str:
         """The newest Amazon Linux 2023 AMI id for `architecture` (x86_64 | arm64) in this region,
         from its public SSM parameter (what `MachineImage.latest_amazon_linux2023` resolves)."""
+    def network_usage(self) -> list[Usage]:
+        """The region's VPCs and internet gateways, each against its Service Quotas value."""
+        ...
+
+    def ebs_default_key(self) -> KmsKey | None:
+        """The customer-managed KMS key EBS encryption by default uses here (None: encryption by
+        default is off, or on the AWS-managed key)."""
+        ...
+
+    def assets_bucket_key(self, qualifier: str) -> KmsKey | None:
+        """The customer-managed KMS key of the CDK assets bucket's default encryption (None: SSE-S3
+        or the AWS-managed key; LookupError: no such bucket)."""
         ...
 
 

@@ -1,9 +1,9 @@
 #!/bin/bash
-# Elastic Vision instance bootstrap (EC2 user data), for the worker and the web tier.
+# Elastic Vision instance bootstrap, for the worker and the web tier.
 #
-# infra/user_data.py renders this file: it replaces the PARAMETERS line below with `export`
-# lines (EV_* parameters and the service's EVISION_* settings). Run unrendered, it reads the same
-# variables from the environment (that is how tests/infra/test_bootstrap.py runs it).
+# Not user data itself (EC2's 16 KB limit): the user data infra/user_data.py renders exports the
+# EV_* parameters and the service's EVISION_* settings, downloads this file (a CDK asset, at
+# EV_BOOTSTRAP_URL) and runs it, so it reads every parameter from the environment.
 #
 # Steps: download the service bundle (the CDK asset: services/ + model/ + pyproject.toml) with
 # `aws s3 cp`, unpack it, create a virtualenv, install from the bundle's wheelhouse (no package
@@ -25,7 +25,8 @@
 #   EV_SIGNAL_RESOURCE  web: ... the group's logical id, once the instance serves (or failed)
 #   EV_TARGET_GROUP     web: the load balancer's target group: the signal waits until it sees
 #                       this instance healthy, so a rollout never removes the old instance first
-#   EV_HEALTH_SECONDS   web: how long the service may take to answer /healthz (300)
+#   EV_HEALTH_SECONDS   web: how long, from this script's start, the instance may take to serve
+#                       and be seen healthy (300); the group's health-check grace covers it
 #   EV_STANDBY_WORKERS  web: standby workers beside the web tier (`evision worker --standby`,
 #                       unit evision-standby@N; 0: none), with EV_STANDBY_ENV (their settings'
 #                       names) and EV_STANDBY_MEMORY_MAX (systemd MemoryMax of each)
@@ -38,7 +39,6 @@
 # (the group terminates the instance and launches another) and the instance is marked Unhealthy
 # (the same for a web instance, which has no hook). A service that fails again and again once
 # installed (systemd's start limit) marks its instance Unhealthy too (`report-unhealthy`).
-# @@PARAMETERS@@
 set -euo pipefail
 
 : "${EV_ROLE:?worker or web}" "${EV_BUNDLE_URL:?s3 url of the service bundle}"
@@ -114,13 +114,34 @@ fi
 REPORT
 chmod 0755 "$report"
 
+# CloudFormation takes a signal only while an operation waits for it (a CREATE, a rolling update):
+# otherwise (a scale-out, a replacement, an AZ rebalance) SignalResource fails with "Stack ... is
+# in UPDATE_COMPLETE state and cannot be signaled" and cfn-signal exits 1
+# (aws-cloudformation-templates#126, kubernetes-on-aws#538; 2026-12). So the signal is sent only
+# while the stack is *_IN_PROGRESS (or its state is unknown), and a refusal is logged, never fatal:
+# an instance that serves stays in service.
+stack_waits() {
+    local status
+    status=$(aws cloudformation describe-stacks --stack-name "$EV_SIGNAL_STACK" \
+        --query 'Stacks[0].StackStatus' --output text) || return 0  # unknown: try the signal
+    case "$status" in
+        *_IN_PROGRESS) return 0 ;;
+        *) log "stack $EV_SIGNAL_STACK is $status: no operation waits for a signal"; return 1 ;;
+    esac
+}
+
 signal_stack() {  # signal_stack true|false: tell CloudFormation whether this instance serves
     [ -n "$EV_SIGNAL_RESOURCE" ] || return 0
+    stack_waits || return 0
     if ! command -v cfn-signal >/dev/null && [ -x /opt/aws/bin/cfn-signal ]; then
         PATH="$PATH:/opt/aws/bin"
     fi
-    cfn-signal --success "$1" --stack "$EV_SIGNAL_STACK" --resource "$EV_SIGNAL_RESOURCE" \
-        --region "${AWS_REGION:-us-east-1}"
+    if cfn-signal --success "$1" --stack "$EV_SIGNAL_STACK" --resource "$EV_SIGNAL_RESOURCE" \
+        --region "${AWS_REGION:-us-east-1}"; then
+        log "signalled $EV_SIGNAL_RESOURCE: success=$1"
+    else
+        log "cfn-signal refused or unavailable (exit $?): ignored, the signal only paces a rollout"
+    fi
 }
 
 on_exit() {
@@ -140,8 +161,11 @@ fi
 if ! command -v aws >/dev/null; then
     retry dnf install -y awscli-2
 fi
+# Best effort, like the CloudWatch agent below: on AL2023 both come from the distribution's
+# repositories, not the AMI, and a repository hiccup must not fail the launch. Without cfn-signal
+# a rollout waits for its timeout and rolls back; without the agent, logs stay in journald.
 if [ -n "$EV_SIGNAL_RESOURCE" ] && ! command -v cfn-signal >/dev/null && [ ! -x /opt/aws/bin/cfn-signal ]; then
-    retry dnf install -y aws-cfn-bootstrap
+    retry dnf install -y aws-cfn-bootstrap || log "aws-cfn-bootstrap not installed: no rollout signal"
 fi
 
 if [ -n "$EV_LOG_GROUP" ]; then
@@ -151,7 +175,8 @@ if [ -n "$EV_LOG_GROUP" ]; then
     ctl=amazon-cloudwatch-agent-ctl
     if ! command -v "$ctl" >/dev/null; then
         ctl=/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl
-        [ -x "$ctl" ] || retry dnf install -y amazon-cloudwatch-agent
+        [ -x "$ctl" ] || retry dnf install -y amazon-cloudwatch-agent \
+            || log "amazon-cloudwatch-agent not installed: logs stay in journald and the log files"
     fi
     mkdir -p "$EV_ROOT/var/log/evision" "$EV_ROOT/etc/logrotate.d"
     cat >"$EV_ROOT/etc/logrotate.d/evision" <<ROTATE
@@ -179,7 +204,9 @@ $standby_shipped  {"file_path": "/var/log/cloud-init-output.log", "log_group_nam
    "log_stream_name": "{instance_id}-$EV_ROLE", "timezone": "UTC"}
 ]}}}}
 AGENT
-    "$ctl" -a fetch-config -m ec2 -s -c "file:$agent_config"
+    if [ -x "$ctl" ] || command -v "$ctl" >/dev/null; then
+        "$ctl" -a fetch-config -m ec2 -s -c "file:$agent_config" || log "the CloudWatch agent did not start"
+    fi
     log "phase logs done"
 fi
 
@@ -329,7 +356,7 @@ fi
 if [ "$EV_ROLE" = web ] && [ -n "$EV_SIGNAL_RESOURCE" ]; then
     # A rollout replaces an old instance only once CloudFormation has this signal: first the
     # service answers here, then the load balancer counts this instance healthy.
-    deadline=$((SECONDS + EV_HEALTH_SECONDS))
+    deadline=$EV_HEALTH_SECONDS  # from the script's start (SECONDS), install included
     until curl -fsS -m 5 -o /dev/null "http://127.0.0.1:$EV_WEB_PORT/healthz"; do
         [ "$SECONDS" -lt "$deadline" ] || { log "/healthz did not answer within ${EV_HEALTH_SECONDS}s"; exit 3; }
         if systemctl is-failed --quiet "$unit_name"; then  # e.g. it refused its configuration

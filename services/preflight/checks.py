@@ -16,6 +16,7 @@ from services.preflight.plan import PreflightPlan
 # have quotas of their own.
 STANDARD_FAMILIES = frozenset({"a", "c", "d", "h", "i", "im", "is", "m", "r", "t", "z"})
 _FAMILY = re.compile(r"^([a-z]+)\d")
+AUTO_SCALING_ROLE = "AWSServiceRoleForAutoScaling"
 
 
 def family(instance_type: str) -> str:
@@ -246,12 +247,82 @@ def check_job_buckets(plan: PreflightPlan, probe: PreflightProbe, region: str) -
             yield Finding("jobBuckets", "ok", f"{name} is in {region}")
 
 
+def check_network_quotas(plan: PreflightPlan, probe: PreflightProbe, region: str) -> Iterator[Finding]:
+    """The stack makes one VPC and one internet gateway (infra/network.py): each must fit its quota,
+    or CloudFormation fails the first resource and rolls the whole stack back."""
+    for usage in probe.network_usage():
+        if usage.quota is None:
+            yield Finding(
+                "network",
+                "warn",
+                f"could not read the quota of {usage.name} in {region} ({usage.used} in use)",
+            )
+        elif usage.used + 1 > usage.quota:
+            yield Finding(
+                "network",
+                "fail",
+                f"{usage.used} {usage.name} of a quota of {usage.quota:g} in {region}: "
+                "no room for the stack's one",
+                "CloudFormation fails the resource and rolls the stack back",
+                f"delete an unused one, or ask for more {usage.name} per Region (Service Quotas, Amazon VPC)",
+            )
+        else:
+            yield Finding("network", "ok", f"{usage.used} {usage.name} of {usage.quota:g}: room for one more")
+
+
+def check_ebs_encryption(plan: PreflightPlan, probe: PreflightProbe, region: str) -> Iterator[Finding]:
+    """EBS encryption by default on a customer-managed key: Auto Scaling launches the instances with
+    its service-linked role, which must be allowed to use the key, or every launch fails (EC2 Auto
+    Scaling user guide, "Required AWS KMS key policy for use with encrypted volumes"; 2026-12)."""
+    key = probe.ebs_default_key()
+    if key is None:
+        yield Finding("ebs", "ok", f"EBS encryption by default off or on the AWS-managed key in {region}")
+    elif any(AUTO_SCALING_ROLE in principal for principal in key.policy_principals):
+        yield Finding("ebs", "ok", f"the default EBS key {key.arn} lets {AUTO_SCALING_ROLE} use it")
+    else:
+        yield Finding(
+            "ebs",
+            "fail",
+            f"EBS encryption by default uses the customer-managed key {key.arn}, whose policy does not "
+            f"name {AUTO_SCALING_ROLE}",
+            "every instance launch of both groups fails (Client.InternalError) without a key grant",
+            f"allow the role aws-service-role/autoscaling.amazonaws.com/{AUTO_SCALING_ROLE} to use "
+            "the key (its key policy, or kms create-grant)",
+        )
+
+
+def check_assets_bucket(plan: PreflightPlan, probe: PreflightProbe, region: str) -> Iterator[Finding]:
+    """The CDK assets bucket on a customer-managed key: the instances download their bundle from it
+    and their roles are granted s3:GetObject only, so the key's own policy must let the account's
+    principals decrypt through S3 (the key `cdk bootstrap --bootstrap-customer-key` makes does)."""
+    try:
+        key = probe.assets_bucket_key(plan.bootstrap_qualifier)
+    except LookupError:
+        return  # not bootstrapped: the bootstrap check says so
+    if key is None:
+        yield Finding(
+            "assets bucket", "ok", "the CDK assets bucket uses S3-managed or AWS-managed encryption"
+        )
+    else:
+        yield Finding(
+            "assets bucket",
+            "warn",
+            f"the CDK assets bucket is encrypted with the customer-managed key {key.arn}",
+            "instances download their bundle from it: their roles have no kms:Decrypt, so the key "
+            "policy must allow this account's principals to decrypt via S3, or every launch fails",
+            "check the key policy (kms:Decrypt, kms:ViaService s3), or bootstrap with the default key",
+        )
+
+
 CHECKS = (
     check_bootstrap,
     check_machine_images,
     check_quota,
     check_instance_types,
+    check_network_quotas,
     check_secret_parameters,
     check_certificate,
     check_job_buckets,
+    check_ebs_encryption,
+    check_assets_bucket,
 )

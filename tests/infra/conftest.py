@@ -30,6 +30,7 @@ STACK = "ElasticVision-dev"
 class Synthesized:
     outdir: Path
     template: dict[str, Any]
+    stack: str = STACK
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
@@ -41,7 +42,7 @@ class Synthesized:
 
     @property
     def assets(self) -> dict[str, Any]:
-        assets: dict[str, Any] = json.loads((self.outdir / f"{STACK}.assets.json").read_text())
+        assets: dict[str, Any] = json.loads((self.outdir / f"{self.stack}.assets.json").read_text())
         return assets
 
     @property
@@ -81,6 +82,32 @@ def synthesized_front_door(tmp_path_factory: pytest.TempPathFactory) -> Synthesi
     return _synthesize(tmp_path_factory, FRONT_DOOR_CONTEXT)
 
 
+# Every context option that grows the user data, at its largest: the front door's (its parameter
+# names are in the web tier's environment), four standbys (their settings beside the web's),
+# OpenVINO workers (a longer lock name, the engine setting) and the largest numbers of digits; in
+# prod (the longer stack name; the one synthesis of the prod stage).
+EVERY_OPTION_CONTEXT = {
+    **FRONT_DOOR_CONTEXT,
+    "stage": "prod",
+    "standbyWorkers": "4",
+    "engine": "openvino",
+    "sshCidr": "203.0.113.0/24",
+    "alarmEmail": "alarms@example.com",
+    "maxReceives": "1000",
+    "webWaitSeconds": "3600",
+    "webProcesses": "64",
+    "webMaxCapacity": "100",
+    "maxCapacity": "100",
+    "warmPoolSize": "100",
+}
+
+
+@pytest.fixture(scope="session")
+def synthesized_every_option(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The app with every option of `EVERY_OPTION_CONTEXT` on (cdk-nag included)."""
+    return _synthesize(tmp_path_factory, EVERY_OPTION_CONTEXT)
+
+
 def _synthesize(tmp_path_factory: pytest.TempPathFactory, context: dict[str, str]) -> Synthesized:
     from app import build_app
     from infra.wheelhouse import main as make_wheelhouse
@@ -90,7 +117,9 @@ def _synthesize(tmp_path_factory: pytest.TempPathFactory, context: dict[str, str
     cdk_json = json.loads((ROOT / "cdk.json").read_text())
     app = cdk.App(outdir=str(outdir), context={**FEATURE_FLAGS, **cdk_json["context"], **context})
     build_app(app).synth()  # raises ValidationFailed on any unacknowledged cdk-nag finding
-    return Synthesized(outdir=outdir, template=json.loads((outdir / f"{STACK}.template.json").read_text()))
+    stack = f"ElasticVision-{context.get('stage', 'dev')}"
+    template = json.loads((outdir / f"{stack}.template.json").read_text())
+    return Synthesized(outdir=outdir, template=template, stack=stack)
 
 
 @pytest.fixture

@@ -105,7 +105,11 @@ def test_instance_roles_get_exactly_what_their_services_call(synthesized):
         "logs:DescribeLogStreams",
     }
     worker_only = {"autoscaling:SetInstanceProtection", "autoscaling:CompleteLifecycleAction"}
-    rollout = {"cloudformation:SignalResource", "elasticloadbalancing:DescribeTargetHealth"}
+    rollout = {
+        "cloudformation:DescribeStacks",
+        "cloudformation:SignalResource",
+        "elasticloadbalancing:DescribeTargetHealth",
+    }
     activation = {"autoscaling:SetDesiredCapacity", "autoscaling:DescribeAutoScalingGroups"}
     own_reply_queue = {
         "sqs:CreateQueue",

@@ -1,5 +1,9 @@
 """The instance bootstrap, rendered as the CDK app renders it and run for real in a sandbox.
 
+The web tier's user data is also run exactly as the synthesized template renders it (tokens
+resolved as CloudFormation would), against stand-ins answering as AWS does: cfn-signal refused
+when no stack operation waits, accepted during a rollout (the last tests of this module).
+
 What is real: the rendered user-data script (bash), the service bundle (the directory CDK staged
 in the session's cdk.out, zipped as the CDK CLI zips it for upload), its download with `aws s3 cp`
 from the local S3 emulator (moto), the virtualenv, `pip install` of the bundle (dependencies from
@@ -37,7 +41,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.user_data import LogShipping, render_bootstrap
+from infra.user_data import BOOTSTRAP_SCRIPT, LogShipping, render_bootstrap
 from services.adapters.registry import open_backend
 from services.contract import ReplyMessage, RequestMessage, new_request_id
 from services.exit_codes import CONFIGURATION_ERROR
@@ -109,6 +113,35 @@ def staged_bundle(synthesized, lock: str = "requirements.lock") -> Path:
     staged = ROOT / "build" / "bundles" / Path(lock).stem
     assert (staged / lock).exists(), f"no service bundle with {lock}"
     return staged
+
+
+def upload_bootstrap(bucket: str) -> str:
+    """The bootstrap script where the user data fetches it from (its own asset beside the bundle)."""
+    import boto3
+
+    boto3.client("s3").upload_file(str(BOOTSTRAP_SCRIPT), bucket, "bootstrap.sh")
+    return f"s3://{bucket}/bootstrap.sh"
+
+
+def run_as_instance(
+    sandbox: Path, script: Path, *, instance_id: str, calls: Path, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """Run user data (or the bootstrap) as instance `instance_id` would: the sandbox's stand-ins
+    first on PATH, paths under the sandbox, this interpreter, the AWS calls recorded in `calls`,
+    and no package index at all (the bundle's wheelhouse only)."""
+    run_env = {
+        **os.environ,
+        "PATH": f"{sandbox / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "EV_ROOT": str(sandbox / "root"),
+        "EV_PYTHON": sys.executable,
+        "EV_INSTANCE_ID": instance_id,  # no metadata service here
+        "AWS_CALLS": str(calls),
+        "PIP_NO_INDEX": "1",
+        "PIP_INDEX_URL": "http://127.0.0.1:9/unreachable",
+    }
+    return subprocess.run(
+        ["bash", str(script)], env=run_env, capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 def read_unit(path: Path) -> dict[str, str]:
@@ -199,6 +232,7 @@ def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(
         render_bootstrap(
             role="worker",
             bundle_url=f"s3://{prefix}-assets/bundle.zip",
+            bootstrap_url=upload_bootstrap(f"{prefix}-assets"),
             service_env=service_env,
             drain_seconds=90,
             lock=lock,
@@ -355,6 +389,7 @@ def test_a_failed_install_abandons_the_launch_and_marks_the_instance_unhealthy(
         render_bootstrap(
             role="worker",
             bundle_url=f"s3://{prefix}-assets/bundle.zip",
+            bootstrap_url=upload_bootstrap(f"{prefix}-assets"),
             service_env=WorkerSettings.from_values(asg_name=group).environment(explicit_only=True),
             lock=lock,
             group=group,
@@ -362,19 +397,7 @@ def test_a_failed_install_abandons_the_launch_and_marks_the_instance_unhealthy(
         )
     )
     calls = sandbox / "aws-calls.jsonl"
-    run_env = {
-        **os.environ,
-        "PATH": f"{sandbox / 'bin'}{os.pathsep}{os.environ['PATH']}",
-        "EV_ROOT": str(sandbox / "root"),
-        "EV_PYTHON": sys.executable,
-        "EV_INSTANCE_ID": instance_id,  # no metadata service here
-        "AWS_CALLS": str(calls),
-        "PIP_NO_INDEX": "1",
-        "PIP_INDEX_URL": "http://127.0.0.1:9/unreachable",
-    }
-    completed = subprocess.run(
-        ["bash", str(script)], env=run_env, capture_output=True, text=True, timeout=240, check=False
-    )
+    completed = run_as_instance(sandbox, script, instance_id=instance_id, calls=calls, timeout=240)
     assert completed.returncode != 0, completed.stderr[-2000:]
     assert "FAILED" in completed.stderr and "numpy" in completed.stderr
     recorded = [json.loads(line) for line in calls.read_text().splitlines()]
@@ -440,6 +463,7 @@ def test_a_web_instance_also_installs_a_bounded_standby_that_answers_while_the_g
         render_bootstrap(
             role="web",
             bundle_url=f"s3://{prefix}-assets/bundle.zip",
+            bootstrap_url=upload_bootstrap(f"{prefix}-assets"),
             service_env=web_env,
             standby=Standby(workers=1, service_env=standby_env, memory_max_mib=640),
             logs=LogShipping(service=f"{prefix}-web-logs", bootstrap=f"{prefix}-bootstrap-logs"),
@@ -515,3 +539,159 @@ def test_a_web_instance_also_installs_a_bounded_standby_that_answers_while_the_g
                 standby.kill()
                 standby.wait()
     backend.close()
+
+
+# -- the web user data as the template renders it, against CloudFormation's answers ------------
+CFN_SIGNAL_STAND_IN = """\
+#!/bin/sh
+# cfn-signal as AWS answers it: accepted only while a stack operation waits for this resource's
+# signal (a CREATE, a rolling update); otherwise SignalResource fails and cfn-signal exits 1
+# (aws-cloudformation-templates#126, kubernetes-on-aws#538; 2026-12).
+echo "$*" >> "{sandbox}/cfn-signal.log"
+[ -e "{sandbox}/resource-waits" ] && exit 0
+echo "ValidationError: Stack arn:aws:cloudformation:us-east-1:123456789012:stack/ElasticVision-dev/00000000 \
+is in UPDATE_COMPLETE state and cannot be signaled" >&2
+exit 1
+"""
+CURL_STAND_IN = """\
+#!/bin/sh
+# The web service's /healthz: it answers once systemd has started the unit (the systemctl record).
+case "$*" in
+    *"http://127.0.0.1:80/healthz"*) grep -q "enable --now evision-web.service" "{sandbox}/systemctl.log" ;;
+    *) echo "curl stand-in: no answer for $*" >&2; exit 7 ;;
+esac
+"""
+WEB_AWS_SHIM = """\
+#!/bin/sh
+# CloudFormation's and the load balancer's answers; everything else goes to the emulator's stand-in.
+case "$1 $2" in
+    "cloudformation describe-stacks")
+        echo "cloudformation describe-stacks" >> "$AWS_CALLS"
+        [ -e "{sandbox}/stack-status" ] || {{ echo "An error occurred (AccessDenied)" >&2; exit 254; }}
+        cat "{sandbox}/stack-status" ;;
+    "elbv2 describe-target-health")
+        echo "elbv2 describe-target-health" >> "$AWS_CALLS"
+        echo healthy ;;
+    *) exec "{sandbox}/bin/aws-emulated" "$@" ;;
+esac
+"""
+
+
+def standin_bundle(target: Path) -> Path:
+    """A bundle with an empty lock and a minimal service wheel: the web path's install runs for real
+    in seconds (the slow tests above install the real bundle)."""
+    import base64
+    import hashlib
+
+    files = {
+        "evision_standin/__init__.py": b"",
+        "elastic_vision-0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: elastic-vision\nVersion: 0\n",
+        "elastic_vision-0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+        b"Tag: py3-none-any\n",
+    }
+    record = "".join(
+        f"{name},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},"
+        f"{len(data)}\n"
+        for name, data in files.items()
+    )
+    source = target.with_suffix(".d")
+    (source / "build" / "wheelhouse").mkdir(parents=True)
+    (source / "requirements.lock").write_text("")
+    with zipfile.ZipFile(source / "build" / "wheelhouse" / "elastic_vision-0-py3-none-any.whl", "w") as wheel:
+        for name, data in files.items():
+            wheel.writestr(name, data)
+        wheel.writestr("elastic_vision-0.dist-info/RECORD", record + "elastic_vision-0.dist-info/RECORD,,\n")
+    return zip_directory(source, target)
+
+
+def web_group_instance(group: str) -> str:
+    """The one instance of `group` in the emulator (made on first use: the name is the template's)."""
+    import boto3
+
+    autoscaling = boto3.client("autoscaling", region_name="us-east-1")
+    found = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
+    return str(found[0]["Instances"][0]["InstanceId"]) if found else emulated_group_instance(group)
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize(
+    ("stack_status", "resource_waits"),
+    [
+        ("UPDATE_COMPLETE", False),  # a scale-out, a replacement, an AZ rebalance: nothing waits
+        (None, False),  # the stack's state unknown (DescribeStacks refused): the signal is refused
+        ("UPDATE_IN_PROGRESS", True),  # a rolling update waits for this signal
+    ],
+    ids=["scale-out", "state-unknown-signal-refused", "rollout"],
+)
+def test_the_rendered_web_user_data_signals_only_while_a_stack_operation_waits_and_stays_healthy(
+    synthesized, moto_endpoint, sandbox, stack_status, resource_waits
+):
+    """The web launch template's user data, resolved from the synthesized template as
+    CloudFormation would in us-east-1, run in the sandbox: the stub fetches the bootstrap from the
+    assets bucket, the bootstrap installs, starts the units, waits for /healthz and the load
+    balancer, then signals. A refused signal leaves the instance serving (no Unhealthy report)."""
+    import boto3
+
+    from tests.infra.conftest import STACK
+    from tests.infra.rendered import deployed, user_data
+
+    resolver = deployed(synthesized.template, STACK)
+    [rendered] = [
+        text
+        for template in synthesized.of_type("AWS::EC2::LaunchTemplate").values()
+        if "export EV_ROLE=web\n" in (text := user_data(resolver, template))
+    ]
+    exports = {
+        name: shlex.split(value)[0]
+        for name, value in re.findall(r"^export (EV_\w+)=(.*)$", rendered, re.MULTILINE)
+    }
+    # The assets bucket of the CDK bootstrap, with the objects at the keys the template names.
+    bucket, script_key = exports["EV_BOOTSTRAP_URL"].removeprefix("s3://").split("/", 1)
+    bundle_key = exports["EV_BUNDLE_URL"].removeprefix("s3://").split("/", 1)[1]
+    s3 = boto3.client("s3", region_name="us-east-1")
+    if bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket=bucket)
+    s3.upload_file(str(BOOTSTRAP_SCRIPT), bucket, script_key)
+    s3.upload_file(str(standin_bundle(sandbox / "bundle.zip")), bucket, bundle_key)
+    instance_id = web_group_instance(exports["EV_GROUP"])
+
+    bin_dir = sandbox / "bin"
+    (bin_dir / "aws").rename(bin_dir / "aws-emulated")
+    for name, text in (("aws", WEB_AWS_SHIM), ("cfn-signal", CFN_SIGNAL_STAND_IN), ("curl", CURL_STAND_IN)):
+        (bin_dir / name).write_text(text.format(sandbox=sandbox))
+        (bin_dir / name).chmod(0o755)
+    if stack_status is not None:
+        (sandbox / "stack-status").write_text(stack_status + "\n")
+    if resource_waits:
+        (sandbox / "resource-waits").touch()
+    script = sandbox / "user-data.sh"
+    script.write_text(rendered)
+    calls = sandbox / "aws-calls.jsonl"
+    calls.touch()
+    completed = run_as_instance(sandbox, script, instance_id=instance_id, calls=calls, timeout=200)
+    transcript = completed.stderr
+    print(transcript)
+    assert completed.returncode == 0, transcript[-3000:]
+    assert "phase healthy done" in transcript and "phase in-service done" in transcript
+    signal_log = sandbox / "cfn-signal.log"
+    signals = signal_log.read_text().splitlines() if signal_log.exists() else []
+    if stack_status == "UPDATE_COMPLETE":
+        assert signals == [] and "no operation waits for a signal" in transcript
+    else:
+        [signal_call] = signals
+        resource = exports["EV_SIGNAL_RESOURCE"]
+        assert f"--success true --stack {STACK} --resource {resource}" in signal_call
+        assert ("cfn-signal refused" in transcript) is not resource_waits
+    recorded = calls.read_text().splitlines()
+    # The Auto Scaling calls: none (nothing reports this instance); the rollout's reads only.
+    assert not [call for call in recorded if "autoscaling" in call], recorded
+    assert "elbv2 describe-target-health" in recorded and "cloudformation describe-stacks" in recorded
+    [seen] = boto3.client("autoscaling", region_name="us-east-1").describe_auto_scaling_instances(
+        InstanceIds=[instance_id]
+    )["AutoScalingInstances"]
+    assert seen["HealthStatus"].upper() == "HEALTHY"
+    assert (sandbox / "systemctl.log").read_text().splitlines() == [
+        "daemon-reload",
+        "enable --now evision-web.service",
+        "enable --now evision-standby@1.service",
+    ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.config import ServiceConfig
+from infra.config import API_KEYS_IN_CLEAR, ServiceConfig
 from services.elasticity.policy import ScalingPolicy
 
 
@@ -90,3 +90,21 @@ def test_job_kms_keys_are_key_arns_as_a_list_or_comma_separated() -> None:
     for wrong in ("alias/photos", "arn:aws:kms:us-east-1:111122223333:alias/photos", "1234abcd"):
         with pytest.raises(ValueError, match="jobKmsKeys"):
             ServiceConfig.for_stage("dev", {"jobKmsKeys": wrong})
+def test_api_keys_without_tls_are_refused_in_prod_and_warned_about_in_dev():
+    keys = {"apiKeysParameter": "/evision/api-keys"}
+    with pytest.raises(ValueError, match="apiKeysParameter without certificateArn: API keys would cross"):
+        ServiceConfig.for_stage("prod", keys)
+    assert ServiceConfig.for_stage("dev", keys).warnings == (API_KEYS_IN_CLEAR,)
+    certificate = {"certificateArn": "arn:aws:acm:us-east-1:111122223333:certificate/0"}
+    assert ServiceConfig.for_stage("prod", {**keys, **certificate}).warnings == ()
+    assert ServiceConfig.for_stage("dev").warnings == ()
+
+
+def test_the_stack_shows_the_configurations_warnings(stack):
+    """The warning reaches `cdk synth`'s output as an annotation of the stack."""
+    from aws_cdk.assertions import Annotations, Match
+
+    from infra.stack import show_warnings
+
+    show_warnings(stack, ServiceConfig.for_stage("dev", {"apiKeysParameter": "/evision/api-keys"}))
+    Annotations.from_stack(stack).has_warning("*", Match.string_like_regexp("API keys would cross"))

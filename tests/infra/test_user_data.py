@@ -1,32 +1,36 @@
-"""Rendering the bootstrap: parameters land as quoted exports; the script refuses bad input."""
+"""Rendering the user data: parameters land as quoted exports before a stub that fetches and runs
+the bootstrap; the bootstrap script refuses bad input."""
 
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from infra.user_data import BOOTSTRAP_SCRIPT, MARKER, render_bootstrap
+from infra.user_data import BOOTSTRAP_SCRIPT, FETCH_AND_RUN, render_bootstrap
 
 
 def render(**overrides) -> str:
     values = {
         "role": "worker",
         "bundle_url": "s3://assets/bundle.zip",
+        "bootstrap_url": "s3://assets/bootstrap.sh",
         "service_env": {"EVISION_BACKEND": "aws", "EVISION_INPUT_BUCKET": "in-bucket"},
         "drain_seconds": 120,
     }
     return render_bootstrap(**{**values, **overrides})
 
 
-def test_parameters_replace_the_marker_as_exports_before_the_script_runs():
+def test_parameters_are_exports_before_the_stub_that_fetches_and_runs_the_bootstrap():
     script = render()
-    assert MARKER not in script
     assert script.startswith("#!/bin/bash\n")
     exports = [line for line in script.splitlines() if line.startswith("export ")]
     assert exports == [
         "export EV_ROLE=worker",
+        "export EV_BOOTSTRAP_URL=s3://assets/bootstrap.sh",
         "export EV_BUNDLE_URL=s3://assets/bundle.zip",
         "export EV_DRAIN_SECONDS=120",
         "export EV_WEB_PORT=80",
@@ -35,9 +39,46 @@ def test_parameters_replace_the_marker_as_exports_before_the_script_runs():
         "export EVISION_BACKEND=aws",
         "export EVISION_INPUT_BUCKET=in-bucket",
     ]
-    # The rest is the script file itself, unchanged.
-    assert script.replace("\n".join(exports), MARKER) == BOOTSTRAP_SCRIPT.read_text()
+    # The rest is the stub; the bootstrap script itself is not user data (EC2's 16 KB limit).
+    assert script.endswith("\n".join(exports) + "\n" + FETCH_AND_RUN)
+    assert len(script.encode()) < 2048
     subprocess.run(["bash", "-n"], input=script, text=True, check=True)
+
+
+def fake_aws(tmp_path: Path, objects: dict[str, Path]) -> dict[str, str]:
+    """`aws s3 cp URL FILE` copying a local file for each known URL (failing for others), and a
+    `sleep` that does not: the environment to run the user data with."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    cases = "".join(f'    "{url}") cp "{path}" "$5" ;;\n' for url, path in objects.items())
+    (bin_dir / "aws").write_text(
+        f'#!/bin/sh\necho "$*" >> "{tmp_path}/aws.log"\ncase "$4" in\n{cases}    *) exit 1 ;;\nesac\n'
+    )
+    (bin_dir / "sleep").write_text("#!/bin/sh\n")
+    for tool in bin_dir.iterdir():
+        tool.chmod(tool.stat().st_mode | stat.S_IXUSR)
+    return {"PATH": f"{bin_dir}:{os.environ['PATH']}", "EV_ROOT": str(tmp_path / "root")}
+
+
+def test_the_stub_runs_the_fetched_bootstrap_with_the_exports(tmp_path):
+    fetched = tmp_path / "bootstrap.sh"
+    fetched.write_text('echo "role=$EV_ROLE bundle=$EV_BUNDLE_URL backend=$EVISION_BACKEND"; exit 7\n')
+    env = fake_aws(tmp_path, {"s3://assets/bootstrap.sh": fetched})
+    ran = subprocess.run(
+        ["bash"], input=render(), env=env, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert ran.returncode == 7, ran.stderr  # the bootstrap's own exit: the stub exec'd it
+    assert ran.stdout == "role=worker bundle=s3://assets/bundle.zip backend=aws\n"
+    assert (tmp_path / "root/opt/evision/bootstrap.sh").read_text() == fetched.read_text()
+
+
+def test_the_stub_retries_the_fetch_then_fails(tmp_path):
+    env = fake_aws(tmp_path, {})
+    ran = subprocess.run(
+        ["bash"], input=render(), env=env, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert ran.returncode == 1 and "could not fetch s3://assets/bootstrap.sh" in ran.stderr
+    assert len((tmp_path / "aws.log").read_text().splitlines()) == 6
 
 
 def test_values_are_shell_quoted():
@@ -102,13 +143,18 @@ def test_every_service_variable_in_the_synthesized_user_data_is_a_known_setting(
 def test_the_instances_install_offline_from_the_pinned_wheelhouse():
     """No package index at boot: --no-index, hashes checked against the lock, the service's own wheel."""
     script = render()
-    commands = [line for line in script.splitlines() if not line.lstrip().startswith("#")]
+    lines = BOOTSTRAP_SCRIPT.read_text().splitlines()
+    commands = [line for line in lines if not line.lstrip().startswith("#")]
     install = [line for line in commands if "pip install" in line or "pip_offline" in line]
     assert any("--no-index" in line for line in install), install
     assert any('--require-hashes -r "$app_dir/src/$EV_LOCK"' in line for line in install), install
     assert "export EV_LOCK=requirements.lock\n" in script  # the default; the OpenVINO one by engine
     assert "export EV_LOCK=requirements-openvino.lock\n" in render_bootstrap(
-        role="worker", bundle_url="s3://b/k", service_env={}, lock="requirements-openvino.lock"
+        role="worker",
+        bundle_url="s3://b/k",
+        bootstrap_url="s3://b/s",
+        service_env={},
+        lock="requirements-openvino.lock",
     )
     assert any("elastic_vision-*.whl" in line for line in install), install
     assert not any("pip install" in line and "--no-index" not in line for line in install), install

@@ -111,10 +111,11 @@ def test_role_may_only_protect_instances_of_its_own_group(built):
             "Resource": "*",
         }
     ]
-    # The bundle: exactly one object of the CDK assets bucket, not the bucket.
+    # The bundle and the bootstrap script: exactly two objects of the CDK assets bucket, not the bucket.
     [bundle] = [s for s in statements if s["Action"] == "s3:GetObject"]
-    key = bundle["Resource"]["Fn::Join"][1][-1]
-    assert key.startswith("/") and key.endswith(".zip")
+    keys = [resource["Fn::Join"][1][-1] for resource in bundle["Resource"]]
+    assert [key.startswith("/") for key in keys] == [True, True]
+    assert sorted(key.rsplit(".", 1)[1] for key in keys) == ["sh", "zip"]
     # No security group ingress: nothing connects to a worker.
     sg = only(resources, "AWS::EC2::SecurityGroup")
     assert "SecurityGroupIngress" not in sg
@@ -134,11 +135,13 @@ def test_every_deploy_refreshes_the_workers_the_warm_pool_included(built):
     leave the warm pool's instances on the old bundle), which launches before it terminates and
     waits for a busy worker's protection to end."""
     _, resources = built
-    [refresh] = [r for r in resources.values() if r["Type"] == "Custom::AWS"]
-    text = json.dumps(refresh["Properties"]["Update"])
-    assert '\\"action\\":\\"startInstanceRefresh\\"' in text and "test-workers" in text
-    assert '\\"ScaleInProtectedInstances\\":\\"Wait\\"' in text and '\\"MinHealthyPercentage\\":100' in text
-    assert "LatestVersionNumber" in text  # a new version of the template changes the resource
+    [refresh] = [r for r in resources.values() if r["Type"] == "Custom::WorkerRefresh"]
+    properties = refresh["Properties"]
+    assert properties["GroupName"] == "test-workers"
+    preferences = json.loads(properties["Preferences"])
+    assert preferences["ScaleInProtectedInstances"] == "Wait" and preferences["MinHealthyPercentage"] == 100
+    # A new version of the template changes the resource, so every deploy runs the handler.
+    assert properties["Version"]["Fn::GetAtt"][1] == "LatestVersionNumber"
     group_id = next(k for k, r in resources.items() if r["Type"] == "AWS::AutoScaling::AutoScalingGroup")
     assert group_id in refresh["DependsOn"]
     statements = [
@@ -147,4 +150,9 @@ def test_every_deploy_refreshes_the_workers_the_warm_pool_included(built):
         if r["Type"] == "AWS::IAM::Policy" and not name.startswith("WorkersRole")
         for s in r["Properties"]["PolicyDocument"]["Statement"]
     ]
-    assert [s["Action"] for s in statements] == ["autoscaling:StartInstanceRefresh"]
+    # No ec2:RunInstances / iam:PassRole: the call changes no launch template (infra/worker_refresh.py).
+    assert [s["Action"] for s in statements] == [
+        ["autoscaling:CancelInstanceRefresh", "autoscaling:StartInstanceRefresh"]
+    ]
+    [log_group] = [r for r in resources.values() if r["Type"] == "AWS::Logs::LogGroup"]
+    assert log_group["Properties"]["RetentionInDays"] > 0

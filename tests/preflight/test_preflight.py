@@ -195,12 +195,13 @@ def test_no_bootstrap_a_customer_key_an_unknown_type_an_unreadable_quota_a_bucke
 def test_the_plan_is_the_stack_make_deploy_would_create(tmp_path: Path) -> None:
     plan = plan_for(context_from([]))
     assert plan.stack == "ElasticVision-dev"
-    assert plan.instances == {"c7i.large": 20, "t3.small": 4}
+    # The workers at the peak of an instance refresh (MaxHealthyPercentage 200: 2 x maxCapacity).
+    assert plan.instances == {"c7i.large": 40, "t3.small": 4}
     assert VPC_ZONES == plan.availability_zones == _network_default_zones()
     given = plan_for(
         context_from(["-c", "apiKeysParameter=/evision/keys", "--context", "workerInstanceType=c7g.large"])
     )
-    assert given.api_keys_parameter == "/evision/keys" and given.instances["c7g.large"] == 20
+    assert given.api_keys_parameter == "/evision/keys" and given.instances["c7g.large"] == 40
     buckets = plan_for(
         context_from(["-c", "jobSourceBuckets=b-photos,a-photos", "-c", "jobOutputBuckets=a-photos"])
     )
@@ -215,7 +216,7 @@ def test_the_plan_is_the_stack_make_deploy_would_create(tmp_path: Path) -> None:
         text=True,
         check=True,
     ).stdout
-    assert json.loads(out)["instances"] == {"c7i.large": 8, "t3.small": 4}
+    assert json.loads(out)["instances"] == {"c7i.large": 16, "t3.small": 4}
 
 
 def _network_default_zones() -> int:
@@ -223,3 +224,142 @@ def _network_default_zones() -> int:
 
     default: int = inspect.signature(Network.__init__).parameters["max_azs"].default
     return default
+
+
+@pytest.fixture
+def ebs_default_key(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """EBS encryption by default on a key: moto 5.2 has Enable/GetEbsEncryptionByDefault and
+    ModifyEbsDefaultKmsKeyId but no GetEbsDefaultKmsKeyId, which is added to its EC2 responses here
+    (the moto server runs in this process), answering from moto's own state. Restored after."""
+    from moto.core.responses import ActionResult
+    from moto.ec2.responses.settings import Settings
+
+    def get_ebs_default_kms_key_id(self: Any) -> ActionResult:
+        key = getattr(self.ec2_backend, "default_kms_key_id", None)
+        return ActionResult({"KmsKeyId": key or "alias/aws/ebs"})
+
+    monkeypatch.setattr(Settings, "get_ebs_default_kms_key_id", get_ebs_default_kms_key_id, raising=False)
+    ec2 = boto3.client("ec2")
+
+    def use(key: str) -> None:
+        ec2.enable_ebs_encryption_by_default()
+        ec2.modify_ebs_default_kms_key_id(KmsKeyId=key)
+
+    yield use
+    ec2.disable_ebs_encryption_by_default()
+
+
+def _key(principals: list[str]) -> str:
+    account = boto3.client("sts").get_caller_identity()["Account"]
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": p}, "Action": "kms:*", "Resource": "*"}
+            for p in [f"arn:aws:iam::{account}:root", *principals]
+        ],
+    }
+    arn: str = boto3.client("kms").create_key(Policy=json.dumps(policy))["KeyMetadata"]["Arn"]
+    return arn
+
+
+def test_customer_managed_keys_on_ebs_and_the_assets_bucket_are_found(
+    ebs_default_key: Callable[[str], None], bootstrapped: str
+) -> None:
+    account = boto3.client("sts").get_caller_identity()["Account"]
+    unusable = _key([])
+    ebs_default_key(unusable)
+    assets = f"cdk-{bootstrapped}-assets-{account}-us-east-1"
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=assets)
+    s3.put_bucket_encryption(
+        Bucket=assets,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {
+                        "SSEAlgorithm": "aws:kms",
+                        "KMSMasterKeyID": unusable,
+                    }
+                }
+            ]
+        },
+    )
+    plan = PreflightPlan(
+        stack="ElasticVision-dev", instances={"t3.small": 1}, bootstrap_qualifier=bootstrapped
+    )
+    completed = _preflight(plan)
+    print(completed.stdout)
+    failed, warned = _lines(completed, "FAIL"), _lines(completed, "WARN")
+    assert unusable in failed["ebs"] and "AWSServiceRoleForAutoScaling" in failed["ebs"]
+    assert unusable in warned["assets"] and "kms:Decrypt" in warned["assets"]
+
+    # A key whose policy lets Auto Scaling's service-linked role use it passes.
+    role = (
+        f"arn:aws:iam::{account}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+    )
+    ebs_default_key(_key([role]))
+    assert "ebs" in _lines(_preflight(plan), "OK")
+
+
+def test_the_vcpu_peak_of_a_refresh_is_checked_against_the_quota(
+    ec2_quota: Callable[[float], None], bootstrapped: str
+) -> None:
+    """The default deployment at its maximum during a refresh: 40 x c7i.large + 4 x t3.small = 88
+    vCPU, over a new account's 64."""
+    ec2_quota(64)
+    plan = plan_for(context_from([])).model_copy(update={"bootstrap_qualifier": bootstrapped})
+    failed = _lines(_preflight(plan), "FAIL")
+    assert "88 vCPU (40 x c7i.large + 4 x t3.small)" in failed["quota"]
+
+
+def test_a_region_without_room_for_the_stacks_vpc_fails(bootstrapped: str) -> None:
+    """moto's Service Quotas answers the VPC quotas (5 VPCs per Region by default); the VPCs made
+    here fill the region up to it."""
+    ec2 = boto3.client("ec2")
+    used = len(ec2.describe_vpcs()["Vpcs"])
+    made = [ec2.create_vpc(CidrBlock=f"10.{200 + n}.0.0/16")["Vpc"]["VpcId"] for n in range(max(0, 5 - used))]
+    try:
+        plan = PreflightPlan(
+            stack="ElasticVision-dev", instances={"t3.small": 1}, bootstrap_qualifier=bootstrapped
+        )
+        completed = _preflight(plan)
+        print(completed.stdout)
+        failed = _lines(completed, "FAIL")
+        assert "of a quota of 5 in us-east-1: no room for the stack's one" in failed["network"]
+        assert "room for one more" in _lines(completed, "OK")["network"]  # the internet gateways
+    finally:
+        for vpc in made:
+            ec2.delete_vpc(VpcId=vpc)
+    assert "network" not in _lines(_preflight(plan), "FAIL")
+
+
+@pytest.mark.parametrize(
+    ("default_subnets", "expected"),
+    [
+        (["us-east-1c", "us-east-1b"], ["us-east-1b", "us-east-1c"]),  # 1a's default subnet deleted
+        ([], ["us-east-1a", "us-east-1b", "us-east-1c"]),  # none has one: all of them
+    ],
+)
+def test_the_zones_checked_are_those_fn_getazs_picks(default_subnets: list[str], expected: list[str]) -> None:
+    """Fn::GetAZs lists, in alphabetical order, only the zones with a default subnet (all when none
+    has one). EC2 answers through botocore's Stubber: moto's default subnets cannot be deleted and
+    restored without disturbing the other tests' shared emulator."""
+    from botocore.stub import Stubber
+
+    from services.adapters.aws.preflight import AwsPreflightProbe
+
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    with Stubber(ec2) as stub:
+        stub.add_response(
+            "describe_availability_zones",
+            {
+                "AvailabilityZones": [
+                    {"ZoneName": z, "State": "available"} for z in ("us-east-1c", "us-east-1a", "us-east-1b")
+                ]
+            },
+        )
+        stub.add_response(
+            "describe_subnets",
+            {"Subnets": [{"AvailabilityZone": z, "DefaultForAz": True} for z in default_subnets]},
+        )
+        assert AwsPreflightProbe(lambda service: ec2).zones() == expected

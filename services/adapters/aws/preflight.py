@@ -4,21 +4,27 @@ STS GetCallerIdentity (reachable), SSM GetParameter of the CDK bootstrap version
 deploy` itself checks: /cdk-bootstrap/<qualifier>/version), EC2 DescribeInstanceTypes and
 DescribeInstanceTypeOfferings, Service Quotas GetServiceQuota (falling back to the AWS default
 where the account has no applied value), SSM DescribeParameters, ACM DescribeCertificate, S3
-GetBucketLocation, SSM GetParameter of the public Amazon Linux 2023 AMI parameters.
+GetBucketLocation, SSM GetParameter of the public Amazon Linux 2023 AMI parameters; EC2
+GetEbsEncryptionByDefault and GetEbsDefaultKmsKeyId, S3 GetBucketEncryption, KMS DescribeKey and GetKeyPolicy (customer-managed keys in the way); EC2
+DescribeVpcs and DescribeInternetGateways against their VPC quotas.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from services.ports import Certificate, SecretParameter
+from services.ports import Certificate, KmsKey, SecretParameter, Usage
 
 # "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances", in vCPUs (EC2 user guide,
 # "On-Demand Instance quotas", 2026-12).
 STANDARD_VCPU_QUOTA = "L-1216C47A"
+# "VPCs per Region" and "Internet gateways per Region" (Amazon VPC user guide, "Amazon VPC quotas";
+# 2026-12): 5 each by default.
+VPC_QUOTAS = {"VPCs": "L-F678F1CE", "internet gateways": "L-A4707A72"}
 AWS_MANAGED_SSM_KEY = "alias/aws/ssm"
 NOT_FOUND = {"ParameterNotFound", "ResourceNotFoundException", "NoSuchResourceException", "NoSuchBucket"}
 # GetBucketLocation's LocationConstraint for the regions that predate it (S3 API reference,
@@ -28,6 +34,7 @@ LEGACY_LOCATIONS = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}
 # latest Amazon Linux AMI IDs using Systems Manager Parameter Store", 2026-12).
 AL2023_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{architecture}"
 DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
+AWS_MANAGED_KEYS = {"alias/aws/ebs", "alias/aws/s3"}
 
 
 def _code(error: ClientError) -> str:
@@ -79,20 +86,44 @@ class AwsPreflightProbe:
         return int(described["VCpuInfo"]["DefaultVCpus"])
 
     def on_demand_standard_vcpu_quota(self) -> float | None:
+        return self._quota("ec2", STANDARD_VCPU_QUOTA)
+
+    def _quota(self, service: str, code: str) -> float | None:
+        """The applied value of a quota, else AWS's default (None: cannot tell)."""
         quotas = self._client("service-quotas")
         for call in (quotas.get_service_quota, quotas.get_aws_default_service_quota):
             try:
-                return float(call(ServiceCode="ec2", QuotaCode=STANDARD_VCPU_QUOTA)["Quota"]["Value"])
+                return float(call(ServiceCode=service, QuotaCode=code)["Quota"]["Value"])
             except ClientError as error:
                 if _code(error) not in NOT_FOUND:  # denied, throttled: cannot tell
                     return None
         return None
 
+    def network_usage(self) -> list[Usage]:
+        ec2 = self._client("ec2")
+        try:
+            used = {
+                "VPCs": sum(len(p["Vpcs"]) for p in ec2.get_paginator("describe_vpcs").paginate()),
+                "internet gateways": sum(
+                    len(p["InternetGateways"])
+                    for p in ec2.get_paginator("describe_internet_gateways").paginate()
+                ),
+            }
+        except ClientError as error:
+            raise _translated(error, "DescribeVpcs/DescribeInternetGateways") from None
+        return [Usage(name, count, self._quota("vpc", VPC_QUOTAS[name])) for name, count in used.items()]
+
     def zones(self) -> list[str]:
-        found = self._client("ec2").describe_availability_zones(
-            Filters=[{"Name": "state", "Values": ["available"]}]
-        )
-        return [zone["ZoneName"] for zone in found["AvailabilityZones"]]
+        """As Fn::GetAZs gives them: in alphabetical order, and "only Availability Zones that have a
+        default subnet unless none of the Availability Zones has a default subnet" (CloudFormation
+        template reference, Fn::GetAZs; 2026-12): an account that deleted a default subnet gets a
+        VPC in other zones than the first ones listed."""
+        ec2 = self._client("ec2")
+        found = ec2.describe_availability_zones(Filters=[{"Name": "state", "Values": ["available"]}])
+        zones = sorted(zone["ZoneName"] for zone in found["AvailabilityZones"])
+        subnets = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
+        with_default = {subnet["AvailabilityZone"] for subnet in subnets}
+        return [zone for zone in zones if zone in with_default] if with_default else zones
 
     def zones_offering(self, instance_type: str) -> set[str]:
         pages = (
@@ -151,3 +182,48 @@ class AwsPreflightProbe:
             return str(self._client("ssm").get_parameter(Name=name)["Parameter"]["Value"])
         except ClientError as error:
             raise _translated(error, f"no SSM parameter {name} in {self.region}") from None
+    def ebs_default_key(self) -> KmsKey | None:
+        ec2 = self._client("ec2")
+        try:
+            if not ec2.get_ebs_encryption_by_default()["EbsEncryptionByDefault"]:
+                return None
+            key_id = str(ec2.get_ebs_default_kms_key_id()["KmsKeyId"])
+        except ClientError as error:
+            raise _translated(error, "EBS encryption by default") from None
+        return self._customer_key(key_id)
+
+    def assets_bucket_key(self, qualifier: str) -> KmsKey | None:
+        account, region = self.identity()
+        bucket = f"cdk-{qualifier}-assets-{account}-{region}"
+        try:
+            rules = self._client("s3").get_bucket_encryption(Bucket=bucket)[
+                "ServerSideEncryptionConfiguration"
+            ]
+        except ClientError as error:
+            if _code(error) == "ServerSideEncryptionConfigurationNotFoundError":
+                return None
+            raise _translated(error, f"no S3 bucket {bucket}") from None
+        for rule in rules["Rules"]:
+            default = rule.get("ApplyServerSideEncryptionByDefault", {})
+            if default.get("SSEAlgorithm", "").startswith("aws:kms") and default.get("KMSMasterKeyID"):
+                return self._customer_key(str(default["KMSMasterKeyID"]))
+        return None
+
+    def _customer_key(self, key_id: str) -> KmsKey | None:
+        """The key named `key_id` if the customer manages it (None for an AWS-managed key)."""
+        if key_id in AWS_MANAGED_KEYS or ":alias/aws/" in key_id:
+            return None
+        kms = self._client("kms")
+        try:
+            metadata = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+            if metadata.get("KeyManager") == "AWS":
+                return None
+            policy = json.loads(kms.get_key_policy(KeyId=metadata["KeyId"], PolicyName="default")["Policy"])
+        except ClientError as error:
+            raise _translated(error, f"KMS key {key_id}") from None
+        principals = set()
+        for statement in policy.get("Statement", []):
+            named = statement.get("Principal", {})
+            for value in named.values() if isinstance(named, dict) else [named]:
+                principals.update(value if isinstance(value, list) else [value])
+        return KmsKey(arn=str(metadata["Arn"]), policy_principals=frozenset(map(str, principals)))
