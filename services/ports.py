@@ -351,6 +351,7 @@ class PreflightProbe(Protocol):
     def latest_image(self, architecture: str) -> str:
         """The newest Amazon Linux 2023 AMI id for `architecture` (x86_64 | arm64) in this region,
         from its public SSM parameter (what `MachineImage.latest_amazon_linux2023` resolves)."""
+
     def network_usage(self) -> list[Usage]:
         """The region's VPCs and internet gateways, each against its Service Quotas value."""
         ...

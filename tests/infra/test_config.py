@@ -90,6 +90,8 @@ def test_job_kms_keys_are_key_arns_as_a_list_or_comma_separated() -> None:
     for wrong in ("alias/photos", "arn:aws:kms:us-east-1:111122223333:alias/photos", "1234abcd"):
         with pytest.raises(ValueError, match="jobKmsKeys"):
             ServiceConfig.for_stage("dev", {"jobKmsKeys": wrong})
+
+
 def test_api_keys_without_tls_are_refused_in_prod_and_warned_about_in_dev():
     keys = {"apiKeysParameter": "/evision/api-keys"}
     with pytest.raises(ValueError, match="apiKeysParameter without certificateArn: API keys would cross"):

@@ -1,12 +1,13 @@
 """The preflight's questions to AWS, with the user's credentials: read-only calls only.
 
-STS GetCallerIdentity (reachable), SSM GetParameter of the CDK bootstrap version (what `cdk
-deploy` itself checks: /cdk-bootstrap/<qualifier>/version), EC2 DescribeInstanceTypes and
-DescribeInstanceTypeOfferings, Service Quotas GetServiceQuota (falling back to the AWS default
-where the account has no applied value), SSM DescribeParameters, ACM DescribeCertificate, S3
+STS GetCallerIdentity (reachable), SSM GetParameter of the CDK bootstrap version (what `cdk deploy`
+itself checks: /cdk-bootstrap/<qualifier>/version), EC2 DescribeInstanceTypes and
+DescribeInstanceTypeOfferings, Service Quotas GetServiceQuota (falling back to the AWS default where
+the account has no applied value), SSM DescribeParameters, ACM DescribeCertificate, S3
 GetBucketLocation, SSM GetParameter of the public Amazon Linux 2023 AMI parameters; EC2
-GetEbsEncryptionByDefault and GetEbsDefaultKmsKeyId, S3 GetBucketEncryption, KMS DescribeKey and GetKeyPolicy (customer-managed keys in the way); EC2
-DescribeVpcs and DescribeInternetGateways against their VPC quotas.
+GetEbsEncryptionByDefault and GetEbsDefaultKmsKeyId, S3 GetBucketEncryption, KMS DescribeKey and
+GetKeyPolicy (customer-managed keys in the way); EC2 DescribeVpcs and DescribeInternetGateways
+against their VPC quotas.
 """
 
 from __future__ import annotations
@@ -182,6 +183,7 @@ class AwsPreflightProbe:
             return str(self._client("ssm").get_parameter(Name=name)["Parameter"]["Value"])
         except ClientError as error:
             raise _translated(error, f"no SSM parameter {name} in {self.region}") from None
+
     def ebs_default_key(self) -> KmsKey | None:
         ec2 = self._client("ec2")
         try:
