@@ -1,9 +1,10 @@
-"""What survives `make destroy` is what the README says survives ("What `make destroy` leaves").
+"""What survives `make destroy` is what the deploy page says survives (docs/deploy.md, "What
+`make destroy` leaves").
 
 Survivors, read from the synthesized template of each stage: every resource CloudFormation keeps
 (DeletionPolicy Retain), and the log group Lambda makes by itself for a function that logs
 nowhere else (`/aws/lambda/<name>`, outside the stack, with no retention). Each kind maps to the
-README's words for it; a new survivor, or a documented one that went, fails here.
+deploy page's words for it; a new survivor, or a documented one that went, fails here.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pytest
 
 from tests.infra.conftest import Synthesized
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+DEPLOY_PAGE = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
 
 
 def survivors(synthesized: Synthesized) -> set[str]:
@@ -33,7 +34,7 @@ def survivors(synthesized: Synthesized) -> set[str]:
     return kinds
 
 
-# The README's words for each kind that survives, per stage.
+# The deploy page's words for each kind that survives, per stage.
 DOCUMENTED = {
     "dev": {
         "log buckets": "two\n  log buckets stay by design",
@@ -49,7 +50,7 @@ DOCUMENTED = {
 
 
 def destroy_paragraph() -> str:
-    text = README.read_text()
+    text = DEPLOY_PAGE.read_text()
     start = text.index("- **What `make destroy` leaves.**")
     return text[start : text.index("\n\n", start)]
 
@@ -57,13 +58,13 @@ def destroy_paragraph() -> str:
 @pytest.mark.parametrize(
     ("stage", "synthesis"), [("dev", "synthesized"), ("prod", "synthesized_every_option")]
 )
-def test_what_survives_destroy_is_what_the_readme_says(stage, synthesis, request):
+def test_what_survives_destroy_is_what_the_deploy_page_says(stage, synthesis, request):
     synthesized: Synthesized = request.getfixturevalue(synthesis)
     assert synthesized.stack == f"ElasticVision-{stage}"
     assert survivors(synthesized) == set(DOCUMENTED[stage])
     paragraph = destroy_paragraph()
     for kind, words in DOCUMENTED[stage].items():
-        assert words in paragraph, f"{stage}: the README does not say that the {kind} stay"
+        assert words in paragraph, f"{stage}: docs/deploy.md does not say that the {kind} stay"
 
 
 def test_every_function_of_the_stack_logs_into_a_group_with_a_retention(synthesized):
