@@ -12,6 +12,7 @@ Measures, on the golden images and the committed model, with no queue, storage o
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import io
 import itertools
 import json
@@ -27,7 +28,7 @@ from typing import Any, get_args
 import numpy as np
 from PIL import Image
 
-from model import Classifier, EngineName, Preprocessor, golden_by_name, load_golden
+from model import Classifier, EngineName, Preprocessor, golden_by_name, load_golden, load_metadata
 
 # 4 because the worker calls the model with up to 4 images: the "physical limit" must include it.
 DEFAULT_BATCH_SIZES = (1, 4, 8, 32)
@@ -177,6 +178,18 @@ def measure(
     return results
 
 
+def available_engines(model_path: Path | None = None) -> list[EngineName]:
+    """The engines `bench-model` measures by default: fp32, the model's int8 variant if it has
+    one, OpenVINO where it is installed (fp32 first: the others' ratios are against it)."""
+    metadata = load_metadata(model_path.parent / "metadata.json" if model_path else None)
+    found: list[EngineName] = ["onnxruntime"]
+    if "int8" in metadata.variants:
+        found.append("onnxruntime-int8")
+    if importlib.util.find_spec("openvino") is not None:
+        found.append("openvino")
+    return found
+
+
 def measure_bare(
     *,
     seconds: float = DEFAULT_SECONDS,
@@ -256,8 +269,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", type=Path, default=None, help="ONNX model (default: the committed one)")
     parser.add_argument(
         "--engine",
-        default="onnxruntime",
-        help="comma-separated engines to measure side by side: onnxruntime, openvino (default onnxruntime)",
+        default="all",
+        help="comma-separated engines to measure side by side: onnxruntime (fp32), onnxruntime-int8, "
+        "openvino; default all: every one this machine and model offer",
     )
     parser.add_argument(
         "--json", type=Path, default=None, metavar="PATH", help="also write the figures as JSON"
@@ -273,6 +287,8 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"[bold]bench-model[/]: {len(load_golden())} golden images, {os.cpu_count()} CPUs, ...")
     load_before = os.getloadavg()
     requested = [name.strip() for name in str(args.engine).split(",") if name.strip()]
+    if requested == ["all"]:
+        requested = list(available_engines(args.model))
     names: list[EngineName] = [name for name in get_args(EngineName) if name in requested]
     unknown = [name for name in requested if name not in names]
     if unknown:
@@ -340,6 +356,7 @@ def run(args: argparse.Namespace) -> int:
 __all__ = [
     "Measurement",
     "Setup",
+    "available_engines",
     "configure",
     "measure",
     "measure_bare",

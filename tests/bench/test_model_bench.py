@@ -28,3 +28,14 @@ def test_cli_writes_json(tmp_path) -> None:
     report = json.loads(out.read_text())
     assert {m["stage"] for m in report["measurements"]} == {"bare", "end-to-end"}
     assert report["draft"]["large_jpeg"] == "4000x3000" and report["draft"]["draft_speedup"] > 0
+
+
+def test_by_default_every_engine_is_measured_side_by_side(tmp_path) -> None:
+    parser = argparse.ArgumentParser()
+    bench.configure(parser)
+    out = tmp_path / "bench.json"
+    args = parser.parse_args(["--seconds", "0.02", "--batch-sizes", "4", "--json", str(out)])
+    assert bench.run(args) == 0
+    engines = json.loads(out.read_text())["engines"]
+    assert list(engines)[:2] == ["onnxruntime-fp32", "onnxruntime-int8"]  # fp32 first: the yardstick
+    assert all(report["images_per_s"] > 0 for report in engines.values())
