@@ -74,6 +74,16 @@ class OnnxRuntimeEngine:
         return np.asarray(logits)
 
 
+def versions() -> dict[str, str]:
+    """The installed engines' versions (a new one may rank the engines differently)."""
+    found = {"onnxruntime": ort.__version__}
+    if openvino_available():
+        from importlib.metadata import version
+
+        found["openvino"] = version("openvino")
+    return found
+
+
 def openvino_available() -> bool:
     return importlib.util.find_spec("openvino") is not None
 

@@ -117,7 +117,7 @@ def test_auto_takes_the_int8_variant_where_it_agrees_and_is_faster(monkeypatch, 
     ms = {"onnxruntime-fp32": 10.0, "onnxruntime-int8": 5.0}  # the timing, fixed: the choice is the test
     monkeypatch.setattr(engine_choice, "_ms_per_image", lambda classifier, _: ms[classifier.engine.label])
     caplog.set_level(logging.INFO, "evision.engine")
-    chosen = open_classifier(engine="auto", threads=2)
+    chosen = choose_engine(threads=2)
     assert chosen.engine.label == "onnxruntime-int8" and chosen.name.endswith("onnxruntime-int8")
     [line] = [r.getMessage() for r in caplog.records if r.name == "evision.engine"]
     assert "5.0 ms/image against fp32's 10.0" in line and "top-1 5/5" in line
@@ -147,6 +147,28 @@ def test_auto_says_what_it_chose_and_why(caplog):
     assert line.startswith(f"inference engine {chosen.name.split()[-1]}: ")
     if engines.cpu_computes_bf16():
         assert "ms/image" in line  # measured, not assumed
+
+
+def test_the_choice_is_kept_per_machine_and_made_again_when_unreadable(monkeypatch, caplog, tmp_path):
+    monkeypatch.setattr(engines, "openvino_available", lambda *_: False)
+    timed: list[str] = []
+
+    def ms(classifier, _):
+        timed.append(classifier.engine.label)
+        return {"onnxruntime-fp32": 10.0, "onnxruntime-int8": 5.0}[classifier.engine.label]
+
+    monkeypatch.setattr(engine_choice, "_ms_per_image", ms)
+    caplog.set_level(logging.INFO, "evision.engine")
+    first = choose_engine(threads=2, choices=tmp_path)
+    assert first.engine.label == "onnxruntime-int8" and len(timed) == 2
+    [kept] = tmp_path.glob("*.json")
+    second = choose_engine(threads=2, choices=tmp_path)  # another worker process of this machine
+    assert second.engine.label == "onnxruntime-int8" and len(timed) == 2  # not measured again
+    line = [r.getMessage() for r in caplog.records if r.name == "evision.engine"][-1]
+    assert "as measured on this machine before" in line and "5.0 ms/image against fp32's 10.0" in line
+    assert choose_engine(threads=1, choices=tmp_path) and len(timed) == 4  # other threads: other choice
+    kept.write_text("{not json")
+    assert choose_engine(threads=2, choices=tmp_path).engine.label == "onnxruntime-int8" and len(timed) == 6
 
 
 _FIRST_INFERENCE_TOGETHER = """
