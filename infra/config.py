@@ -19,7 +19,7 @@ from services.elasticity.policy import ScalingPolicy
 
 Stage = Literal["dev", "prod"]
 STAGES: tuple[Stage, ...] = get_args(Stage)
-Engine = Literal["onnxruntime", "openvino", "auto"]
+Engine = Literal["auto", "onnxruntime", "onnxruntime-int8", "openvino"]
 ENGINES: tuple[Engine, ...] = get_args(Engine)
 
 # S3's bucket naming rules (general purpose buckets; S3 user guide, "Bucket naming rules", 2026-12).
@@ -164,10 +164,14 @@ class ServiceConfig:
     webhook_secret_parameter: str | None = None
     # The web tier's own per-client limit, per web process (0: none).
     rate_limit_per_second: float = 0.0
-    # The workers' inference engine (services/worker/settings.py `engine`): onnxruntime (the fp32
-    # reference), openvino (bf16 where the CPU has it), or auto (OpenVINO where it is native and
-    # agrees with the reference). Other than onnxruntime, workers also install OpenVINO.
-    engine: Engine = "onnxruntime"
+    # The workers' inference engine (services/worker/settings.py `engine`): auto (the fastest
+    # installed engine that agrees with fp32 on the golden images, chosen at each worker's start:
+    # model/engine_choice.py), onnxruntime (pins the fp32 reference), or openvino (bf16 where the
+    # CPU has it; workers then also install OpenVINO). auto needs no OpenVINO: on c7i it races
+    # ONNX Runtime fp32 against the model's int8 variant, which VNNI and AMX run as 8-bit dot
+    # products (int8 2.0-2.2x fp32 on the AVX-512 VNNI hosts here, issue #38; OpenVINO bf16 gave
+    # only x1.06-1.09 end to end), and it runs on Graviton too.
+    engine: Engine = "auto"
     # How long CloudWatch Logs keeps the bootstrap's, the web tier's and the workers' logs.
     log_retention_days: int = 30
     # An address the alarms (e.g. dead letters that stay) notify, through the stack's SNS topic.
@@ -201,7 +205,7 @@ class ServiceConfig:
     @property
     def worker_lock(self) -> str:
         """The bundle's lock file the workers install."""
-        return "requirements.lock" if self.engine == "onnxruntime" else "requirements-openvino.lock"
+        return "requirements-openvino.lock" if self.engine == "openvino" else "requirements.lock"
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:

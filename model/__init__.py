@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from model.metadata import MODEL_DIR as MODEL_DIR
     from model.metadata import load_metadata as load_metadata
     from model.preprocess import Preprocessor as Preprocessor
+    from model.quantize import quantize_folder as quantize_folder
 
 _WHERE = {
     "CheckReport": "model.check",
@@ -45,6 +46,7 @@ _WHERE = {
     "MODEL_DIR": "model.metadata",
     "load_metadata": "model.metadata",
     "Preprocessor": "model.preprocess",
+    "quantize_folder": "model.quantize",  # export time: needs onnx (requirements-export.lock)
 }
 __all__ = [
     "MODEL_DIR",
@@ -62,6 +64,7 @@ __all__ = [
     "load_golden",
     "load_metadata",
     "open_classifier",
+    "quantize_folder",
     "sniff",
 ]
 

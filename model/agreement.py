@@ -2,9 +2,15 @@
 
 The criteria (issue #14): wherever the reference's top-1 leads its runner-up by more than
 `MARGIN` in probability, the engine's top-1 is the same class; the two top-5 sets share at least
-`TOP5_OVERLAP` classes; no class's probability differs by more than `MAX_SOFTMAX_DIFFERENCE`.
-bf16 keeps 8 bits of mantissa: near ties may swap, confident answers may not. The bound 0.05 is
+`TOP5_OVERLAP` classes; no class's probability differs by more than the precision's bound
+(`MAX_SOFTMAX_DIFFERENCE`).
+
+bf16 keeps 8 bits of mantissa: near ties may swap, confident answers may not. Its bound 0.05 is
 twice the largest difference measured on the golden images (0.023, FIELD-NOTES).
+int8 rounds every activation to one of 256 steps: the labels hold (the margin rule) while the
+probabilities move more. Static QDQ with percentile calibration moved a probability by 0.066 on
+the 6 golden images (calibrated on them) and by 0.070-0.085 on 17 natural images (issue #38,
+2026-12-06); its bound is 0.10, the margin rule stays the one that guards the answers.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from model.classifier import Classifier
 
 MARGIN = 0.05
 TOP5_OVERLAP = 4
-MAX_SOFTMAX_DIFFERENCE = 0.05
+MAX_SOFTMAX_DIFFERENCE = {"bf16": 0.05, "int8": 0.10}
+DEFAULT_MAX_DIFFERENCE = 0.05  # any other precision (e.g. OpenVINO f32)
 
 
 @dataclass(frozen=True)
@@ -47,7 +54,13 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=1, keepdims=True)  # type: ignore[no-any-return]
 
 
+def max_difference(engine: Classifier) -> float:
+    """The bound on a probability's difference for the engine's precision (see the module doc)."""
+    return MAX_SOFTMAX_DIFFERENCE.get(engine.engine.label.rsplit("-", 1)[-1], DEFAULT_MAX_DIFFERENCE)
+
+
 def check_agreement(engine: Classifier, reference: Classifier, images: Sequence[bytes]) -> Agreement:
+    bound = max_difference(engine)
     batch = np.stack([reference.preprocess(data) for data in images])
     expected = _softmax(reference.logits(batch).astype(np.float64))
     got = _softmax(engine.logits(batch).astype(np.float64))
@@ -67,8 +80,8 @@ def check_agreement(engine: Classifier, reference: Classifier, images: Sequence[
         if overlap < TOP5_OVERLAP:
             problems.append(f"image {index}: top-5 sets share {overlap} classes")
     difference = float(np.abs(expected - got).max())
-    if difference > MAX_SOFTMAX_DIFFERENCE:
-        problems.append(f"a probability differs by {difference:.4f} > {MAX_SOFTMAX_DIFFERENCE}")
+    if difference > bound:
+        problems.append(f"a probability differs by {difference:.4f} > {bound}")
     return Agreement(
         images=len(images),
         top1_checked=checked,

@@ -8,8 +8,13 @@ committed EfficientNet-Lite0 (this package's folder) is the first one.
 Checks, in order, each failure one line (what, and what to fix); later checks that depend on a
 failed one are skipped:
 manifest readable -> model file present, sha256 as stated -> labels count = manifest's classes ->
-the ONNX graph's input (name, 3 x H x W) and output (classes) as the manifest says -> loads on
-every installed engine -> each golden image's top-1 as expected, on every engine -> images/s.
+the ONNX graph's input (name, 3 x H x W) and output (classes) as the manifest says -> each
+variant's file present with its sha256 -> loads on every installed engine -> each golden image's
+top-1 as expected, on every engine -> images/s.
+
+A variant at a lower precision (the int8 file, `python -m model.quantize FOLDER`) is held to the
+agreement rule against fp32 (model/agreement.py: the same top-1 wherever fp32 leads by > 0.05,
+top-5 overlap, the precision's probability bound) and its figures are printed.
 """
 
 from __future__ import annotations
@@ -51,20 +56,23 @@ class _CheckFailedError(Exception):
 def check_model_folder(folder: Path, *, engine_names: list[EngineName] | None = None) -> CheckReport:
     report = CheckReport(folder)
     try:
-        _run(folder, report, engine_names or installed_engines())
+        _run(folder, report, engine_names)
     except _CheckFailedError as failure:
         report.failures.append(str(failure))
     return report
 
 
-def installed_engines() -> list[EngineName]:
+def installed_engines(metadata: ModelMetadata | None = None) -> list[EngineName]:
+    """The engines this machine can run the model on (int8: where its manifest has the variant)."""
     found: list[EngineName] = ["onnxruntime"]
+    if metadata is not None and "int8" in metadata.variants:
+        found.append("onnxruntime-int8")
     if engines.openvino_available():
         found.append("openvino")
     return found
 
 
-def _run(folder: Path, report: CheckReport, engine_names: list[EngineName]) -> None:
+def _run(folder: Path, report: CheckReport, engine_names: list[EngineName] | None) -> None:
     manifest = folder / "metadata.json"
     try:
         metadata = load_metadata(manifest)
@@ -95,15 +103,33 @@ def _run(folder: Path, report: CheckReport, engine_names: list[EngineName]) -> N
         f"graph: input {metadata.input_name} 3x{metadata.input_size[0]}x{metadata.input_size[1]}"
     )
 
+    for variant in metadata.variants.values():
+        if not (path := folder / variant.file).is_file():
+            raise _CheckFailedError(f"{variant.precision} file {path} is missing (the manifest's variants)")
+        if file_sha256(path) != variant.sha256:
+            raise _CheckFailedError(
+                f"{path.name} has another sha256 than the manifest's; re-run python -m model.quantize"
+            )
+        report.passed.append(f"{variant.precision} file: {variant.file}, sha256 as stated")
+
     golden = _golden(folder)
     report.files = [
         "metadata.json",
         metadata.model_file,
+        *(variant.file for variant in metadata.variants.values()),
         metadata.labels_file,
         GOLDEN_FILE.as_posix(),
         *((GOLDEN_FILE.parent / file).as_posix() for file, _ in golden),
     ]
-    for name in engine_names:
+    for name in engine_names or installed_engines(metadata):
+        if name == "onnxruntime-int8":
+            report.passed.append(
+                _int8_agreement(model_path, [folder / GOLDEN_FILE.parent / f for f, _ in golden])
+            )
+            report.images_per_second[name] = _speed(
+                model_path, name, folder / GOLDEN_FILE.parent / golden[0][0]
+            )
+            continue
         classify = _open(model_path, name)
         wrong = [
             f"{file} gave {got!r}, expected {expected!r}"
@@ -165,6 +191,24 @@ def _golden(folder: Path) -> list[tuple[str, str]]:
             f"golden images {path}: none listed; add a few images with their expected top-1"
         )
     return golden
+
+
+def _int8_agreement(model_path: Path, images: list[Path]) -> str:
+    """The int8 variant against fp32 on the golden images, under the agreement rule."""
+    from model.agreement import check_agreement
+    from model.classifier import Classifier
+
+    try:
+        int8 = Classifier(model_path, engine="onnxruntime-int8")
+    except Exception as error:  # ONNX Runtime's refusal, in its own words
+        raise _CheckFailedError(f"the int8 variant does not load: {str(error).splitlines()[0]}") from None
+    agreement = check_agreement(int8, Classifier(model_path), [path.read_bytes() for path in images])
+    if not agreement.ok:
+        raise _CheckFailedError(
+            f"onnxruntime-int8 disagrees with fp32: {'; '.join(agreement.problems)}"
+            " (re-quantize with more or other golden images)"
+        )
+    return f"onnxruntime-int8: agrees with fp32 on {agreement.images} golden images: {agreement.summary()}"
 
 
 def _open(model_path: Path, engine: EngineName) -> Callable[[Path], str]:

@@ -65,6 +65,9 @@ class Classifier:
             )
         if verify_sha256 and (actual := file_sha256(model_path)) != self.metadata.sha256:
             raise ValueError(f"{model_path} has sha256 {actual}, its metadata says {self.metadata.sha256}")
+        engine_file, precision = model_path, "fp32"
+        if engine == "onnxruntime-int8":
+            engine_file, precision = self._variant(model_path, "int8", verify_sha256=verify_sha256), "int8"
         self.labels = load_labels(self.metadata, model_path.parent)
         self.intra_op_threads = intra_op_threads
         self.preprocessor = Preprocessor(
@@ -75,15 +78,29 @@ class Classifier:
             self.engine = OpenVinoEngine(model_path, threads=threads, bf16=bf16)
         else:
             self.engine = OnnxRuntimeEngine(
-                model_path,
+                engine_file,
                 input_name=self.metadata.input_name,
                 output_name=self.metadata.output_name,
                 intra_op_threads=intra_op_threads,
+                precision=precision,
             )
+
+    def _variant(self, model_path: Path, precision: str, *, verify_sha256: bool) -> Path:
+        """The manifest's file of the model at `precision`, checked as the fp32 file is."""
+        variant = self.metadata.variants.get(precision)
+        if variant is None:
+            raise ValueError(
+                f"{self.metadata.name} has no {precision} variant (make one: python -m model.quantize)"
+            )
+        path = model_path.parent / variant.file
+        if verify_sha256 and (actual := file_sha256(path)) != variant.sha256:
+            raise ValueError(f"{path} has sha256 {actual}, its metadata says {variant.sha256}")
+        return path
 
     @property
     def name(self) -> str:
-        """e.g. "efficientnet-lite0@491235965c06 onnxruntime-fp32": the weights and the engine."""
+        """e.g. "efficientnet-lite0@491235965c06 onnxruntime-int8": the weights and the engine with
+        its precision (every result records it)."""
         return f"{self.metadata.short_name} {self.engine.label}"
 
     @property

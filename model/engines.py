@@ -1,4 +1,5 @@
-"""Inference engines for the one ONNX model: ONNX Runtime (fp32, the reference) and OpenVINO.
+"""Inference engines for the one ONNX model: ONNX Runtime fp32 (the reference), ONNX Runtime int8
+(the model's quantized variant, model/quantize.py) and OpenVINO.
 
 An engine turns a (N, 3, H, W) float32 batch into (N, classes) logits and is safe to call from
 several threads at once. OpenVINO runs the same .onnx file; where the CPU computes bf16 natively
@@ -22,7 +23,10 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import onnxruntime as ort
 
-EngineName = Literal["onnxruntime", "openvino"]
+# "onnxruntime-int8" runs the manifest's int8 variant file (static QDQ): ONNX Runtime's CPU
+# provider fuses each QDQ pair into integer kernels, VNNI's (or AMX's) 8-bit dot products where
+# the CPU has them.
+EngineName = Literal["onnxruntime", "onnxruntime-int8", "openvino"]
 
 
 class Engine(Protocol):
@@ -46,19 +50,38 @@ def session_options(intra_op_threads: int) -> ort.SessionOptions:
 class OnnxRuntimeEngine:
     """One InferenceSession shared by the caller threads (session.run is thread-safe)."""
 
-    label = "onnxruntime-fp32"
-
     def __init__(
-        self, model_path: Path, *, input_name: str, output_name: str, intra_op_threads: int = 1
+        self,
+        model_path: Path,
+        *,
+        input_name: str,
+        output_name: str,
+        intra_op_threads: int = 1,
+        precision: str = "fp32",
     ) -> None:
         self._session = ort.InferenceSession(
             str(model_path), session_options(intra_op_threads), providers=["CPUExecutionProvider"]
         )
         self._input, self._output = input_name, output_name
+        self.precision = precision
+
+    @property
+    def label(self) -> str:
+        return f"onnxruntime-{self.precision}"
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         (logits,) = self._session.run([self._output], {self._input: np.ascontiguousarray(batch)})
         return np.asarray(logits)
+
+
+def versions() -> dict[str, str]:
+    """The installed engines' versions (a new one may rank the engines differently)."""
+    found = {"onnxruntime": ort.__version__}
+    if openvino_available():
+        from importlib.metadata import version
+
+        found["openvino"] = version("openvino")
+    return found
 
 
 def openvino_available() -> bool:

@@ -47,5 +47,12 @@ def load_golden() -> tuple[GoldenImage, ...]:
     )
 
 
+def golden_files(folder: Path) -> list[Path]:
+    """A model folder's golden images (its testdata/golden.json lists them), in their listed order."""
+    testdata = folder / TESTDATA_DIR.name
+    records = json.loads((testdata / GOLDEN_FILE.name).read_text(encoding="utf-8"))
+    return [testdata / str(record["file"]) for record in records]
+
+
 def golden_by_name() -> dict[str, GoldenImage]:
     return {image.name: image for image in load_golden()}

@@ -21,6 +21,16 @@ Interpolation = Literal["nearest", "bilinear", "bicubic", "lanczos"]
 
 
 @dataclass(frozen=True, slots=True)
+class Variant:
+    """Another file of the same model at a lower precision (model/quantize.py makes the int8 one)."""
+
+    file: str  # next to metadata.json
+    sha256: str
+    precision: str  # "int8"
+    calibration: dict[str, str] = field(default_factory=dict)  # how it was made, for the record
+
+
+@dataclass(frozen=True, slots=True)
 class ModelMetadata:
     name: str  # e.g. "efficientnet-lite0"
     model_file: str  # file name next to metadata.json
@@ -37,6 +47,7 @@ class ModelMetadata:
     labels_file: str  # one human-readable class name per line, in logit order
     num_classes: int
     source: dict[str, str] = field(default_factory=dict)  # packages and versions the export used
+    variants: dict[str, Variant] = field(default_factory=dict)  # by precision; absent in older manifests
 
     @property
     def short_name(self) -> str:
@@ -51,6 +62,7 @@ class ModelMetadata:
         raw = dict(raw)
         for key in ("input_size", "mean", "std"):
             raw[key] = tuple(raw[key])
+        raw["variants"] = {name: Variant(**variant) for name, variant in raw.get("variants", {}).items()}
         return cls(**raw)
 
 

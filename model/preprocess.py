@@ -1,10 +1,11 @@
 """Bytes -> normalised float32 (3, H, W) tensor, driven by ModelMetadata.
 
 Order of work, cheapest refusal first: empty -> magic bytes -> lazy header parse (Pillow's
-Image.open reads only the header) -> pixel-count and aspect-ratio limits -> reduced-size JPEG
-decoding (Image.draft) -> full decode -> EXIF orientation -> RGB -> one resize whose `box` is the
-centre crop -> normalise into a preallocated buffer. A decompression bomb is refused from its
-header and never allocates its pixels.
+Image.open reads only the header) -> pixel-count and aspect-ratio limits -> the fast JPEG path
+(model/jpeg_fast.py: libjpeg-turbo straight to a reduced DCT scale) where it takes the image ->
+else reduced-size JPEG decoding (Image.draft) -> full decode -> EXIF orientation -> RGB -> one
+resize whose `box` is the centre crop -> normalise into a preallocated buffer (a row of the
+batch). A decompression bomb is refused from its header and never allocates its pixels.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from struct import error as struct_error
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from model import jpeg_fast
 from model.errors import InvalidImageError
 from model.formats import SUPPORTED_FORMATS, png_chunk_damage, sniff, webp_size
 from model.metadata import ModelMetadata
@@ -46,10 +48,19 @@ class Limits:
 class Preprocessor:
     """Turns encoded image bytes into the network's input tensor, per the model's metadata."""
 
-    def __init__(self, metadata: ModelMetadata, limits: Limits | None = None, *, draft: bool = True) -> None:
+    def __init__(
+        self,
+        metadata: ModelMetadata,
+        limits: Limits | None = None,
+        *,
+        draft: bool = True,
+        fast_jpeg: bool = True,
+    ) -> None:
+        """`fast_jpeg`: decode JPEGs on the fast path where it takes them (False: Pillow only)."""
         self.metadata = metadata
         self.limits = limits or Limits()
         self.draft = draft
+        self.fast_jpeg = fast_jpeg
         # Pillow refuses bombs itself in Image.open (before allocating); keep its threshold at or
         # above ours so our own check, with its clearer reason, is the one that normally fires.
         if Image.MAX_IMAGE_PIXELS is not None and self.limits.max_pixels > Image.MAX_IMAGE_PIXELS:
@@ -74,6 +85,11 @@ class Preprocessor:
         """Decoded, upright, RGB; reduced in size by JPEG draft decoding when that loses nothing."""
         image = self._open(data)
         self._check_size(image.size)
+        if self.fast_jpeg and jpeg_fast.takes(image):
+            size = self._draft_request(image.size) if self.draft else image.size
+            pixels = jpeg_fast.decode_at_least(data, image.size, size)
+            if pixels is not None:
+                return Image.fromarray(pixels)
         if self.draft and image.format == "JPEG":
             image.draft("RGB", self._draft_request(image.size))
         try:

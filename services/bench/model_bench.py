@@ -12,6 +12,7 @@ Measures, on the golden images and the committed model, with no queue, storage o
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import io
 import itertools
 import json
@@ -27,7 +28,7 @@ from typing import Any, get_args
 import numpy as np
 from PIL import Image
 
-from model import Classifier, EngineName, Preprocessor, golden_by_name, load_golden
+from model import Classifier, EngineName, Preprocessor, golden_by_name, load_golden, load_metadata
 
 # 4 because the worker calls the model with up to 4 images: the "physical limit" must include it.
 DEFAULT_BATCH_SIZES = (1, 4, 8, 32)
@@ -177,6 +178,18 @@ def measure(
     return results
 
 
+def available_engines(model_path: Path | None = None) -> list[EngineName]:
+    """The engines `bench-model` measures by default: fp32, the model's int8 variant if it has
+    one, OpenVINO where it is installed (fp32 first: the others' ratios are against it)."""
+    metadata = load_metadata(model_path.parent / "metadata.json" if model_path else None)
+    found: list[EngineName] = ["onnxruntime"]
+    if "int8" in metadata.variants:
+        found.append("onnxruntime-int8")
+    if importlib.util.find_spec("openvino") is not None:
+        found.append("openvino")
+    return found
+
+
 def measure_bare(
     *,
     seconds: float = DEFAULT_SECONDS,
@@ -208,6 +221,45 @@ def summarise(results: Sequence[Measurement]) -> dict[str, Any]:
     }
 
 
+def _median_ms(work: Callable[[], object], repeats: int) -> float:
+    work()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        work()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def measure_stages(repeats: int = 15, model_path: Path | None = None) -> dict[str, float]:
+    """Where one image's time goes: median ms per stage, averaged over the golden images, on one
+    thread: decode (Pillow's path, and the fast JPEG path), resize + crop, normalise, infer at
+    batch 1 per engine (fp32, int8 where the model has it)."""
+    classifier = Classifier(model_path)
+    fast, pillow = classifier.preprocessor, Preprocessor(classifier.metadata, fast_jpeg=False)
+    images = [golden.read_bytes() for golden in load_golden()]
+    engines: dict[str, Classifier] = {"fp32": classifier}
+    if "int8" in classifier.metadata.variants:
+        engines["int8"] = Classifier(model_path, engine="onnxruntime-int8")
+    stages: dict[str, list[float]] = {}
+
+    def add(stage: str, ms: float) -> None:
+        stages.setdefault(stage, []).append(ms)
+
+    out = np.empty(classifier.input_shape, dtype=np.float32)
+    for data in images:
+        add("decode (Pillow)", _median_ms(lambda data=data: pillow.decode(data), repeats))  # type: ignore[misc]
+        add("decode (fast path)", _median_ms(lambda data=data: fast.decode(data), repeats))  # type: ignore[misc]
+        decoded = fast.decode(data)
+        add("resize + crop", _median_ms(lambda decoded=decoded: fast.resize_crop(decoded), repeats))  # type: ignore[misc]
+        cropped = fast.resize_crop(decoded)
+        add("normalise", _median_ms(lambda cropped=cropped: fast.normalise(cropped, out), repeats))  # type: ignore[misc]
+        for name, engine in engines.items():
+            batch = engine.preprocess(data)[np.newaxis]
+            add(f"infer {name} (batch 1)", _median_ms(lambda e=engine, b=batch: e.logits(b), repeats))  # type: ignore[misc]
+    return {stage: round(statistics.fmean(values), 3) for stage, values in stages.items()}
+
+
 def measure_draft(repeats: int = 5, model_path: Path | None = None) -> dict[str, Any]:
     """Decode + preprocess time (median ms) of a large JPEG with and without draft decoding."""
     classifier = Classifier(model_path)
@@ -217,7 +269,9 @@ def measure_draft(repeats: int = 5, model_path: Path | None = None) -> dict[str,
     buffer = io.BytesIO()
     large_image.save(buffer, "JPEG", quality=90)
     large = buffer.getvalue()
-    drafting, plain = classifier.preprocessor, Preprocessor(classifier.metadata, draft=False)
+    # Pillow's path with and without draft decoding, then the fast JPEG path (the default)
+    drafting = Preprocessor(classifier.metadata, fast_jpeg=False)
+    plain = Preprocessor(classifier.metadata, draft=False, fast_jpeg=False)
 
     def median_ms(preprocess: Preprocessor, data: bytes) -> float:
         preprocess(data)
@@ -228,12 +282,15 @@ def measure_draft(repeats: int = 5, model_path: Path | None = None) -> dict[str,
             times.append((time.perf_counter() - t0) * 1000)
         return statistics.median(times)
 
-    small_ms = median_ms(drafting, cat)
+    small_ms, small_fast_ms = median_ms(drafting, cat), median_ms(classifier.preprocessor, cat)
     with_draft, without_draft = median_ms(drafting, large), median_ms(plain, large)
+    fast = median_ms(classifier.preprocessor, large)
     return {
         "large_jpeg": f"{LARGE_JPEG_SIZE[0]}x{LARGE_JPEG_SIZE[1]}",
         "large_jpeg_bytes": len(large),
         "small_jpeg_ms": round(small_ms, 2),
+        "small_jpeg_fast_ms": round(small_fast_ms, 2),
+        "large_fast_ms": round(fast, 2),
         "large_with_draft_ms": round(with_draft, 2),
         "large_without_draft_ms": round(without_draft, 2),
         "draft_speedup": round(without_draft / with_draft, 2),
@@ -256,8 +313,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", type=Path, default=None, help="ONNX model (default: the committed one)")
     parser.add_argument(
         "--engine",
-        default="onnxruntime",
-        help="comma-separated engines to measure side by side: onnxruntime, openvino (default onnxruntime)",
+        default="all",
+        help="comma-separated engines to measure side by side: onnxruntime (fp32), onnxruntime-int8, "
+        "openvino; default all: every one this machine and model offer",
     )
     parser.add_argument(
         "--json", type=Path, default=None, metavar="PATH", help="also write the figures as JSON"
@@ -273,6 +331,8 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"[bold]bench-model[/]: {len(load_golden())} golden images, {os.cpu_count()} CPUs, ...")
     load_before = os.getloadavg()
     requested = [name.strip() for name in str(args.engine).split(",") if name.strip()]
+    if requested == ["all"]:
+        requested = list(available_engines(args.model))
     names: list[EngineName] = [name for name in get_args(EngineName) if name in requested]
     unknown = [name for name in requested if name not in names]
     if unknown:
@@ -288,6 +348,7 @@ def run(args: argparse.Namespace) -> int:
     report = summarise(by_engine[names[0]])
     report["engines"] = {measured[0].engine: summarise(measured) for measured in by_engine.values()}
     report["draft"] = measure_draft(model_path=args.model)
+    report["stages_ms"] = measure_stages(model_path=args.model)
     # Other work on the machine skews every figure: record how busy it was.
     report["load_average_1min"] = {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)}
 
@@ -312,7 +373,12 @@ def run(args: argparse.Namespace) -> int:
     console.print(
         f"large JPEG {draft['large_jpeg']}: {draft['large_without_draft_ms']:.1f} ms without draft, "
         f"{draft['large_with_draft_ms']:.1f} ms with draft (x{draft['draft_speedup']:.1f}); "
-        f"small golden JPEG {draft['small_jpeg_ms']:.1f} ms"
+        f"small golden JPEG {draft['small_jpeg_ms']:.1f} ms; fast JPEG path: large "
+        f"{draft['large_fast_ms']:.1f} ms, small {draft['small_jpeg_fast_ms']:.1f} ms (decode + preprocess)"
+    )
+    console.print(
+        "[bold]per image[/] (median ms, one thread, golden images): "
+        + ", ".join(f"{stage} {ms:.2f}" for stage, ms in report["stages_ms"].items())
     )
     console.print(
         f"[bold]physical limit[/]: {report['images_per_s']:.1f} images/s ({report['best_setup']}, "
@@ -340,10 +406,12 @@ def run(args: argparse.Namespace) -> int:
 __all__ = [
     "Measurement",
     "Setup",
+    "available_engines",
     "configure",
     "measure",
     "measure_bare",
     "measure_draft",
+    "measure_stages",
     "run",
     "summarise",
 ]

@@ -145,9 +145,16 @@ def compare_engines(reports: Mapping[str, BenchReport]) -> str:
             f"{stage.images_per_s / base.images_per_s:.2f}" if stage and base and base.images_per_s else "-"
         )
         own = f"{report.ratio(stage):.2f}" if stage else "-"
+        # The issue #38 yardstick: the whole service on this engine against the bare first engine
+        # (fp32), the same images in the same run.
+        over_first_bare = (
+            f"{stage.images_per_s / first.bare.images_per_s:.2f}"
+            if stage and first.bare.images_per_s
+            else "-"
+        )
         lines.append(
             f"  {name}: bare {report.bare.images_per_s:.1f} images/s "
             f"(x{report.bare.images_per_s / first.bare.images_per_s:.2f}), HTTP local c=32 x{http}, "
-            f"its own ratio to bare {own}"
+            f"its own ratio to bare {own}, to {first_name}'s bare {over_first_bare}"
         )
     return "\n".join(lines)

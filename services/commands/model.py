@@ -1,7 +1,9 @@
 """`evision model check|add|list`: model folders (model/check.py) and the deployment's registry.
 
 `check PATH` prints what held and the images/s of one inference thread per installed engine; a
-failure is one line (what, and what to fix) and exit status 1. `add PATH` checks the folder and,
+failure is one line (what, and what to fix) and exit status 1. `quantize PATH` adds the int8
+variant to a model folder (calibrated on its golden images; needs the export lock's `onnx`), then
+checks the folder. `add PATH` checks the folder and,
 if it passes, registers it with the backend (locally under the data dir, in the cloud in the
 output bucket); `list` shows the registry: name@version, size, engines, images/s.
 """
@@ -27,6 +29,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "check", help="validate a model folder (manifest, labels, graph, golden images)"
     )
     check.add_argument("path", type=Path, help="the folder: metadata.json, the .onnx file, labels, testdata/")
+    quantize = actions.add_parser(
+        "quantize",
+        help="add the int8 variant to a model folder (needs onnx: requirements-export.lock), then check",
+    )
+    quantize.add_argument("path", type=Path, help="the model folder (its metadata.json is updated)")
     add = actions.add_parser("add", help="check a model folder, then register it with the backend")
     add.add_argument("path", type=Path, help="the model folder")
     add_backend_options(add)
@@ -38,6 +45,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.action == "check":
         return _check(args)
+    if args.action == "quantize":
+        return _quantize(args)
     from services.adapters.registry import open_backend
     from services.settings import BackendSettings
 
@@ -79,6 +88,21 @@ def _list(args: argparse.Namespace, registry: ModelRegistry) -> int:
         speeds = ", ".join(f"{e} {v:.0f}/s" for e, v in info.images_per_second.items()) or "-"
         console.print(f"{info.model:40} {size:>9}  {speeds}{'  (default)' if info.default else ''}")
     return 0
+
+
+def _quantize(args: argparse.Namespace) -> int:
+    try:
+        from model import quantize_folder
+
+        variant = quantize_folder(args.path)
+    except ImportError as error:
+        Console(highlight=False).print(
+            f"[red]FAIL[/red]  quantizing needs {error.name or 'onnx'}: "
+            ".venv/bin/pip install --no-deps --require-hashes -r requirements-export.lock"
+        )
+        return 1
+    Console(highlight=False).print(f"wrote {variant.file} (sha256 {variant.sha256[:12]}...)")
+    return _check(args)
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from services.bench import model_bench as bench
 
@@ -19,12 +20,25 @@ def test_measure_bare_reports_the_best_end_to_end_figure() -> None:
     assert all(m["images"] >= m["batch"] for m in report["measurements"])
 
 
-def test_cli_writes_json(tmp_path) -> None:
+def _run(tmp_path, batch: str) -> dict[str, Any]:
+    """`evision bench-model` with tiny durations; its JSON report."""
     parser = argparse.ArgumentParser()
     bench.configure(parser)
     out = tmp_path / "bench.json"
-    args = parser.parse_args(["--seconds", "0.02", "--batch-sizes", "1", "--json", str(out)])
+    args = parser.parse_args(["--seconds", "0.02", "--batch-sizes", batch, "--json", str(out)])
     assert bench.run(args) == 0
-    report = json.loads(out.read_text())
+    return json.loads(out.read_text())  # type: ignore[no-any-return]
+
+
+def test_cli_writes_json(tmp_path) -> None:
+    report = _run(tmp_path, "1")
     assert {m["stage"] for m in report["measurements"]} == {"bare", "end-to-end"}
     assert report["draft"]["large_jpeg"] == "4000x3000" and report["draft"]["draft_speedup"] > 0
+
+
+def test_by_default_every_engine_is_measured_side_by_side(tmp_path) -> None:
+    report = _run(tmp_path, "4")
+    engines = report["engines"]
+    assert report["stages_ms"]["decode (fast path)"] > 0 and report["stages_ms"]["infer int8 (batch 1)"] > 0
+    assert list(engines)[:2] == ["onnxruntime-fp32", "onnxruntime-int8"]  # fp32 first: the yardstick
+    assert all(report["images_per_s"] > 0 for report in engines.values())

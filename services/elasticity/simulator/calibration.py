@@ -48,9 +48,13 @@ class Phases:
 class WorkerSpeed:
     """How fast one instance (or local worker process) classifies."""
 
-    # evision bench (README, 2 vCPUs): workers' CPU per image 11.5 ms on the local backend,
-    # 15.1 ms on the aws backend (boto3 calls) -> 2 cores / 15.1 ms ~ 132 images/s per instance.
-    images_per_second: float = 132.0
+    # evision bench (README, 2 vCPUs), ONNX Runtime fp32: workers' CPU per image 11.5 ms on the
+    # local backend, 15.1 ms on the aws backend (boto3 calls: +3.6 ms) -> 132 images/s per instance.
+    # The default engine since issue #38 (auto: int8 here, and the JPEG fast path): `evision bench
+    # --skip-aws --engine onnxruntime,onnxruntime-int8`, one run on 2026-12-06, worker loop CPU
+    # per image 13.32 -> 7.80 ms (x0.586, a loaded machine: the ratio, not the figures) -> local
+    # 11.5 x 0.586 = 6.7 ms, plus the unchanged 3.6 ms of boto3 = 10.3 ms -> 2 cores / 10.3 ms.
+    images_per_second: float = 193.0
     batch_size: int = 10  # messages per receive (SQS maximum)
     # Fetch + store + reply + delete around a batch (not hidden by the overlap for a lone
     # image): evision bench c=1 p50 15.5 ms vs bare single 7.9 ms -> ~8 ms; on S3/SQS ~4 calls
@@ -145,15 +149,18 @@ LOCAL = Calibration(
         launch_request=0.0, pending=0.0, os_boot=0.0, bootstrap=0.0, model_load=0.9, warm_start=0.9
     ),
     # evision bench, worker loop alone (README, 2 vCPUs): ~170 images/s for the one local worker
-    # that uses both cores; on the local backend a batch's own calls take ~1 ms.
-    speed=WorkerSpeed(images_per_second=170.0, round_trip=0.01),
+    # that uses both cores on fp32; the default engine (auto: int8) costs x0.586 the CPU per
+    # image (evision bench, 2026-12-06, see WorkerSpeed) -> 170 / 0.586 ~ 290. On the local
+    # backend a batch's own calls take ~1 ms.
+    speed=WorkerSpeed(images_per_second=290.0, round_trip=0.01),
     # The supervisor reads the SQLite queue's depth itself, every period, with no delay.
     metrics=Metrics(sqs_resolution=1.0, sqs_lag=0.0, custom_resolution=1.0, custom_lag=0.0),
     prices=Prices(minimum_billed_seconds=0.0),
     billed=False,
 )
 
-# The bare model's speed (evision bench, 2 threads, batch 4) in the run LOCAL was measured in.
+# The bare fp32 model's speed (evision bench, 2 threads, batch 4) in the run LOCAL's fp32 figure
+# was measured in: `local_on_this_machine` scales by today's bare fp32 against it.
 LOCAL_BARE_IMAGES_PER_SECOND = 175.9
 
 
