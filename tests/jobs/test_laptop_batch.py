@@ -140,3 +140,58 @@ def test_what_an_upload_may_not_do_is_a_clear_4xx(aws_up: RunningUp) -> None:
     signed = ask(("a.jpg", 10)).json()["files"][0]
     assert "X-Amz-SignedHeaders=content-length%3Bhost" in signed["url"]  # the size is signed
     assert "X-Amz-Expires=9" in signed["url"] or "X-Amz-Expires=8" in signed["url"]  # ~900 s
+
+
+KEY = "laptop-key-0123456789abcdef0123"
+
+
+@pytest.fixture(scope="module")
+def local_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningUp]:
+    keys = tmp_path_factory.mktemp("keys") / "api-keys"
+    keys.write_text(f"{KEY}\n")
+    settings = WebSettings.from_values(job_chunk_size=16, job_monitor_seconds=0.5, api_keys_file=keys)
+    with running_up(tmp_path_factory.mktemp("data"), "--workers", "1", settings=settings) as up:
+        yield up  # no jobs root: it reads no folder of its own
+
+
+def test_on_evision_up_the_web_tier_receives_the_upload_under_the_api_key(
+    local_up: RunningUp, tmp_path: Path
+) -> None:
+    folder = tmp_path / "photos"
+    expected = make_photos(folder, copies=6)
+    out = tmp_path / "results"
+    unkeyed = batch(local_up.url, folder, out)
+    output, _ = unkeyed.communicate(timeout=TIMEOUT)
+    assert unkeyed.returncode == 2 and "401" in output, output
+    first = batch(local_up.url, folder, out, "--api-key", KEY)
+    output, _ = first.communicate(timeout=TIMEOUT)
+    assert first.returncode == 0, output
+    assert f"uploaded {len(expected)} of {len(expected)} files" in output, output
+    check_results(out, expected)
+    again = batch(local_up.url, folder, tmp_path / "again", "--api-key", KEY)
+    output, _ = again.communicate(timeout=TIMEOUT)
+    assert again.returncode == 0 and f"uploaded 0 of {len(expected)} files" in output, output
+
+
+def test_the_web_tier_refuses_a_forged_signature_another_size_and_too_much(local_up: RunningUp) -> None:
+    client = httpx.Client(base_url=local_up.url, headers={"X-API-Key": KEY}, timeout=60)
+    upload = "cd" * 16
+    body = {"upload": upload, "files": [{"name": "one.jpg", "size": 5}]}
+    target = client.post("/v1/jobs/uploads", json=body).json()["files"][0]
+    assert target["url"].startswith(f"/v1/jobs/uploads/{upload}/one.jpg?")
+    forged = re.sub(r"signature=[0-9a-f]+", "signature=" + "0" * 64, target["url"])
+    refused = client.put(forged, content=b"12345")
+    assert refused.status_code == 403 and "signature" in refused.json()["reason"], refused.text
+    longer = re.sub(r"expires=\d+", f"expires={int(time.time()) + 10**6}", target["url"])
+    assert client.put(longer, content=b"12345").status_code == 403  # the expiry is signed too
+    elsewhere = target["url"].replace("one.jpg", "two.jpg")
+    assert client.put(elsewhere, content=b"12345").status_code == 403  # so is the key
+    shorter = client.put(target["url"], content=b"1234")
+    assert shorter.status_code == 403 and "signed for 5 bytes" in shorter.json()["reason"], shorter.text
+    more = client.put(target["url"], content=b"123456")
+    assert more.status_code == 413 and more.json()["error"] == "too_large", more.text
+    outside = client.put(f"/v1/jobs/uploads/{upload}/..%2F..%2Fx?size=1&expires=9999999999&signature=00")
+    assert outside.status_code in (403, 404, 422), outside.text
+    done = client.put(target["url"], content=b"12345")
+    assert done.status_code == 204, done.text
+    assert client.post("/v1/jobs/uploads", json=body).json()["files"][0]["present"] is True
