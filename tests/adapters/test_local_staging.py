@@ -30,3 +30,14 @@ def test_local_staging_signs_checks_and_writes_whole_files(tmp_path: Path) -> No
     assert (folder / "trip" / "one.jpg").read_bytes() == b"abc"  # plain bytes: a folder job reads them
     again = LocalBlobStore(tmp_path, "input")  # another process on the same data dir
     assert again.signature(key, 3, later) == signature
+
+
+def test_staged_files_expire_with_the_inputs(tmp_path: Path) -> None:
+    LocalBlobStore.create(tmp_path, "input")
+    store = LocalBlobStore(tmp_path, "input")
+    key, later = "job-uploads/" + "b" * 32 + "/old.jpg", int(time.time()) + 60
+    store.receive_put(key, 1, later, store.signature(key, 1, later), b"x")
+    assert store.delete_older_than(time.time() - 3600) == 0  # written just now: kept
+    assert store.delete_older_than(time.time() + 1) == 1
+    assert not (tmp_path / "staged" / "input" / "job-uploads").exists()  # emptied folders go too
+    assert store.signature(key, 1, later) == LocalBlobStore(tmp_path, "input").signature(key, 1, later)

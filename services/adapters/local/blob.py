@@ -91,7 +91,7 @@ class LocalBlobStore:
                         removed += 1
                 except FileNotFoundError:  # another sweeper, or a writer's rename, got there first
                     continue
-        return removed
+        return removed + self._staged.delete_older_than(cutoff)
 
     # -- JobStaging, ReceivesSignedPuts --------------------------------------------------------------
     def staging_location(self, prefix: str) -> str:

@@ -9,6 +9,7 @@ and renamed, so a key that is there is whole.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -90,3 +91,25 @@ class StagedFolder:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+
+    def delete_older_than(self, cutoff: float) -> int:
+        """Delete the staged files last written before `cutoff` (as the input bucket's expiry
+        deletes them in S3), and the folders that leaves empty; how many files went."""
+        removed = 0
+        if not self._root.is_dir():
+            return 0
+        for directory, _, names in os.walk(self._root, topdown=False):
+            for name in names:
+                path = Path(directory) / name
+                if path.parent == self._root and name == KEY_FILE:
+                    continue
+                try:
+                    if path.stat().st_mtime < cutoff:
+                        path.unlink()
+                        removed += 1
+                except FileNotFoundError:
+                    continue
+            if Path(directory) != self._root:
+                with contextlib.suppress(OSError):
+                    Path(directory).rmdir()  # only if empty
+        return removed
