@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Any
 import httpx
 
 PER_CALL = 100  # the service may take fewer: it says so (max_files) and refuses more
+PUT_ATTEMPTS = 3  # a transport error or a 5xx is tried again; a refusal (4xx) is not
 
 
 class UploadFailedError(Exception):
@@ -84,9 +86,18 @@ def stage_folder(
             url: str = target["url"]
             # A path is on the service itself (it receives the PUT): send the client's API key too.
             sender = client if url.startswith("/") else direct
-            response = sender.put(url, content=data, headers=target["headers"])
-            if response.status_code not in (200, 204):
-                raise UploadFailedError(f"PUT {target['name']}: {_refusal(response)}")
+            for attempt in range(1, PUT_ATTEMPTS + 1):  # a PUT is idempotent: retry what may pass
+                try:
+                    response = sender.put(url, content=data, headers=target["headers"])
+                except httpx.TransportError:
+                    if attempt == PUT_ATTEMPTS:
+                        raise
+                else:
+                    if response.status_code in (200, 204):
+                        return
+                    if response.status_code < 500 or attempt == PUT_ATTEMPTS:
+                        raise UploadFailedError(f"PUT {target['name']}: {_refusal(response)}")
+                time.sleep(0.5 * 2**attempt)
 
         pending: set[Future[None]] = set()
 
