@@ -242,6 +242,9 @@ class ServiceStack(Stack):
         allow_job_keys(web.role, config.job_kms_keys, writes=True)  # outputs; sources as standby
         # Web: write inputs, read results (GET /v1/results), send requests, consume its replies;
         # drain dead letters: consume them, store their failed results, reply to the waiting client.
+        # PutObject on the input bucket's objects also covers job-uploads/<id>/ (what the web tier
+        # presigns for `evision batch ./photos --url ...`: a presigned URL carries its signer's
+        # permissions); ListBucket there answers which staged keys are already present.
         allow_put_objects(web.role, storage.input_bucket)
         allow_get_objects(web.role, storage.input_bucket)
         allow_get_objects(web.role, storage.output_bucket)

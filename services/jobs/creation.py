@@ -18,6 +18,7 @@ from services.jobs import lifecycle
 from services.jobs.contract import JobRecord, JobSpec
 from services.jobs.monitor import JobMonitor
 from services.jobs.service import JobLocationError, check_location, check_output, claim_output, new_job
+from services.jobs.staging import upload_of, upload_prefix
 from services.jobs.store import JobStore
 from services.jobs.webhook_target import WebhookRefusedError, check
 from services.model_catalog import UnknownModelError
@@ -40,10 +41,19 @@ def create_job(
     resolve_model: Callable[[str | None], str | None],
     jobs_root: Path | None,
     chunk_size: int,
+    staged_location: Callable[[str], str] | None = None,
 ) -> JobRecord:
-    """The accepted job's record (planning started), or JobRefusedError. Blocking."""
+    """The accepted job's record (planning started), or JobRefusedError. Blocking.
+
+    A source `upload:<id>` is what the client staged (`staging`): `staged_location` maps its
+    prefix to a location the backend reads (None: this service stages nothing)."""
     try:
-        location = check_location(spec.source, jobs_root=jobs_root)
+        if (upload := upload_of(spec.source)) is not None:
+            if staged_location is None:
+                raise JobRefusedError("this service stages no uploads (its store cannot)")
+            location = staged_location(upload_prefix(upload))
+        else:
+            location = check_location(spec.source, jobs_root=jobs_root)
         source = job_source(location)  # the backend's own check: this kind?
         next(iter(source.keys_after("")), None)  # one listing call: may it list it, now?
         output = None if spec.output is None else check_output(spec.output, jobs_root=jobs_root)

@@ -479,3 +479,23 @@ def test_standby_workers_0_deploys_none(synthesized_front_door):
     [web] = _web_launch_data(synthesized_front_door)
     assert "export EV_STANDBY" not in web and "export EVISION_STANDBY_GROUP" not in web
     assert _request_queue_consumers(synthesized_front_door) == {"WorkersRole"}
+
+
+def test_the_web_role_may_presign_job_uploads_into_the_input_bucket_and_workers_read_them(synthesized):
+    """A presigned PUT carries its signer's permissions: the web role needs s3:PutObject on the
+    input bucket's job-uploads/ prefix (its grant on the bucket's objects covers it) and
+    s3:ListBucket there (which staged keys are present); the workers read the staged images."""
+    buckets = synthesized.of_type("AWS::S3::Bucket")
+    [input_bucket] = [name for name in buckets if name.startswith("StorageInput")]
+    objects = {"Fn::Join": ["", [{"Fn::GetAtt": [input_bucket, "Arn"]}, "/*"]]}
+    bucket = {"Fn::GetAtt": [input_bucket, "Arn"]}
+
+    def granted(role: str, action: str, resource: object) -> bool:
+        return any(
+            name.startswith(role) and action in _as_list(s["Action"]) and resource in _as_list(s["Resource"])
+            for name, s in _statements(synthesized)
+        )
+
+    assert granted("WebRole", "s3:PutObject", objects)
+    assert granted("WebRole", "s3:ListBucket", bucket)
+    assert granted("WorkersRole", "s3:GetObject", objects)

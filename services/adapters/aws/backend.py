@@ -92,10 +92,14 @@ class AwsBackend(CachingBackend):
         with self._lock:
             if self._s3 is None or self._sqs is None:
                 import boto3
+                from botocore.config import Config
 
                 session = boto3.session.Session()
                 # The endpoint (AWS_ENDPOINT_URL) and credentials come from boto3's standard chain.
-                self._s3 = session.client("s3", config=self._config())
+                # SigV4 named explicitly: botocore presigns with the legacy SigV2 otherwise, which
+                # signs no headers (a presigned PUT's Content-Length bound would not hold).
+                s3_config = self._config().merge(Config(signature_version="s3v4"))
+                self._s3 = session.client("s3", config=s3_config)
                 self._sqs = session.client("sqs", config=self._config())
             return self._s3, self._sqs
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from services.adapters.errors import ResourceNotFoundError
+from services.adapters.local.staging import StagedFolder
 from services.adapters.names import check_name
 from services.ports import BINARY, Blob, BlobNotFoundError, Metadata
 
@@ -26,8 +27,12 @@ def bucket_dir(data_dir: Path, bucket: str) -> Path:
 
 
 class LocalBlobStore:
+    """A bucket; also a `JobStaging` role whose signed PUTs the web tier receives itself
+    (`ReceivesSignedPuts`): staged job images are plain files under `<data_dir>/staged/<bucket>/`."""
+
     def __init__(self, data_dir: Path, bucket: str) -> None:
         self._name = bucket
+        self._staged = StagedFolder(data_dir / "staged" / check_name(bucket, "bucket name"))
         self._dir = bucket_dir(data_dir, bucket)
         if not self._dir.is_dir():
             raise ResourceNotFoundError(f"bucket {bucket!r} does not exist under {data_dir}")
@@ -86,4 +91,17 @@ class LocalBlobStore:
                         removed += 1
                 except FileNotFoundError:  # another sweeper, or a writer's rename, got there first
                     continue
-        return removed
+        return removed + self._staged.delete_older_than(cutoff)
+
+    # -- JobStaging, ReceivesSignedPuts --------------------------------------------------------------
+    def staging_location(self, prefix: str) -> str:
+        return self._staged.location(prefix)
+
+    def staged_sizes(self, prefix: str, names: Sequence[str]) -> dict[str, int]:
+        return self._staged.sizes(prefix, names)
+
+    def signature(self, key: str, size: int, expires_at: int) -> str:
+        return self._staged.signature(key, size, expires_at)
+
+    def receive_put(self, key: str, size: int, expires_at: int, signature: str, data: bytes) -> None:
+        self._staged.receive(key, size, expires_at, signature, data)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.web.routes import jobs, models, page, results, status, upload
+from services.web.routes import job_uploads, jobs, models, page, results, status, upload
 
 ROUTERS: tuple[APIRouter, ...] = (
     upload.router,
     results.router,
+    job_uploads.router,
     jobs.router,
     models.router,
     status.router,

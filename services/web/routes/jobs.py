@@ -16,6 +16,7 @@ from services.jobs.contract import JobRecord, JobSpec
 from services.jobs.creation import JobRefusedError, create_job
 from services.jobs.progress import JobStatus, status
 from services.jobs.service import results
+from services.ports import JobStaging
 from services.web.deps import ServicesDep
 from services.web.errors import ApiError
 from services.web.responses import ERRORS
@@ -66,6 +67,7 @@ async def post_job(spec: JobSpec, services: ServicesDep, idempotency_key: Idempo
         resolve_model=services.models.resolve,
         jobs_root=settings.jobs_root,
         chunk_size=settings.job_chunk_size,
+        staged_location=services.inputs.staging_location if isinstance(services.inputs, JobStaging) else None,
     )
     try:
         record = await to_thread.run_sync(create)
