@@ -1,23 +1,31 @@
 """Every AWS call the services make at run time is allowed by their role's SYNTHESIZED policies, on
 the resource it names.
 
-The processes run for real, as the instances run them: `evision web`, `evision worker` and
-`evision worker --standby`, each with the `EVISION_*` settings exported by its launch template's
-user data (tests/infra/roles.py: the every-option synthesis, tokens resolved as deployed, so the
-bucket, queue, group and parameter names are those the policies name), against a moto server
-whose request tally keeps each call's caller and resource (services/adapters/aws/request_tally.py).
-Each role signs with an access key id of its own: the web process, its job monitor and the standby
-(on the web instance) with the web role's, the worker with the worker role's. A stand-in metadata
-service (IMDSv2) answers the worker's instance id and lifecycle state, so its scale-in protection
-and launch lifecycle calls are made too (moto need not serve them: the call is recorded when made).
+The processes run for real, as the instances run them: `evision web`, `evision worker --standby`
+and `evision worker`, each with the `EVISION_*` settings exported by its launch template's user
+data (tests/infra/roles.py: the every-option synthesis, tokens resolved as deployed, so the bucket,
+queue, group and parameter names are those the policies name), against a moto server whose request
+tally keeps each call's caller and resource (services/adapters/aws/request_tally.py). Each process
+signs with an access key id of its own and is judged by its instance's role: the web process (and
+its job monitor, a thread of it) and the standby by the web role, the worker by the worker role.
+A stand-in metadata service (IMDSv2) answers the worker's instance id and lifecycle state, so its
+launch lifecycle and scale-in protection calls are made too (moto does not serve
+CompleteLifecycleAction: the call is recorded all the same).
 
-They are driven through their real interfaces: uploads (API key from SSM), a stored result read,
-a batch job over an owner's S3 prefix with an output, a job over staged files (presigned PUT URLs),
-a dead letter, an idle period with short clocks. Each recorded call is then mapped to an IAM action
-and ARN and judged by tests/infra/policy_eval.py against the caller role's statements.
+Driven through their real interfaces, in two phases: with the worker group at zero (its maximum
+0), the standby serves an upload and a job; then the worker runs and serves uploads, a stored
+result read, a job over an owner's S3 prefix with an output, a job over files staged through
+presigned PUT URLs, a dead letter; then the status, models and jobs views and an idle period with
+short clocks. Each call is mapped to its IAM action and ARN and judged by
+tests/infra/policy_eval.py. The web process's own provisioning (only against an emulator:
+services/web/main.py) is measured and left out.
 
-Overridden, as no resource names depend on them: the web processes (1), the clocks (short, so
-every background loop runs), the engine (the one installed), the data directory and the ports.
+Overridden, as no resource name depends on them: the web processes (1), the clocks (short, so
+every background loop runs, and a lease renewal in every batch), the engine (the one installed),
+the metadata service's address, the data directory and the port.
+Not covered: what S3 asks KMS on the caller's behalf (jobKmsKeys: moto's S3 does not call KMS), the
+job chunk that dead-letters (the monitor's receives of that queue are covered, not its handling of
+one), and webhooks (HTTP, no AWS call).
 """
 
 from __future__ import annotations
@@ -270,6 +278,10 @@ def _drive(url: str, web: dict[str, str]) -> None:
     while httpx.get(f"{url}/v1/results/{letter.id}", headers=HEADERS, timeout=60).status_code in (202, 404):
         assert time.monotonic() < deadline, "the dead letter was not drained"
         time.sleep(0.5)
+    # The read-only views: the status (queue depths, the group), the models, the recent jobs.
+    for view in ("/v1/status", "/v1/models", "/v1/jobs"):
+        answer = httpx.get(f"{url}{view}", headers=HEADERS, timeout=60)
+        assert answer.status_code == 200, (view, answer.text)
     time.sleep(IDLE_SECONDS)  # idle: sweeps, heartbeats, metrics
 
 
