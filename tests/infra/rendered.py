@@ -125,7 +125,9 @@ def deployed(
     }
 
     def generated(logical_id: str, cfn_type: str) -> str:
-        return f"{stack_name}-{logical_id}-{'x' * RANDOM_SUFFIX}"[: NAME_LIMITS[cfn_type]]
+        name = f"{stack_name}-{logical_id}-{'x' * RANDOM_SUFFIX}"[: NAME_LIMITS[cfn_type]]
+        # S3 bucket names are lower case: CloudFormation lowers the generated one (same length).
+        return name.lower() if cfn_type == "AWS::S3::Bucket" else name
 
     def lookup(logical_id: str, resource: Resource, attribute: str | None) -> str:
         cfn_type = resource["Type"]

@@ -14,7 +14,6 @@ content (logs:CreateLogGroup, logs:CreateLogStream, logs:PutLogEvents on *).
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 
@@ -22,51 +21,11 @@ from infra.reply_queue_cleanup import HANDLER as CLEANUP_HANDLER
 from infra.user_data import BOOTSTRAP_SCRIPT
 from infra.worker_refresh import HANDLER as REFRESH_HANDLER
 from tests.infra.conftest import STACK, Synthesized
-from tests.infra.policy_eval import Request, decide, resolved
-from tests.infra.rendered import ACCOUNT, deployed, user_data
+from tests.infra.policy_eval import Request, decide
+from tests.infra.rendered import ACCOUNT
+from tests.infra.roles import REGION, group_arn, rendered_exports, role_statements
 
-REGION = "us-east-1"
 INSTANCE = "i-0123456789abcdef0"
-LAMBDA_BASIC = [
-    {
-        "Effect": "Allow",
-        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-        "Resource": "*",
-    }
-]
-
-
-def group_arn(name: str) -> str:
-    group_id = f"{'0' * 8}-1111-2222-3333-{'4' * 12}"  # generated at creation
-    return f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:{group_id}:autoScalingGroupName/{name}"
-
-
-def role_statements(synthesized: Synthesized, prefix: str) -> list[dict[str, Any]]:
-    """Every statement of the role whose logical id starts with `prefix`: its inline policies and
-    the managed policies this test knows."""
-    resolver = deployed(synthesized.template, STACK)
-    [(role_id, role)] = [
-        (k, r) for k, r in synthesized.of_type("AWS::IAM::Role").items() if k.startswith(prefix)
-    ]
-    statements: list[dict[str, Any]] = []
-    for policy in synthesized.of_type("AWS::IAM::Policy").values():
-        if {"Ref": role_id} in policy["Properties"]["Roles"]:
-            statements += resolved(policy["Properties"]["PolicyDocument"]["Statement"], resolver)
-    for managed in resolved(role["Properties"].get("ManagedPolicyArns", []), resolver):
-        if managed.endswith("service-role/AWSLambdaBasicExecutionRole"):
-            statements += LAMBDA_BASIC
-    return statements
-
-
-def rendered_exports(synthesized: Synthesized, role: str) -> dict[str, str]:
-    import shlex
-
-    resolver = deployed(synthesized.template, STACK)
-    for template in synthesized.of_type("AWS::EC2::LaunchTemplate").values():
-        text = user_data(resolver, template)
-        if f"export EV_ROLE={role}\n" in text:
-            return {n: shlex.split(v)[0] for n, v in re.findall(r"^export (\w+)=(.*)$", text, re.MULTILINE)}
-    raise LookupError(role)
 
 
 def log_stream(group: str, stream: str) -> str:

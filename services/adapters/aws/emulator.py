@@ -33,14 +33,19 @@ class Emulator:
     """A moto server in a background thread of this process (starts in milliseconds).
 
     With `tally=True`, every request is counted by service and action (`self.tally`): what the
-    bill's per-upload request counts are measured with.
+    bill's per-upload request counts are measured with. With `calls=True` too, each request's
+    caller and resource as well (`self.tally.calls()`): what the IAM check of the services'
+    calls reads (tests/infra/test_iam_services.py).
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, tally: bool = False) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, tally: bool = False, calls: bool = False
+    ) -> None:
         self._host = host
         self._port = port
         self._server: Any = None
-        self._tally = tally
+        self._tally = tally or calls
+        self._calls = calls
         self.tally: RequestTally | None = None
         self.endpoint_url = ""
 
@@ -52,7 +57,7 @@ class Emulator:
         self._server.start()
         if self._tally:  # wrap the WSGI application the server thread dispatches to
             wsgi_server = self._server._server
-            self.tally = RequestTally(wsgi_server.app)
+            self.tally = RequestTally(wsgi_server.app, calls=self._calls)
             wsgi_server.app = self.tally
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
