@@ -1,9 +1,11 @@
-"""The tests' shared helpers, in one place: processes (free ports, readiness, children, stops),
-`evision up` as a user runs it, and an emulated Auto Scaling group. Test modules import these,
-never each other."""
+"""The tests' shared helpers, in one place: settings for one test, processes (free ports, readiness,
+children, stops), `evision up` as a user runs it, the end-to-end service, toy worker pools, a fake
+upload service, registered models and an emulated Auto Scaling group. Test modules import these,
+never each other nor a conftest (fixtures stay in the conftests)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -12,14 +14,55 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from fastapi import FastAPI, UploadFile
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from services.settings import EvisionSettings
+from model import MODEL_DIR, load_metadata
+from services.ports import Backend
+from services.settings import BackendSettings, EvisionSettings
+from tests.e2e.images import GOLDEN, golden_bytes
+
+PROJECT_ROOT = str(Path(__file__).parents[1])
+WEB_REPLY_QUEUE = "replies-test"  # the web unit tests' reply queue
+E2E_VISIBILITY_TIMEOUT = 5  # short, so a killed worker's messages come back quickly
+# Registered copies of the committed model under other names (tests/e2e/test_models.py and others)
+REGISTERED_NAMES = ("lite0-alpha", "lite0-beta", "lite0-gamma")
+REGISTERED_VERSION = load_metadata(MODEL_DIR / "metadata.json").short_name.split("@")[1]
+COPIES = 12  # of each golden image in `make_folder`, half of them in a nested folder
+TOY_WORKER = str(Path(__file__).parent / "elasticity" / "toy_worker.py")
+
+
+# -- settings for one test ------------------------------------------------------------------
+def settings_for(kind: str, data_dir: Path, **overrides: object) -> BackendSettings:
+    """Settings with resource names unique to one test (the moto server is shared)."""
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    values: dict[str, object] = {
+        "backend": kind,
+        "data_dir": data_dir,
+        "input_bucket": f"{prefix}-input",
+        "output_bucket": f"{prefix}-output",
+        "request_queue": f"{prefix}-requests",
+        "dead_letter_queue": f"{prefix}-requests-dlq",
+        "job_queue": f"{prefix}-jobs",
+        "job_dead_letter_queue": f"{prefix}-jobs-dlq",
+        "visibility_timeout": 30,
+        "max_receives": 3,
+    }
+    values.update(overrides)
+    return BackendSettings.model_validate(values)
+
+
+def settings_environment(settings: BackendSettings) -> dict[str, str]:
+    """The EVISION_* variables that reproduce `settings` in a child process."""
+    return settings.environment()
 
 
 # -- processes ---------------------------------------------------------------------------------
@@ -195,3 +238,121 @@ def renamed_model(folder: Path, name: str) -> Path:
     manifest = json.loads((target / "metadata.json").read_text())
     (target / "metadata.json").write_text(json.dumps({**manifest, "name": name}))
     return target
+
+
+# -- waiting ----------------------------------------------------------------------------------
+def toy_command(*args: str) -> list[str]:
+    return [sys.executable, TOY_WORKER, *args]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 15.0, interval: float = 0.02) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        time.sleep(interval)
+
+
+def ready_pids(tmp_path: Path) -> set[int]:
+    ready = tmp_path / "ready"
+    return {int(p.name) for p in ready.iterdir()} if ready.is_dir() else set()
+
+
+# -- the end-to-end service and its inputs ----------------------------------------------------
+@dataclass
+class Service:
+    url: str
+    settings: BackendSettings
+    backend: Backend
+    env: dict[str, str]
+    web: subprocess.Popen[bytes]
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "services.cli", "worker"]
+        worker = subprocess.Popen(command, env=self.env)
+        self.workers.append(worker)
+        return worker
+
+    def running_workers(self) -> list[subprocess.Popen[bytes]]:
+        return [w for w in self.workers if w.poll() is None]
+
+
+def make_folder(root: Path, copies: int = COPIES) -> dict[str, set[str]]:
+    """Images (copies of the golden ones) and one file that is not an image: key -> labels."""
+    expected: dict[str, set[str]] = {}
+    for n in range(copies):
+        for name, labels in GOLDEN.items():
+            key = f"{'nested/' if n % 2 else ''}{n:03d}-{name}"
+            (root / key).parent.mkdir(parents=True, exist_ok=True)
+            (root / key).write_bytes(golden_bytes(name))
+            expected[key] = labels
+    (root / "notes.txt").write_text("not an image")
+    return expected
+
+
+# -- a fake upload service (the load generator's tests) --------------------------------------
+LABELS = {"cat": "tabby", "dog": "beagle"}
+
+
+@dataclass
+class ServerStats:
+    by_name: Counter[str] = field(default_factory=Counter)
+    in_flight: int = 0
+    peak_in_flight: int = 0
+
+
+@dataclass
+class FakeService:
+    url: str
+    stats: ServerStats
+
+
+def _answer(name: str, stem: str, *, as_json: bool) -> Response:
+    if name.startswith("bad"):
+        return JSONResponse({"error": "not_an_image", "reason": "cannot decode"}, status_code=422)
+    if name.startswith("boom"):
+        return JSONResponse({"error": "internal", "reason": "worker crashed"}, status_code=500)
+    if name.startswith("pending"):
+        return JSONResponse({"id": "x", "status": "pending", "location": "/v1/results/x"}, status_code=202)
+    if name.startswith("garbled"):
+        return PlainTextResponse("no label here")
+    label = next((label for prefix, label in LABELS.items() if name.startswith(prefix)), "unknown")
+    if as_json:
+        return JSONResponse(
+            {"id": "x", "image": name, "label": label, "score": 0.9, "top5": [], "timings": {}}
+        )
+    return PlainTextResponse(f"{stem}:{label}")
+
+
+def fake_upload_app(stats: ServerStats) -> FastAPI:
+    app = FastAPI()
+
+    async def handle(upload: UploadFile, *, as_json: bool) -> Response:
+        name = upload.filename or ""
+        stats.by_name[name] += 1
+        stats.in_flight += 1
+        stats.peak_in_flight = max(stats.peak_in_flight, stats.in_flight)
+        try:
+            await upload.read()
+            await asyncio.sleep(1.0 if name.startswith("slow") else 0.01)
+            return _answer(name, Path(name).stem, as_json=as_json)
+        finally:
+            stats.in_flight -= 1
+
+    @app.post("/upload")
+    async def upload(myfile: UploadFile) -> Response:
+        return await handle(myfile, as_json=False)
+
+    @app.post("/v1/classify")
+    async def classify(myfile: UploadFile) -> Response:
+        return await handle(myfile, as_json=True)
+
+    return app
+
+
+def write_images(directory: Path, *names: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (directory / name).write_bytes(b"\xff\xd8 not decoded by the fake " + name.encode())
+    return directory

@@ -26,8 +26,7 @@ import pytest
 from services.elasticity.policy import ScalingPolicy
 from services.log_config import LoggingSettings
 from services.status import DecisionRecord, read_snapshot, status_path
-from tests.elasticity.conftest import wait_for
-from tests.fixtures import children, free_port, wait_until_healthy
+from tests.fixtures import children, free_port, wait_for, wait_until_healthy
 
 ROOT = Path(__file__).parents[2]
 PERIOD = 0.5

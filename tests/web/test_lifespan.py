@@ -15,7 +15,7 @@ from services.adapters.registry import open_backend
 from services.jobs.monitor import JobMonitor
 from services.web.main import create_app
 from services.web.settings import WebSettings
-from tests.conftest import settings_for
+from tests.fixtures import settings_for
 
 PREFIX = "web-replies"
 

@@ -22,7 +22,7 @@ from services.ports import MessageQueue
 from services.web.deps import WebParts
 from services.web.main import create_app
 from services.web.settings import WebSettings
-from tests.conftest import settings_for
+from tests.fixtures import settings_for
 
 LIMIT = 50_000
 

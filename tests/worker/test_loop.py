@@ -19,8 +19,8 @@ from services.worker.pipeline import WorkerPorts
 from services.worker.pipeline import chunks as _chunks
 from services.worker.runner import EXIT_WEDGED, Worker
 from services.worker.settings import WorkerSettings
-from tests.conftest import settings_for
 from tests.e2e.images import GOLDEN, golden_bytes
+from tests.fixtures import settings_for
 
 REPLIES = "worker-test-replies"
 

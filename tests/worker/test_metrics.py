@@ -12,7 +12,7 @@ import boto3
 from services import metric_names as names
 from services.adapters.registry import open_backend
 from services.worker.metrics import MetricsPublisher
-from tests.conftest import settings_for
+from tests.fixtures import settings_for
 
 
 def test_one_flush_publishes_the_aggregated_batch_metrics(moto_endpoint: str, tmp_path: Path) -> None:

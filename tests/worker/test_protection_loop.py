@@ -15,7 +15,7 @@ from services.contract import RequestMessage, new_request_id
 from services.worker.classifier import load_classifier
 from services.worker.runner import Worker
 from services.worker.settings import WorkerSettings
-from tests.conftest import settings_for
+from tests.fixtures import settings_for
 
 REPLIES = "protection-replies"
 
