@@ -35,7 +35,7 @@ def test_each_kind_of_breach_is_caught() -> None:
         "services.a": "from services import b\n",
         "services.b": "def late():\n    from services.a import x\n",
         "services.jobs": "",
-        "services.jobs.chunks": "from services.worker.models import ModelPool\n",
+        "services.jobs.chunks": "from services.worker.model_pool import ModelPool\n",
         "services.jobs.webhook": "import importlib\nhook = importlib.import_module('services.web.main')\n",
         "services.web.late": "def late():\n    return __import__('services.worker.runner')\n",
         "services.web.chosen": "import importlib\nimportlib.import_module(name)\n",  # computed: not ours
@@ -55,7 +55,7 @@ def test_each_kind_of_breach_is_caught() -> None:
         "services.web.form:2 imports model.formats: services/ imports only `model` itself (its public entry)",
         "model.formats:1 imports services.contract.ErrorKind: model/ is a library of its own",
         "import cycle: services.a -> services.b -> services.a",
-        "services.jobs.chunks:1 imports services.worker.models.ModelPool: services.jobs may not import "
+        "services.jobs.chunks:1 imports services.worker.model_pool.ModelPool: services.jobs may not import "
         "services.worker, services.web",
         "services.jobs.webhook:2 imports services.web.main: services.jobs may not import services.worker, "
         "services.web",

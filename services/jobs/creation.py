@@ -20,7 +20,7 @@ from services.jobs.monitor import JobMonitor
 from services.jobs.service import JobLocationError, check_location, check_output, claim_output, new_job
 from services.jobs.store import JobStore
 from services.jobs.webhook_target import WebhookRefusedError, check
-from services.model_catalog import UnknownModelError
+from services.models.errors import UnknownModelError
 from services.ports import JobOutput, JobSource, OutputUnwritableError, SourceUnreadableError
 
 

@@ -23,7 +23,7 @@ from services.jobs.creation import create_job
 from services.jobs.monitor import JobMonitor
 from services.jobs.store import JobStore
 from services.jobs.webhook import webhook_secret
-from services.model_catalog import ModelResolver
+from services.models.resolver import ModelResolver
 from services.ports import Backend, BlobStore, MessageQueue
 from services.status import collect_status
 from services.web.activity import Activity

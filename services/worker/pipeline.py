@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from services.contract import ErrorKind, LabelScore, RequestMessage, Result, ResultError
+from services.models.errors import UnknownModelError
 from services.ports import (
     Backend,
     BlobNotFoundError,
@@ -42,7 +43,7 @@ from services.worker.classify_core import ClassifyCore, Image, even_calls, withi
 from services.worker.heartbeat import VisibilityHeartbeat
 from services.worker.isolation import Isolator
 from services.worker.metrics import MetricsPublisher
-from services.worker.models import ModelPool, UnknownModelError
+from services.worker.model_pool import ModelPool
 from services.worker.settings import WorkerSettings
 
 log = logging.getLogger("services.worker")

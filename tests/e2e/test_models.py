@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from model import MODEL_DIR, load_metadata
-from services.model_catalog import register
+from services.models.catalog import register
 from services.worker.settings import WorkerSettings
 from tests.e2e.images import GOLDEN, golden_bytes
 from tests.fixtures import REGISTERED_NAMES, REGISTERED_VERSION, Service, renamed_model, stop

@@ -15,7 +15,7 @@ from services.adapters.registry import open_backend
 from services.contract import RequestMessage, new_request_id
 from services.jobs.contract import ChunkMessage, JobRecord, JobSpec, ShardLine
 from services.jobs.store import JobStore
-from services.model_catalog import register
+from services.models.catalog import register
 from services.ports import Backend
 from services.worker.classifier import load_classifier
 from services.worker.pipeline import WorkerPorts

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from services.adapters.local.model_registry import LocalModelRegistry
-from services.model_catalog import register
+from services.models.catalog import register
+from services.models.errors import UnknownModelError
 from services.ports import ImageClassifier
 from services.worker.classifier import folder_loader, load_classifier
-from services.worker.models import ModelPool, UnknownModelError, estimated_mib
+from services.worker.model_pool import ModelPool, estimated_mib
 from services.worker.settings import WorkerSettings
 from tests.fixtures import REGISTERED_NAMES, REGISTERED_VERSION, renamed_model
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from anyio import to_thread
 from fastapi import APIRouter
 
-from services.model_catalog import ModelInfo
+from services.models.catalog import ModelInfo
 from services.web.deps import ModelsDep
 from services.web.responses import ERRORS
 

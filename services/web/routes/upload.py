@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from services.contract import ErrorKind, Result
 from services.idempotency import HEADER, KEY_PATTERN
-from services.model_catalog import ModelResolver, UnknownModelError
+from services.models.errors import UnknownModelError
+from services.models.resolver import ModelResolver
 from services.web.deps import ModelsDep, SubmitterDep, UploadDep
 from services.web.errors import ApiError
 from services.web.responses import ERRORS, PENDING, TEXT_ROUTE_ERRORS, TEXT_ROUTE_PENDING, checked, pending
