@@ -61,16 +61,16 @@ def test_redelivered_requests_are_classified_alone_by_the_model_they_name(setup:
     assert len(again) == 3 and {m.receive_count for m in again} == {2}
     worker = Worker(settings=settings, ports=WorkerPorts.of(backend, settings, load_classifier()))
     try:
-        jobs = worker.process(again)
+        items = worker.process(again)
     finally:
         worker.close()
-    assert len(jobs) == 3
-    for job in jobs:
-        assert job.result is not None and job.request is not None
-        image, model = named[job.request.id]
-        assert "isolated" in job.timings and "infer" not in job.timings  # alone, not in the batch
-        assert job.result.model.startswith(f"{model or DEFAULT} "), job.result.model  # and the engine
-        assert job.result.label in GOLDEN[image]
+    assert len(items) == 3
+    for item in items:
+        assert item.result is not None and item.request is not None
+        image, model = named[item.request.id]
+        assert "isolated" in item.timings and "infer" not in item.timings  # alone, not in the batch
+        assert item.result.model.startswith(f"{model or DEFAULT} "), item.result.model  # and the engine
+        assert item.result.label in GOLDEN[image]
 
 
 def test_a_redelivered_chunk_is_classified_image_by_image_by_the_model_it_names(
