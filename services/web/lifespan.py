@@ -30,7 +30,7 @@ from services.web.activity import Activity
 from services.web.deps import WebParts
 from services.web.fast_scaling import FastScaling
 from services.web.front_door.api_keys import load_api_keys
-from services.web.front_door.gate import Gate
+from services.web.front_door.door import Admission
 from services.web.replies.dead_letters import DeadLetterDrainer
 from services.web.replies.dispatcher import ReplyDispatcher
 from services.web.replies.group_send import GroupSender
@@ -55,9 +55,9 @@ async def off_the_loop(service: AbstractContextManager[T]) -> AsyncIterator[T]:
         await to_thread.run_sync(service.__exit__, *sys.exc_info())
 
 
-async def start_parts(stack: AsyncExitStack, settings: WebSettings, gate: Gate) -> WebParts:
+async def start_parts(stack: AsyncExitStack, settings: WebSettings, admission: Admission) -> WebParts:
     """Open the backend and start the background services on `stack`; the parts the routes use."""
-    backend = await _open_backend(stack, settings, gate)
+    backend = await _open_backend(stack, settings, admission)
     requests = backend.queue(settings.request_queue)
     keeper = ReplyQueueKeeper(
         backend.reply_queues(),
@@ -128,13 +128,13 @@ async def start_parts(stack: AsyncExitStack, settings: WebSettings, gate: Gate) 
     )
 
 
-async def _open_backend(stack: AsyncExitStack, settings: WebSettings, gate: Gate) -> Backend:
-    """The backend (closed last), the gate's API keys, and the provisioning where it is ours."""
+async def _open_backend(stack: AsyncExitStack, settings: WebSettings, admission: Admission) -> Backend:
+    """The backend (closed last), the admission's API keys, and the provisioning where it is ours."""
     backend = await to_thread.run_sync(open_backend, settings)
     stack.callback(backend.close)
-    gate.keys = await to_thread.run_sync(load_api_keys, settings, backend.read_secret)
-    if gate.keys is not None:
-        log.info("API keys on: %d valid keys (header %s)", len(gate.keys), settings.api_key_header)
+    admission.keys = await to_thread.run_sync(load_api_keys, settings, backend.read_secret)
+    if admission.keys is not None:
+        log.info("API keys on: %d valid keys (header %s)", len(admission.keys), settings.api_key_header)
     if backend.provisions_itself:  # in AWS the infrastructure owns queues and buckets
         await to_thread.run_sync(backend.provision, settings)
     return backend

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from services.web.errors import install_error_handlers
-from services.web.front_door.gate import FrontDoor, Gate
+from services.web.front_door.door import Admission, FrontDoor
 from services.web.front_door.rate_limit import RateLimiter
 from services.web.lifespan import start_parts
 from services.web.routes import ROUTERS, TAGS
@@ -20,14 +20,14 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: WebSettings) -> FastAPI:
-    gate = Gate(header=settings.api_key_header, trust_forwarded_for=settings.trust_forwarded_for)
+    admission = Admission(header=settings.api_key_header, trust_forwarded_for=settings.trust_forwarded_for)
     if settings.rate_limit_per_second > 0:
-        gate.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+        admission.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:  # what started is stopped, in reverse, even mid start-up
-            app.state.parts = await start_parts(stack, settings, gate)
+            app.state.parts = await start_parts(stack, settings, admission)
             yield
 
     # /docs and /redoc with Swagger UI and ReDoc served from the package, not a CDN (offline too).
@@ -39,7 +39,7 @@ def create_app(settings: WebSettings) -> FastAPI:
         openapi_tags=TAGS,
     )
     install_error_handlers(app)
-    app.add_middleware(FrontDoor, gate=gate)
+    app.add_middleware(FrontDoor, admission=admission)
     for router in ROUTERS:
         app.include_router(router)
     return app
