@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.adapters.catalog import BACKENDS
+from services.adapters.backends import BACKENDS
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("services", "model", "infra")
