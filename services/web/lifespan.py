@@ -8,7 +8,6 @@ tasks stopped), and shutdown stops everything in the reverse order of its start.
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import AsyncIterator
 from contextlib import AbstractContextManager, AsyncExitStack, asynccontextmanager
 from functools import partial
@@ -51,8 +50,10 @@ async def off_the_loop(service: AbstractContextManager[T]) -> AsyncIterator[T]:
     value = await to_thread.run_sync(service.__enter__)
     try:
         yield value
-    finally:
-        await to_thread.run_sync(service.__exit__, *sys.exc_info())
+    except BaseException as exc:
+        await to_thread.run_sync(service.__exit__, type(exc), exc, exc.__traceback__)
+        raise
+    await to_thread.run_sync(service.__exit__, None, None, None)
 
 
 async def start_parts(stack: AsyncExitStack, settings: WebSettings, admission: Admission) -> WebParts:
