@@ -1,7 +1,8 @@
-"""The tests' shared helpers, in one place: settings for one test, processes (free ports, readiness,
-children, stops), `evision up` as a user runs it, the end-to-end service, toy worker pools, a fake
-upload service, registered models and an emulated Auto Scaling group. Test modules import these,
-never each other nor a conftest (fixtures stay in the conftests)."""
+"""The tests' shared helpers, in one place: the golden images, settings for one test, processes
+(free ports, readiness, children, stops), `evision up` as a user runs it, the end-to-end service,
+toy worker pools, a fake upload service, a webhook receiver, registered models and an emulated
+Auto Scaling group. Test modules import these, never each other nor a conftest (fixtures stay in
+the conftests)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,15 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -26,9 +30,9 @@ from fastapi import FastAPI, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from model import MODEL_DIR, load_metadata
+from model.golden import golden_by_name
 from services.ports import Backend
 from services.settings import BackendSettings, EvisionSettings
-from tests.e2e.images import GOLDEN, golden_bytes
 
 PROJECT_ROOT = str(Path(__file__).parents[1])
 WEB_REPLY_QUEUE = "replies-test"  # the web unit tests' reply queue
@@ -38,6 +42,16 @@ REGISTERED_NAMES = ("lite0-alpha", "lite0-beta", "lite0-gamma")
 REGISTERED_VERSION = load_metadata(MODEL_DIR / "metadata.json").short_name.split("@")[1]
 COPIES = 12  # of each golden image in `make_folder`, half of them in a nested folder
 TOY_WORKER = str(Path(__file__).parent / "elasticity" / "toy_worker.py")
+
+
+# -- golden images (they come with the model: model/testdata) --------------------------------
+_GOLDEN_IMAGES = golden_by_name()
+GOLDEN: dict[str, set[str]] = {name: {image.expected_label} for name, image in _GOLDEN_IMAGES.items()}
+
+
+@cache
+def golden_bytes(name: str) -> bytes:
+    return _GOLDEN_IMAGES[name].read_bytes()
 
 
 # -- settings for one test ------------------------------------------------------------------
@@ -356,3 +370,44 @@ def write_images(directory: Path, *names: str) -> Path:
     for name in names:
         (directory / name).write_bytes(b"\xff\xd8 not decoded by the fake " + name.encode())
     return directory
+
+
+# -- a webhook receiver on 127.0.0.1: records every delivery, fails the first N --------------
+@dataclass
+class Receiver:
+    url: str
+    fail_first: int = 0
+    deliveries: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    attempts: int = 0
+    received: threading.Event = field(default_factory=threading.Event)
+
+
+@contextmanager
+def webhook_receiver(fail_first: int = 0) -> Iterator[Receiver]:
+    state = Receiver(url="", fail_first=fail_first)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            state.attempts += 1
+            if state.attempts <= state.fail_first:
+                self.send_response(503)
+                self.end_headers()
+                return
+            state.deliveries.append((dict(self.headers.items()), body))
+            state.received.set()
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -72,9 +72,10 @@ def test_a_test_module_importing_another_or_a_conftest_is_caught() -> None:
     tree = {
         "tests": "",
         "tests.conftest": "",
-        "tests.fixtures": "from tests.e2e.images import GOLDEN\n",  # a helper module: allowed
+        "tests.fixtures": "from tests.worker.poison import POISON\n",  # a helper module: allowed
         "tests.e2e": "",
-        "tests.e2e.images": "",
+        "tests.worker": "",
+        "tests.worker.poison": "",
         "tests.e2e.conftest": "from tests.conftest import x\n",
         "tests.e2e.test_a": "from tests.fixtures import settings_for\nfrom tests.e2e.test_b import NAMES\n",
         "tests.e2e.test_b": "from tests.e2e import conftest\nimport tests.e2e.test_a\n",

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.images import GOLDEN
-from tests.fixtures import free_port, running_up, wait_until_healthy
+from tests.fixtures import GOLDEN, free_port, running_up, wait_until_healthy
 
 ROOT = Path(__file__).parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

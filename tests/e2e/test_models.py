@@ -19,8 +19,15 @@ import pytest
 from model import MODEL_DIR, load_metadata
 from services.models.catalog import register
 from services.worker.settings import WorkerSettings
-from tests.e2e.images import GOLDEN, golden_bytes
-from tests.fixtures import REGISTERED_NAMES, REGISTERED_VERSION, Service, renamed_model, stop
+from tests.fixtures import (
+    GOLDEN,
+    REGISTERED_NAMES,
+    REGISTERED_VERSION,
+    Service,
+    golden_bytes,
+    renamed_model,
+    stop,
+)
 
 DEFAULT = load_metadata(MODEL_DIR / "metadata.json").short_name
 

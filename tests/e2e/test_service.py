@@ -13,8 +13,7 @@ import httpx
 from PIL import Image
 
 from services.contract import ErrorKind, Result
-from tests.e2e.images import GOLDEN, golden_bytes
-from tests.fixtures import E2E_VISIBILITY_TIMEOUT, Service
+from tests.fixtures import E2E_VISIBILITY_TIMEOUT, GOLDEN, Service, golden_bytes
 
 TIMEOUT = httpx.Timeout(60.0)
 

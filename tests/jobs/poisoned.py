@@ -13,8 +13,7 @@ import httpx
 
 from services.web.settings import WebSettings
 from services.worker.settings import WorkerSettings
-from tests.e2e.images import GOLDEN, golden_bytes
-from tests.fixtures import running_up
+from tests.fixtures import GOLDEN, golden_bytes, running_up
 
 # A generous timeout: on a loaded machine an answer may take seconds (the checks wait on states).
 HTTP = httpx.Client(timeout=60)

@@ -14,8 +14,7 @@ import pytest
 
 from services.jobs.webhook import DELIVERY_HEADER, SIGNATURE_HEADER, verify
 from services.web.settings import WebSettings
-from tests.fixtures import RunningUp, make_folder, running_up
-from tests.jobs.receiver import Receiver, webhook_receiver
+from tests.fixtures import Receiver, RunningUp, make_folder, running_up, webhook_receiver
 
 SECRET = "whsec-e2e-0123456789abcdef"
 

@@ -21,8 +21,7 @@ from services.worker.classifier import load_classifier
 from services.worker.pipeline import WorkerPorts
 from services.worker.runner import Worker
 from services.worker.settings import WorkerSettings
-from tests.e2e.images import GOLDEN, golden_bytes
-from tests.fixtures import renamed_model, settings_for
+from tests.fixtures import GOLDEN, golden_bytes, renamed_model, settings_for
 
 DEFAULT = load_metadata(MODEL_DIR / "metadata.json").short_name
 OTHER = f"lite0-other@{DEFAULT.split('@')[1]}"

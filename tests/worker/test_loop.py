@@ -19,8 +19,7 @@ from services.worker.heartbeat import VisibilityHeartbeat
 from services.worker.pipeline import WorkerPorts
 from services.worker.runner import EXIT_WEDGED, Worker
 from services.worker.settings import WorkerSettings
-from tests.e2e.images import GOLDEN, golden_bytes
-from tests.fixtures import settings_for
+from tests.fixtures import GOLDEN, golden_bytes, settings_for
 
 REPLIES = "worker-test-replies"
 
