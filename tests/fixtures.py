@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi import FastAPI, UploadFile
@@ -33,6 +34,8 @@ from model import MODEL_DIR, load_metadata
 from model.golden import golden_by_name
 from services.ports import Backend
 from services.settings import BackendSettings, EvisionSettings
+from services.web.settings import WebSettings
+from services.worker.settings import WorkerSettings
 
 PROJECT_ROOT = str(Path(__file__).parents[1])
 WEB_REPLY_QUEUE = "replies-test"  # the web unit tests' reply queue
@@ -411,3 +414,63 @@ def webhook_receiver(fail_first: int = 0) -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# -- a job with one poisoned image (tests/worker/poison.py's classifiers), on one worker ----------
+POISONED_CHUNK = 8
+POISONED_KEY = "010-bad.jpg"  # mid-chunk: the second chunk of three
+
+
+@dataclass
+class JobRun:
+    expected: dict[str, set[str]]  # the golden images' keys -> their labels
+    state: dict[str, Any]  # the job's final status
+    lines: list[dict[str, Any]]  # its results
+    output: str  # the service's log
+    seconds: float  # from the POST to `done`
+
+
+def run_poisoned_job(tmp_path: Path, bad: bytes, worker: WorkerSettings) -> JobRun:
+    """12 golden images (4 each) and `bad` as POISONED_KEY, in chunks of POISONED_CHUNK, on one worker."""
+    source = tmp_path / "jobs" / "photos"
+    source.mkdir(parents=True)
+    expected: dict[str, set[str]] = {}
+    for n, (name, labels) in enumerate([item for item in GOLDEN.items() for _ in range(4)]):
+        key = f"{n:03d}-{name}"
+        (source / key).write_bytes(golden_bytes(name))
+        expected[key] = labels
+    (source / POISONED_KEY).write_bytes(bad)
+    web = WebSettings.from_values(
+        jobs_root=tmp_path / "jobs", job_chunk_size=POISONED_CHUNK, job_monitor_seconds=0.5
+    )
+    with (
+        running_up(
+            tmp_path / "data", "--workers", "1", settings=[worker, web], PYTHONPATH=PROJECT_ROOT
+        ) as up,
+        # A generous timeout: on a loaded machine an answer may take seconds (the checks wait on states).
+        httpx.Client(timeout=60) as http,
+    ):
+        created = http.post(f"{up.url}/v1/jobs", json={"source": "photos"})
+        assert created.status_code == 202, created.text
+        job = created.json()["id"]
+        started = time.monotonic()
+        guard = started + 240  # a guard only: the job ends on its own
+        while (state := http.get(f"{up.url}/v1/jobs/{job}").json())["state"] != "done":
+            assert state["state"] in ("planning", "running") and time.monotonic() < guard, state
+            time.sleep(0.2)
+        seconds = time.monotonic() - started
+        lines = [json.loads(line) for line in http.get(f"{up.url}/v1/jobs/{job}/results").text.splitlines()]
+    return JobRun(expected=expected, state=state, lines=lines, output=up.output, seconds=seconds)
+
+
+def check_fails_alone(run: JobRun, reason: str) -> None:
+    """Every image once; POISONED_KEY `failed` (classified alone, `reason` in the why), the rest labelled."""
+    assert run.state["total"] == len(run.expected) + 1 and run.state["failed"] == 1, run.state
+    keys = sorted(line["key"] for line in run.lines)
+    assert keys == sorted([*run.expected, POISONED_KEY])  # none missing or twice
+    for line in run.lines:
+        if line["key"] == POISONED_KEY:
+            assert line["error"]["kind"] == "failed" and "alone" in line["error"]["reason"], line
+            assert reason in line["error"]["reason"], line
+        else:
+            assert line["label"] in run.expected[line["key"]], line
