@@ -38,6 +38,13 @@ class Periodic:
         if self._thread is not None:
             self._thread.join()
 
+    def __enter__(self) -> Periodic:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def _run(self) -> None:
         if self._at_start:
             self._once()

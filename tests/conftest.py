@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from services.adapters.aws.emulator import Emulator
 from services.adapters.registry import open_backend
 from services.ports import Backend
 from services.settings import BackendSettings
+from tests.fixtures import settings_for
 
 # Where a native crash happened, for `python -m tests.crash_guard` (make test).
 pytest_plugins = ["tests.native_crashes"]
@@ -55,30 +55,6 @@ def moto_endpoint() -> Iterator[str]:
             patch.setenv(key, value)
         yield endpoint
     emulator.stop()
-
-
-def settings_for(kind: str, data_dir: Path, **overrides: object) -> BackendSettings:
-    """Settings with resource names unique to one test (the moto server is shared)."""
-    prefix = f"t{uuid.uuid4().hex[:10]}"
-    values: dict[str, object] = {
-        "backend": kind,
-        "data_dir": data_dir,
-        "input_bucket": f"{prefix}-input",
-        "output_bucket": f"{prefix}-output",
-        "request_queue": f"{prefix}-requests",
-        "dead_letter_queue": f"{prefix}-requests-dlq",
-        "job_queue": f"{prefix}-jobs",
-        "job_dead_letter_queue": f"{prefix}-jobs-dlq",
-        "visibility_timeout": 30,
-        "max_receives": 3,
-    }
-    values.update(overrides)
-    return BackendSettings.model_validate(values)
-
-
-def settings_environment(settings: BackendSettings) -> dict[str, str]:
-    """The EVISION_* variables that reproduce `settings` in a child process."""
-    return settings.environment()
 
 
 @pytest.fixture(params=["local", "aws"])

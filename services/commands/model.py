@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _add(args: argparse.Namespace, registry: ModelRegistry) -> int:
-    from services.model_catalog import register
+    from services.models.catalog import register
 
     console = Console(highlight=False)
     entry, report = register(args.path, registry)
@@ -76,7 +76,7 @@ def _add(args: argparse.Namespace, registry: ModelRegistry) -> int:
 
 
 def _list(args: argparse.Namespace, registry: ModelRegistry) -> int:
-    from services.model_catalog import catalog
+    from services.models.catalog import catalog
 
     models = catalog(registry)
     if args.json:

@@ -21,7 +21,7 @@ from services.jobs.service import JobLocationError, check_location, check_output
 from services.jobs.staging import upload_of, upload_prefix
 from services.jobs.store import JobStore
 from services.jobs.webhook_target import WebhookRefusedError, check
-from services.model_catalog import UnknownModelError
+from services.models.errors import UnknownModelError
 from services.ports import JobOutput, JobSource, OutputUnwritableError, SourceUnreadableError
 
 

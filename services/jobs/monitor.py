@@ -21,8 +21,9 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 
 from pydantic import ValidationError
 
@@ -33,6 +34,7 @@ from services.jobs.planner import plan
 from services.jobs.progress import images_in
 from services.jobs.store import JobStore
 from services.jobs.webhook import attempt
+from services.periodic import Periodic
 from services.ports import JobOutput, JobSource, MessageQueue, SourceUnreadableError
 
 log = logging.getLogger("services.jobs")
@@ -124,6 +126,15 @@ class JobMonitor:
         finally:
             with self._lock:
                 self._planning.discard(record.id)
+
+    @contextmanager
+    def running(self) -> Iterator[JobMonitor]:
+        """Step every period in a thread; leaving stops planning first, then the steps."""
+        with Periodic(self.step, every=self.period, name="job-monitor", woken=self.woken):
+            try:
+                yield self
+            finally:
+                self.stop_event.set()
 
     def wake(self) -> None:
         """A job was just created here: look at the records now, and often until it ends."""

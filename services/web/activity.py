@@ -48,6 +48,13 @@ class Activity:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    async def __aenter__(self) -> Activity:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
     async def _run(self) -> None:
         uploads, answered, since = self.uploads, self.answered, time.monotonic()
         while True:

@@ -84,14 +84,25 @@ def _leaf_routes(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
 
 
 def _allowed_methods(request: Request) -> str:
-    methods: set[str] = set()
+    """The methods of the routes on this path; where a literal path and a template both match
+    (/v1/jobs/uploads and /v1/jobs/{job_id}), the literal's only: the template's id is not one."""
+    matched: list[BaseRoute] = []
     for route in _leaf_routes(request.app.router.routes):
         match, _ = route.matches({**request.scope, "method": "\0"})  # a method no route has
         if match is Match.PARTIAL:
+            matched.append(route)
+    literal = max((_literal_segments(route) for route in matched), default=0)
+    methods: set[str] = set()
+    for route in matched:
+        if _literal_segments(route) == literal:
             methods |= getattr(route, "methods", None) or set()
     if "GET" in methods:
         methods.add("HEAD")
     return ", ".join(sorted(methods))
+
+
+def _literal_segments(route: BaseRoute) -> int:
+    return sum(1 for part in str(getattr(route, "path", "")).split("/") if part and "{" not in part)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:

@@ -72,6 +72,13 @@ class FastScaling:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    async def __aenter__(self) -> FastScaling:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
     def on_upload(self) -> None:
         """Called on the event loop for each accepted upload; returns at once."""
         now = time.monotonic()

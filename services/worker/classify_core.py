@@ -22,9 +22,10 @@ from typing import TypeVar
 import numpy as np
 
 from services.contract import ErrorKind, ResultError
+from services.models.errors import UnknownModelError
 from services.ports import ImageClassifier, ImageRejectedError, Prediction
 from services.worker.isolation import Isolator, SuspectFailedError
-from services.worker.models import ModelPool, UnknownModelError
+from services.worker.model_pool import ModelPool
 
 T = TypeVar("T")
 ALONE_FLOOR = 1.0  # seconds a suspect gets in isolation even when the batch deadline is near

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from services.contract import ErrorKind, LabelScore, RequestMessage, Result, ResultError
+from services.models.errors import UnknownModelError
 from services.ports import (
     Backend,
     BlobNotFoundError,
@@ -38,15 +39,14 @@ from services.ports import (
     ResourceNotFoundError,
 )
 from services.results import reply_body, store_result
-from services.worker.classify_core import ClassifyCore, Image, even_calls, within
+from services.worker.classify_core import ClassifyCore, Image, within
 from services.worker.heartbeat import VisibilityHeartbeat
 from services.worker.isolation import Isolator
 from services.worker.metrics import MetricsPublisher
-from services.worker.models import ModelPool, UnknownModelError
+from services.worker.model_pool import ModelPool
 from services.worker.settings import WorkerSettings
 
 log = logging.getLogger("services.worker")
-chunks = even_calls  # the name the tests and older callers know
 
 
 def _ms(seconds: float) -> float:
@@ -54,7 +54,7 @@ def _ms(seconds: float) -> float:
 
 
 @dataclass
-class Job:
+class Item:
     """One message on its way through the batch."""
 
     message: Message
@@ -88,8 +88,8 @@ class Job:
         )
 
 
-def _model_of(job: Job) -> str | None:
-    return None if job.request is None else job.request.model
+def _model_of(item: Item) -> str | None:
+    return None if item.request is None else item.request.model
 
 
 def _no_loader(folder: object) -> ImageClassifier:
@@ -175,10 +175,10 @@ class BatchPipeline:
         )
         self.wedged = False  # a stage outlived the batch deadline: a thread may be stuck for good
 
-    def process(self, messages: Sequence[Message]) -> list[Job]:
+    def process(self, messages: Sequence[Message]) -> list[Item]:
         started = time.perf_counter()
         deadline = time.monotonic() + self.settings.batch_deadline
-        jobs = [self._parse(message) for message in messages]
+        items = [self._parse(message) for message in messages]
         stages: dict[str, float] = {}
         with self._heartbeat.watch([m.receipt for m in messages]):
             for stage, step in (
@@ -187,61 +187,61 @@ class BatchPipeline:
                 ("store", self._store),
             ):
                 t0 = time.perf_counter()
-                if not step(jobs, deadline):
-                    self._give_up(stage, jobs)
+                if not step(items, deadline):
+                    self._give_up(stage, items)
                     break
                 stages[stage] = _ms(time.perf_counter() - t0)
             for stage, finish in (("reply", self._reply), ("delete", self._delete)):
                 t0 = time.perf_counter()
-                finish(jobs)
+                finish(items)
                 stages[stage] = _ms(time.perf_counter() - t0)
-        results = [j.result for j in jobs if j.done and j.result is not None]
+        results = [j.result for j in items if j.done and j.result is not None]
         errors = sum(1 for r in results if not r.ok)
         total_ms = _ms(time.perf_counter() - started)
         log.debug(
             "batch n=%d ok=%d errors=%d retry=%d %s total=%.1fms",
-            len(jobs),
+            len(items),
             len(results) - errors,
             errors,
-            sum(j.failed for j in jobs),
+            sum(j.failed for j in items),
             " ".join(f"{k}={v:.1f}ms" for k, v in stages.items()),
             total_ms,
         )
         if self.metrics is not None:
             latencies = [r.timings.get("total", 0.0) for r in results]
             self.metrics.record_batch(len(results), total_ms, latencies)
-        return jobs
+        return items
 
-    def _give_up(self, stage: str, jobs: list[Job]) -> None:
+    def _give_up(self, stage: str, items: list[Item]) -> None:
         """Past the deadline: everything unfinished fails and its messages are released now."""
         self.wedged = True
-        late = [j for j in jobs if not j.failed and not j.stored]
-        for job in late:
-            job.result = None
-            job.fail(f"the batch deadline ({self.settings.batch_deadline:g} s) passed during {stage}")
+        late = [j for j in items if not j.failed and not j.stored]
+        for item in late:
+            item.result = None
+            item.fail(f"the batch deadline ({self.settings.batch_deadline:g} s) passed during {stage}")
         try:
             self.requests.extend_visibility([j.message.receipt for j in late], 0)
         except Exception:
             log.exception("could not release %d messages (they return after their timeout)", len(late))
 
-    def _parse(self, message: Message) -> Job:
-        job = Job(message)
+    def _parse(self, message: Message) -> Item:
+        item = Item(message)
         try:
-            job.request = RequestMessage.model_validate_json(message.body)
-            job.timings["queue"] = _ms(max(0.0, time.time() - job.request.submitted_at))
+            item.request = RequestMessage.model_validate_json(message.body)
+            item.timings["queue"] = _ms(max(0.0, time.time() - item.request.submitted_at))
         except ValidationError as exc:
-            job.fail(f"malformed request message: {exc.errors()[0]['msg']}")
-        return job
+            item.fail(f"malformed request message: {exc.errors()[0]['msg']}")
+        return item
 
     def _finish(
         self,
-        job: Job,
+        item: Item,
         *,
         error: ResultError | None = None,
         prediction: Prediction | None = None,
         model: str | None = None,
     ) -> None:
-        assert job.request is not None
+        assert item.request is not None
         fields: dict[str, object] = {}
         if prediction is not None:
             fields = {
@@ -249,106 +249,106 @@ class BatchPipeline:
                 "score": float(prediction.score),
                 "top5": [LabelScore(label=label, score=float(score)) for label, score in prediction.top5],
             }
-        job.result = Result(
-            id=job.request.id,
-            image=job.request.image,
-            model=model or job.request.model or self.classifier.name,
+        item.result = Result(
+            id=item.request.id,
+            image=item.request.image,
+            model=model or item.request.model or self.classifier.name,
             worker=self.worker_id,
-            timings=job.timings,
+            timings=item.timings,
             error=error,
             **fields,  # type: ignore[arg-type]
         )
 
-    def _fetch(self, jobs: list[Job], deadline: float) -> bool:
-        def fetch(job: Job) -> None:
-            assert job.request is not None
+    def _fetch(self, items: list[Item], deadline: float) -> bool:
+        def fetch(item: Item) -> None:
+            assert item.request is not None
             t0 = time.perf_counter()
             try:
-                job.data = self.inputs.get(job.request.id).data
+                item.data = self.inputs.get(item.request.id).data
             except BlobNotFoundError:
-                reason = f"the input object {job.request.id} is not in {self.inputs.name}"
-                self._finish(job, error=ResultError(kind=ErrorKind.MISSING_INPUT, reason=reason))
+                reason = f"the input object {item.request.id} is not in {self.inputs.name}"
+                self._finish(item, error=ResultError(kind=ErrorKind.MISSING_INPUT, reason=reason))
             except Exception as exc:
-                job.fail("fetching the image failed", exc)
-            job.timings["fetch"] = _ms(time.perf_counter() - t0)
+                item.fail("fetching the image failed", exc)
+            item.timings["fetch"] = _ms(time.perf_counter() - t0)
 
-        return self._each(fetch, [j for j in jobs if j.pending], deadline)
+        return self._each(fetch, [j for j in items if j.pending], deadline)
 
-    def _classify(self, jobs: list[Job], deadline: float) -> bool:
+    def _classify(self, items: list[Item], deadline: float) -> bool:
         """The classify core: a redelivered message is a suspect, classified alone."""
-        pending = [j for j in jobs if j.pending]
+        pending = [j for j in items if j.pending]
         images = [
             Image(data=j.data, model=_model_of(j), suspect=j.message.receive_count > 1) for j in pending
         ]
-        for job in pending:
-            job.data = None  # the image holds the bytes now, and frees them early
+        for item in pending:
+            item.data = None  # the image holds the bytes now, and frees them early
         if not self.core.classify(images, deadline):
             return False  # given up: late threads may still touch `images`, nobody reads them
-        for job, image in zip(pending, images, strict=True):
-            job.timings.update(image.timings)
+        for item, image in zip(pending, images, strict=True):
+            item.timings.update(image.timings)
             if image.prediction is not None:
-                self._finish(job, prediction=image.prediction, model=image.classified_by)
+                self._finish(item, prediction=image.prediction, model=image.classified_by)
             elif image.error is not None:
-                self._finish(job, error=image.error, model=image.classified_by)
+                self._finish(item, error=image.error, model=image.classified_by)
             elif image.failure is not None:
                 what = image.failure
                 if image.suspect:
-                    what = f"{what} (receive {job.message.receive_count})"
-                job.fail(what, image.cause)
-                job.retry_now = image.retry_now
+                    what = f"{what} (receive {item.message.receive_count})"
+                item.fail(what, image.cause)
+                item.retry_now = image.retry_now
         return True
 
-    def _store(self, jobs: list[Job], deadline: float) -> bool:
-        def store(job: Job) -> None:
-            assert job.result is not None
+    def _store(self, items: list[Item], deadline: float) -> bool:
+        def store(item: Item) -> None:
+            assert item.result is not None
             try:
                 # total: submitted -> stored (queue wait + time spent in this worker)
-                total = job.timings.get("queue", 0.0) + _ms(time.perf_counter() - job.started)
-                job.result = job.result.model_copy(
-                    update={"timings": {**job.timings, "total": round(total, 2)}}
+                total = item.timings.get("queue", 0.0) + _ms(time.perf_counter() - item.started)
+                item.result = item.result.model_copy(
+                    update={"timings": {**item.timings, "total": round(total, 2)}}
                 )
-                store_result(self.outputs, job.result)
-                job.stored = True
+                store_result(self.outputs, item.result)
+                item.stored = True
             except Exception as exc:
-                job.result = None
-                job.fail("storing the result failed", exc)
+                item.result = None
+                item.fail("storing the result failed", exc)
 
-        return self._each(store, [j for j in jobs if j.done], deadline)
+        return self._each(store, [j for j in items if j.done], deadline)
 
-    def _each(self, io: Callable[[Job], None], jobs: list[Job], deadline: float) -> bool:
-        """Blob I/O for each job: concurrently on the I/O pool, or here when it is brief."""
+    def _each(self, io: Callable[[Item], None], items: list[Item], deadline: float) -> bool:
+        """Blob I/O for each item: concurrently on the I/O pool, or here when it is brief."""
         if self._io is None:
-            for job in jobs:
-                io(job)
+            for item in items:
+                io(item)
             return True
-        return within(deadline, [self._io.submit(io, job) for job in jobs])
+        return within(deadline, [self._io.submit(io, item) for item in items])
 
-    def _reply(self, jobs: list[Job]) -> None:
-        by_queue: dict[str, list[Job]] = defaultdict(list)
-        for job in jobs:
-            if job.done and job.request is not None:
-                by_queue[job.request.reply_to].append(job)
+    def _reply(self, items: list[Item]) -> None:
+        by_queue: dict[str, list[Item]] = defaultdict(list)
+        for item in items:
+            if item.done and item.request is not None:
+                by_queue[item.request.reply_to].append(item)
         for name, group in by_queue.items():
             try:
                 self.reply_queue(name).send_batch([reply_body(j.result) for j in group if j.result])
             except ResourceNotFoundError:
                 # Its web process has stopped and its queue is gone: nobody waits, the result is
-                # stored (GET /v1/results/{id} answers), so the job is done.
+                # stored (GET /v1/results/{id} answers), so the item is done.
                 log.info("reply queue %s is gone; %d results stored without a reply", name, len(group))
             except Exception as exc:
                 # The result is stored; a retry re-sends the reply (the web side ignores duplicates).
-                for job in group:
-                    job.result = None
-                    job.fail(f"replying to {name!r} failed", exc)
+                for item in group:
+                    item.result = None
+                    item.fail(f"replying to {name!r} failed", exc)
 
-    def _delete(self, jobs: list[Job]) -> None:
-        receipts = [j.message.receipt for j in jobs if j.done]
+    def _delete(self, items: list[Item]) -> None:
+        receipts = [j.message.receipt for j in items if j.done]
         if receipts:
             try:
                 self.requests.delete_batch(receipts)
             except Exception:
                 log.exception("delete failed: %d finished messages will be redelivered", len(receipts))
-        retry = [j.message.receipt for j in jobs if j.failed and j.retry_now]
+        retry = [j.message.receipt for j in items if j.failed and j.retry_now]
         if retry:
             try:
                 self.requests.extend_visibility(retry, 0)

@@ -30,7 +30,7 @@ from services.worker.exceptions import StopRequestedError
 from services.worker.heartbeat import VisibilityHeartbeat
 from services.worker.isolation import Isolator
 from services.worker.metrics import MetricsPublisher
-from services.worker.pipeline import BatchPipeline, Job, WorkerPorts
+from services.worker.pipeline import BatchPipeline, Item, WorkerPorts
 from services.worker.settings import WorkerSettings
 from services.worker.standby import StandbyGate
 
@@ -292,10 +292,10 @@ class Worker:
             if self.wedged:
                 self.request_stop()  # take no more work; the batches in hand still finish
 
-    def process(self, messages: Sequence[Message]) -> list[Job]:
+    def process(self, messages: Sequence[Message]) -> list[Item]:
         """One batch, start to end (the pipeline's stages)."""
-        jobs = self.pipeline.process(messages)
+        items = self.pipeline.process(messages)
         with self._counts:
             self.batches += 1
-            self.messages += len(jobs)
-        return jobs
+            self.messages += len(items)
+        return items

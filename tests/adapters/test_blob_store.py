@@ -14,7 +14,7 @@ import pytest
 from services.adapters.errors import InvalidKeyError, ResourceNotFoundError
 from services.ports import Backend, BlobNotFoundError, BlobStore
 from services.settings import BackendSettings
-from tests.conftest import settings_environment
+from tests.fixtures import settings_environment
 
 
 @pytest.fixture

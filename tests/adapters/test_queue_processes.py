@@ -12,7 +12,7 @@ from pathlib import Path
 
 from services.ports import Backend, Message
 from services.settings import BackendSettings
-from tests.conftest import settings_environment
+from tests.fixtures import settings_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -35,9 +35,7 @@ from services.elasticity.simulator.requests import (
 from services.settings import BackendSettings
 from services.web.settings import WebSettings
 from services.worker.settings import WorkerSettings
-from tests.conftest import settings_for
-from tests.e2e.images import GOLDEN, golden_bytes
-from tests.fixtures import free_port, stop, wait_until_healthy
+from tests.fixtures import GOLDEN, free_port, golden_bytes, settings_for, stop, wait_until_healthy
 
 LONE_UPLOADS = 12
 IDLE_SECONDS = 12.0

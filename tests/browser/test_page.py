@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.images import GOLDEN
-from tests.fixtures import free_port, running_up, wait_until_healthy
+from tests.fixtures import GOLDEN, free_port, running_up, wait_until_healthy
 
 ROOT = Path(__file__).parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -90,12 +89,11 @@ def test_with_several_models_the_page_offers_them_and_uploads_with_the_chosen_on
     browser, tmp_path: Path
 ) -> None:
     from services.adapters.local.model_registry import LocalModelRegistry
-    from services.model_catalog import register
-    from tests.e2e.test_models import NAMES, VERSION
-    from tests.fixtures import renamed_model
+    from services.models.catalog import register
+    from tests.fixtures import REGISTERED_NAMES, REGISTERED_VERSION, renamed_model
 
     data = tmp_path / "data"
-    entry, report = register(renamed_model(tmp_path, NAMES[0]), LocalModelRegistry(data))
+    entry, report = register(renamed_model(tmp_path, REGISTERED_NAMES[0]), LocalModelRegistry(data))
     assert entry is not None, report.failures
     with running_up(data, "--workers", "1") as up:
         page = browser.new_page()
@@ -103,11 +101,11 @@ def test_with_several_models_the_page_offers_them_and_uploads_with_the_chosen_on
         page.wait_for_selector("#model", state="visible", timeout=30_000)
         options = page.locator("#model option").all_inner_texts()
         assert len(options) == 2 and options[0].endswith("(default)")
-        page.select_option("#model", f"{NAMES[0]}@{VERSION}")
+        page.select_option("#model", f"{REGISTERED_NAMES[0]}@{REGISTERED_VERSION}")
         page.set_input_files("#file", str(ROOT / "model" / "testdata" / "cat.jpg"))
         page.click("button[type=submit]")
         page.wait_for_selector("#out h2", timeout=60_000)
-        assert page.inner_text("#out small").startswith(f"{NAMES[0]}@{VERSION} ")
+        assert page.inner_text("#out small").startswith(f"{REGISTERED_NAMES[0]}@{REGISTERED_VERSION} ")
         page.close()
 
 

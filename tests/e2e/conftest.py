@@ -9,39 +9,15 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import pytest
 
 from services.adapters.registry import open_backend
-from services.ports import Backend
-from services.settings import BackendSettings
 from services.web.settings import WebSettings
 from services.worker.settings import WorkerSettings
-from tests.conftest import settings_for
-from tests.fixtures import free_port, stop, wait_until_healthy
+from tests.fixtures import E2E_VISIBILITY_TIMEOUT, Service, free_port, settings_for, stop, wait_until_healthy
 
 REPLY_QUEUE = "e2e-replies"
-VISIBILITY_TIMEOUT = 5  # short, so a killed worker's messages come back quickly
-
-
-@dataclass
-class Service:
-    url: str
-    settings: BackendSettings
-    backend: Backend
-    env: dict[str, str]
-    web: subprocess.Popen[bytes]
-    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    def start_worker(self) -> subprocess.Popen[bytes]:
-        command = [sys.executable, "-m", "services.cli", "worker"]
-        worker = subprocess.Popen(command, env=self.env)
-        self.workers.append(worker)
-        return worker
-
-    def running_workers(self) -> list[subprocess.Popen[bytes]]:
-        return [w for w in self.workers if w.poll() is None]
 
 
 @pytest.fixture(scope="module", params=["local", "aws"])
@@ -50,7 +26,7 @@ def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     if kind == "aws":
         request.getfixturevalue("moto_endpoint")
     settings = settings_for(
-        kind, tmp_path_factory.mktemp(f"e2e-{kind}"), visibility_timeout=VISIBILITY_TIMEOUT
+        kind, tmp_path_factory.mktemp(f"e2e-{kind}"), visibility_timeout=E2E_VISIBILITY_TIMEOUT
     )
     backend = open_backend(settings)
     backend.provision(settings)

@@ -13,8 +13,7 @@ import pytest
 from services.web.front_door.api_keys import ApiKeys, parse_keys
 from services.web.front_door.rate_limit import RateLimiter
 from services.web.settings import WebSettings
-from tests.e2e.images import GOLDEN, golden_bytes
-from tests.fixtures import clean_environment, free_port, running_up, up_command
+from tests.fixtures import GOLDEN, clean_environment, free_port, golden_bytes, running_up, up_command
 
 UPLOADER = "k-uploader-0123456789abcdef"
 POLLER = "k-poller-0123456789abcdef"

@@ -18,8 +18,15 @@ import httpx
 import pytest
 
 from services.web.settings import WebSettings
-from tests.e2e.images import GOLDEN, golden_bytes
-from tests.fixtures import clean_environment, free_port, interrupt, up_command, wait_until_healthy
+from tests.fixtures import (
+    GOLDEN,
+    clean_environment,
+    free_port,
+    golden_bytes,
+    interrupt,
+    up_command,
+    wait_until_healthy,
+)
 
 FD_LIMIT = 1024
 HEADER_SECONDS = 3.0

@@ -10,7 +10,7 @@ import boto3
 import httpx
 import pytest
 
-from tests.e2e.conftest import Service
+from tests.fixtures import Service
 
 
 @pytest.mark.parametrize("service", ["aws"], indirect=True)

@@ -17,22 +17,26 @@ import httpx
 import pytest
 
 from model import MODEL_DIR, load_metadata
-from services.model_catalog import register
+from services.models.catalog import register
 from services.worker.settings import WorkerSettings
-from tests.e2e.conftest import Service
-from tests.e2e.images import GOLDEN, golden_bytes
-from tests.fixtures import renamed_model, stop
+from tests.fixtures import (
+    GOLDEN,
+    REGISTERED_NAMES,
+    REGISTERED_VERSION,
+    Service,
+    golden_bytes,
+    renamed_model,
+    stop,
+)
 
 DEFAULT = load_metadata(MODEL_DIR / "metadata.json").short_name
-VERSION = DEFAULT.split("@")[1]
-NAMES = ("lite0-alpha", "lite0-beta", "lite0-gamma")
 
 
 @pytest.fixture(scope="module")
 def models(service: Service, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     folder = tmp_path_factory.mktemp("models")
     registry = service.backend.model_registry()
-    for name in NAMES:
+    for name in REGISTERED_NAMES:
         entry, report = register(renamed_model(folder, name), registry)
         assert entry is not None, report.failures
     # One more worker whose budget holds one registered model at a time (about 55 MiB each).
@@ -54,24 +58,25 @@ def _classify(service: Service, model: str | None) -> httpx.Response:
 
 def test_each_upload_is_answered_by_the_model_it_names(models: Service) -> None:
     for round_ in range(2):  # three models in turn, twice: each is loaded again after being dropped
-        for name in NAMES:
-            ref = name if round_ else f"{name}@{VERSION}"
+        for name in REGISTERED_NAMES:
+            ref = name if round_ else f"{name}@{REGISTERED_VERSION}"
             answer = _classify(models, ref)
             assert answer.status_code == 200, answer.text
             body = answer.json()
-            assert body["model"].startswith(f"{name}@{VERSION} ")  # and the engine
+            assert body["model"].startswith(f"{name}@{REGISTERED_VERSION} ")  # and the engine
             assert body["label"] in GOLDEN[next(iter(GOLDEN))]
     by_field = httpx.post(  # the form field `model`, as the page's form could send it
         f"{models.url}/v1/classify",
-        data={"model": NAMES[2]},
+        data={"model": REGISTERED_NAMES[2]},
         files={"myfile": ("cat.jpg", golden_bytes(next(iter(GOLDEN))))},
         timeout=120,
     )
-    assert by_field.status_code == 200 and by_field.json()["model"].startswith(f"{NAMES[2]}@{VERSION} ")
+    assert by_field.status_code == 200
+    assert by_field.json()["model"].startswith(f"{REGISTERED_NAMES[2]}@{REGISTERED_VERSION} ")
     default = _classify(models, None).json()
     assert default["model"].startswith(f"{DEFAULT} ")
     listed = [m["model"] for m in httpx.get(f"{models.url}/v1/models").json()]
-    assert listed == [DEFAULT, *(f"{n}@{VERSION}" for n in NAMES)]
+    assert listed == [DEFAULT, *(f"{n}@{REGISTERED_VERSION}" for n in REGISTERED_NAMES)]
 
 
 def test_an_unknown_model_is_a_422_listing_the_known_ones(models: Service) -> None:
@@ -79,4 +84,7 @@ def test_an_unknown_model_is_a_422_listing_the_known_ones(models: Service) -> No
     assert answer.status_code == 422
     body = answer.json()
     assert body["error"] == "invalid_request" and "no-such-model" in body["reason"]
-    assert all(f"{n}@{VERSION}" in body["reason"] for n in NAMES) and DEFAULT in body["reason"]
+    assert (
+        all(f"{n}@{REGISTERED_VERSION}" in body["reason"] for n in REGISTERED_NAMES)
+        and DEFAULT in body["reason"]
+    )

@@ -15,8 +15,15 @@ import httpx
 
 from services.web.settings import WebSettings
 from services.worker.settings import WorkerSettings
-from tests.e2e.images import GOLDEN, golden_bytes
-from tests.fixtures import clean_environment, free_port, interrupt, up_command, wait_until_healthy
+from tests.fixtures import (
+    GOLDEN,
+    clean_environment,
+    free_port,
+    golden_bytes,
+    interrupt,
+    up_command,
+    wait_until_healthy,
+)
 from tests.worker.poison import POISON
 
 

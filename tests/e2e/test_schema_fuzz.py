@@ -3,13 +3,16 @@ checked for server errors and for answers that match the OpenAPI document (statu
 content types, body schemas, Allow headers, rejection of invalid input).
 
 Bounded (deterministic generation, a few dozen examples per operation, ~10 s) so it runs in
-`make test`. Two checks are left out, both about which bodies the schema admits, because what
+`make test`. Three checks are left out. Two are about which bodies the schema admits, because what
 makes an upload valid is in its bytes, which OpenAPI cannot describe:
 - "schema-valid request rejected": a well-formed multipart body whose file is random bytes is
   schema-valid, and it is rightly answered 415 (not an image);
 - "schema-violating request accepted": schemathesis counts a file part it mutated as violating
   `format: binary` (any bytes are binary) and flags the 200 that the image in another accepted
   field rightly gets.
+A third is about what DELETE means: "use after free" expects a deleted resource to answer 404,
+but `DELETE /v1/jobs/{id}` cancels a job, which stays readable with what it finished (the API
+page says so).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ def test_generated_requests_get_documented_answers_and_no_server_error(tmp_path:
                 "--checks",
                 "all",
                 "--exclude-checks",
-                "positive_data_acceptance,negative_data_rejection",
+                "positive_data_acceptance,negative_data_rejection,use_after_free",
                 "--max-examples",
                 str(EXAMPLES),
                 "--generation-deterministic",

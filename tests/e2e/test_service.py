@@ -13,8 +13,7 @@ import httpx
 from PIL import Image
 
 from services.contract import ErrorKind, Result
-from tests.e2e.conftest import VISIBILITY_TIMEOUT, Service
-from tests.e2e.images import GOLDEN, golden_bytes
+from tests.fixtures import E2E_VISIBILITY_TIMEOUT, GOLDEN, Service, golden_bytes
 
 TIMEOUT = httpx.Timeout(60.0)
 
@@ -190,7 +189,9 @@ def test_a_worker_killed_mid_batch_loses_nothing(service: Service) -> None:
         assert response.status_code == 200, response.text
         assert response.json()["label"] in GOLDEN[names[i % len(names)]]
     # The killed workers' batches came back after the visibility timeout and were answered.
-    redelivered = [r for r in responses if r.json()["timings"]["queue"] >= VISIBILITY_TIMEOUT * 1000 * 0.9]
+    redelivered = [
+        r for r in responses if r.json()["timings"]["queue"] >= E2E_VISIBILITY_TIMEOUT * 1000 * 0.9
+    ]
     assert redelivered, "the killed worker held no messages: nothing was redelivered"
 
 

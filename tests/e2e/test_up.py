@@ -14,12 +14,13 @@ import pytest
 
 from services.elasticity.supervisor import SupervisorSettings
 from services.web.settings import WebSettings
-from tests.e2e.images import GOLDEN, golden_bytes
 from tests.fixtures import (
+    GOLDEN,
     alive,
     children,
     clean_environment,
     free_port,
+    golden_bytes,
     interrupt,
     up_command,
     wait_until_healthy,

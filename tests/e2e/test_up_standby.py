@@ -14,12 +14,13 @@ import httpx
 from services.adapters.registry import open_backend
 from services.contract import Result
 from services.settings import BackendSettings
-from tests.e2e.images import GOLDEN, golden_bytes
 from tests.fixtures import (
+    GOLDEN,
     alive,
     children,
     clean_environment,
     free_port,
+    golden_bytes,
     interrupt,
     up_command,
     wait_until_healthy,

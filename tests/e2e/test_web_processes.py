@@ -20,8 +20,7 @@ import httpx
 from services.adapters.registry import open_backend
 from services.settings import BackendSettings
 from services.web.settings import WebSettings
-from tests.e2e.images import GOLDEN, golden_bytes
-from tests.fixtures import running_up
+from tests.fixtures import GOLDEN, golden_bytes, running_up
 
 PREFIX = WebSettings().reply_queue_prefix
 CLIENTS = 3

@@ -14,8 +14,7 @@ import pytest
 
 from services.exit_codes import CONFIGURATION_ERROR
 from services.web.settings import WebSettings
-from tests.conftest import settings_for
-from tests.fixtures import free_port
+from tests.fixtures import free_port, settings_for
 
 
 def _web(settings: WebSettings, processes: str) -> subprocess.CompletedProcess[str]:

@@ -21,13 +21,12 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-import pytest
 
+from model.golden import golden_by_name
 from services.elasticity.policy import ScalingPolicy
 from services.log_config import LoggingSettings
 from services.status import DecisionRecord, read_snapshot, status_path
-from tests.elasticity.conftest import wait_for
-from tests.fixtures import children, free_port, wait_until_healthy
+from tests.fixtures import children, free_port, wait_for, wait_until_healthy
 
 ROOT = Path(__file__).parents[2]
 PERIOD = 0.5
@@ -36,10 +35,9 @@ CONCURRENCY = 40
 IDLE_WINDOW = ScalingPolicy().scale_in_idle_periods * PERIOD  # the policy's K idle periods
 SLACK = 10  # periods a busy 2-core machine may add to a reaction (seen: 2.4 under a CPU hog)
 
-golden = pytest.importorskip("model.golden", reason="the model's golden images are not available")
 # The service runs the committed model, so each golden image must get its recorded label.
-EXPECTED = {name: image.expected_label for name, image in golden.golden_by_name().items()}
-IMAGE_BYTES = {name: image.read_bytes() for name, image in golden.golden_by_name().items()}
+EXPECTED = {name: image.expected_label for name, image in golden_by_name().items()}
+IMAGE_BYTES = {name: image.read_bytes() for name, image in golden_by_name().items()}
 
 
 def _decisions(log: Path) -> list[DecisionRecord]:

@@ -9,8 +9,7 @@ import time
 
 import pytest
 
-from tests.elasticity.conftest import ready_pids, wait_for
-from tests.fixtures import alive
+from tests.fixtures import alive, ready_pids, wait_for
 
 
 def test_scale_in_drains_the_surplus_and_never_kills(make_pool, tmp_path):

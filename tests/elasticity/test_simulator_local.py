@@ -26,8 +26,7 @@ from services.elasticity.simulator.calibration import local_on_this_machine
 from services.elasticity.simulator.presets import local_world
 from services.elasticity.simulator.results import summarize
 from services.elasticity.simulator.workloads import parse_workload
-from tests.e2e.images import GOLDEN, golden_bytes
-from tests.fixtures import children, free_port, wait_until_healthy
+from tests.fixtures import GOLDEN, children, free_port, golden_bytes, wait_until_healthy
 
 ROOT = Path(__file__).parents[2]
 PERIOD = 0.5

@@ -15,8 +15,7 @@ from services.elasticity.policy import ScalingPolicy, Step
 from services.elasticity.supervisor import Supervisor, SupervisorSettings, decision_line, local_policy
 from services.ports import QueueDepth
 from services.status import DecisionRecord, read_snapshot, status_path
-from tests.conftest import settings_environment
-from tests.elasticity.conftest import wait_for
+from tests.fixtures import settings_environment, wait_for
 
 PERIOD = 0.2
 

@@ -50,8 +50,7 @@ from services.adapters.aws.request_tally import Call
 from services.adapters.registry import open_backend
 from services.contract import RequestMessage
 from services.settings import BackendSettings
-from tests.e2e.images import GOLDEN, golden_bytes
-from tests.fixtures import emulated_group, free_port, stop, wait_until_healthy
+from tests.fixtures import GOLDEN, emulated_group, free_port, golden_bytes, stop, wait_until_healthy
 from tests.infra.conftest import Synthesized
 from tests.infra.policy_eval import Request, decide
 from tests.infra.rendered import ACCOUNT

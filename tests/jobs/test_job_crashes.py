@@ -17,8 +17,7 @@ import httpx
 import pytest
 
 from services.web.settings import WebSettings
-from tests.fixtures import children, clean_environment, running_up
-from tests.jobs.test_jobs_e2e import make_folder
+from tests.fixtures import children, clean_environment, make_folder, running_up
 
 COPIES = 40  # of each golden image: a few hundred images, enough chunks to crash in the middle
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.worker.settings import WorkerSettings
-from tests.e2e.images import golden_bytes
-from tests.jobs.poisoned import check_fails_alone, run_poisoned_job
+from tests.fixtures import check_fails_alone, golden_bytes, run_poisoned_job
 from tests.worker.poison import HANG
 
 DEADLINE = 6.0  # the batch deadline, short so the test is too; a chunk of 8 takes well under 1 s

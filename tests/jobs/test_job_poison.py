@@ -11,8 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.worker.settings import WorkerSettings
-from tests.e2e.images import golden_bytes
-from tests.jobs.poisoned import check_fails_alone, run_poisoned_job
+from tests.fixtures import check_fails_alone, golden_bytes, run_poisoned_job
 from tests.worker.poison import POISON
 
 

@@ -15,9 +15,7 @@ import httpx
 import pytest
 
 from services.web.settings import WebSettings
-from tests.e2e.images import golden_bytes
-from tests.fixtures import RunningUp, running_up
-from tests.jobs.receiver import webhook_receiver
+from tests.fixtures import RunningUp, golden_bytes, running_up, webhook_receiver
 
 # A generous timeout: on a loaded machine an answer may take seconds (the checks wait on states).
 HTTP = httpx.Client(timeout=60)

@@ -14,25 +14,9 @@ import pytest
 
 from services.jobs.webhook import DELIVERY_HEADER, SIGNATURE_HEADER, verify
 from services.web.settings import WebSettings
-from tests.e2e.images import GOLDEN, golden_bytes
-from tests.fixtures import RunningUp, running_up
-from tests.jobs.receiver import Receiver, webhook_receiver
+from tests.fixtures import Receiver, RunningUp, make_folder, running_up, webhook_receiver
 
 SECRET = "whsec-e2e-0123456789abcdef"
-COPIES = 12  # of each golden image, half of them in a nested folder
-
-
-def make_folder(root: Path, copies: int = COPIES) -> dict[str, set[str]]:
-    """Images (copies of the golden ones) and one file that is not an image: key -> labels."""
-    expected: dict[str, set[str]] = {}
-    for n in range(copies):
-        for name, labels in GOLDEN.items():
-            key = f"{'nested/' if n % 2 else ''}{n:03d}-{name}"
-            (root / key).parent.mkdir(parents=True, exist_ok=True)
-            (root / key).write_bytes(golden_bytes(name))
-            expected[key] = labels
-    (root / "notes.txt").write_text("not an image")
-    return expected
 
 
 @pytest.fixture(scope="module")

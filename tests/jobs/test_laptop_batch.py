@@ -24,8 +24,7 @@ import pytest
 
 from services.commands.batch_upload import local_files, upload_id
 from services.web.settings import WebSettings
-from tests.e2e.images import GOLDEN, golden_bytes
-from tests.fixtures import RunningUp, clean_environment, running_up
+from tests.fixtures import GOLDEN, RunningUp, clean_environment, golden_bytes, running_up
 
 TIMEOUT = 600  # a loaded machine: the checks wait on states, this only bounds a hang
 

@@ -14,7 +14,7 @@ from services.jobs import lifecycle
 from services.jobs.contract import JobRecord, JobSpec, Manifest
 from services.jobs.store import JobStore
 from services.ports import BlobStore
-from tests.conftest import settings_for
+from tests.fixtures import settings_for
 
 
 @pytest.fixture

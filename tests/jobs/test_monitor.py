@@ -19,7 +19,7 @@ from services.jobs.progress import status
 from services.jobs.store import JobStore
 from services.ports import Backend, JobOutput, OutputUnwritableError
 from services.settings import BackendSettings
-from tests.conftest import settings_for
+from tests.fixtures import settings_for
 
 
 @dataclass

@@ -16,7 +16,7 @@ from pydantic import HttpUrl, TypeAdapter
 from services.jobs.monitor import WEBHOOK_ATTEMPTS, webhook_backoff
 from services.jobs.webhook import DELIVERY_HEADER, SIGNATURE_HEADER, attempt, signature, verify
 from services.jobs.webhook_target import WebhookRefusedError, check
-from tests.jobs.receiver import webhook_receiver
+from tests.fixtures import webhook_receiver
 
 SECRET = "whsec-test-0123456789"
 URLS: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)  # what JobSpec.webhook parses a URL with

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from services.cli import main
-from tests.loadgen.conftest import FakeService, write_images
+from tests.fixtures import FakeService, write_images
 
 
 def test_cli_writes_json_and_exits_zero_when_all_right(service: FakeService, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 from services.loadgen import LoadConfig, load_images, run_load, summarize
 from services.loadgen.expectations import parse_expectations
 from services.loadgen.runner import endpoint_url
-from tests.loadgen.conftest import FakeService, write_images
+from tests.fixtures import FakeService, write_images
 
 
 def run(config: LoadConfig):  # -> Summary

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from model import MODEL_DIR, check_model_folder, load_metadata
-from services.model_catalog import catalog, register
+from services.models.catalog import catalog, register
 from services.ports import Backend
 from services.settings import BackendSettings
 from tests.fixtures import clean_environment, running_up

@@ -23,7 +23,7 @@ from services.status import (
 )
 from services.web.main import create_app
 from services.web.settings import WebSettings
-from tests.conftest import settings_environment, settings_for
+from tests.fixtures import settings_environment, settings_for
 
 ROOT = Path(__file__).parents[2]
 

@@ -7,9 +7,7 @@ import pytest
 
 from services.adapters.registry import open_backend
 from services.ports import Backend
-from tests.conftest import settings_for
-
-REPLY_QUEUE = "replies-test"
+from tests.fixtures import WEB_REPLY_QUEUE, settings_for
 
 
 @pytest.fixture
@@ -17,6 +15,6 @@ def replies_backend(tmp_path: Path) -> Iterator[Backend]:
     """A local backend with a reply queue."""
     settings = settings_for("local", tmp_path / "data")
     backend = open_backend(settings)
-    backend.provision(settings, reply_queues=[REPLY_QUEUE])
+    backend.provision(settings, reply_queues=[WEB_REPLY_QUEUE])
     yield backend
     backend.close()

@@ -17,9 +17,7 @@ import httpx
 from services import metric_names as names
 from services.adapters.registry import open_backend
 from services.web.settings import WebSettings
-from tests.conftest import settings_for
-from tests.e2e.images import golden_bytes
-from tests.fixtures import emulated_group, free_port, wait_until_healthy
+from tests.fixtures import emulated_group, free_port, golden_bytes, settings_for, wait_until_healthy
 
 ROOT = Path(__file__).parents[2]
 

@@ -16,11 +16,13 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from services.adapters.registry import open_backend
 from services.contract import ErrorKind, LabelScore, RequestMessage, Result, ResultError
-from services.web.deps import WebServices
+from services.ports import MessageQueue
+from services.web.deps import WebParts
 from services.web.main import create_app
 from services.web.settings import WebSettings
-from tests.conftest import settings_for
+from tests.fixtures import settings_for
 
 LIMIT = 50_000
 
@@ -32,22 +34,34 @@ def _jpeg(size: tuple[int, int] = (64, 48)) -> bytes:
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
+def settings(tmp_path: Path) -> WebSettings:
     base = settings_for("local", tmp_path / "data").model_dump()
-    settings = WebSettings.model_validate(
+    return WebSettings.model_validate(
         {**base, "reply_queue_prefix": "web-replies", "wait_seconds": 0.3, "max_upload_bytes": LIMIT}
     )
+
+
+@pytest.fixture
+def client(settings: WebSettings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as test_client:
         yield test_client
 
 
-def _services(client: TestClient) -> WebServices:
-    services: WebServices = client.app.state.services  # type: ignore[attr-defined]
-    return services
+@pytest.fixture
+def requests(settings: WebSettings, client: TestClient) -> Iterator[MessageQueue]:
+    """The request queue, seen from outside the app (after the app made it)."""
+    backend = open_backend(settings)
+    yield backend.queue(settings.request_queue)
+    backend.close()
 
 
-def _nothing_queued(client: TestClient) -> bool:
-    return _services(client).requests.depth().outstanding == 0
+def _parts(client: TestClient) -> WebParts:
+    parts: WebParts = client.app.state.parts  # type: ignore[attr-defined]
+    return parts
+
+
+def _nothing_queued(requests: MessageQueue) -> bool:
+    return requests.depth().outstanding == 0
 
 
 def test_health_index_and_docs(client: TestClient) -> None:
@@ -75,13 +89,18 @@ def test_health_index_and_docs(client: TestClient) -> None:
 )
 @pytest.mark.parametrize("path", ["/upload", "/v1/classify"])
 def test_bad_uploads_are_refused_before_queuing(
-    client: TestClient, path: str, files: dict[str, tuple[str, bytes, str]], status: int, kind: str
+    client: TestClient,
+    requests: MessageQueue,
+    path: str,
+    files: dict[str, tuple[str, bytes, str]],
+    status: int,
+    kind: str,
 ) -> None:
     response = client.post(path, files=files)
     assert response.status_code == status
     body = response.json()
     assert body["error"] == kind and body["reason"]
-    assert _nothing_queued(client)
+    assert _nothing_queued(requests)
 
 
 def test_a_field_that_is_not_a_file_is_missing(client: TestClient) -> None:
@@ -90,13 +109,13 @@ def test_a_field_that_is_not_a_file_is_missing(client: TestClient) -> None:
     assert "myfile, inputFile, file" in response.json()["reason"]
 
 
-def test_not_multipart_is_refused(client: TestClient) -> None:
+def test_not_multipart_is_refused(client: TestClient, requests: MessageQueue) -> None:
     response = client.post("/upload", content=_jpeg(), headers={"content-type": "image/jpeg"})
     assert response.status_code == 400 and response.json()["error"] == "not_multipart"
-    assert _nothing_queued(client)
+    assert _nothing_queued(requests)
 
 
-def test_malformed_multipart_is_refused(client: TestClient) -> None:
+def test_malformed_multipart_is_refused(client: TestClient, requests: MessageQueue) -> None:
     boundary = "b0undary"
     cut_off = (
         f'--{boundary}\r\nContent-Disposition: form-data; name="myfile"; filename="a.jpg"\r\n\r\n'
@@ -106,10 +125,12 @@ def test_malformed_multipart_is_refused(client: TestClient) -> None:
     )
     assert response.status_code == 400 and response.json()["error"] == "bad_form"
     assert "closing boundary" in response.json()["reason"]
-    assert _nothing_queued(client)
+    assert _nothing_queued(requests)
 
 
-def test_oversize_stream_without_content_length_is_cut_off(client: TestClient) -> None:
+def test_oversize_stream_without_content_length_is_cut_off(
+    client: TestClient, requests: MessageQueue
+) -> None:
     boundary = "b0undary"
     head = (
         f'--{boundary}\r\nContent-Disposition: form-data; name="myfile"; filename="big.jpg"\r\n'
@@ -130,12 +151,12 @@ def test_oversize_stream_without_content_length_is_cut_off(client: TestClient) -
     )
     assert response.status_code == 413 and response.json()["error"] == "too_large"
     assert "content-length" not in {k.lower() for k in response.request.headers}
-    assert _nothing_queued(client)
+    assert _nothing_queued(requests)
 
 
 @pytest.mark.parametrize("field", ["myfile", "inputFile", "file"])
 def test_accepted_upload_is_stored_queued_and_answered_202_without_a_worker(
-    client: TestClient, field: str
+    client: TestClient, requests: MessageQueue, field: str
 ) -> None:
     image = _jpeg()
     response = client.post("/upload", files={field: ("../..\\dir/Caf\u00e9 cat.jpg", image, "text/plain")})
@@ -144,25 +165,25 @@ def test_accepted_upload_is_stored_queued_and_answered_202_without_a_worker(
     request_id = body["id"]
     assert response.headers["location"] == body["location"] == f"/v1/results/{request_id}"
 
-    services = _services(client)
-    stored = services.inputs.get(request_id)  # the key is the request id, never the file name
+    submitter = _parts(client).submitter
+    stored = submitter.inputs.get(request_id)  # the key is the request id, never the file name
     assert stored.data == image
     assert stored.metadata["filename"] == "Caf%C3%A9 cat.jpg" and stored.metadata["filename"].isascii()
-    [message] = services.requests.receive(10, wait_seconds=1)
+    [message] = requests.receive(10, wait_seconds=1)
     request = RequestMessage.model_validate_json(message.body)
     assert (request.id, request.image, request.reply_to) == (
         request_id,
         "Caf\u00e9 cat.jpg",
-        services.reply_queue,
+        submitter.reply_queue,
     )
-    assert re.fullmatch(r"web-replies-[0-9a-f]{12}", services.reply_queue)  # this process's own
+    assert re.fullmatch(r"web-replies-[0-9a-f]{12}", submitter.reply_queue)  # this process's own
 
     pending = client.get(body["location"])
     assert pending.status_code == 202 and pending.json()["status"] == "pending"
 
 
 def test_results_endpoint_reads_the_output_bucket(client: TestClient) -> None:
-    outputs = _services(client).outputs
+    outputs = _parts(client).outputs
     done = Result(
         id="1" * 32,
         image="cat.jpg",

@@ -15,15 +15,13 @@ from services.adapters.registry import open_backend
 from services.contract import RequestMessage, new_request_id
 from services.jobs.contract import ChunkMessage, JobRecord, JobSpec, ShardLine
 from services.jobs.store import JobStore
-from services.model_catalog import register
+from services.models.catalog import register
 from services.ports import Backend
 from services.worker.classifier import load_classifier
 from services.worker.pipeline import WorkerPorts
 from services.worker.runner import Worker
 from services.worker.settings import WorkerSettings
-from tests.conftest import settings_for
-from tests.e2e.images import GOLDEN, golden_bytes
-from tests.fixtures import renamed_model
+from tests.fixtures import GOLDEN, golden_bytes, renamed_model, settings_for
 
 DEFAULT = load_metadata(MODEL_DIR / "metadata.json").short_name
 OTHER = f"lite0-other@{DEFAULT.split('@')[1]}"
@@ -62,16 +60,16 @@ def test_redelivered_requests_are_classified_alone_by_the_model_they_name(setup:
     assert len(again) == 3 and {m.receive_count for m in again} == {2}
     worker = Worker(settings=settings, ports=WorkerPorts.of(backend, settings, load_classifier()))
     try:
-        jobs = worker.process(again)
+        items = worker.process(again)
     finally:
         worker.close()
-    assert len(jobs) == 3
-    for job in jobs:
-        assert job.result is not None and job.request is not None
-        image, model = named[job.request.id]
-        assert "isolated" in job.timings and "infer" not in job.timings  # alone, not in the batch
-        assert job.result.model.startswith(f"{model or DEFAULT} "), job.result.model  # and the engine
-        assert job.result.label in GOLDEN[image]
+    assert len(items) == 3
+    for item in items:
+        assert item.result is not None and item.request is not None
+        image, model = named[item.request.id]
+        assert "isolated" in item.timings and "infer" not in item.timings  # alone, not in the batch
+        assert item.result.model.startswith(f"{model or DEFAULT} "), item.result.model  # and the engine
+        assert item.result.label in GOLDEN[image]
 
 
 def test_a_redelivered_chunk_is_classified_image_by_image_by_the_model_it_names(

@@ -14,13 +14,12 @@ from services.adapters.registry import open_backend
 from services.contract import ErrorKind, ReplyMessage, RequestMessage, Result, new_request_id
 from services.ports import Backend, BlobStore
 from services.worker.classifier import load_classifier
+from services.worker.classify_core import even_calls
 from services.worker.heartbeat import VisibilityHeartbeat
 from services.worker.pipeline import WorkerPorts
-from services.worker.pipeline import chunks as _chunks
 from services.worker.runner import EXIT_WEDGED, Worker
 from services.worker.settings import WorkerSettings
-from tests.conftest import settings_for
-from tests.e2e.images import GOLDEN, golden_bytes
+from tests.fixtures import GOLDEN, golden_bytes, settings_for
 
 REPLIES = "worker-test-replies"
 
@@ -267,7 +266,7 @@ def test_a_stop_finishes_every_batch_in_hand_and_takes_no_more(setup: Setup, cla
 
 
 @pytest.mark.parametrize(
-    ("jobs", "most", "threads", "sizes"),
+    ("items", "most", "threads", "sizes"),
     [
         (0, 4, 2, []),
         (1, 4, 2, [1]),
@@ -279,10 +278,10 @@ def test_a_stop_finishes_every_batch_in_hand_and_takes_no_more(setup: Setup, cla
         (20, 4, 2, [4, 4, 3, 3, 3, 3]),
     ],
 )
-def test_inference_calls_share_a_batch_evenly_and_in_order(jobs, most, threads, sizes) -> None:
-    chunks = _chunks(list(range(jobs)), most, threads)
-    assert [len(c) for c in chunks] == sizes
-    assert [j for c in chunks for j in c] == list(range(jobs))
+def test_inference_calls_share_a_batch_evenly_and_in_order(items, most, threads, sizes) -> None:
+    calls = even_calls(list(range(items)), most, threads)
+    assert [len(c) for c in calls] == sizes
+    assert [i for c in calls for i in c] == list(range(items))
 
 
 class _HangingClassifier:

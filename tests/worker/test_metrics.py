@@ -11,8 +11,9 @@ import boto3
 
 from services import metric_names as names
 from services.adapters.registry import open_backend
+from services.ports import StatisticSet
 from services.worker.metrics import MetricsPublisher
-from tests.conftest import settings_for
+from tests.fixtures import settings_for
 
 
 def test_one_flush_publishes_the_aggregated_batch_metrics(moto_endpoint: str, tmp_path: Path) -> None:
@@ -44,6 +45,17 @@ def test_one_flush_publishes_the_aggregated_batch_metrics(moto_endpoint: str, tm
 
 
 def test_the_local_backend_takes_metrics_silently(tmp_path: Path) -> None:
-    publisher = MetricsPublisher(open_backend(settings_for("local", tmp_path)).metrics_sink(), interval=3600)
+    silent = open_backend(settings_for("local", tmp_path)).metrics_sink()
+    published: list[tuple[int, StatisticSet, StatisticSet | None]] = []
+
+    class Watched:  # what the publisher hands the local sink, and the sink taking it
+        def publish(self, images: int, batch_ms: StatisticSet, image_ms: StatisticSet | None) -> None:
+            published.append((images, batch_ms, image_ms))
+            silent.publish(images, batch_ms, image_ms)  # no cloud to reach, no error
+
+    publisher = MetricsPublisher(Watched(), interval=3600)
     publisher.record_batch(2, 10.0, [5.0, 5.0])
-    publisher.close()  # no cloud to reach, no error
+    publisher.close()  # flushes what is left, through the local sink
+    assert published == [(2, StatisticSet(1, 10.0, 10.0, 10.0), StatisticSet(2, 10.0, 5.0, 5.0))]
+    publisher.flush()  # nothing new: nothing more published
+    assert len(published) == 1

@@ -10,20 +10,20 @@ from pathlib import Path
 import pytest
 
 from services.adapters.local.model_registry import LocalModelRegistry
-from services.model_catalog import register
+from services.models.catalog import register
+from services.models.errors import UnknownModelError
 from services.ports import ImageClassifier
 from services.worker.classifier import folder_loader, load_classifier
-from services.worker.models import ModelPool, UnknownModelError, estimated_mib
+from services.worker.model_pool import ModelPool, estimated_mib
 from services.worker.settings import WorkerSettings
-from tests.e2e.test_models import NAMES, VERSION
-from tests.fixtures import renamed_model
+from tests.fixtures import REGISTERED_NAMES, REGISTERED_VERSION, renamed_model
 
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> LocalModelRegistry:
     root = tmp_path_factory.mktemp("pool")
     registry = LocalModelRegistry(root / "data")
-    for name in NAMES:
+    for name in REGISTERED_NAMES:
         entry, report = register(renamed_model(root, name), registry)
         assert entry is not None, report.failures
     return registry
@@ -42,9 +42,9 @@ def test_three_models_in_turn_through_a_budget_of_one_and_the_default_stays(
         return loader(folder)
 
     default = load_classifier(threads=1)
-    mib = estimated_mib(registry.download(f"{NAMES[0]}@{VERSION}", probe))
+    mib = estimated_mib(registry.download(f"{REGISTERED_NAMES[0]}@{REGISTERED_VERSION}", probe))
     pool = ModelPool(default, registry=registry, load=counted, budget_mib=1.5 * mib)
-    refs = [f"{name}@{VERSION}" for name in NAMES]
+    refs = [f"{name}@{REGISTERED_VERSION}" for name in REGISTERED_NAMES]
     for ref in [*refs, *refs]:
         classifier = pool.get(ref)
         assert classifier.name.startswith(ref)
@@ -65,7 +65,7 @@ def test_threads_asking_for_one_model_at_once_load_it_once(registry: LocalModelR
 
     def ask(_: int) -> str:
         start.wait()
-        return pool.get(f"{NAMES[1]}@{VERSION}").name
+        return pool.get(f"{REGISTERED_NAMES[1]}@{REGISTERED_VERSION}").name
 
     with ThreadPoolExecutor(4) as threads:
         names = set(threads.map(ask, range(4)))

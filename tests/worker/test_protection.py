@@ -17,7 +17,7 @@ from services.adapters.aws.protection import AsgScaleInProtection, make_protecti
 from services.adapters.registry import open_backend
 from services.ports import NoProtection, Placement
 from services.worker.settings import WorkerSettings
-from tests.conftest import settings_for
+from tests.fixtures import settings_for
 
 REGION = "us-east-1"
 GROUP = "workers"

@@ -6,16 +6,16 @@ Real model, real local queue, moto's Auto Scaling group for the protection state
 from __future__ import annotations
 
 import boto3
-import pytest
 from moto import mock_aws
 
+from model.golden import load_golden
 from services.adapters.aws.protection import AsgScaleInProtection
 from services.adapters.registry import open_backend
 from services.contract import RequestMessage, new_request_id
 from services.worker.classifier import load_classifier
 from services.worker.runner import Worker
 from services.worker.settings import WorkerSettings
-from tests.conftest import settings_for
+from tests.fixtures import settings_for
 
 REPLIES = "protection-replies"
 
@@ -30,7 +30,7 @@ def test_protected_exactly_while_the_worker_holds_messages(tmp_path, monkeypatch
     )
     backend = open_backend(settings)
     backend.provision(settings, reply_queues=[REPLIES])
-    golden = pytest.importorskip("model.golden").load_golden()[:3]
+    golden = load_golden()[:3]
     for image in golden:  # two batches of at most 2 messages
         request_id, name = new_request_id(), image.name
         backend.blobs(settings.input_bucket).put(request_id, image.read_bytes())

@@ -27,9 +27,7 @@ from services.adapters.registry import open_backend
 from services.contract import Result
 from services.log_config import LoggingSettings
 from services.web.settings import WebSettings
-from tests.conftest import settings_for
-from tests.e2e.images import golden_bytes
-from tests.fixtures import emulated_group, free_port, stop, wait_until_healthy
+from tests.fixtures import emulated_group, free_port, golden_bytes, settings_for, stop, wait_until_healthy
 
 ROOT = Path(__file__).parents[2]
 GATE_SECONDS = 1.0

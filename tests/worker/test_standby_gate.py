@@ -77,7 +77,7 @@ def test_local_workers_count_while_their_process_lives(tmp_path):
 @pytest.mark.parametrize("group", [None, ""])
 def test_a_standby_on_aws_needs_the_group_it_bridges(moto_endpoint, tmp_path, group):
     from services.adapters.registry import open_backend
-    from tests.conftest import settings_for
+    from tests.fixtures import settings_for
 
     backend = open_backend(settings_for("aws", tmp_path))
     with pytest.raises(ValueError, match="Auto Scaling group"):

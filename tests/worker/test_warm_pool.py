@@ -20,8 +20,7 @@ from services.adapters.registry import open_backend
 from services.contract import ReplyMessage, RequestMessage, new_request_id
 from services.log_config import LoggingSettings
 from services.worker.settings import WorkerSettings
-from tests.conftest import settings_for
-from tests.e2e.images import golden_bytes
+from tests.fixtures import golden_bytes, settings_for
 from tests.worker.imds import Imds, running_imds
 
 ROOT = Path(__file__).parents[2]

@@ -25,7 +25,7 @@ MAX_WAIT_SECONDS = 20
 MAX_VISIBILITY_SECONDS = 43_200
 
 
-def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
+def _in_batches(items: Sequence[str]) -> list[Sequence[str]]:
     return [items[i : i + MAX_BATCH] for i in range(0, len(items), MAX_BATCH)]
 
 
@@ -65,8 +65,8 @@ class SqsQueue:
             return self._client.send_message(QueueUrl=self._url, MessageBody=body)["MessageId"]
 
     def send_batch(self, bodies: Sequence[str]) -> None:
-        for chunk in _chunks(bodies):
-            entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(chunk)]
+        for batch in _in_batches(bodies):
+            entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(batch)]
             with self._gone_is_not_found():
                 response = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)  # type: ignore[arg-type]
             _raise_failed("send", self._name, response)
@@ -106,16 +106,16 @@ class SqsQueue:
         ]
 
     def delete_batch(self, receipts: Sequence[str]) -> None:
-        for chunk in _chunks(receipts):
-            entries = [{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(chunk)]
+        for batch in _in_batches(receipts):
+            entries = [{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(batch)]
             response = self._client.delete_message_batch(QueueUrl=self._url, Entries=entries)  # type: ignore[arg-type]
             _raise_failed("delete", self._name, response)
 
     def extend_visibility(self, receipts: Sequence[str], seconds: float) -> None:
         timeout = _whole_seconds(seconds)
-        for chunk in _chunks(receipts):
+        for batch in _in_batches(receipts):
             entries = [
-                {"Id": str(i), "ReceiptHandle": r, "VisibilityTimeout": timeout} for i, r in enumerate(chunk)
+                {"Id": str(i), "ReceiptHandle": r, "VisibilityTimeout": timeout} for i, r in enumerate(batch)
             ]
             response = self._client.change_message_visibility_batch(QueueUrl=self._url, Entries=entries)  # type: ignore[arg-type]
             _raise_failed("change visibility", self._name, response)

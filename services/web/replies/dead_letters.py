@@ -77,6 +77,13 @@ class DeadLetterDrainer:
         self._thread = threading.Thread(target=self._run, name="dead-letter-drainer", daemon=True)
         self._thread.start()
 
+    def __enter__(self) -> DeadLetterDrainer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         """Stop draining; returns once the current long poll has ended (woken by a message)."""
         self._stop.set()

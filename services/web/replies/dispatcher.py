@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 
+from anyio import to_thread
 from pydantic import ValidationError
 
 from services.contract import ReplyMessage, Result
@@ -51,6 +52,14 @@ class ReplyDispatcher:
                 log.warning("reply consumer: could not wake the long poll; waiting for it to end")
         if self._thread is not None:
             self._thread.join(timeout=self._poll_seconds + 5)
+
+    async def __aenter__(self) -> ReplyDispatcher:
+        """Start consuming on the running loop; leaving stops it (off the loop: it waits)."""
+        self.start(asyncio.get_running_loop())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await to_thread.run_sync(self.stop)
 
     @property
     def alive(self) -> bool:

@@ -60,6 +60,12 @@ class ReplyQueueKeeper:
         except Exception:
             log.warning("could not delete reply queue %s; another web process will sweep it", self.name)
 
+    def __enter__(self) -> MessageQueue:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _keep(self) -> None:
         while not self._stopping.wait(self._heartbeat):
             try:

@@ -29,8 +29,15 @@ from services.jobs.staging import (
     source_of,
     upload_prefix,
 )
-from services.ports import JobStaging, PresignsPuts, ReceivesSignedPuts, SignatureRefusedError, SignedPut
-from services.web.deps import ServicesDep
+from services.ports import (
+    BlobStore,
+    JobStaging,
+    PresignsPuts,
+    ReceivesSignedPuts,
+    SignatureRefusedError,
+    SignedPut,
+)
+from services.web.deps import InputsDep, SettingsDep
 from services.web.errors import ApiError
 from services.web.responses import ERRORS
 from services.web.schemas import ErrorResponse
@@ -43,8 +50,7 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _staging(services: ServicesDep) -> JobStaging:
-    store = services.inputs
+def _staging(store: BlobStore) -> JobStaging:
     if not isinstance(store, JobStaging) or not isinstance(store, PresignsPuts | ReceivesSignedPuts):
         raise ApiError(404, ErrorKind.NOT_FOUND, "this service stages no uploads (its store cannot)")
     return store
@@ -56,9 +62,9 @@ def _staging(services: ServicesDep) -> JobStaging:
     responses={**ERRORS, **REFUSALS},
     summary="Upload URLs for a client's own images (then POST /v1/jobs with the answer's source)",
 )
-async def post_uploads(request: UploadRequest, services: ServicesDep) -> UploadPlan:
-    store = _staging(services)
-    most = services.settings.max_upload_bytes
+async def post_uploads(request: UploadRequest, inputs: InputsDep, settings: SettingsDep) -> UploadPlan:
+    store = _staging(inputs)
+    most = settings.max_upload_bytes
     if len(request.files) > MAX_FILES_PER_CALL:
         reason = f"{len(request.files)} files in one call: ask for at most {MAX_FILES_PER_CALL} at a time"
         raise ApiError(422, ErrorKind.INVALID_REQUEST, reason)
@@ -118,22 +124,23 @@ def _sign(store: JobStaging, upload: str, key: str, size: int, expires_at: int) 
 )
 async def put_upload(
     request: Request,
-    services: ServicesDep,
+    inputs: InputsDep,
+    settings: SettingsDep,
     upload: Annotated[str, Path(pattern=UPLOAD_ID)],
     name: str,
     size: Annotated[int, Query(ge=0)],
     expires: int,
-    signature: Annotated[str, Query(max_length=128)],
+    signature: Annotated[str, Query(max_length=128, pattern="^[0-9a-f]+$")],
 ) -> Response:
-    store = services.inputs
+    store = inputs
     if not isinstance(store, ReceivesSignedPuts):
         raise ApiError(404, ErrorKind.NOT_FOUND, "this service's store takes uploads itself (S3)")
     try:
         key = upload_prefix(upload) + check_name(name)
     except StagingRefusedError as exc:
         raise ApiError(422, ErrorKind.INVALID_REQUEST, str(exc)) from None
-    if size > services.settings.max_upload_bytes:  # no valid signature says so; refused unread
-        raise ApiError(413, ErrorKind.TOO_LARGE, f"at most {services.settings.max_upload_bytes} bytes")
+    if size > settings.max_upload_bytes:  # no valid signature says so; refused unread
+        raise ApiError(413, ErrorKind.TOO_LARGE, f"at most {settings.max_upload_bytes} bytes")
     data = bytearray()
     async for part in request.stream():
         data += part

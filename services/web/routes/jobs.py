@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Annotated, Any
 
 from anyio import to_thread
@@ -10,14 +9,14 @@ from fastapi import APIRouter, Header, Path
 from fastapi.responses import StreamingResponse
 
 from services.contract import ErrorKind
-from services.idempotency import HEADER, KEY_PATTERN, IdempotencyKeys
+from services.idempotency import HEADER, KEY_PATTERN
 from services.jobs import lifecycle
 from services.jobs.contract import JobRecord, JobSpec
-from services.jobs.creation import JobRefusedError, create_job
+from services.jobs.creation import JobRefusedError
 from services.jobs.progress import JobStatus, status
 from services.jobs.service import results
-from services.ports import JobStaging
-from services.web.deps import ServicesDep
+from services.jobs.store import JobStore
+from services.web.deps import FastScalingDep, JobStoreDep, StartJobDep
 from services.web.errors import ApiError
 from services.web.responses import ERRORS
 from services.web.schemas import ErrorResponse
@@ -36,8 +35,8 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _record(services: ServicesDep, job: str) -> JobRecord:
-    record = services.jobs.record(job)
+def _record(jobs: JobStore, job: str) -> JobRecord:
+    record = jobs.record(job)
     if record is None:
         raise ApiError(404, ErrorKind.NOT_FOUND, f"no job {job}")
     return record
@@ -53,35 +52,25 @@ def _record(services: ServicesDep, job: str) -> JobRecord:
     },
     summary="Start a batch job over a folder (local) or an s3://bucket/prefix (aws)",
 )
-async def post_job(spec: JobSpec, services: ServicesDep, idempotency_key: IdempotencyKey = None) -> JobStatus:
-    settings = services.settings
-    create = partial(
-        create_job,
-        spec,
-        idempotency_key,
-        store=services.jobs,
-        keys=IdempotencyKeys(services.outputs),
-        monitor=services.job_monitor,
-        job_source=services.backend.job_source,
-        job_output=services.backend.job_output,
-        resolve_model=services.models.resolve,
-        jobs_root=settings.jobs_root,
-        chunk_size=settings.job_chunk_size,
-        staged_location=services.inputs.staging_location if isinstance(services.inputs, JobStaging) else None,
-    )
+async def post_job(
+    spec: JobSpec,
+    start_job: StartJobDep,
+    fast_scaling: FastScalingDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JobStatus:
     try:
-        record = await to_thread.run_sync(create)
+        record = await to_thread.run_sync(start_job, spec, idempotency_key)
     except JobRefusedError as exc:
         raise ApiError(422, ErrorKind.INVALID_REQUEST, str(exc)) from None
-    services.fast_scaling.on_upload()  # from zero: raise the pool now, not at the first alarm
+    fast_scaling.on_upload()  # from zero: raise the pool now, not at the first alarm
     return status(record)
 
 
 @router.get("/v1/jobs", response_model=list[JobStatus], summary="Recent jobs, newest first")
-async def list_jobs(services: ServicesDep, limit: int = 20) -> list[JobStatus]:
+async def list_jobs(jobs: JobStoreDep, limit: int = 20) -> list[JobStatus]:
     def newest() -> list[JobStatus]:
-        ids = sorted(services.jobs.job_ids(), reverse=True)[: max(1, min(limit, 100))]
-        return [status(r) for r in (services.jobs.record(i) for i in ids) if r is not None]
+        ids = sorted(jobs.job_ids(), reverse=True)[: max(1, min(limit, 100))]
+        return [status(r) for r in (jobs.record(i) for i in ids) if r is not None]
 
     return await to_thread.run_sync(newest)
 
@@ -92,8 +81,8 @@ async def list_jobs(services: ServicesDep, limit: int = 20) -> list[JobStatus]:
     responses={**ERRORS, **NOT_FOUND},
     summary="A job's progress",
 )
-async def get_job(job_id: JobId, services: ServicesDep) -> JobStatus:
-    record = await to_thread.run_sync(_record, services, job_id)  # the one storage read
+async def get_job(job_id: JobId, jobs: JobStoreDep) -> JobStatus:
+    record = await to_thread.run_sync(_record, jobs, job_id)  # the one storage read
     return status(record)
 
 
@@ -102,9 +91,9 @@ async def get_job(job_id: JobId, services: ServicesDep) -> JobStatus:
     responses={**ERRORS, **NOT_FOUND, 200: {"content": {"application/x-ndjson": {}}}},
     summary="The job's results so far: one JSON line per image, in source-key order per chunk",
 )
-async def get_job_results(job_id: JobId, services: ServicesDep) -> StreamingResponse:
-    record = await to_thread.run_sync(_record, services, job_id)
-    shards = await to_thread.run_sync(lambda: list(results(services.jobs, record)))
+async def get_job_results(job_id: JobId, jobs: JobStoreDep) -> StreamingResponse:
+    record = await to_thread.run_sync(_record, jobs, job_id)
+    shards = await to_thread.run_sync(lambda: list(results(jobs, record)))
     return StreamingResponse(iter(shards), media_type="application/x-ndjson")
 
 
@@ -115,8 +104,8 @@ async def get_job_results(job_id: JobId, services: ServicesDep) -> StreamingResp
     responses={**ERRORS, **NOT_FOUND},
     summary="Cancel a job: no new chunk starts; what is done stays done",
 )
-async def cancel_job(job_id: JobId, services: ServicesDep) -> JobStatus:
-    record = await to_thread.run_sync(lifecycle.cancel, services.jobs, job_id)
+async def cancel_job(job_id: JobId, jobs: JobStoreDep) -> JobStatus:
+    record = await to_thread.run_sync(lifecycle.cancel, jobs, job_id)
     if record is None:
         raise ApiError(404, ErrorKind.NOT_FOUND, f"no job {job_id}")
     return status(record)

@@ -8,8 +8,8 @@ from __future__ import annotations
 from anyio import to_thread
 from fastapi import APIRouter
 
-from services.model_catalog import ModelInfo
-from services.web.deps import ServicesDep
+from services.models.catalog import ModelInfo
+from services.web.deps import ModelsDep
 from services.web.responses import ERRORS
 
 router = APIRouter(tags=["models"])
@@ -18,5 +18,5 @@ router = APIRouter(tags=["models"])
 @router.get(
     "/v1/models", response_model=list[ModelInfo], responses=ERRORS, summary="The models this service has"
 )
-async def list_models(services: ServicesDep) -> list[ModelInfo]:
-    return await to_thread.run_sync(services.models.models)
+async def list_models(models: ModelsDep) -> list[ModelInfo]:
+    return await to_thread.run_sync(models.models)

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from services.contract import ErrorKind
 from services.results import stored_result
-from services.web.deps import ServicesDep
+from services.web.deps import InputsDep, OutputsDep
 from services.web.errors import ApiError
 from services.web.responses import ERRORS, PENDING, checked, pending
 from services.web.schemas import ClassifyResponse, ErrorResponse
@@ -25,10 +25,12 @@ ResultId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="request i
     responses={**PENDING, **ERRORS, 404: {"model": ErrorResponse, "description": "unknown id"}},
     summary="The stored result of a request (from the output bucket)",
 )
-async def get_result(request_id: ResultId, services: ServicesDep) -> ClassifyResponse | JSONResponse:
-    result = await to_thread.run_sync(stored_result, services.outputs, request_id)
+async def get_result(
+    request_id: ResultId, inputs: InputsDep, outputs: OutputsDep
+) -> ClassifyResponse | JSONResponse:
+    result = await to_thread.run_sync(stored_result, outputs, request_id)
     if result is not None:
         return ClassifyResponse.from_result(checked(result))
-    if await to_thread.run_sync(services.inputs.exists, request_id):
+    if await to_thread.run_sync(inputs.exists, request_id):
         return pending(request_id)
     raise ApiError(404, ErrorKind.NOT_FOUND, f"no request {request_id}")

@@ -10,13 +10,14 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from services.contract import ErrorKind, Result
 from services.idempotency import HEADER, KEY_PATTERN
-from services.model_catalog import UnknownModelError
-from services.web.deps import ServicesDep, UploadDep, WebServices
+from services.models.errors import UnknownModelError
+from services.models.resolver import ModelResolver
+from services.web.deps import ModelsDep, SubmitterDep, UploadDep
 from services.web.errors import ApiError
 from services.web.responses import ERRORS, PENDING, TEXT_ROUTE_ERRORS, TEXT_ROUTE_PENDING, checked, pending
 from services.web.schemas import ClassifyResponse
 from services.web.uploads.form import FILE_FIELDS, MAX_MODEL_CHARS, MODEL_FIELD, UploadedImage
-from services.web.uploads.submission import submit
+from services.web.uploads.submission import Submitter, submit
 
 router = APIRouter(tags=["classify"])
 ModelQuery = Annotated[
@@ -84,11 +85,12 @@ _TEXT_ANSWER: dict[str, Any] = {
 )
 async def upload(
     image: UploadDep,
-    services: ServicesDep,
+    submitter: SubmitterDep,
+    models: ModelsDep,
     idempotency_key: IdempotencyKeyHeader = None,
     model: ModelQuery = None,
 ) -> PlainTextResponse | JSONResponse:
-    result = await _classified(services, image, idempotency_key, model)
+    result = await _classified(submitter, models, image, idempotency_key, model)
     if isinstance(result, JSONResponse):
         return result
     return PlainTextResponse(f"{image.stem}:{result.label}")
@@ -103,23 +105,28 @@ async def upload(
 )
 async def classify(
     image: UploadDep,
-    services: ServicesDep,
+    submitter: SubmitterDep,
+    models: ModelsDep,
     idempotency_key: IdempotencyKeyHeader = None,
     model: ModelQuery = None,
 ) -> ClassifyResponse | JSONResponse:
-    result = await _classified(services, image, idempotency_key, model)
+    result = await _classified(submitter, models, image, idempotency_key, model)
     if isinstance(result, JSONResponse):
         return result
     return ClassifyResponse.from_result(result)
 
 
 async def _classified(
-    services: WebServices, image: UploadedImage, idempotency_key: str | None, model: str | None
+    submitter: Submitter,
+    models: ModelResolver,
+    image: UploadedImage,
+    idempotency_key: str | None,
+    model: str | None,
 ) -> Result | JSONResponse:
     """The labelled result, or the 202 answer when the wait ran out (an error result raises)."""
     try:
-        ref = await to_thread.run_sync(services.models.resolve, model or image.model)
+        ref = await to_thread.run_sync(models.resolve, model or image.model)
     except UnknownModelError as exc:
         raise ApiError(422, ErrorKind.INVALID_REQUEST, str(exc)) from None
-    request_id, result = await submit(services, image, idempotency_key, ref)
+    request_id, result = await submit(submitter, image, idempotency_key, ref)
     return pending(request_id) if result is None else checked(result)

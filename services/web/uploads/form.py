@@ -57,21 +57,21 @@ DISCARD_BYTES = 64 * 1024 * 1024
 
 async def _read_bounded(stream: AsyncIterator[bytes], limit: int) -> bytes | None:
     """The whole body, or None (after discarding the rest) when it is larger than `limit`."""
-    chunks: list[bytes] = []
+    pieces: list[bytes] = []
     total = 0
-    async for chunk in stream:
-        total += len(chunk)
+    async for piece in stream:
+        total += len(piece)
         if total > limit:
             await _discard(stream, DISCARD_BYTES)
             return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+        pieces.append(piece)
+    return b"".join(pieces)
 
 
 async def _discard(stream: AsyncIterator[bytes], most: int) -> None:
     dropped = 0
-    async for chunk in stream:  # never held: memory stays at one chunk
-        dropped += len(chunk)
+    async for piece in stream:  # never held: memory stays at one piece
+        dropped += len(piece)
         if dropped > most:
             return
 

@@ -1,7 +1,7 @@
 """A multipart/form-data body, already read into memory, split into its parts.
 
 python-multipart's parser is fed the whole body in one call, so a part's bytes arrive as one or
-a few slices of it. Starlette's form parser instead awaits an async file write per chunk and
+a few slices of it. Starlette's form parser instead awaits an async file write per piece and
 spools every file part through a SpooledTemporaryFile: about 4x the CPU per upload here.
 """
 

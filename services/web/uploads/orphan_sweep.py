@@ -136,3 +136,10 @@ class OrphanSweep:
 
     def stop(self) -> None:
         self._periodic.stop()
+
+    def __enter__(self) -> OrphanSweep:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -20,14 +20,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from model import load_metadata
+from services.models.errors import UnknownModelError
 from services.ports import ImageClassifier, ModelRegistry
 
 log = logging.getLogger("services.worker")
 FOOTPRINT_FACTOR = 4.0
-
-
-class UnknownModelError(LookupError):
-    """No such model in the registry."""
 
 
 class ModelPool:

@@ -24,7 +24,7 @@ OPEN_PREFIXES = ("/static-offline-docs/",)  # fastapi-offline's Swagger UI and R
 
 
 @dataclass
-class Gate:
+class Admission:
     """What the door checks; filled in by the app's lifespan (keys may come from the backend)."""
 
     header: str = "X-API-Key"  # as written in errors; matched case-insensitively
@@ -34,27 +34,27 @@ class Gate:
 
 
 class FrontDoor:
-    def __init__(self, app: ASGIApp, gate: Gate) -> None:
+    def __init__(self, app: ASGIApp, admission: Admission) -> None:
         self.app = app
-        self.gate = gate
+        self.admission = admission
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        gate = self.gate
-        if scope["type"] != "http" or (gate.keys is None and gate.limiter is None) or _open(scope):
+        admission = self.admission
+        if scope["type"] != "http" or (admission.keys is None and admission.limiter is None) or _open(scope):
             await self.app(scope, receive, send)
             return
         client = None
-        if gate.keys is not None:
-            client = gate.keys.client_of(_header(scope, gate.header.lower().encode()))
+        if admission.keys is not None:
+            client = admission.keys.client_of(_header(scope, admission.header.lower().encode()))
             if client is None:
-                reason = f"missing or wrong API key: send yours in the {gate.header} header"
-                headers = {"www-authenticate": f'ApiKey header="{gate.header}"'}
+                reason = f"missing or wrong API key: send yours in the {admission.header} header"
+                headers = {"www-authenticate": f'ApiKey header="{admission.header}"'}
                 await error_response(401, ErrorKind.UNAUTHORIZED, reason, headers=headers)(
                     scope, receive, send
                 )
                 return
-        if gate.limiter is not None:
-            wait = gate.limiter.retry_after(client or _address(scope, gate.trust_forwarded_for))
+        if admission.limiter is not None:
+            wait = admission.limiter.retry_after(client or _address(scope, admission.trust_forwarded_for))
             if wait:
                 reason = f"too many requests from this client; retry in {wait} s"
                 headers = {"retry-after": str(wait)}
