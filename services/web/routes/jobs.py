@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from anyio import to_thread
 from fastapi import APIRouter, Header, Path
 from fastapi.responses import StreamingResponse
+from starlette.convertors import Convertor, register_url_convertor
 
 from services.contract import ErrorKind
 from services.idempotency import HEADER, KEY_PATTERN
@@ -23,6 +24,22 @@ from services.web.schemas import ErrorResponse
 
 router = APIRouter(tags=["jobs"])
 JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="job id")]
+
+
+class _JobIdConvertor(Convertor[str]):
+    """Only a job id's shape routes to a job, so /v1/jobs/uploads is never taken for one (a GET
+    there is a 405, not a 422 about a malformed id)."""
+
+    regex = "[0-9a-f]{32}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("job_id", _JobIdConvertor())
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse, "description": "unknown job"}}
 IdempotencyKey = Annotated[
     str | None,
@@ -76,7 +93,7 @@ async def list_jobs(jobs: JobStoreDep, limit: int = 20) -> list[JobStatus]:
 
 
 @router.get(
-    "/v1/jobs/{job_id}",
+    "/v1/jobs/{job_id:job_id}",
     response_model=JobStatus,
     responses={**ERRORS, **NOT_FOUND},
     summary="A job's progress",
@@ -87,7 +104,7 @@ async def get_job(job_id: JobId, jobs: JobStoreDep) -> JobStatus:
 
 
 @router.get(
-    "/v1/jobs/{job_id}/results",
+    "/v1/jobs/{job_id:job_id}/results",
     responses={**ERRORS, **NOT_FOUND, 200: {"content": {"application/x-ndjson": {}}}},
     summary="The job's results so far: one JSON line per image, in source-key order per chunk",
 )
@@ -98,7 +115,7 @@ async def get_job_results(job_id: JobId, jobs: JobStoreDep) -> StreamingResponse
 
 
 @router.delete(
-    "/v1/jobs/{job_id}",
+    "/v1/jobs/{job_id:job_id}",
     status_code=202,
     response_model=JobStatus,
     responses={**ERRORS, **NOT_FOUND},
