@@ -122,12 +122,16 @@ def recording() -> Iterator[Emulator]:
     emulator.start()
     saved = dict(os.environ)
     os.environ.update({**emulator.environment(), "AWS_ACCESS_KEY_ID": SETUP_KEY})
+    # boto3's default session keeps the credentials it first resolved: after another test's
+    # ('testing'), the test's own calls would sign as that and count as an unknown caller.
+    boto3.setup_default_session()
     try:
         yield emulator
     finally:
         emulator.stop()
         os.environ.clear()
         os.environ.update(saved)
+        boto3.DEFAULT_SESSION = None  # the next test's default session reads its own environment
 
 
 def _settings(exports: dict[str, str], names_variable: str) -> dict[str, str]:
