@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from model.classifier import Classifier as Classifier
     from model.classifier import Prediction as Prediction
     from model.engine_choice import EngineChoice as EngineChoice
+    from model.engine_choice import auto_engine as auto_engine
     from model.engine_choice import open_classifier as open_classifier
     from model.engines import EngineName as EngineName
     from model.errors import InvalidImageError as InvalidImageError
@@ -35,6 +36,7 @@ _WHERE = {
     "Classifier": "model.classifier",
     "Prediction": "model.classifier",
     "EngineChoice": "model.engine_choice",
+    "auto_engine": "model.engine_choice",
     "open_classifier": "model.engine_choice",
     "EngineName": "model.engines",
     "InvalidImageError": "model.errors",
@@ -59,6 +61,7 @@ __all__ = [
     "InvalidImageKind",
     "Prediction",
     "Preprocessor",
+    "auto_engine",
     "check_model_folder",
     "golden_by_name",
     "load_golden",

@@ -59,6 +59,21 @@ def open_classifier(
     return Classifier(model_path, intra_op_threads=1, engine=engine, threads=threads)
 
 
+def auto_engine(model_path: Path | None = None, *, threads: int = 1) -> EngineName:
+    """The engine `auto` takes on this machine (measured once, then kept like a worker's choice)."""
+    return engine_name(open_classifier(model_path, engine="auto", threads=threads))
+
+
+def engine_name(classifier: Classifier) -> EngineName:
+    """The engine a loaded classifier runs on, by the name `open_classifier` takes."""
+    label = classifier.engine.label
+    if label == "onnxruntime-int8":
+        return "onnxruntime-int8"
+    if label == "onnxruntime-fp32":
+        return "onnxruntime"
+    return "openvino"  # bf16 or f32: OpenVINO asks the CPU again, as it did
+
+
 def choose_engine(
     model_path: Path | None = None, *, threads: int = 1, choices: Path | None = None
 ) -> Classifier:
@@ -168,13 +183,9 @@ def _read(path: Path) -> tuple[EngineName, str] | None:
 
 def _write(path: Path, chosen: Classifier, reason: str) -> None:
     """Atomically (several workers may start at once); a read-only disk only costs the re-measure."""
-    name = {"onnxruntime-fp32": "onnxruntime", "onnxruntime-int8": "onnxruntime-int8"}.get(
-        chosen.engine.label,
-        "openvino",  # bf16 or f32: OpenVINO asks the CPU again, as it did
-    )
     try:
         partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(json.dumps({"engine": name, "reason": reason}), encoding="utf-8")
+        partial.write_text(json.dumps({"engine": engine_name(chosen), "reason": reason}), encoding="utf-8")
         partial.replace(path)
     except OSError as error:
         log.warning("the engine choice is not kept (%s): the next start measures again", error)

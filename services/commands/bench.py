@@ -12,16 +12,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import platform
 import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, get_args
+from typing import TYPE_CHECKING, cast, get_args
 
 from rich.console import Console
 
-from model import EngineName
+from model import EngineName, auto_engine
 
 if TYPE_CHECKING:
     from services.bench.report import BenchReport
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 # One worker process uses every core (one inference thread per core, like one cloud instance), and
 # it is what `evision up` runs under any load short of a 1000-message backlog.
 DEFAULT_WORKERS = 1
+# Issue #38: the whole service on its default engine against the bare fp32 model, same run.
+DEFAULT_ENGINE_TARGET = 1.3
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -60,9 +63,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-aws", action="store_true", help="leave out (d), the moto backend")
     parser.add_argument(
         "--engine",
-        default="onnxruntime",
-        help="inference engines, comma-separated: the whole suite per engine, side by side "
-        "(onnxruntime, openvino; default onnxruntime)",
+        default="onnxruntime,auto",
+        help="inference engines, comma-separated: the whole suite per engine, side by side, each "
+        "against the first's bare model (onnxruntime, onnxruntime-int8, openvino, or auto: the "
+        "service's default, the engine it picks on this machine; default onnxruntime,auto: the "
+        "default engine against the bare fp32 model)",
     )
     parser.add_argument("--quick", action="store_true", help="tiny counts: a smoke run, not a measurement")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
@@ -95,17 +100,14 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         console.print(f"[red]evision bench:[/red] {exc}")
         return 2
-    requested = [name.strip() for name in str(args.engine).split(",") if name.strip()]
-    engines: list[EngineName] = [name for name in get_args(EngineName) if name in requested]
-    unknown = [name for name in requested if name not in engines]
-    if unknown or not engines:
-        console.print(f"[red]evision bench:[/red] unknown engine {unknown}; known: {get_args(EngineName)}")
+    engines = _engines(str(args.engine), console)
+    if engines is None:
         return 2
     reports: dict[str, BenchReport] = {}
     with tempfile.TemporaryDirectory(prefix="evision-bench-") as tmp:
-        for engine in engines:
-            work_dir = (args.work_dir or Path(tmp)) / engine
-            console.rule(f"engine: {engine}")
+        for key, engine in engines.items():
+            work_dir = (args.work_dir or Path(tmp)) / key.split()[0]
+            console.rule(f"engine: {key}")
             try:
                 report = run_suite(
                     dataclasses.replace(plan, engine=engine),
@@ -122,17 +124,36 @@ def run(args: argparse.Namespace) -> int:
             if (cpu := render_cpu(report)) is not None:
                 console.print(cpu)
             console.print(render_targets(report))
-            reports[engine] = report
+            reports[key] = report
     if len(reports) > 1:
         console.print(compare_engines(reports))
     if args.json:
         body = (
-            reports[engines[0]].to_json()
+            next(iter(reports.values())).to_json()
             if len(reports) == 1
             else {"engines": {name: report.to_json() for name, report in reports.items()}}
         )
         args.json.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
     return 0
+
+
+def _engines(asked: str, console: Console) -> dict[str, EngineName] | None:
+    """The engines to run, by the name the report gives them (`auto` as `auto (<its pick>)`)."""
+    requested = [name.strip() for name in asked.split(",") if name.strip()]
+    known = (*get_args(EngineName), "auto")
+    unknown = [name for name in requested if name not in known]
+    if unknown or not requested:
+        console.print(f"[red]evision bench:[/red] unknown engine {unknown}; known: {known}")
+        return None
+    engines: dict[str, EngineName] = {}
+    for name in dict.fromkeys(requested):
+        if name == "auto":
+            with console.status("auto: choosing the engine, as a worker does at its start"):
+                picked = auto_engine(threads=os.cpu_count() or 1)
+            engines[f"auto ({picked})"] = picked
+        else:
+            engines[name] = cast("EngineName", name)
+    return engines
 
 
 def compare_engines(reports: Mapping[str, BenchReport]) -> str:
@@ -157,4 +178,11 @@ def compare_engines(reports: Mapping[str, BenchReport]) -> str:
             f"(x{report.bare.images_per_s / first.bare.images_per_s:.2f}), HTTP local c=32 x{http}, "
             f"its own ratio to bare {own}, to {first_name}'s bare {over_first_bare}"
         )
+        if name.startswith("auto") and first_name == "onnxruntime" and stage and first.bare.images_per_s:
+            ratio = stage.images_per_s / first.bare.images_per_s
+            met = "met" if ratio >= DEFAULT_ENGINE_TARGET else "NOT met"
+            lines.append(
+                f"  the default engine, {name}, serves {ratio:.2f}x the bare fp32 model at HTTP c=32 "
+                f"(target >= {DEFAULT_ENGINE_TARGET}: {met})"
+            )
     return "\n".join(lines)

@@ -13,10 +13,11 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
-from model.engines import openvino_available
+from model import EngineName
 
 # Below the suite's per-test timeout (pyproject.toml), so a hung child is shown, not just killed.
 CHILD_TIMEOUT_SECONDS = 240
@@ -41,7 +42,18 @@ def evision(*args: str) -> str:
 @pytest.mark.slow
 def test_quick_bench_measures_every_stage(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    evision("bench", "--quick", "--workers", "1", "--json", str(out), "--work-dir", str(tmp_path))
+    evision(
+        "bench",
+        "--quick",
+        "--engine",
+        "onnxruntime",
+        "--workers",
+        "1",
+        "--json",
+        str(out),
+        "--work-dir",
+        str(tmp_path),
+    )
 
     report = json.loads(out.read_text())
     assert report["bare"]["images_per_s"] > 0
@@ -61,13 +73,15 @@ def test_quick_bench_measures_every_stage(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not openvino_available(), reason="OpenVINO is not installed")
-def test_quick_bench_runs_every_engine_side_by_side(tmp_path: Path) -> None:
+def test_quick_bench_runs_the_default_engine_beside_the_bare_fp32_model(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    args = ["bench", "--quick", "--skip-aws", "--engine", "onnxruntime,openvino", "--json", str(out)]
-    printed = evision(*args, "--work-dir", str(tmp_path))
+    printed = evision("bench", "--quick", "--skip-aws", "--json", str(out), "--work-dir", str(tmp_path))
     engines = json.loads(out.read_text())["engines"]
-    assert list(engines) == ["onnxruntime", "openvino"]
+    first, default = list(engines)
+    assert first == "onnxruntime"
+    assert default in {f"auto ({name})" for name in get_args(EngineName)}
+    assert engines[default]["machine"]["engine"] == default.removeprefix("auto (").removesuffix(")")
+    assert "the default engine, auto (" in printed
     for report in engines.values():
         assert report["bare"]["images_per_s"] > 0
         assert all(m["errors"] == {} and m["correct"] == m["images"] for m in report["measurements"])
