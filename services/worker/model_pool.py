@@ -10,8 +10,8 @@ arenas: ~87 MiB of resident memory per EfficientNet-Lite1/2, 22-25 MB files, mea
 
 A request may pin a precision (`fp32`, `int8`) whatever engine the worker chose: a model at a
 pinned precision is another entry, keyed `name@version precision`, loaded by `pin` on first use.
-Where the model already runs at it (the default on ONNX Runtime fp32, say) that model serves. The
-default at a pinned precision stays loaded beside the default (at most one more copy each).
+Where the default already runs at it (on ONNX Runtime fp32, say) the default serves; else the
+default at a pinned precision stays loaded beside it (at most one more copy per precision).
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ class ModelPool:
             self._make_room(mib)  # before loading: old and new never overlap
             try:
                 classifier = load(folder)
-            except BaseException:
+            except BaseException:  # a refused load (an int8 pin without the variant) leaves nothing
                 shutil.rmtree(folder, ignore_errors=True)
                 raise
             log.info("model %s loaded (~%.0f MiB)", classifier.name, mib)
