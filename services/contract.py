@@ -13,10 +13,22 @@ from __future__ import annotations
 import secrets
 import time
 from enum import StrEnum
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 CONTRACT_VERSION = 1
+
+# What a request may pin: `auto` takes the worker's engine (the fastest that agrees with fp32,
+# model/engine_choice.py); `fp32` the reference, ONNX Runtime on the fp32 weights; `int8` the
+# model's int8 variant, where it has one.
+Precision = Literal["auto", "fp32", "int8"]
+PRECISIONS: tuple[Precision, ...] = get_args(Precision)
+
+
+def as_precision(value: str | None) -> Precision:
+    """`value` if it names a precision, else auto (e.g. an input stored without one)."""
+    return next((precision for precision in PRECISIONS if precision == value), "auto")
 
 
 class ErrorKind(StrEnum):
@@ -86,6 +98,7 @@ class RequestMessage(_Frozen):
     model: str | None = Field(
         default=None, description="name@version of a registered model; None: the worker's default"
     )
+    precision: Precision = Field(default="auto", description="auto: the worker's engine; else pinned")
     submitted_at: float = Field(default_factory=time.time, description="epoch seconds")
 
 

@@ -31,7 +31,8 @@ def test_messages_one_version_apart_are_understood_both_ways() -> None:
     request = RequestMessage.model_validate_json(newer_request)
     assert (request.id, request.image, request.reply_to) == ("a" * 32, "cat.jpg", "replies-1")
     older_request = f'{{"v": {CONTRACT_VERSION}, "id": "{"b" * 32}", "image": "x.png", "reply_to": "r"}}'
-    assert RequestMessage.model_validate_json(older_request).submitted_at > 0  # filled in
+    older = RequestMessage.model_validate_json(older_request)
+    assert older.submitted_at > 0 and older.precision == "auto"  # filled in
     newer_result = Result(id="c" * 32, image="cat.jpg", label="tabby", score=0.9).model_dump()
     newer_result.update(v=CONTRACT_VERSION + 1, engine="openvino-bf16", model_version="2")
     reply = ReplyMessage.model_validate({"v": CONTRACT_VERSION + 1, "id": "c" * 32, "result": newer_result})

@@ -43,6 +43,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, metavar="DST", help="where results.jsonl goes")
     parser.add_argument("--url", default=DEFAULT_URL, help=f"the service (default {DEFAULT_URL})")
     parser.add_argument("--top-k", type=int, default=5, help="labels per image (1-5, default 5)")
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "int8"),  # the contract's PRECISIONS (the CLI starts without pydantic)
+        default="auto",
+        help="auto (default): the service's engine; fp32: the fp32 reference; int8: the model's int8 variant",
+    )
     parser.add_argument("--key", help="the job's Idempotency-Key (default: derived from SRC and options)")
     parser.add_argument(
         "--timeout", type=float, default=24 * 3600.0, metavar="S", help="give up after S seconds"
@@ -84,6 +90,12 @@ def _reason(response: httpx.Response) -> str:
     return f"{response.status_code} {body.get('error')}: {body.get('reason')}"
 
 
+def _spec(source: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The job spec; a precision only when pinned, so an unpinned run keeps its earlier key."""
+    pinned = {"precision": args.precision} if args.precision != "auto" else {}
+    return {"source": source, "top_k": args.top_k, **pinned}
+
+
 def _create(client: httpx.Client, spec: dict[str, Any], key: str) -> httpx.Response:
     return client.post("/v1/jobs", json=spec, headers={"Idempotency-Key": key})
 
@@ -115,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         folder = None if args.source.startswith("s3://") else Path(args.source)
         upload = folder is not None and folder.is_dir() and (args.upload or not _on_this_machine(base))
         source = _source(args.source)
-        spec = {"source": source, "top_k": args.top_k}
+        spec = _spec(source, args)
         created = None
         if not upload:
             try:
@@ -172,7 +184,7 @@ def _upload_and_create(
         f"uploaded {staged.uploaded} of {staged.files} files in {seconds:.1f} s "
         f"({staged.skipped} already there, skipped)"
     )
-    spec = {"source": staged.source, "top_k": args.top_k}
+    spec = _spec(staged.source, args)
     return _create(client, spec, args.key or _key(spec, staged.fingerprint))
 
 

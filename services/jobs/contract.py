@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-from services.contract import CONTRACT_VERSION, LabelScore, ResultError
+from services.contract import CONTRACT_VERSION, LabelScore, Precision, ResultError
 
 JobState = Literal["planning", "running", "done", "cancelled"]
 FINAL_STATES: tuple[JobState, ...] = ("done", "cancelled")
@@ -34,6 +34,10 @@ class JobSpec(_Frozen):
     top_k: int = Field(default=5, ge=1, le=5, description="labels per image in the output")
     model: str | None = Field(
         default=None, max_length=200, description="name@version or name of a registered model"
+    )
+    precision: Precision = Field(
+        default="auto",
+        description="auto: the service's engine; fp32: the fp32 reference; int8: the model's int8 variant",
     )
     webhook: HttpUrl | None = Field(
         default=None, description="called once when the job ends, signed (Evision-Signature header)"
@@ -102,6 +106,7 @@ class ChunkMessage(_Frozen):
     keys: list[str] = Field(min_length=1)
     top_k: int = 5
     model: str | None = None
+    precision: Precision = "auto"
 
 
 class ShardLine(_Frozen):

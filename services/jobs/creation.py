@@ -69,7 +69,10 @@ def create_job(
             check(str(spec.webhook), allow_private=monitor.allow_private_webhooks)
         except WebhookRefusedError as exc:
             raise JobRefusedError(str(exc)) from None
-    fingerprint = hashlib.sha256(spec.model_dump_json().encode()).hexdigest()
+    # A spec without a pinned precision dumps as before precisions were: a key remembered by an
+    # older version still matches its spec.
+    unpinned = {"precision"} if spec.precision == "auto" else None
+    fingerprint = hashlib.sha256(spec.model_dump_json(exclude=unpinned).encode()).hexdigest()
     if idempotency_key is not None:
         try:
             remembered = keys.lookup(idempotency_key, fingerprint)

@@ -75,4 +75,5 @@ def _chunk(record: JobRecord, index: int, keys: list[str]) -> str:
         keys=keys,
         top_k=record.spec.top_k,
         model=record.spec.model,
+        precision=record.spec.precision,
     ).model_dump_json()

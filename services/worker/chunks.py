@@ -151,7 +151,7 @@ class ChunkProcessor:
         elif not within(deadline, [self._io.submit(fetch, key) for key in chunk.keys]):
             return None
         images = {
-            key: Image(data=data, model=chunk.model, suspect=suspects)
+            key: Image(data=data, model=chunk.model, precision=chunk.precision, suspect=suspects)
             for key, data in read.items()
             if data is not None
         }

@@ -15,12 +15,23 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from model import Classifier, EngineChoice, InvalidImageError, load_metadata, open_classifier
-from services.contract import ErrorKind
+from model import (
+    MODEL_DIR,
+    Classifier,
+    EngineChoice,
+    EngineName,
+    InvalidImageError,
+    load_metadata,
+    open_classifier,
+)
+from services.contract import ErrorKind, Precision
+from services.models.errors import UnknownModelError
 from services.ports import ImageClassifier, ImageRejectedError, Prediction
 from services.worker.settings import WorkerSettings
 
 UNKNOWN_KIND = ErrorKind.CORRUPT  # what an unreadable image is, when the model names it otherwise
+# A pinned precision names an engine outright: the reference is ONNX Runtime on the fp32 weights.
+PINNED_ENGINES: dict[Precision, EngineName] = {"fp32": "onnxruntime", "int8": "onnxruntime-int8"}
 
 
 def rejection(error: InvalidImageError) -> ImageRejectedError:
@@ -83,3 +94,34 @@ def classifier_for(settings: WorkerSettings, *, threads: int | None = None) -> I
         classifier: ImageClassifier = factory(settings.model_copy(update={"threads": threads}))
         return classifier
     return load_classifier(settings.model_path, engine=settings.engine, threads=threads)
+
+
+def pinned_loader(settings: WorkerSettings) -> Callable[[Path | None, Precision], ImageClassifier]:
+    """Opens a model (a registered model's folder, or None: the worker's default) on the engine a
+    pinned precision names, whatever engine the worker chose; UnknownModelError for an int8 pin
+    on a model without an int8 variant (the request's own error, not a failure to retry)."""
+
+    def load(folder: Path | None, precision: Precision) -> ImageClassifier:
+        if precision == "auto":
+            raise ValueError("auto is the worker's own engine, not a pin")
+        pinned = settings.model_copy(update={"engine": PINNED_ENGINES[precision]})
+        if folder is not None:
+            _check_variant(folder / "metadata.json", precision)
+            return folder_loader(pinned)(folder)
+        if not settings.classifier:  # a factory's model is its own: the factory decides
+            _check_variant(
+                (settings.model_path.parent if settings.model_path else MODEL_DIR) / "metadata.json",
+                precision,
+            )
+        return classifier_for(pinned)
+
+    return load
+
+
+def _check_variant(metadata_file: Path, precision: Precision) -> None:
+    metadata = load_metadata(metadata_file)
+    if precision != "fp32" and precision not in metadata.variants:
+        raise UnknownModelError(
+            f"{metadata.short_name} has no {precision} variant (evision model quantize makes one); "
+            "ask for precision auto or fp32"
+        )

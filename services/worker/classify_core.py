@@ -21,7 +21,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from services.contract import ErrorKind, ResultError
+from services.contract import ErrorKind, Precision, ResultError
 from services.models.errors import UnknownModelError
 from services.ports import ImageClassifier, ImageRejectedError, Prediction
 from services.worker.isolation import Isolator, SuspectFailedError
@@ -42,6 +42,7 @@ class Image:
 
     data: bytes | None
     model: str | None  # the model asked for (None: the worker's default)
+    precision: Precision = "auto"  # pinned, or auto: the worker's engine
     suspect: bool = False  # classify it alone, in the isolation helper
     prediction: Prediction | None = None
     classified_by: str | None = None  # the classifier's name (model@version and engine)
@@ -111,14 +112,14 @@ class ClassifyCore:
         (an image that kills it once may have met a passing fault, e.g. memory)."""
         pending = [image for image in images if image.pending]
         suspects = [image for image in pending if image.suspect] if self._isolator else []
-        by_model: dict[str | None, list[Image]] = defaultdict(list)
+        by_model: dict[tuple[str | None, Precision], list[Image]] = defaultdict(list)
         for image in pending:
             if image not in suspects:
-                by_model[image.model].append(image)
+                by_model[image.model, image.precision].append(image)
         calls: list[tuple[ImageClassifier, list[Image]]] = []
-        for ref, group in by_model.items():
+        for (ref, precision), group in by_model.items():
             try:
-                classifier = self.models.get(ref)
+                classifier = self.models.get(ref, precision)
             except UnknownModelError as exc:
                 for image in group:
                     image.reject(ResultError(kind=ErrorKind.INVALID_REQUEST, reason=str(exc)))
@@ -138,7 +139,7 @@ class ClassifyCore:
         assert image.data is not None and self._isolator is not None
         t0 = time.perf_counter()
         try:
-            folder = self.models.folder(image.model)
+            folder = self.models.folder(image.model, image.precision)
         except UnknownModelError as exc:
             image.reject(ResultError(kind=ErrorKind.INVALID_REQUEST, reason=str(exc)))
             return
@@ -146,7 +147,9 @@ class ClassifyCore:
         for _ in range(tries):
             try:
                 timeout = max(ALONE_FLOOR, deadline - time.monotonic())
-                prediction = self._isolator.classify(image.data, timeout=timeout, model=folder)
+                prediction = self._isolator.classify(
+                    image.data, timeout=timeout, model=folder, precision=image.precision
+                )
             except ImageRejectedError as exc:
                 image.reject(ResultError(kind=exc.kind, reason=exc.reason))
                 break

@@ -12,7 +12,7 @@ and replaced when a suspect kills it or outlives its time. It is a `spawn`ed pro
 fork: the worker's threads (heartbeat, executors, the engine's own) do not survive a fork.
 It serves every model: the worker's default, and a registered one from the folder the worker
 downloaded it into (loaded on the first suspect that names it; one at a time besides the
-default, so its memory stays that of two models).
+default, so its memory stays that of two models), at the precision the request pinned.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from services.contract import ErrorKind
+from services.contract import ErrorKind, Precision
 from services.ports import ImageClassifier, ImageRejectedError
 from services.worker.settings import WorkerSettings
 
@@ -48,26 +48,30 @@ class IsolatedPrediction:
 
 
 def _serve(connection: Connection, settings: WorkerSettings) -> None:
-    """The helper: (model folder or None for the default, image) in, one answer out, until the
-    worker closes the pipe."""
-    from services.worker.classifier import classifier_for, folder_loader
+    """The helper: (model folder or None for the default, precision, image) in, one answer out,
+    until the worker closes the pipe."""
+    from services.worker.classifier import classifier_for, folder_loader, pinned_loader
+    from services.worker.model_pool import serves
 
     default = classifier_for(settings, threads=1)
-    load = folder_loader(settings.model_copy(update={"threads": 1}))
-    other: tuple[str, ImageClassifier] | None = None  # the last registered model asked for
+    one_thread = settings.model_copy(update={"threads": 1})
+    load, pin = folder_loader(one_thread), pinned_loader(one_thread)
+    other: tuple[tuple[str | None, Precision], ImageClassifier] | None = None  # the last other asked for
     connection.send(("ready", default.name))
     while True:
         try:
-            folder, data = connection.recv()
+            folder, precision, data = connection.recv()
         except EOFError:
             return
         try:
-            if folder is None:
+            if folder is None and serves(default, precision):
                 classifier = default
             else:
-                if other is None or other[0] != folder:
+                if other is None or other[0] != (folder, precision):
                     other = None  # the previous one goes before the next loads
-                    other = (folder, load(Path(folder)))
+                    path = None if folder is None else Path(folder)
+                    loaded = load(path) if path is not None and precision == "auto" else pin(path, precision)
+                    other = ((folder, precision), loaded)
                 classifier = other[1]
             pixels = np.empty((1, *classifier.input_shape), dtype=np.float32)
             classifier.preprocess(data, out=pixels[0])
@@ -98,13 +102,16 @@ class Isolator:
         self._connection: Connection | None = None
         self.started = 0  # helpers started (tests and logs)
 
-    def classify(self, data: bytes, timeout: float, model: Path | None = None) -> IsolatedPrediction:
-        """The prediction by the default model, or by the registered one in folder `model`;
+    def classify(
+        self, data: bytes, timeout: float, model: Path | None = None, precision: Precision = "auto"
+    ) -> IsolatedPrediction:
+        """The prediction by the default model, or by the registered one in folder `model`, at a
+        pinned `precision` (auto: the worker's engine);
         ImageRejectedError for an unreadable image; SuspectFailedError if the image crashed the
         helper or took longer than `timeout` seconds (or the model would not load)."""
         with self._lock:
             connection = self._ready()
-            connection.send((None if model is None else str(model), data))
+            connection.send((None if model is None else str(model), precision, data))
             try:
                 if not connection.poll(timeout):
                     self._discard()

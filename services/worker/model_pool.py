@@ -7,6 +7,11 @@ least recently used registered model is dropped (the default always stays). A mo
 estimated as `FOOTPRINT_FACTOR` x its ONNX file (the weights, their engine copy and the session's
 arenas: ~87 MiB of resident memory per EfficientNet-Lite1/2, 22-25 MB files, measured here on
 2026-12-04), and room is made BEFORE a model is loaded, so the two never overlap.
+
+A request may pin a precision (`fp32`, `int8`) whatever engine the worker chose: a model at a
+pinned precision is another entry, keyed `name@version precision`, loaded by `pin` on first use.
+Where the default already runs at it (on ONNX Runtime fp32, say) the default serves; else the
+default at a pinned precision stays loaded beside it (at most one more copy per precision).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from model import load_metadata
+from services.contract import Precision
 from services.models.errors import UnknownModelError
 from services.ports import ImageClassifier, ModelRegistry
 
@@ -36,12 +42,16 @@ class ModelPool:
         load: Callable[[Path], ImageClassifier],
         budget_mib: float,
         estimate: Callable[[Path], float] | None = None,
+        pin: Callable[[Path | None, Precision], ImageClassifier] | None = None,
     ) -> None:
         """`load(folder)` opens a model folder; `estimate(folder)` is the MiB it will take
-        (default: from the model file's size), known before it is loaded."""
+        (default: from the model file's size), known before it is loaded; `pin(folder or None for
+        the default, precision)` opens a model at a pinned precision (None: no pins here)."""
         self.default = default
         self._registry = registry
         self._load = load
+        self._pin = pin
+        self._default_pins: dict[Precision, ImageClassifier] = {}
         self._estimate = estimate or estimated_mib
         self._budget = budget_mib
         # ref -> (classifier, estimated MiB, its downloaded folder, deleted when it is dropped)
@@ -55,36 +65,69 @@ class ModelPool:
     def is_default(self, ref: str | None) -> bool:
         return ref is None or self.default.name.split()[0] == ref
 
-    def get(self, ref: str | None) -> ImageClassifier:
+    def get(self, ref: str | None, precision: Precision = "auto") -> ImageClassifier:
         if ref is None or self.is_default(ref):
-            return self.default
+            return self.default if serves(self.default, precision) else self._default_at(precision)
+        if precision == "auto":
+            return self._registered(ref, ref, self._load)
+        return self._registered(_key(ref, precision), ref, lambda folder: self._pinned(folder, precision))
+
+    def _registered(self, key: str, ref: str, load: Callable[[Path], ImageClassifier]) -> ImageClassifier:
         with self._lock:
-            if ref in self._loaded:
-                self._loaded.move_to_end(ref)
-                return self._loaded[ref][0]
-            gate = self._loading.setdefault(ref, threading.Lock())
+            if key in self._loaded:
+                self._loaded.move_to_end(key)
+                return self._loaded[key][0]
+            gate = self._loading.setdefault(key, threading.Lock())
         with gate:  # one download and load per model, however many threads ask at once
             with self._lock:
-                if ref in self._loaded:
-                    return self._loaded[ref][0]
+                if key in self._loaded:
+                    return self._loaded[key][0]
             folder = self._download(ref)
             mib = self._estimate(folder)
             self._make_room(mib)  # before loading: old and new never overlap
-            classifier = self._load(folder)
+            try:
+                classifier = load(folder)
+            except BaseException:  # a refused load (an int8 pin without the variant) leaves nothing
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
             log.info("model %s loaded (~%.0f MiB)", classifier.name, mib)
             with self._lock:
-                self._loaded[ref] = (classifier, mib, folder)
+                self._loaded[key] = (classifier, mib, folder)
                 self.loads += 1
             return classifier
 
-    def folder(self, ref: str | None) -> Path | None:
-        """Where the isolation helper loads model `ref` from: a registered model's downloaded
-        folder (loaded first if it is not), or None for the default (the helper has its own)."""
-        if ref is None or self.is_default(ref):
-            return None
-        self.get(ref)
+    def _default_at(self, precision: Precision) -> ImageClassifier:
+        """The default model at a pinned precision: loaded once, then kept as the default is."""
         with self._lock:
-            entry = self._loaded.get(ref)
+            if precision in self._default_pins:
+                return self._default_pins[precision]
+            gate = self._loading.setdefault(_key(None, precision), threading.Lock())
+        with gate:
+            with self._lock:
+                if precision in self._default_pins:
+                    return self._default_pins[precision]
+            classifier = self._pinned(None, precision)
+            log.info("model %s loaded for requests that pin %s", classifier.name, precision)
+            with self._lock:
+                self._default_pins[precision] = classifier
+            return classifier
+
+    def _pinned(self, folder: Path | None, precision: Precision) -> ImageClassifier:
+        if self._pin is None:
+            raise UnknownModelError(f"this worker serves no pinned precision ({precision})")
+        return self._pin(folder, precision)
+
+    def folder(self, ref: str | None, precision: Precision = "auto") -> Path | None:
+        """Where the isolation helper loads model `ref` from: a registered model's downloaded
+        folder (loaded first if it is not), or None for the default (the helper has its own;
+        loaded here at a pinned precision first, so a model without it is refused here)."""
+        if ref is None or self.is_default(ref):
+            self.get(ref, precision)
+            return None
+        self.get(ref, precision)
+        key = ref if precision == "auto" else _key(ref, precision)
+        with self._lock:
+            entry = self._loaded.get(key)
         if entry is None:  # dropped at once for another model: the caller's message comes back
             raise RuntimeError(f"model {ref} was dropped while in use")
         return entry[2]
@@ -116,6 +159,16 @@ class ModelPool:
     def close(self) -> None:
         if self._cache is not None:
             shutil.rmtree(self._cache, ignore_errors=True)
+
+
+def serves(classifier: ImageClassifier, precision: Precision) -> bool:
+    """Whether `classifier` answers a request for `precision`: any does for auto; a pin wants
+    ONNX Runtime at that precision, which the name's engine says ("name@version onnxruntime-fp32")."""
+    return precision == "auto" or classifier.name.endswith(f" onnxruntime-{precision}")
+
+
+def _key(ref: str | None, precision: Precision) -> str:
+    return f"{ref or 'default'} {precision}"
 
 
 def estimated_mib(folder: Path) -> float:

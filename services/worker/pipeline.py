@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from services.contract import ErrorKind, LabelScore, RequestMessage, Result, ResultError
+from services.contract import ErrorKind, LabelScore, Precision, RequestMessage, Result, ResultError
 from services.models.errors import UnknownModelError
 from services.ports import (
     Backend,
@@ -92,6 +92,10 @@ def _model_of(item: Item) -> str | None:
     return None if item.request is None else item.request.model
 
 
+def _precision_of(item: Item) -> Precision:
+    return "auto" if item.request is None else item.request.precision
+
+
 def _no_loader(folder: object) -> ImageClassifier:
     raise UnknownModelError(f"this worker loads no registered models ({folder})")
 
@@ -113,13 +117,14 @@ class WorkerPorts:
 
     @classmethod
     def of(cls, backend: Backend, settings: WorkerSettings, classifier: ImageClassifier) -> WorkerPorts:
-        from services.worker.classifier import folder_loader
+        from services.worker.classifier import folder_loader, pinned_loader
 
         models = ModelPool(
             classifier,
             registry=backend.model_registry(),
             load=folder_loader(settings),
             budget_mib=settings.model_memory_mib,
+            pin=pinned_loader(settings),
         )
         return cls(
             requests=backend.queue(settings.request_queue),
@@ -278,7 +283,13 @@ class BatchPipeline:
         """The classify core: a redelivered message is a suspect, classified alone."""
         pending = [j for j in items if j.pending]
         images = [
-            Image(data=j.data, model=_model_of(j), suspect=j.message.receive_count > 1) for j in pending
+            Image(
+                data=j.data,
+                model=_model_of(j),
+                precision=_precision_of(j),
+                suspect=j.message.receive_count > 1,
+            )
+            for j in pending
         ]
         for item in pending:
             item.data = None  # the image holds the bytes now, and frees them early

@@ -74,7 +74,7 @@ def test_health_index_and_docs(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/upload", "/v1/classify", "/v1/results/{request_id}", "/healthz"} <= set(paths)
     schema = paths["/upload"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
-    assert set(schema["properties"]) == {"myfile", "inputFile", "file", "model"}
+    assert set(schema["properties"]) == {"myfile", "inputFile", "file", "model", "precision"}
 
 
 @pytest.mark.parametrize(
@@ -180,6 +180,34 @@ def test_accepted_upload_is_stored_queued_and_answered_202_without_a_worker(
 
     pending = client.get(body["location"])
     assert pending.status_code == 202 and pending.json()["status"] == "pending"
+
+
+@pytest.mark.parametrize(
+    ("params", "data", "pinned"),
+    [({"precision": "fp32"}, {}, "fp32"), ({}, {"precision": "int8"}, "int8"), ({}, {}, "auto")],
+    ids=["query", "form-field", "none"],
+)
+def test_a_pinned_precision_travels_with_the_request_and_its_stored_input(
+    client: TestClient, requests: MessageQueue, params: dict[str, str], data: dict[str, str], pinned: str
+) -> None:
+    response = client.post("/v1/classify", params=params, data=data, files={"myfile": ("a.jpg", _jpeg())})
+    assert response.status_code == 202, response.text
+    [message] = requests.receive(10, wait_seconds=1)
+    assert RequestMessage.model_validate_json(message.body).precision == pinned
+    stored = _parts(client).submitter.inputs.get(response.json()["id"])
+    assert stored.metadata.get("precision", "auto") == pinned  # a request sent again pins it too
+
+
+@pytest.mark.parametrize(("params", "data"), [({"precision": "fp16"}, {}), ({}, {"precision": "fp16"})])
+def test_an_unknown_precision_is_a_422_before_queuing(
+    client: TestClient, requests: MessageQueue, params: dict[str, str], data: dict[str, str]
+) -> None:
+    response = client.post("/upload", params=params, data=data, files={"myfile": ("a.jpg", _jpeg())})
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["error"] == "invalid_request" and "precision" in body["reason"]
+    assert "fp32" in body["reason"]  # the accepted values are named
+    assert _nothing_queued(requests)
 
 
 def test_results_endpoint_reads_the_output_bucket(client: TestClient) -> None:

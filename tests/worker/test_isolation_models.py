@@ -1,6 +1,6 @@
 """Redelivered messages (an upload's request, a batch job's chunk) are classified alone in the
 isolation helper by the model they name: the default, or a registered one the helper loads from
-the worker's downloaded folder (real model, local backend)."""
+the worker's downloaded folder, at the precision they pin (real model, local backend)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from model import MODEL_DIR, load_metadata
 from services.adapters.registry import open_backend
-from services.contract import RequestMessage, new_request_id
+from services.contract import Precision, RequestMessage, new_request_id
 from services.jobs.contract import ChunkMessage, JobRecord, JobSpec, ShardLine
 from services.jobs.store import JobStore
 from services.models.catalog import register
@@ -101,3 +101,39 @@ def test_a_redelivered_chunk_is_classified_image_by_image_by_the_model_it_names(
         assert line.model.startswith(f"{OTHER} ") and line.label in GOLDEN[line.key], line
     assert jobs.depth().outstanding == 0  # deleted once its shard was written
     assert "its images one by one in isolation" in caplog.text
+
+
+def test_a_redelivered_request_that_pins_fp32_is_classified_alone_on_fp32(setup: Setup) -> None:
+    settings = setup.settings.model_copy(update={"engine": "onnxruntime-int8"})  # the worker's choice
+    backend = setup.backend
+    requests, inputs = backend.queue(settings.request_queue), backend.blobs(settings.input_bucket)
+    asked: dict[str, tuple[str, str | None, Precision]] = {}  # id -> (image, model, precision)
+    wanted: list[tuple[str, str | None, Precision]] = [
+        ("cat.jpg", OTHER, "fp32"),
+        ("coffee.jpg", None, "fp32"),
+        ("rocket.jpg", None, "auto"),
+    ]
+    for image, model, precision in wanted:
+        request_id = new_request_id()
+        inputs.put(request_id, golden_bytes(image))
+        message = RequestMessage(
+            id=request_id, image=image, reply_to="replies", model=model, precision=precision
+        )
+        requests.send(message.model_dump_json())
+        asked[request_id] = (image, model, precision)
+    requests.extend_visibility([m.receipt for m in requests.receive(10, wait_seconds=0)], 0)  # a crash
+    again = requests.receive(10, wait_seconds=0)
+    assert len(again) == 3 and {m.receive_count for m in again} == {2}
+    classifier = load_classifier(engine=settings.engine)
+    worker = Worker(settings=settings, ports=WorkerPorts.of(backend, settings, classifier))
+    try:
+        items = worker.process(again)
+    finally:
+        worker.close()
+    for item in items:
+        assert item.result is not None and item.request is not None
+        image, model, precision = asked[item.request.id]
+        engine = "onnxruntime-fp32" if precision == "fp32" else "onnxruntime-int8"
+        assert "isolated" in item.timings
+        assert item.result.model == f"{model or DEFAULT} {engine}", item.result.model
+        assert item.result.label in GOLDEN[image]

@@ -8,7 +8,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from services.contract import ErrorKind, Result
+from services.contract import PRECISIONS, ErrorKind, Precision, Result
 from services.idempotency import HEADER, KEY_PATTERN
 from services.models.errors import UnknownModelError
 from services.models.resolver import ModelResolver
@@ -16,7 +16,13 @@ from services.web.deps import ModelsDep, SubmitterDep, UploadDep
 from services.web.errors import ApiError
 from services.web.responses import ERRORS, PENDING, TEXT_ROUTE_ERRORS, TEXT_ROUTE_PENDING, checked, pending
 from services.web.schemas import ClassifyResponse
-from services.web.uploads.form import FILE_FIELDS, MAX_MODEL_CHARS, MODEL_FIELD, UploadedImage
+from services.web.uploads.form import (
+    FILE_FIELDS,
+    MAX_MODEL_CHARS,
+    MODEL_FIELD,
+    PRECISION_FIELD,
+    UploadedImage,
+)
 from services.web.uploads.submission import Submitter, submit
 
 router = APIRouter(tags=["classify"])
@@ -25,6 +31,13 @@ ModelQuery = Annotated[
     Query(
         max_length=MAX_MODEL_CHARS,
         description="name@version or name of a registered model (GET /v1/models); default: the default model",
+    ),
+]
+PrecisionQuery = Annotated[
+    Precision | None,
+    Query(
+        description="auto (default): the service's engine, the fastest that agrees with fp32; fp32: "
+        "the fp32 reference (ONNX Runtime); int8: the model's int8 variant (a 422 if it has none)",
     ),
 ]
 
@@ -54,9 +67,14 @@ _UPLOAD_BODY: dict[str, Any] = {
                             "maxLength": MAX_MODEL_CHARS,
                             "description": "as ?model=",
                         },
+                        PRECISION_FIELD: {
+                            "type": "string",
+                            "enum": list(PRECISIONS),
+                            "description": "as ?precision=",
+                        },
                     },
                     "description": f"one image in any of the fields {', '.join(FILE_FIELDS)}; "
-                    f"optionally the model in `{MODEL_FIELD}`",
+                    f"optionally the model in `{MODEL_FIELD}` and the precision in `{PRECISION_FIELD}`",
                 }
             }
         },
@@ -89,8 +107,9 @@ async def upload(
     models: ModelsDep,
     idempotency_key: IdempotencyKeyHeader = None,
     model: ModelQuery = None,
+    precision: PrecisionQuery = None,
 ) -> PlainTextResponse | JSONResponse:
-    result = await _classified(submitter, models, image, idempotency_key, model)
+    result = await _classified(submitter, models, image, idempotency_key, model, precision)
     if isinstance(result, JSONResponse):
         return result
     return PlainTextResponse(f"{image.stem}:{result.label}")
@@ -109,8 +128,9 @@ async def classify(
     models: ModelsDep,
     idempotency_key: IdempotencyKeyHeader = None,
     model: ModelQuery = None,
+    precision: PrecisionQuery = None,
 ) -> ClassifyResponse | JSONResponse:
-    result = await _classified(submitter, models, image, idempotency_key, model)
+    result = await _classified(submitter, models, image, idempotency_key, model, precision)
     if isinstance(result, JSONResponse):
         return result
     return ClassifyResponse.from_result(result)
@@ -122,11 +142,13 @@ async def _classified(
     image: UploadedImage,
     idempotency_key: str | None,
     model: str | None,
+    precision: Precision | None,
 ) -> Result | JSONResponse:
     """The labelled result, or the 202 answer when the wait ran out (an error result raises)."""
     try:
         ref = await to_thread.run_sync(models.resolve, model or image.model)
     except UnknownModelError as exc:
         raise ApiError(422, ErrorKind.INVALID_REQUEST, str(exc)) from None
-    request_id, result = await submit(submitter, image, idempotency_key, ref)
+    pinned = precision or image.precision or "auto"  # the query parameter wins, as for the model
+    request_id, result = await submit(submitter, image, idempotency_key, ref, pinned)
     return pending(request_id) if result is None else checked(result)

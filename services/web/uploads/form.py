@@ -17,13 +17,14 @@ from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 
 from model import sniff
-from services.contract import ErrorKind
+from services.contract import PRECISIONS, ErrorKind, Precision, as_precision
 from services.web.errors import ApiError
 from services.web.uploads.multipart import MultipartError, split_parts
 
 FILE_FIELDS = ("myfile", "inputFile", "file")
 MODEL_FIELD = "model"  # a text field naming the model (as the query parameter does)
 MAX_MODEL_CHARS = 200
+PRECISION_FIELD = "precision"  # a text field pinning the precision (as the query parameter does)
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and part headers on top of the image itself
 MAX_PARTS = 16
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -36,6 +37,7 @@ class UploadedImage:
     name: str  # display name: base name of the client's file name, control characters removed
     format: str  # sniffed: jpeg, png, webp, gif, bmp
     model: str | None = None  # the form field `model`, if sent (the query parameter wins)
+    precision: Precision | None = None  # the form field `precision`, if sent (likewise)
 
     @property
     def stem(self) -> str:
@@ -141,4 +143,18 @@ async def read_upload(request: Request, max_bytes: int) -> UploadedImage:
             model = model_part.data.decode("utf-8").strip()[:MAX_MODEL_CHARS] or None
         except UnicodeDecodeError:
             raise ApiError(400, ErrorKind.BAD_FORM, "the model field is not UTF-8 text") from None
-    return UploadedImage(data=data, name=name, format=image_format, model=model)
+    precision_part = next((p for p in parts if p.name == PRECISION_FIELD and p.filename is None), None)
+    precision = None if precision_part is None else _precision(precision_part.data)
+    return UploadedImage(data=data, name=name, format=image_format, model=model, precision=precision)
+
+
+def _precision(raw: bytes) -> Precision | None:
+    """The form field `precision`: one of PRECISIONS, or None when empty; else a 422."""
+    text = raw.decode("utf-8", "replace").strip()
+    if text and text not in PRECISIONS:
+        raise ApiError(
+            422,
+            ErrorKind.INVALID_REQUEST,
+            f"precision {text[:40]!r} is not one of {', '.join(PRECISIONS)} (auto: the service's engine)",
+        )
+    return as_precision(text) if text else None

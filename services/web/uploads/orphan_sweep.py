@@ -31,7 +31,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 
-from services.contract import RequestMessage, id_floor
+from services.contract import RequestMessage, as_precision, id_floor
 from services.periodic import Periodic
 from services.ports import BlobNotFoundError, BlobStore, MessageQueue
 
@@ -116,7 +116,10 @@ class OrphanSweep:
         except BlobNotFoundError:  # expired since the listing
             return
         name, model = metadata.get("filename") or key, metadata.get("model") or None
-        message = RequestMessage(id=key, image=name, reply_to=self._reply_to, model=model)
+        precision = as_precision(metadata.get("precision"))
+        message = RequestMessage(
+            id=key, image=name, reply_to=self._reply_to, model=model, precision=precision
+        )
         self._requests.send(message.model_dump_json())
         log.warning(
             "input %s (%s) had no request (its web process died before sending it): sent again",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from anyio import to_thread
 
-from services.contract import ErrorKind, RequestMessage, Result, new_request_id
+from services.contract import ErrorKind, Precision, RequestMessage, Result, as_precision, new_request_id
 from services.idempotency import IdempotencyConflictError, IdempotencyKeys, Remembered
 from services.ports import BlobNotFoundError, BlobStore
 from services.results import stored_result
@@ -49,7 +49,11 @@ class Submitter:
 
 
 async def submit(
-    submitter: Submitter, image: UploadedImage, idempotency_key: str | None = None, model: str | None = None
+    submitter: Submitter,
+    image: UploadedImage,
+    idempotency_key: str | None = None,
+    model: str | None = None,
+    precision: Precision = "auto",
 ) -> tuple[str, Result | None]:
     """Returns (request id, result), or (request id, None) if the wait ran out (answer 202).
 
@@ -65,7 +69,9 @@ async def submit(
         if first is not None and await to_thread.run_sync(_stands, submitter, keys, idempotency_key, first):
             return first.id, await _stored(submitter, first.id)
     request_id = new_request_id()
-    message = RequestMessage(id=request_id, image=image.name, reply_to=submitter.reply_queue, model=model)
+    message = RequestMessage(
+        id=request_id, image=image.name, reply_to=submitter.reply_queue, model=model, precision=precision
+    )
     # Register before sending: the reply may come back before send() returns.
     future = submitter.dispatcher.register(request_id)
     crash_after = submitter.crash_after
@@ -79,11 +85,13 @@ async def submit(
         submitter.inputs.put(
             request_id,
             image.data,
-            # The model too: a request sent again (orphan sweep, an old key) names the same one.
+            # The model and a pinned precision too: a request sent again (orphan sweep, an old
+            # key) names the same ones.
             metadata={
                 "filename": image.ascii_name,
                 "format": image.format,
                 **({"model": model} if model else {}),
+                **({"precision": precision} if precision != "auto" else {}),
             },
             content_type=CONTENT_TYPES.get(image.format, "application/octet-stream"),
         )
@@ -128,7 +136,13 @@ def _stands(submitter: Submitter, keys: IdempotencyKeys, key: str, first: Rememb
         return False
     name = stored.metadata.get("filename") or first.id
     model = stored.metadata.get("model") or None
-    repeat = RequestMessage(id=first.id, image=name, reply_to=submitter.reply_queue, model=model)
+    repeat = RequestMessage(
+        id=first.id,
+        image=name,
+        reply_to=submitter.reply_queue,
+        model=model,
+        precision=as_precision(stored.metadata.get("precision")),
+    )
     submitter.send_request(repeat.model_dump_json())
     keys.remember(key, first.image_sha256, first.id)
     return True

@@ -78,6 +78,21 @@ def test_an_input_without_request_or_result_is_sent_again_after_two_idle_reads(
     assert _sent(backend, backend_settings) == []
 
 
+def test_an_orphan_is_sent_again_with_the_model_and_precision_it_was_stored_with(
+    backend: Backend, backend_settings: BackendSettings, clock: Clock
+) -> None:
+    inputs = backend.blobs(backend_settings.input_bucket)
+    pinned, plain = new_request_id(clock.now - 120), new_request_id(clock.now - 110)
+    inputs.put(pinned, b"image", metadata={"filename": "a.jpg", "model": "m@1", "precision": "fp32"})
+    inputs.put(plain, b"image", metadata={"filename": "b.jpg"})  # stored before precisions: auto
+    sweep = _sweep(backend, backend_settings, clock)
+    sweep.sweep()
+    clock.now += PERIOD
+    assert sweep.sweep() == 2
+    sent = {m.id: (m.model, m.precision) for m in _sent(backend, backend_settings)}
+    assert sent == {pinned: ("m@1", "fp32"), plain: (None, "auto")}
+
+
 def test_an_input_younger_than_the_margin_is_left_to_its_own_send(
     backend: Backend, backend_settings: BackendSettings, clock: Clock
 ) -> None:
