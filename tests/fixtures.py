@@ -1,12 +1,13 @@
-"""The tests' shared helpers, in one place: the golden images, settings for one test, processes
-(free ports, readiness, children, stops), `evision up` as a user runs it, the end-to-end service,
-toy worker pools, a fake upload service, a webhook receiver, registered models and an emulated
-Auto Scaling group. Test modules import these, never each other nor a conftest (fixtures stay in
-the conftests)."""
+"""The tests' shared helpers, in one place: the golden images, images encoded in any format,
+settings for one test, processes (free ports, readiness, children, stops), `evision up` as a user
+runs it, the end-to-end service, toy worker pools, a fake upload service, a webhook receiver,
+registered models and an emulated Auto Scaling group. Test modules import these, never each other
+nor a conftest (fixtures stay in the conftests)."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import shutil
@@ -29,6 +30,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from PIL import Image
 
 from model import MODEL_DIR, load_metadata
 from model.golden import golden_by_name
@@ -55,6 +57,14 @@ GOLDEN: dict[str, set[str]] = {name: {image.expected_label} for name, image in _
 @cache
 def golden_bytes(name: str) -> bytes:
     return _GOLDEN_IMAGES[name].read_bytes()
+
+
+# -- images in any format (the model's tests) ---------------------------------------------------
+def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
+    """`image` as the bytes of a `fmt` file (a PIL format name; `options` are its save options)."""
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
 
 
 # -- settings for one test ------------------------------------------------------------------
