@@ -20,7 +20,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -182,7 +182,8 @@ def clean_environment(*settings: EvisionSettings, **other: str) -> dict[str, str
 
 
 def interrupt(up: subprocess.Popen[str]) -> str:
-    """Ctrl-C, as a user stops it; its whole output (killed if it does not stop within a minute)."""
+    """Ctrl-C, as a user stops it; its whole output, if piped (killed if it does not stop within a
+    minute)."""
     try:
         up.send_signal(signal.SIGINT)
         output, _ = up.communicate(timeout=60)
@@ -190,7 +191,7 @@ def interrupt(up: subprocess.Popen[str]) -> str:
         if up.poll() is None:
             up.kill()
             up.communicate()
-    return output
+    return output or ""  # None when the output went elsewhere
 
 
 @dataclass
@@ -206,25 +207,33 @@ def running_up(
     *options: str,
     settings: EvisionSettings | Sequence[EvisionSettings] = (),
     timeout: float = 60,
+    log: Path | None = None,
+    preexec_fn: Callable[[], object] | None = None,
     **other: str,
 ) -> Iterator[RunningUp]:
     """`evision up` on a free port with `options`, `settings` (explicit ones only) and `other`
     variables (e.g. PYTHONPATH), healthy; interrupted (Ctrl-C) at exit, its output then in
-    `.output`."""
+    `.output`. With `log`, the output goes to that file as it comes (to read while it runs);
+    `preexec_fn` runs in the child before `evision up` does (e.g. to lower a limit)."""
     port = free_port()
-    process = subprocess.Popen(
-        up_command(port, data_dir, *options),
-        env=clean_environment(*([settings] if isinstance(settings, EvisionSettings) else settings), **other),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    with log.open("w") if log else nullcontext(subprocess.PIPE) as out:
+        process = subprocess.Popen(
+            up_command(port, data_dir, *options),
+            env=clean_environment(
+                *([settings] if isinstance(settings, EvisionSettings) else settings), **other
+            ),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            preexec_fn=preexec_fn,
+        )
     running = RunningUp(url=f"http://127.0.0.1:{port}", process=process)
     try:
         wait_until_healthy(running.url, process, timeout=timeout)
         yield running
     finally:
-        running.output = interrupt(process)
+        output = interrupt(process)
+        running.output = log.read_text() if log else output
 
 
 # -- an emulated Auto Scaling group --------------------------------------------------------------
@@ -272,11 +281,18 @@ def toy_command(*args: str) -> list[str]:
     return [sys.executable, TOY_WORKER, *args]
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 15.0, interval: float = 0.02) -> None:
+def wait_for(
+    condition: Callable[[], bool],
+    timeout: float = 15.0,
+    interval: float = 0.02,
+    *,
+    what: str = "the condition",
+) -> None:
+    """Until `condition()` holds; after `timeout` seconds, a TimeoutError that names `what`."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise TimeoutError("condition not met in time")
+            raise TimeoutError(f"not within {timeout:g} s: {what}")
         time.sleep(interval)
 
 
