@@ -1,8 +1,8 @@
 """The tests' shared helpers, in one place: the golden images, images encoded in any format,
 settings for one test, processes (free ports, readiness, children, stops), `evision up` as a user
 runs it, the end-to-end service, toy worker pools, a fake upload service, a webhook receiver,
-registered models and an emulated Auto Scaling group. Test modules import these, never each other
-nor a conftest (fixtures stay in the conftests)."""
+registered models, the AWS emulator for this process and an emulated Auto Scaling group. Test
+modules import these, never each other nor a conftest (fixtures stay in the conftests)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ from PIL import Image
 
 from model import MODEL_DIR, load_metadata
 from model.golden import golden_by_name
+from services.adapters.aws.emulator import Emulator
 from services.ports import Backend
 from services.settings import BackendSettings, EvisionSettings
 from services.web.settings import WebSettings
@@ -234,6 +235,22 @@ def running_up(
     finally:
         output = interrupt(process)
         running.output = log.read_text() if log else output
+
+
+# -- the AWS emulator, for this process ----------------------------------------------------------
+@contextmanager
+def emulating(emulator: Emulator, **variables: str) -> Iterator[Emulator]:
+    """`emulator` started, and this process's environment pointing at it (with `variables` on top)
+    until exit: then the emulator is stopped and the environment is as it was."""
+    emulator.start()
+    saved = dict(os.environ)
+    os.environ.update({**emulator.environment(), **variables})
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 # -- an emulated Auto Scaling group --------------------------------------------------------------
