@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import uvicorn
 from fastapi import FastAPI, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from PIL import Image
@@ -351,7 +352,7 @@ def make_folder(root: Path, copies: int = COPIES) -> dict[str, set[str]]:
     return expected
 
 
-# -- a fake upload service (the load generator's tests) --------------------------------------
+# -- a fake upload service (the load generator's tests and its command's) ----------------------
 LABELS = {"cat": "tabby", "dog": "beagle"}
 
 
@@ -386,6 +387,11 @@ def _answer(name: str, stem: str, *, as_json: bool) -> Response:
 
 
 def fake_upload_app(stats: ServerStats) -> FastAPI:
+    """The upload contract, misbehaving on cue: the answer depends on the uploaded file's name, so
+    one directory of files exercises every outcome: `cat*` -> `<stem>:tabby`, `dog*` ->
+    `<stem>:beagle`, `bad*` -> 422 not_an_image, `boom*` -> 500 internal, `pending*` -> 202 (gave up
+    waiting), `garbled*` -> a 200 answer that breaks the contract, `slow*` -> waits a second first.
+    `stats` counts requests per name and the peak number in flight."""
     app = FastAPI()
 
     async def handle(upload: UploadFile, *, as_json: bool) -> Response:
@@ -409,6 +415,28 @@ def fake_upload_app(stats: ServerStats) -> FastAPI:
         return await handle(myfile, as_json=True)
 
     return app
+
+
+@contextmanager
+def fake_upload_service() -> Iterator[FakeService]:
+    """`fake_upload_app` served by uvicorn on 127.0.0.1, in a thread of this process, until exit."""
+    stats = ServerStats()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(fake_upload_app(stats), log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline, "fake service did not start"
+            time.sleep(0.01)
+        yield FakeService(url=f"http://127.0.0.1:{port}", stats=stats)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
 
 
 def write_images(directory: Path, *names: str) -> Path:
