@@ -1,8 +1,9 @@
 """The tests' shared helpers, in one place: the golden images, images encoded in any format,
 settings for one test, processes (free ports, readiness, children, stops), `evision up` as a user
-runs it, the end-to-end service, toy worker pools, a fake upload service, a webhook receiver,
-registered models, the AWS emulator for this process and an emulated Auto Scaling group. Test
-modules import these, never each other nor a conftest (fixtures stay in the conftests)."""
+runs it, the end-to-end service, toy worker pools, a fake upload service, a webhook receiver, model
+folders (registered copies, broken ones), the AWS emulator for this process and an emulated Auto
+Scaling group. Test modules import these, never each other nor a conftest (fixtures stay in the
+conftests)."""
 
 from __future__ import annotations
 
@@ -292,6 +293,22 @@ def renamed_model(folder: Path, name: str) -> Path:
     manifest = json.loads((target / "metadata.json").read_text())
     (target / "metadata.json").write_text(json.dumps({**manifest, "name": name}))
     return target
+
+
+def linked_model_copy(folder: Path) -> Path:
+    """The committed model's folder copied into `folder`, its model files linked (not copied: 18 MB):
+    a folder to break."""
+    target = folder / "model"
+    shutil.copytree(MODEL_DIR, target, ignore=shutil.ignore_patterns("*.onnx", "*.py", "__pycache__"))
+    for onnx in MODEL_DIR.glob("*.onnx"):
+        (target / onnx.name).symlink_to(onnx)
+    return target
+
+
+def drop_a_label(folder: Path) -> None:
+    """A model folder's labels one short of its model's outputs."""
+    labels = folder / "labels.txt"
+    labels.write_text("\n".join(labels.read_text().splitlines()[:-1]) + "\n")
 
 
 # -- waiting ----------------------------------------------------------------------------------
