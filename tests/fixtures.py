@@ -1,12 +1,14 @@
-"""The tests' shared helpers, in one place: the golden images, settings for one test, processes
-(free ports, readiness, children, stops), `evision up` as a user runs it, the end-to-end service,
-toy worker pools, a fake upload service, a webhook receiver, registered models and an emulated
-Auto Scaling group. Test modules import these, never each other nor a conftest (fixtures stay in
-the conftests)."""
+"""The tests' shared helpers, in one place: the golden images, images encoded in any format,
+settings for one test, processes (free ports, readiness, children, stops), `evision up` as a user
+runs it, the end-to-end service, toy worker pools, a fake upload service, a webhook receiver, model
+folders (registered copies, broken ones), the AWS emulator for this process and an emulated Auto
+Scaling group. Test modules import these, never each other nor a conftest (fixtures stay in the
+conftests)."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import shutil
@@ -19,7 +21,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,11 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import uvicorn
 from fastapi import FastAPI, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from PIL import Image
 
 from model import MODEL_DIR, load_metadata
 from model.golden import golden_by_name
+from services.adapters.aws.emulator import Emulator
 from services.ports import Backend
 from services.settings import BackendSettings, EvisionSettings
 from services.web.settings import WebSettings
@@ -55,6 +60,14 @@ GOLDEN: dict[str, set[str]] = {name: {image.expected_label} for name, image in _
 @cache
 def golden_bytes(name: str) -> bytes:
     return _GOLDEN_IMAGES[name].read_bytes()
+
+
+# -- images in any format (the model's tests) ---------------------------------------------------
+def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
+    """`image` as the bytes of a `fmt` file (a PIL format name; `options` are its save options)."""
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
 
 
 # -- settings for one test ------------------------------------------------------------------
@@ -172,7 +185,8 @@ def clean_environment(*settings: EvisionSettings, **other: str) -> dict[str, str
 
 
 def interrupt(up: subprocess.Popen[str]) -> str:
-    """Ctrl-C, as a user stops it; its whole output (killed if it does not stop within a minute)."""
+    """Ctrl-C, as a user stops it; its whole output, if piped (killed if it does not stop within a
+    minute)."""
     try:
         up.send_signal(signal.SIGINT)
         output, _ = up.communicate(timeout=60)
@@ -180,7 +194,7 @@ def interrupt(up: subprocess.Popen[str]) -> str:
         if up.poll() is None:
             up.kill()
             up.communicate()
-    return output
+    return output or ""  # None when the output went elsewhere
 
 
 @dataclass
@@ -196,25 +210,49 @@ def running_up(
     *options: str,
     settings: EvisionSettings | Sequence[EvisionSettings] = (),
     timeout: float = 60,
+    log: Path | None = None,
+    preexec_fn: Callable[[], object] | None = None,
     **other: str,
 ) -> Iterator[RunningUp]:
     """`evision up` on a free port with `options`, `settings` (explicit ones only) and `other`
     variables (e.g. PYTHONPATH), healthy; interrupted (Ctrl-C) at exit, its output then in
-    `.output`."""
+    `.output`. With `log`, the output goes to that file as it comes (to read while it runs);
+    `preexec_fn` runs in the child before `evision up` does (e.g. to lower a limit)."""
     port = free_port()
-    process = subprocess.Popen(
-        up_command(port, data_dir, *options),
-        env=clean_environment(*([settings] if isinstance(settings, EvisionSettings) else settings), **other),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    with log.open("w") if log else nullcontext(subprocess.PIPE) as out:
+        process = subprocess.Popen(
+            up_command(port, data_dir, *options),
+            env=clean_environment(
+                *([settings] if isinstance(settings, EvisionSettings) else settings), **other
+            ),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            preexec_fn=preexec_fn,
+        )
     running = RunningUp(url=f"http://127.0.0.1:{port}", process=process)
     try:
         wait_until_healthy(running.url, process, timeout=timeout)
         yield running
     finally:
-        running.output = interrupt(process)
+        output = interrupt(process)
+        running.output = log.read_text() if log else output
+
+
+# -- the AWS emulator, for this process ----------------------------------------------------------
+@contextmanager
+def emulating(emulator: Emulator, **variables: str) -> Iterator[Emulator]:
+    """`emulator` started, and this process's environment pointing at it (with `variables` on top)
+    until exit: then the emulator is stopped and the environment is as it was."""
+    emulator.start()
+    saved = dict(os.environ)
+    os.environ.update({**emulator.environment(), **variables})
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 # -- an emulated Auto Scaling group --------------------------------------------------------------
@@ -257,16 +295,39 @@ def renamed_model(folder: Path, name: str) -> Path:
     return target
 
 
+def linked_model_copy(folder: Path) -> Path:
+    """The committed model's folder copied into `folder`, its model files linked (not copied: 18 MB):
+    a folder to break."""
+    target = folder / "model"
+    shutil.copytree(MODEL_DIR, target, ignore=shutil.ignore_patterns("*.onnx", "*.py", "__pycache__"))
+    for onnx in MODEL_DIR.glob("*.onnx"):
+        (target / onnx.name).symlink_to(onnx)
+    return target
+
+
+def drop_a_label(folder: Path) -> None:
+    """A model folder's labels one short of its model's outputs."""
+    labels = folder / "labels.txt"
+    labels.write_text("\n".join(labels.read_text().splitlines()[:-1]) + "\n")
+
+
 # -- waiting ----------------------------------------------------------------------------------
 def toy_command(*args: str) -> list[str]:
     return [sys.executable, TOY_WORKER, *args]
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 15.0, interval: float = 0.02) -> None:
+def wait_for(
+    condition: Callable[[], bool],
+    timeout: float = 15.0,
+    interval: float = 0.02,
+    *,
+    what: str = "the condition",
+) -> None:
+    """Until `condition()` holds; after `timeout` seconds, a TimeoutError that names `what`."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise TimeoutError("condition not met in time")
+            raise TimeoutError(f"not within {timeout:g} s: {what}")
         time.sleep(interval)
 
 
@@ -308,7 +369,7 @@ def make_folder(root: Path, copies: int = COPIES) -> dict[str, set[str]]:
     return expected
 
 
-# -- a fake upload service (the load generator's tests) --------------------------------------
+# -- a fake upload service (the load generator's tests and its command's) ----------------------
 LABELS = {"cat": "tabby", "dog": "beagle"}
 
 
@@ -343,6 +404,11 @@ def _answer(name: str, stem: str, *, as_json: bool) -> Response:
 
 
 def fake_upload_app(stats: ServerStats) -> FastAPI:
+    """The upload contract, misbehaving on cue: the answer depends on the uploaded file's name, so
+    one directory of files exercises every outcome: `cat*` -> `<stem>:tabby`, `dog*` ->
+    `<stem>:beagle`, `bad*` -> 422 not_an_image, `boom*` -> 500 internal, `pending*` -> 202 (gave up
+    waiting), `garbled*` -> a 200 answer that breaks the contract, `slow*` -> waits a second first.
+    `stats` counts requests per name and the peak number in flight."""
     app = FastAPI()
 
     async def handle(upload: UploadFile, *, as_json: bool) -> Response:
@@ -366,6 +432,28 @@ def fake_upload_app(stats: ServerStats) -> FastAPI:
         return await handle(myfile, as_json=True)
 
     return app
+
+
+@contextmanager
+def fake_upload_service() -> Iterator[FakeService]:
+    """`fake_upload_app` served by uvicorn on 127.0.0.1, in a thread of this process, until exit."""
+    stats = ServerStats()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(fake_upload_app(stats), log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline, "fake service did not start"
+            time.sleep(0.01)
+        yield FakeService(url=f"http://127.0.0.1:{port}", stats=stats)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
 
 
 def write_images(directory: Path, *names: str) -> Path:

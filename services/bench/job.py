@@ -33,14 +33,7 @@ from rich.progress import Progress
 
 from model import Classifier, load_golden
 from services.bench.model_bench import measure_bare
-from services.bench.processes import (
-    BenchError,
-    Processes,
-    child_environment,
-    evision,
-    free_port,
-    wait_healthy,
-)
+from services.bench.processes import BenchError, Processes, child_environment, listening, wait_healthy
 from services.web.settings import WebSettings
 
 SIZES = (1.0, 0.75, 0.5)
@@ -145,11 +138,9 @@ def run(args: argparse.Namespace) -> int:
         labels = _variants(root / "variants")
         expected = {count: _images(root, count, labels) for count in sizes}
         print(f"jobs of {', '.join(map(str, sizes))} images from {len(set(labels.values()))} labels")
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
         settings = WebSettings.from_values(data_dir=root / "data", jobs_root=root / "images")
-        command = [evision("up", "--port", str(port), "--jobs-root", str(root / "images"))]
-        up = Processes(command, env=child_environment(settings), log_dir=root, name="up")
+        command, url = listening("up", "--jobs-root", str(root / "images"))
+        up = Processes([command], env=child_environment(settings), log_dir=root, name="up")
         with up:
             wait_healthy(url, up)
             idle = _latencies(url, args.uploads)
@@ -157,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
                 last = index == len(sizes) - 1  # the faults, if any, hit the last job
                 outcome = _job(url, up, count, idle, args, faults=last)
                 if outcome.crashed:
-                    up = Processes(command, env=child_environment(settings), log_dir=root, name="up-again")
+                    up = Processes([command], env=child_environment(settings), log_dir=root, name="up-again")
                     with up:
                         wait_healthy(url, up)
                         outcome = _resumed(url, outcome)

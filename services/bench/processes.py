@@ -38,6 +38,12 @@ def evision(*args: str) -> list[str]:
     return [sys.executable, "-m", "services.cli", *args]
 
 
+def listening(*args: str) -> tuple[list[str], str]:
+    """`evision <args>` on a free port of 127.0.0.1 (`up`, `web`), and the base URL it will serve."""
+    port = free_port()
+    return evision(*args, "--port", str(port)), f"http://127.0.0.1:{port}"
+
+
 def log_tail(path: Path, lines: int = 30) -> str:
     try:
         return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])

@@ -18,14 +18,7 @@ from pathlib import Path
 from services.adapters.registry import plugin
 from services.bench.cpu import CpuMeter
 from services.bench.measurement import Measurement
-from services.bench.processes import (
-    BenchError,
-    Processes,
-    child_environment,
-    evision,
-    free_port,
-    wait_healthy,
-)
+from services.bench.processes import BenchError, Processes, child_environment, listening, wait_healthy
 from services.loadgen import LoadConfig, run_load, summarize
 from services.loadgen.expectations import Expectations
 from services.loadgen.images import UploadImage
@@ -53,9 +46,7 @@ def measure_service(
     engine: str = "onnxruntime",
 ) -> list[Measurement]:
     """One measurement per run; `reference` (bare images/s) runs before, between and after them."""
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    command = evision("up", "--port", str(port), "--workers", str(workers), "--backend", backend)
+    command, base_url = listening("up", "--workers", str(workers), "--backend", backend)
     # The workers `evision up` starts inherit these (the engine included).
     env = child_environment(
         WorkerSettings.from_values(backend=backend, data_dir=work_dir / "data", engine=engine)

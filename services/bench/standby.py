@@ -35,7 +35,7 @@ from services.bench.processes import (
     Processes,
     child_environment,
     evision,
-    free_port,
+    listening,
     wait_healthy,
 )
 from services.contract import RequestMessage, new_request_id
@@ -153,15 +153,12 @@ def run(args: argparse.Namespace) -> int:
         assert in_service.stdout is not None and in_service.stdin is not None
         if in_service.stdout.readline().strip() != "in service":
             raise BenchError("the stand-in worker did not come into service")
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
         standby_settings = WorkerSettings.from_values(
             data_dir=settings.data_dir, standby_gate_seconds=0.5, standby_poll_seconds=0.5
         )
         nice = ["nice", "-n", str(args.nice)] if args.nice else []
-        web = Processes(
-            [evision("web", "--port", str(port))], env=child_environment(settings), log_dir=work, name="web"
-        )
+        web_command, url = listening("web")
+        web = Processes([web_command], env=child_environment(settings), log_dir=work, name="web")
         standby = Processes(
             [[*nice, *evision("worker", "--standby")]],
             env=child_environment(standby_settings),

@@ -274,11 +274,7 @@ class Worker:
         except Exception:  # the chunk comes back after its lease, then goes to the dead letters
             log.exception("job chunk %s failed; it will be redelivered", message.message_id)
         finally:
-            with self._counts:
-                self._in_flight -= 1
-            self._slots.release()
-            if self.wedged:
-                self.request_stop()  # take no more work; the batches in hand still finish
+            self._free_slot()
 
     def _run_batch(self, messages: Sequence[Message]) -> None:
         try:
@@ -286,11 +282,15 @@ class Worker:
         except Exception:  # the pipeline isolates each message; this is a bug, not a bad message
             log.exception("batch of %d messages failed; they will be redelivered", len(messages))
         finally:
-            with self._counts:
-                self._in_flight -= 1
-            self._slots.release()
-            if self.wedged:
-                self.request_stop()  # take no more work; the batches in hand still finish
+            self._free_slot()
+
+    def _free_slot(self) -> None:
+        """A batch or a chunk is done, well or not: its slot is free again (a wedged worker stops)."""
+        with self._counts:
+            self._in_flight -= 1
+        self._slots.release()
+        if self.wedged:
+            self.request_stop()  # take no more work; the batches in hand still finish
 
     def process(self, messages: Sequence[Message]) -> list[Item]:
         """One batch, start to end (the pipeline's stages)."""

@@ -13,9 +13,8 @@ import hashlib
 import os
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -30,7 +29,7 @@ from services.settings import BackendSettings
 from services.web.settings import WebSettings
 from services.web.uploads.crash_points import CrashPoint
 from services.worker.settings import WorkerSettings
-from tests.fixtures import GOLDEN, free_port, golden_bytes, settings_for, stop, wait_until_healthy
+from tests.fixtures import GOLDEN, free_port, golden_bytes, settings_for, stop, wait_for, wait_until_healthy
 
 IMAGE = "cat.jpg"
 SWEEP_SECONDS = 0.5
@@ -93,15 +92,6 @@ def _upload(url: str, key: str) -> httpx.Response:
     )
 
 
-def _eventually(condition: Callable[[], bool], what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"not within {timeout} s: {what}")
-
-
 @pytest.mark.parametrize("point", list(CrashPoint))
 def test_a_retry_after_a_crash_at_each_write_ends_rightly_with_one_id(
     deployment: Deployment, point: CrashPoint
@@ -131,7 +121,9 @@ def test_a_retry_after_a_crash_at_each_write_ends_rightly_with_one_id(
         # and the retry was a new upload.
         assert (request_id == first) == (point is CrashPoint.REMEMBER)
         # Every input ends in a result, the never-sent one too (by the orphan sweep).
-        _eventually(lambda: outputs.exists(first), f"a result for the crashed upload's input {first}")
+        wait_for(
+            lambda: outputs.exists(first), 120, 0.2, what=f"a result for the crashed upload's input {first}"
+        )
         assert httpx.get(f"{url}/v1/results/{first}", timeout=10).json()["label"] in GOLDEN[IMAGE]
     finally:
         assert stop(web) == 0

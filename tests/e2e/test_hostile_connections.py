@@ -9,7 +9,6 @@ import contextlib
 import json
 import resource
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,15 +17,7 @@ import httpx
 import pytest
 
 from services.web.settings import WebSettings
-from tests.fixtures import (
-    GOLDEN,
-    clean_environment,
-    free_port,
-    golden_bytes,
-    interrupt,
-    up_command,
-    wait_until_healthy,
-)
+from tests.fixtures import GOLDEN, golden_bytes, running_up
 
 FD_LIMIT = 1024
 HEADER_SECONDS = 3.0
@@ -39,29 +30,14 @@ def _limit_fds() -> None:
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    port = free_port()
-    env = clean_environment(
-        WebSettings.from_values(header_seconds=HEADER_SECONDS, body_idle_seconds=BODY_IDLE_SECONDS)
-    )
-    data_dir: Path = tmp_path_factory.mktemp("hostile")
-    up = subprocess.Popen(
-        up_command(port, data_dir, "--workers", "1"),
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        preexec_fn=_limit_fds,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url, up, timeout=60)
-        yield url, up.pid
-    finally:
-        output = interrupt(up)
-    assert "Too many open files" not in output
-    assert "Traceback" not in output, output[-3000:]  # an aborted upload is one log line
-    assert "client went away" in output
-    assert up.returncode == 0, output[-3000:]
+    settings = WebSettings.from_values(header_seconds=HEADER_SECONDS, body_idle_seconds=BODY_IDLE_SECONDS)
+    data_dir = tmp_path_factory.mktemp("hostile")
+    with running_up(data_dir, "--workers", "1", settings=settings, preexec_fn=_limit_fds) as up:
+        yield up.url, up.process.pid
+    assert "Too many open files" not in up.output
+    assert "Traceback" not in up.output, up.output[-3000:]  # an aborted upload is one log line
+    assert "client went away" in up.output
+    assert up.process.returncode == 0, up.output[-3000:]
 
 
 def _classify(url: str) -> list[str]:

@@ -7,7 +7,6 @@ process that decodes an image ending in POISON.
 from __future__ import annotations
 
 import concurrent.futures
-import subprocess
 import time
 from pathlib import Path
 
@@ -15,40 +14,22 @@ import httpx
 
 from services.web.settings import WebSettings
 from services.worker.settings import WorkerSettings
-from tests.fixtures import (
-    GOLDEN,
-    clean_environment,
-    free_port,
-    golden_bytes,
-    interrupt,
-    up_command,
-    wait_until_healthy,
-)
+from tests.fixtures import GOLDEN, PROJECT_ROOT, golden_bytes, running_up
 from tests.worker.poison import POISON
 
 
 def test_a_poison_image_fails_alone_and_every_batch_mate_is_answered(tmp_path: Path) -> None:
-    port = free_port()
-    env = clean_environment(
-        WorkerSettings.from_values(classifier="tests.worker.poison:crashing_classifier"),
-        WebSettings.from_values(wait_seconds=60),
-        PYTHONPATH=str(Path(__file__).resolve().parents[2]),
-    )
-    up = subprocess.Popen(
-        up_command(port, tmp_path / "data", "--workers", "1"),
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
     names = [name for name in GOLDEN for _ in range(2)][:9]
-    try:
-        wait_until_healthy(url, up, timeout=60)
+    crashing = WorkerSettings.from_values(classifier="tests.worker.poison:crashing_classifier")
+    patient = WebSettings.from_values(wait_seconds=60)
+    # PYTHONPATH: the worker imports the crashing classifier from tests/.
+    with running_up(
+        tmp_path / "data", "--workers", "1", settings=(crashing, patient), PYTHONPATH=PROJECT_ROOT
+    ) as up:
 
         def classify(name: str, data: bytes) -> tuple[str, int, dict[str, str], float]:
             started = time.monotonic()
-            answer = httpx.post(f"{url}/v1/classify", files={"file": (name, data)}, timeout=90)
+            answer = httpx.post(f"{up.url}/v1/classify", files={"file": (name, data)}, timeout=90)
             return name, answer.status_code, answer.json(), time.monotonic() - started
 
         uploads = [(name, golden_bytes(name)) for name in names]
@@ -63,13 +44,11 @@ def test_a_poison_image_fails_alone_and_every_batch_mate_is_answered(tmp_path: P
         (_, status, body, _) = poison[0]
         assert status == 502 and body["error"] == "failed", body
         assert "gave up after 3 attempts" in body["reason"]
-        stored = httpx.get(f"{url}/v1/results/{body['id']}")
+        stored = httpx.get(f"{up.url}/v1/results/{body['id']}")
         assert stored.json()["error"] == "failed"
         # The batch-mates of the first crash came back at once (released), not after the lease.
         assert max(seconds for *_, seconds in good) < 15, [round(a[3], 1) for a in good]
-        status_report = httpx.get(f"{url}/v1/status").json()
+        status_report = httpx.get(f"{up.url}/v1/status").json()
         assert status_report["dead_letters"]["visible"] == 0
-    finally:
-        output = interrupt(up)
-    assert "died holding" in output  # the supervisor released what the crashed worker held
-    assert "isolated classifier started" in output
+    assert "died holding" in up.output  # the supervisor released what the crashed worker held
+    assert "isolated classifier started" in up.output

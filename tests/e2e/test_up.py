@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from tests.fixtures import (
     free_port,
     golden_bytes,
     interrupt,
+    running_up,
     up_command,
     wait_until_healthy,
 )
@@ -111,14 +111,7 @@ def test_up_logs_changes_and_a_summary_not_every_batch_and_period(tmp_path: Path
     """At INFO: scale decisions that change something, worker start/stop, a summary while busy."""
     import asyncio
 
-    port = free_port()
-    env = clean_environment(WebSettings.from_values(summary_seconds=1))
-    command = up_command(port, tmp_path / "d")
-    command += ["--scale-period", "0.5", "--max-workers", "1"]
-    up = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-
-    async def burst() -> list[int]:
+    async def burst(url: str) -> list[int]:
         async with httpx.AsyncClient(timeout=60) as client:
             answers = await asyncio.gather(
                 *(
@@ -128,14 +121,13 @@ def test_up_logs_changes_and_a_summary_not_every_batch_and_period(tmp_path: Path
             )
         return [a.status_code for a in answers]
 
-    try:
-        wait_until_healthy(url, up)
-        assert asyncio.run(burst()) == [200] * 40
+    options = ("--scale-period", "0.5", "--max-workers", "1")
+    with running_up(tmp_path / "d", *options, settings=WebSettings.from_values(summary_seconds=1)) as up:
+        assert asyncio.run(burst(up.url)) == [200] * 40
         deadline = time.monotonic() + 20
-        while children(up.pid) and time.monotonic() < deadline:  # scaled back in
+        while children(up.process.pid) and time.monotonic() < deadline:  # scaled back in
             time.sleep(0.1)
-    finally:
-        output = interrupt(up)
+    output = up.output
     decisions = [line for line in output.splitlines() if '"event":"scaling"' in line]
     assert decisions and all('"reason":"hold"' not in line for line in decisions), decisions
     assert any("scale from zero" in line for line in decisions) and any(
@@ -148,36 +140,24 @@ def test_up_logs_changes_and_a_summary_not_every_batch_and_period(tmp_path: Path
 
 def test_up_deletes_expired_inputs_and_results_in_the_background(tmp_path: Path) -> None:
     data = tmp_path / "d"
-    port = free_port()
     expiry = 0.00002  # days: ~1.7 s
-    env = clean_environment(
-        SupervisorSettings.from_values(input_expiry_days=expiry, result_expiry_days=expiry, sweep_seconds=0.3)
+    settings = SupervisorSettings.from_values(
+        input_expiry_days=expiry, result_expiry_days=expiry, sweep_seconds=0.3
     )
-    up = subprocess.Popen(
-        up_command(port, data, "--workers", "1"),
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
 
     def objects() -> list[str]:
         return sorted(p.name for p in (data / "blobs").glob("*/*") if not p.name.startswith("."))
 
-    try:
-        wait_until_healthy(url, up)
+    with running_up(data, "--workers", "1", settings=settings) as up:
         answer = httpx.post(
-            f"{url}/v1/classify", files={"myfile": ("cat.jpg", golden_bytes("cat.jpg"))}, timeout=60
+            f"{up.url}/v1/classify", files={"myfile": ("cat.jpg", golden_bytes("cat.jpg"))}, timeout=60
         )
         assert answer.status_code == 200
         request_id = answer.json()["id"]
         assert objects() == [request_id, request_id]  # the input and its result
-        assert httpx.get(f"{url}/v1/results/{request_id}", timeout=10).status_code == 200
+        assert httpx.get(f"{up.url}/v1/results/{request_id}", timeout=10).status_code == 200
         deadline = time.monotonic() + 15
         while objects() and time.monotonic() < deadline:
             time.sleep(0.2)
         assert objects() == []
-        assert httpx.get(f"{url}/v1/results/{request_id}", timeout=10).status_code == 404
-    finally:
-        up.send_signal(signal.SIGINT)
-        up.wait(60)
+        assert httpx.get(f"{up.url}/v1/results/{request_id}", timeout=10).status_code == 404

@@ -3,9 +3,7 @@ still starts a worker (activation), and the standby takes no work once that work
 
 from __future__ import annotations
 
-import subprocess
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,25 +12,7 @@ import httpx
 from services.adapters.registry import open_backend
 from services.contract import Result
 from services.settings import BackendSettings
-from tests.fixtures import (
-    GOLDEN,
-    alive,
-    children,
-    clean_environment,
-    free_port,
-    golden_bytes,
-    interrupt,
-    up_command,
-    wait_until_healthy,
-)
-
-
-def _wait_for(what: str, check: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:.0f} s: {what}")
-        time.sleep(0.1)
+from tests.fixtures import GOLDEN, alive, children, golden_bytes, running_up, wait_for
 
 
 def _classify(url: str, name: str = "cat.jpg") -> httpx.Response:
@@ -41,26 +21,15 @@ def _classify(url: str, name: str = "cat.jpg") -> httpx.Response:
 
 def test_a_standby_answers_from_zero_and_steps_aside_once_a_worker_serves(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    port = free_port()
     log = tmp_path / "up.log"
     options = ("--min-workers", "0", "--max-workers", "1", "--standby", "1")
-    with log.open("w") as out:
-        up = subprocess.Popen(
-            up_command(port, data, *options),
-            env=clean_environment(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    url = f"http://127.0.0.1:{port}"
     processes: list[int] = []
-    try:
-        wait_until_healthy(url, up)
-        _wait_for("the standby is ready", lambda: "ready (standby" in log.read_text())
-        processes = children(up.pid)
+    with running_up(data, *options, log=log) as up:
+        wait_for(lambda: "ready (standby" in log.read_text(), 60, 0.1, what="the standby is ready")
+        processes = children(up.process.pid)
         assert len(processes) == 1  # the standby only: no worker at zero
 
-        first = _classify(url)  # no worker in service: the standby answers
+        first = _classify(up.url)  # no worker in service: the standby answers
         assert first.status_code == 200 and first.json()["label"] in GOLDEN["cat.jpg"]
         outputs = open_backend(BackendSettings(data_dir=data)).blobs(BackendSettings().output_bucket)
         assert Result.model_validate_json(outputs.get(first.json()["id"]).data).worker.startswith("standby-")
@@ -72,15 +41,13 @@ def test_a_standby_answers_from_zero_and_steps_aside_once_a_worker_serves(tmp_pa
 
         deadline = time.monotonic() + 60
         while not stepped_aside() and time.monotonic() < deadline:
-            assert _classify(url).status_code == 200
+            assert _classify(up.url).status_code == 200
             time.sleep(0.5)
         assert stepped_aside(), "the standby never stepped aside"
-        processes = children(up.pid)
+        processes = children(up.process.pid)
         with ThreadPoolExecutor(8) as pool:
-            burst = list(pool.map(lambda _: _classify(url), range(24)))
+            burst = list(pool.map(lambda _: _classify(up.url), range(24)))
         assert [r.status_code for r in burst] == [200] * 24
         assert len({r.json()["id"] for r in burst}) == 24
-    finally:
-        output = interrupt(up)
-    assert up.returncode == 0, output
+    assert up.process.returncode == 0, up.output
     assert not [pid for pid in processes if alive(pid)], "processes left behind"

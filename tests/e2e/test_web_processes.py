@@ -20,7 +20,7 @@ import httpx
 from services.adapters.registry import open_backend
 from services.settings import BackendSettings
 from services.web.settings import WebSettings
-from tests.fixtures import GOLDEN, golden_bytes, running_up
+from tests.fixtures import GOLDEN, golden_bytes, running_up, wait_for
 
 PREFIX = WebSettings().reply_queue_prefix
 CLIENTS = 3
@@ -48,15 +48,6 @@ def reply_queues(data_dir: Path) -> set[str]:
         return set(backend.reply_queues().idle(PREFIX, since=time.time() + 3600))
     finally:
         backend.close()
-
-
-def eventually(check: object, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(check) and check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"not within {timeout} s: {check}")
 
 
 class Client(threading.Thread):
@@ -102,20 +93,31 @@ def test_three_web_processes_share_a_port_and_survive_a_sigkill(tmp_path: Path) 
     settings = WebSettings.from_values(reply_heartbeat_seconds=0.5, reply_orphan_seconds=3)
     with running_up(data_dir, "--web-processes", "3", "--workers", "2", settings=settings) as running:
         up, url = running.process, running.url
-        eventually(lambda: len(web_processes(up)) == 3 and len(reply_queues(data_dir)) == 3)
+
+        def serving() -> bool:
+            return len(web_processes(up)) == 3 and len(reply_queues(data_dir)) == 3
+
+        wait_for(serving, 30, 0.2, what="3 web processes, each with its reply queue")
         before = reply_queues(data_dir)
         done: list[int] = []
         clients = [Client(url, i, done) for i in range(CLIENTS)]
         for client in clients:
             client.start()
-        eventually(lambda: len(done) >= 100, timeout=120)
+        wait_for(lambda: len(done) >= 100, 120, 0.2, what="100 answers")
         victim = web_processes(up)[0]
         os.kill(victim, signal.SIGKILL)
         for client in clients:
             client.join(timeout=300)
         # uvicorn's manager replaced the victim; the others swept its queue (3 s without a mark).
-        eventually(lambda: len(web_processes(up)) == 3 and victim not in web_processes(up))
-        eventually(lambda: len(reply_queues(data_dir)) == 3 and len(before - reply_queues(data_dir)) == 1)
+
+        def replaced() -> bool:
+            return len(web_processes(up)) == 3 and victim not in web_processes(up)
+
+        def swept() -> bool:
+            return len(reply_queues(data_dir)) == 3 and len(before - reply_queues(data_dir)) == 1
+
+        wait_for(replaced, 30, 0.2, what="the killed web process replaced")
+        wait_for(swept, 30, 0.2, what="the killed process's reply queue swept")
         after = reply_queues(data_dir)
         accepted = {i: label for client in clients for i, label in client.accepted.items()}
         # Every accepted upload's result is readable from whichever process answers.

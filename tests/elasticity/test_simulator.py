@@ -1,14 +1,10 @@
-"""The simulator: conservation, the same alarm semantics as infra/scaling.py and decide(), the
-comparators' limits, and `evision simulate` through its command line."""
+"""The simulator: conservation, the same alarm semantics as infra/scaling.py and decide(), and the
+comparators' limits (`evision simulate`'s command line: tests/commands/test_simulate.py)."""
 
 from __future__ import annotations
 
-import json
 import random
-import subprocess
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -18,13 +14,11 @@ from services.elasticity.simulator import CUSTOM, PRESETS, simulate
 from services.elasticity.simulator.calibration import CLOUD, PREVIOUS
 from services.elasticity.simulator.controllers import AlarmController
 from services.elasticity.simulator.metrics import MetricSeries
-from services.elasticity.simulator.presets import CLOUD_PRESETS, DEPLOYED_POLICY
+from services.elasticity.simulator.presets import DEPLOYED_POLICY
 from services.elasticity.simulator.workloads import STANDARD_WORKLOADS, parse_workload
 from services.elasticity.simulator.world import World
 from services.ports import QueueDepth
 from tests.elasticity.policies import MODIFIED
-
-ROOT = Path(__file__).parents[2]
 
 
 @pytest.mark.parametrize("preset", list(PRESETS))
@@ -234,46 +228,6 @@ def test_the_backstop_acts_only_while_the_web_tier_publishes_nothing():
     assert any(d.reason.startswith("BackstopScale") for d in world.decisions)
 
 
-def test_evision_simulate_prints_json_table_and_plot(tmp_path):
-    command = [sys.executable, "-m", "services.cli", "simulate"]
-    as_json = subprocess.run(
-        [*command, "--workload", "burst:100", "--preset", "deployed", "--json", "-"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    [run] = json.loads(as_json.stdout)
-    for key in (
-        "time_to_last_answer_s",
-        "latency_p50_s",
-        "latency_p95_s",
-        "latency_max_s",
-        "answered_202",
-        "peak_instances",
-        "instance_seconds",
-        "cost_usd",
-        "back_to_min_after_last_answer_s",
-    ):
-        assert run[key] is not None, key
-    plot = tmp_path / "timeline.png"
-    table = subprocess.run(
-        [*command, "--standard", "--preset", "all", "--plot", str(plot)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
-    )
-    runs, _, bills = table.stdout.partition("the runs' bills by category")
-    assert runs.count("burst:2000") == len(PRESETS) and "poisson:50:1800" in runs
-    assert bills.count("burst:2000") == len(CLOUD_PRESETS)  # the local preset is not billed
-    assert "idle month" in bills and "1 000 images at steady load" in bills
-    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 20_000
-    bad = subprocess.run([*command, "--workload", "nonsense"], cwd=ROOT, capture_output=True, text=True)
-    assert bad.returncode == 2 and "unknown workload" in bad.stderr
-
-
 def test_the_maximum_throughput_line_weighs_the_web_tier_against_the_workers() -> None:
     from services.elasticity.simulator.calibration import CLOUD
     from services.elasticity.simulator.capacity import deployment_maximum
@@ -288,22 +242,6 @@ def test_the_maximum_throughput_line_weighs_the_web_tier_against_the_workers() -
     assert "web 4 x t3.small = 2,000 uploads/s" in four.describe(CLOUD)
 
 
-def test_simulate_prints_the_deployments_maximum_throughput() -> None:
-    import os
-    import subprocess
-    import sys
-
-    done = subprocess.run(
-        [sys.executable, "-m", "services.cli", "simulate", "--web-instances", "1", "--web-cpu-ms", "4"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "COLUMNS": "200"},  # one line, unwrapped
-    )
-    assert done.returncode == 0, done.stderr
-    assert "web 1 x t3.small = 500 uploads/s" in done.stderr and "bound by the web tier" in done.stderr
-
-
 def test_a_job_of_a_million_images_runs_at_the_full_pool_for_a_fraction_of_the_upload_bill():
     """`job:N`: keys planned at the lister's pace, chunks of 50 per receive, the job path's
     requests; the pool grows to its maximum and the job costs far less per image than uploads."""
@@ -314,20 +252,3 @@ def test_a_job_of_a_million_images_runs_at_the_full_pool_for_a_fraction_of_the_u
     assert at_full_speed < job.time_to_last_answer_s < 2 * at_full_speed
     uploads, _ = simulate("deployed", "burst:1000000")
     assert job.bill_usd["requests"] < uploads.bill_usd["requests"] / 5
-
-
-def test_a_slower_model_takes_longer_and_costs_more_on_the_same_job():
-    """`--model`: the workers' (and the standby's) speed scaled by the model's measured speed."""
-    command = [sys.executable, "-m", "services.cli", "simulate", "--workload", "job:100000", "--json", "-"]
-    runs = {}
-    for model in ("efficientnet-lite0", "efficientnet-lite2"):
-        out = subprocess.run(
-            [*command, "--model", model], cwd=ROOT, capture_output=True, text=True, check=True
-        )
-        [runs[model]] = json.loads(out.stdout)
-    fast, slow = runs["efficientnet-lite0"], runs["efficientnet-lite2"]
-    assert (
-        slow["time_to_last_answer_s"] > fast["time_to_last_answer_s"] and slow["cost_usd"] > fast["cost_usd"]
-    )
-    refused = subprocess.run([*command, "--model", "resnet"], cwd=ROOT, capture_output=True, text=True)
-    assert refused.returncode != 0 and "efficientnet-lite2" in refused.stdout + refused.stderr

@@ -50,7 +50,15 @@ from services.adapters.aws.request_tally import Call
 from services.adapters.registry import open_backend
 from services.contract import RequestMessage
 from services.settings import BackendSettings
-from tests.fixtures import GOLDEN, emulated_group, free_port, golden_bytes, stop, wait_until_healthy
+from tests.fixtures import (
+    GOLDEN,
+    emulated_group,
+    emulating,
+    free_port,
+    golden_bytes,
+    stop,
+    wait_until_healthy,
+)
 from tests.infra.conftest import Synthesized
 from tests.infra.policy_eval import Request, decide
 from tests.infra.rendered import ACCOUNT
@@ -118,20 +126,14 @@ def metadata() -> Iterator[str]:
 
 @pytest.fixture
 def recording() -> Iterator[Emulator]:
-    emulator = Emulator(calls=True)
-    emulator.start()
-    saved = dict(os.environ)
-    os.environ.update({**emulator.environment(), "AWS_ACCESS_KEY_ID": SETUP_KEY})
-    # boto3's default session keeps the credentials it first resolved: after another test's
-    # ('testing'), the test's own calls would sign as that and count as an unknown caller.
-    boto3.setup_default_session()
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-        boto3.DEFAULT_SESSION = None  # the next test's default session reads its own environment
+    with emulating(Emulator(calls=True), AWS_ACCESS_KEY_ID=SETUP_KEY) as emulator:
+        # boto3's default session keeps the credentials it first resolved: after another test's
+        # ('testing'), the test's own calls would sign as that and count as an unknown caller.
+        boto3.setup_default_session()
+        try:
+            yield emulator
+        finally:
+            boto3.DEFAULT_SESSION = None  # the next test's default session reads its own environment
 
 
 def _settings(exports: dict[str, str], names_variable: str) -> dict[str, str]:

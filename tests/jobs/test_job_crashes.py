@@ -8,8 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +15,9 @@ import httpx
 import pytest
 
 from services.web.settings import WebSettings
-from tests.fixtures import children, clean_environment, make_folder, running_up
+from tests.fixtures import children, clean_environment, make_folder, running_up, wait_for
 
 COPIES = 40  # of each golden image: a few hundred images, enough chunks to crash in the middle
-
-
-def eventually(check: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 def _workers(up: int) -> list[int]:
@@ -76,10 +67,10 @@ def test_a_worker_kill_and_a_service_crash_lose_and_double_nothing(tmp_path: Pat
     settings = WebSettings.from_values(jobs_root=root, job_chunk_size=5, job_monitor_seconds=0.5)
     with running_up(data, "--workers", "1", settings=settings) as up:
         batch = _batch(up.url, root / "photos", out)
-        eventually(lambda: (_progress(up.url).get("done") or 0) >= 40, timeout=180)
+        wait_for(lambda: (_progress(up.url).get("done") or 0) >= 40, 180, 0.1, what="40 images done")
         [worker] = _workers(up.process.pid)
         os.kill(worker, signal.SIGKILL)  # mid-chunk, most likely: its chunk comes back
-        eventually(lambda: (_progress(up.url).get("done") or 0) >= 120, timeout=180)
+        wait_for(lambda: (_progress(up.url).get("done") or 0) >= 120, 180, 0.1, what="120 images done")
         for pid in [*_workers(up.process.pid), *children(up.process.pid)]:
             os.kill(pid, signal.SIGKILL)  # the whole service, at once
         up.process.kill()

@@ -1,42 +1,20 @@
-"""A tiny real HTTP service on 127.0.0.1 that speaks the upload contract and misbehaves on cue.
-
-The answer depends on the uploaded file's name, so one directory of files exercises every
-outcome: `cat*` -> `<stem>:tabby`, `dog*` -> `<stem>:beagle`, `bad*` -> 422 not_an_image,
-`boom*` -> 500 internal, `pending*` -> 202 (gave up waiting), `garbled*` -> a 200 answer that
-breaks the contract, `slow*` -> waits a second first. It counts requests per name and the
-peak number in flight.
-"""
+"""The load generator's tests' fixtures: the fake upload service (tests/fixtures.py) shared by a
+module, its counters reset for each test, and a port nothing listens on."""
 
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 
-from tests.fixtures import FakeService, ServerStats, fake_upload_app
+from tests.fixtures import FakeService, fake_upload_service
 
 
 @pytest.fixture(scope="module")
 def fake_service() -> Iterator[FakeService]:
-    stats = ServerStats()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(fake_upload_app(stats), log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "fake service did not start"
-        time.sleep(0.01)
-    yield FakeService(url=f"http://127.0.0.1:{port}", stats=stats)
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with fake_upload_service() as service:
+        yield service
 
 
 @pytest.fixture

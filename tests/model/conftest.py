@@ -25,9 +25,3 @@ def cat() -> GoldenImage:
 def cat_image(cat: GoldenImage) -> Image.Image:
     with Image.open(io.BytesIO(cat.read_bytes())) as image:
         return image.convert("RGB")
-
-
-def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, fmt, **options)
-    return buffer.getvalue()

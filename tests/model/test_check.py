@@ -1,12 +1,10 @@
-"""`evision model check`: the committed model folder passes; a folder with a wrong labels count, a
-golden image that disagrees, or an ONNX input shape unlike its manifest fails, each in one line."""
+"""The model folder check (`evision model check`; its command line: tests/commands/test_model.py):
+the committed model folder passes; a folder with a wrong labels count, a golden image that
+disagrees, or an ONNX input shape unlike its manifest fails, each in one line."""
 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,20 +12,7 @@ import pytest
 
 from model import check_model_folder
 from model.metadata import MODEL_DIR
-
-
-def _copy(tmp_path: Path) -> Path:
-    """The committed folder, its model file linked (not copied: 18 MB)."""
-    folder = tmp_path / "model"
-    shutil.copytree(MODEL_DIR, folder, ignore=shutil.ignore_patterns("*.onnx", "*.py", "__pycache__"))
-    for onnx in MODEL_DIR.glob("*.onnx"):
-        (folder / onnx.name).symlink_to(onnx)
-    return folder
-
-
-def _drop_a_label(folder: Path) -> None:
-    labels = folder / "labels.txt"
-    labels.write_text("\n".join(labels.read_text().splitlines()[:-1]) + "\n")
+from tests.fixtures import drop_a_label, linked_model_copy
 
 
 def _misname_a_golden_image(folder: Path) -> None:
@@ -68,7 +53,7 @@ def test_the_committed_model_folder_passes_on_every_installed_engine() -> None:
 @pytest.mark.parametrize(
     ("breakage", "reason"),
     [
-        (_drop_a_label, "labels: "),
+        (drop_a_label, "labels: "),
         (
             _misname_a_golden_image,
             "golden images on onnxruntime: 1 of 6 disagree: cat.jpg gave 'Egyptian cat'",
@@ -85,21 +70,9 @@ def test_the_committed_model_folder_passes_on_every_installed_engine() -> None:
 def test_a_broken_folder_fails_with_one_line(
     tmp_path: Path, breakage: Callable[[Path], None], reason: str
 ) -> None:
-    folder = _copy(tmp_path)
+    folder = linked_model_copy(tmp_path)
     breakage(folder)
     report = check_model_folder(folder, engine_names=["onnxruntime"])
     assert not report.ok
     [failure] = report.failures
     assert failure.startswith(reason) and "\n" not in failure, failure
-
-
-def test_the_command_prints_each_check_and_exits_1_on_a_failure(tmp_path: Path) -> None:
-    folder = _copy(tmp_path)
-    _drop_a_label(folder)
-    command = [sys.executable, "-m", "services.cli", "model", "check"]
-    good = subprocess.run([*command, str(MODEL_DIR)], capture_output=True, text=True, check=False)
-    assert good.returncode == 0, good.stdout + good.stderr
-    assert "golden images as expected" in good.stdout and "images/s" in good.stdout
-    bad = subprocess.run([*command, str(folder)], capture_output=True, text=True, check=False)
-    assert bad.returncode == 1
-    assert "FAIL  labels: " in bad.stdout and "999 labels" in bad.stdout

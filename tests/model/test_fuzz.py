@@ -9,7 +9,7 @@ from PIL import Image
 
 from model.classifier import Classifier
 from model.errors import InvalidImageError
-from tests.model.conftest import encode
+from tests.fixtures import encode
 
 KINDS = {"truncated", "corrupt", "bad_aspect_ratio", "too_many_pixels", "not_an_image", "unsupported_format"}
 

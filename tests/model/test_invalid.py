@@ -13,7 +13,7 @@ from model.classifier import Classifier
 from model.errors import InvalidImageError
 from model.golden import GoldenImage
 from model.preprocess import Limits, Preprocessor
-from tests.model.conftest import encode
+from tests.fixtures import encode
 
 
 def kind_of(classifier: Classifier, data: bytes) -> str:

@@ -15,7 +15,7 @@ from model.classifier import Classifier
 from model.errors import InvalidImageError
 from model.golden import GoldenImage, load_golden
 from model.preprocess import Preprocessor
-from tests.model.conftest import encode
+from tests.fixtures import encode
 
 GOLDEN = load_golden()
 EXIF_ORIENTATION = 0x0112

@@ -13,7 +13,7 @@ from model.errors import InvalidImageError
 from model.formats import SUPPORTED_FORMATS, sniff, webp_size
 from model.golden import GoldenImage, load_golden
 from model.preprocess import Preprocessor
-from tests.model.conftest import encode
+from tests.fixtures import encode
 
 EXIF_ORIENTATION = 0x0112
 

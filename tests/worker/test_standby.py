@@ -15,7 +15,6 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -27,19 +26,19 @@ from services.adapters.registry import open_backend
 from services.contract import Result
 from services.log_config import LoggingSettings
 from services.web.settings import WebSettings
-from tests.fixtures import emulated_group, free_port, golden_bytes, settings_for, stop, wait_until_healthy
+from tests.fixtures import (
+    emulated_group,
+    free_port,
+    golden_bytes,
+    settings_for,
+    stop,
+    wait_for,
+    wait_until_healthy,
+)
 
 ROOT = Path(__file__).parents[2]
 GATE_SECONDS = 1.0
 POLL_SECONDS = 1.0
-
-
-def _wait_for(what: str, check: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:.0f} s: {what}")
-        time.sleep(0.1)
 
 
 def _upload(url: str, count: int) -> list[httpx.Response]:
@@ -97,7 +96,8 @@ def test_the_standby_answers_while_the_group_warms_then_leaves_the_work_to_it(mo
     worker: subprocess.Popen[bytes] | None = None
     try:
         wait_until_healthy(url, web)
-        _wait_for("the standby is ready", lambda: "ready (standby" in logs["standby"].read_text())
+        standby_log = logs["standby"].read_text
+        wait_for(lambda: "ready (standby" in standby_log(), 60, 0.1, what="the standby is ready")
 
         first = _upload(url, 16)  # the group is warming: only the standby can answer
         assert [r.status_code for r in first] == [200] * 16, [r.text for r in first]
@@ -105,7 +105,7 @@ def test_the_standby_answers_while_the_group_warms_then_leaves_the_work_to_it(mo
 
         autoscaling = boto3.client("autoscaling")
         autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=1)  # in service
-        _wait_for("the standby stops", lambda: "in service: taking no work" in logs["standby"].read_text())
+        wait_for(lambda: "in service: taking no work" in standby_log(), 60, 0.1, what="the standby stops")
         time.sleep(POLL_SECONDS + 0.5)  # a receive begun just before the check has returned
 
         second = _upload(url, 6)  # no worker of the group runs yet: pending, untouched
@@ -117,7 +117,7 @@ def test_the_standby_answers_while_the_group_warms_then_leaves_the_work_to_it(mo
         worker = start(["worker"], env, "worker")  # the group's worker, in service
         ids = [r.json()["id"] for r in second]
         outputs = backend.blobs(settings.output_bucket)
-        _wait_for("the group's worker answers", lambda: all(outputs.exists(i) for i in ids), timeout=90)
+        wait_for(lambda: all(outputs.exists(i) for i in ids), 90, 0.1, what="the group's worker answers")
 
         results = {
             i: Result.model_validate_json(outputs.get(i).data)

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from services.cli import main
-from tests.fixtures import FakeService, write_images
+from tests.fixtures import FakeService, fake_upload_service, write_images
+
+
+@pytest.fixture
+def service() -> Iterator[FakeService]:
+    """A fake upload service (tests/fixtures.py) of this test's own."""
+    with fake_upload_service() as running:
+        yield running
 
 
 def test_cli_writes_json_and_exits_zero_when_all_right(service: FakeService, tmp_path: Path) -> None:
