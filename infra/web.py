@@ -18,9 +18,8 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from infra.hosts import HostProps, host_role
+from infra.hosts import HostGroup, HostProps
 from infra.nag import acknowledge
-from infra.permissions import group_arn, group_arn_evidence
 from infra.user_data import LogShipping, Signal, Standby, render_bootstrap
 
 HTTP_PORT = 80
@@ -50,7 +49,7 @@ class _Later:
         return self._produce()
 
 
-class WebTier(Construct):
+class WebTier(HostGroup):
     def __init__(
         self,
         scope: Construct,
@@ -66,63 +65,37 @@ class WebTier(Construct):
         logs: LogShipping | None = None,
         standby: Standby | None = None,
     ) -> None:
-        super().__init__(scope, construct_id)
-        self.group_name = group_name
-        self._target_group: elbv2.IApplicationTargetGroup | None = None
-        self.role = host_role(self, host, description="Elastic Vision web tier instances")
-        # Inbound only from the load balancer (it adds that rule when the group becomes its target).
-        self.security_group = ec2.SecurityGroup(
-            self,
-            "SecurityGroup",
-            vpc=host.vpc,
-            description="Elastic Vision web tier: HTTP from the load balancer",
+        user_data = render_bootstrap(
+            role="web",
+            bundle_url=host.bundle.url,
+            bootstrap_url=host.bundle.bootstrap_url,
+            service_env=service_env,
+            web_port=HTTP_PORT,
+            drain_seconds=drain_seconds,  # the uploads in hand may wait up to the web wait
+            group=group_name,
+            signal=Signal(
+                stack=Aws.STACK_NAME,
+                resource=cdk.Lazy.string(_Later(self._group_logical_id)),
+                target_group=cdk.Lazy.string(_Later(self._target_group_arn)),
+                health_seconds=HEALTH_SECONDS,
+            ),
+            logs=logs,
+            standby=standby,
         )
-        if ssh_cidr is not None:
-            self.security_group.add_ingress_rule(
-                ec2.Peer.ipv4(ssh_cidr), ec2.Port.tcp(22), "SSH (context sshCidr)"
-            )
-        self.user_data = ec2.UserData.custom(
-            render_bootstrap(
-                role="web",
-                bundle_url=host.bundle.url,
-                bootstrap_url=host.bundle.bootstrap_url,
-                service_env=service_env,
-                web_port=HTTP_PORT,
-                drain_seconds=drain_seconds,  # the uploads in hand may wait up to the web wait
-                group=group_name,
-                signal=Signal(
-                    stack=Aws.STACK_NAME,
-                    resource=cdk.Lazy.string(_Later(self._group_logical_id)),
-                    target_group=cdk.Lazy.string(_Later(self._target_group_arn)),
-                    health_seconds=HEALTH_SECONDS,
-                ),
-                logs=logs,
-                standby=standby,
-            )
-        )
-        self.launch_template = ec2.LaunchTemplate(
-            self,
-            "LaunchTemplate",
-            machine_image=host.machine_image,
-            instance_type=ec2.InstanceType(host.instance_type),
-            role=self.role,
-            security_group=self.security_group,
-            user_data=self.user_data,
-            require_imdsv2=True,
-            http_put_response_hop_limit=1,
-            block_devices=[host.root_volume],
-        )
-        self.auto_scaling_group = autoscaling.AutoScalingGroup(
-            self,
-            "Group",
-            auto_scaling_group_name=group_name,  # fixed: the role names it, the user data too
-            vpc=host.vpc,
-            vpc_subnets=host.subnets,
-            launch_template=self.launch_template,
+        super().__init__(
+            scope,
+            construct_id,
+            host=host,
+            group_name=group_name,
+            user_data=user_data,
+            description="Elastic Vision web tier instances",
+            # Inbound only from the load balancer (it adds that rule when the group becomes its target).
+            security_group_description="Elastic Vision web tier: HTTP from the load balancer",
             min_capacity=min_capacity,
             max_capacity=max_capacity,
-            group_metrics=[autoscaling.GroupMetrics.all()],
-            default_instance_warmup=WARMUP,
+            warmup=WARMUP,
+            scaling_events_reason="Web instances come and go with the request rate; the dashboard shows "
+            "the group metrics, nobody is to be notified per scaling event.",
             # Unhealthy behind the load balancer (its /healthz check) means replaced.
             health_checks=autoscaling.HealthChecks.with_additional_checks(
                 additional_types=[autoscaling.AdditionalHealthCheckType.ELB], grace_period=SIGNAL_TIMEOUT
@@ -140,7 +113,15 @@ class WebTier(Construct):
                 pause_time=SIGNAL_TIMEOUT,
             ),
         )
-        # Its own instance: the rollout signal, and Unhealthy when it cannot serve.
+        self._target_group: elbv2.IApplicationTargetGroup | None = None
+        if ssh_cidr is not None:
+            self.security_group.add_ingress_rule(
+                ec2.Peer.ipv4(ssh_cidr), ec2.Port.tcp(22), "SSH (context sshCidr)"
+            )
+        self._allow_rollout_signal()
+
+    def _allow_rollout_signal(self) -> None:
+        """Its own instance: the rollout signal, and Unhealthy when it cannot serve."""
         # DescribeStacks first: the bootstrap signals only while a stack operation waits for it.
         self.role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -148,10 +129,10 @@ class WebTier(Construct):
                 resources=[Aws.STACK_ID],
             )
         )
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["autoscaling:SetInstanceHealth"], resources=[group_arn(self, group_name)]
-            )
+        self.allow_own_group(
+            ["autoscaling:SetInstanceHealth"],
+            "A web instance reports its own instance Unhealthy when it cannot serve. The group ARN's id "
+            "is generated at creation, so only that part is a wildcard.",
         )
         # DescribeTargetHealth has no resource-level permissions (Service Authorization Reference,
         # Elastic Load Balancing V2; 2026-12).
@@ -160,21 +141,9 @@ class WebTier(Construct):
         )
         acknowledge(
             self.role,
-            group_arn_evidence(group_name),
-            "A web instance reports its own instance Unhealthy when it cannot serve. The group ARN's id "
-            "is generated at creation, so only that part is a wildcard.",
-        )
-        acknowledge(
-            self.role,
             "AwsSolutions-IAM5[Resource::*]",
             "elasticloadbalancing:DescribeTargetHealth (read-only) supports no resource-level "
             "permissions; the rollout waits until the load balancer sees this instance healthy.",
-        )
-        acknowledge(
-            self.auto_scaling_group,
-            "AwsSolutions-AS3",
-            "Web instances come and go with the request rate; the dashboard shows the group metrics, "
-            "nobody is to be notified per scaling event.",
         )
 
     def behind(self, target_group: elbv2.IApplicationTargetGroup) -> None:

@@ -6,14 +6,10 @@ from collections.abc import Mapping
 
 from aws_cdk import Duration
 from aws_cdk import aws_autoscaling as autoscaling
-from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.hosts import HostProps, host_role
-from infra.nag import acknowledge
-from infra.permissions import group_arn, group_arn_evidence
+from infra.hosts import HostGroup, HostProps
 from infra.scaling import QueueScaling, add_queue_scaling
 from infra.user_data import LogShipping, render_bootstrap
 from infra.worker_refresh import WorkerRefresh
@@ -26,7 +22,7 @@ LAUNCH_HOOK = "evision-worker-launch"  # the worker completes it (services/adapt
 LAUNCH_TIMEOUT = Duration.minutes(10)
 
 
-class Workers(Construct):
+class Workers(HostGroup):
     """Instances that run `evision worker` under systemd, as many as the queue needs (policy).
 
     The group name is fixed (`group_name`) so that the instance role can be limited to
@@ -48,81 +44,68 @@ class Workers(Construct):
         lock: str = "requirements.lock",
         logs: LogShipping | None = None,
     ) -> None:
-        super().__init__(scope, construct_id)
-        self.group_name = group_name
-        self.role = host_role(self, host, description="Elastic Vision worker instances")
-        # Its own instance: scale-in protection while busy, and the launch lifecycle action it
-        # completes once it knows whether it is entering the warm pool or service.
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "autoscaling:SetInstanceProtection",
-                    "autoscaling:CompleteLifecycleAction",
-                    "autoscaling:SetInstanceHealth",
-                ],
-                resources=[group_arn(self, group_name)],
-            )
-        )
-        acknowledge(
-            self.role,
-            group_arn_evidence(group_name),
-            "A worker protects its own instance from scale-in while busy, completes its own launch "
-            "lifecycle action and reports its own instance Unhealthy when it cannot serve. The group "
-            "ARN's id is generated at creation, so only that part is a wildcard.",
-        )
-        # Outbound only: the worker pulls from SQS and S3, nothing connects to it.
-        self.security_group = ec2.SecurityGroup(
-            self, "SecurityGroup", vpc=host.vpc, description="Elastic Vision workers (no inbound)"
-        )
         environment = {
             **service_env,
             **WorkerSettings.from_values(asg_name=group_name, lifecycle_hook=LAUNCH_HOOK).environment(
                 explicit_only=True
             ),
         }
-        self.user_data = ec2.UserData.custom(
-            render_bootstrap(
-                role="worker",
-                bundle_url=host.bundle.url,
-                bootstrap_url=host.bundle.bootstrap_url,
-                service_env=environment,
-                drain_seconds=drain_seconds,
-                lock=lock,  # the OpenVINO engine's lock where the deployment uses it
-                group=group_name,
-                launch_hook=LAUNCH_HOOK,
-                logs=logs,
-            )
-        )
-        self.launch_template = ec2.LaunchTemplate(
-            self,
-            "LaunchTemplate",
-            machine_image=host.machine_image,
-            instance_type=ec2.InstanceType(host.instance_type),
-            role=self.role,
-            security_group=self.security_group,
-            user_data=self.user_data,
-            require_imdsv2=True,
-            http_put_response_hop_limit=1,
-            block_devices=[host.root_volume],
+        user_data = render_bootstrap(
+            role="worker",
+            bundle_url=host.bundle.url,
+            bootstrap_url=host.bundle.bootstrap_url,
+            service_env=environment,
+            drain_seconds=drain_seconds,
+            lock=lock,  # the OpenVINO engine's lock where the deployment uses it
+            group=group_name,
+            launch_hook=LAUNCH_HOOK,
+            logs=logs,
         )
         warmup = Duration.seconds(int(policy.warmup_periods * policy.period_seconds))
-        self.auto_scaling_group = autoscaling.AutoScalingGroup(
-            self,
-            "Group",
-            auto_scaling_group_name=group_name,
-            vpc=host.vpc,
-            vpc_subnets=host.subnets,
-            launch_template=self.launch_template,
+        super().__init__(
+            scope,
+            construct_id,
+            host=host,
+            group_name=group_name,
+            user_data=user_data,
+            description="Elastic Vision worker instances",
+            # Outbound only: the worker pulls from SQS and S3, nothing connects to it.
+            security_group_description="Elastic Vision workers (no inbound)",
             min_capacity=policy.min_capacity,
             max_capacity=policy.max_capacity,
-            # desired capacity is left to the scaling policies: a deployment does not reset it.
-            group_metrics=[autoscaling.GroupMetrics.all()],
-            default_instance_warmup=warmup,
+            warmup=warmup,
+            scaling_events_reason="Scaling 0..N with the queue is routine, happens many times a day and "
+            "is shown on the dashboard from the group metrics; nobody is to be notified per scaling event.",
         )
-        # The launch waits until the worker says where it is going (InService or the warm pool), so
-        # a warm instance is stopped only once installed. A failed install ABANDONs it at once (the
-        # bootstrap's report); one that never answers is ABANDONed at the timeout: either way the
-        # group terminates the instance and launches another, never keeps a zombie.
+        # Its own instance: scale-in protection while busy, and the launch lifecycle action it
+        # completes once it knows whether it is entering the warm pool or service.
+        self.allow_own_group(
+            [
+                "autoscaling:SetInstanceProtection",
+                "autoscaling:CompleteLifecycleAction",
+                "autoscaling:SetInstanceHealth",
+            ],
+            "A worker protects its own instance from scale-in while busy, completes its own launch "
+            "lifecycle action and reports its own instance Unhealthy when it cannot serve. The group "
+            "ARN's id is generated at creation, so only that part is a wildcard.",
+        )
+        self._add_launch_hook(warm_pool_size)
+        # Every deploy reaches every worker, the warm pool's included (after the group and its pool).
+        self.refresh = WorkerRefresh(
+            self, "Refresh", group_name=group_name, launch_template=self.launch_template, warmup=warmup
+        )
+        self.refresh.node.add_dependency(self.auto_scaling_group)
+        if self.warm_pool is not None:
+            self.refresh.node.add_dependency(self.warm_pool)
+        self.scaling: QueueScaling = add_queue_scaling(
+            self, asg=self.auto_scaling_group, queue=request_queue, policy=policy
+        )
+
+    def _add_launch_hook(self, warm_pool_size: int) -> None:
+        """The launch waits until the worker says where it is going (InService or the warm pool), so
+        a warm instance is stopped only once installed. A failed install ABANDONs it at once (the
+        bootstrap's report); one that never answers is ABANDONed at the timeout: either way the
+        group terminates the instance and launches another, never keeps a zombie."""
         self.launch_hook = self.auto_scaling_group.add_lifecycle_hook(
             "Launch",
             lifecycle_hook_name=LAUNCH_HOOK,
@@ -130,6 +113,7 @@ class Workers(Construct):
             default_result=autoscaling.DefaultResult.ABANDON,
             heartbeat_timeout=LAUNCH_TIMEOUT,
         )
+        self.warm_pool: autoscaling.WarmPool | None = None
         if warm_pool_size > 0:
             # Pre-installed instances wait Stopped (EBS cost only); scale-in returns instances to
             # the pool instead of terminating them (EC2 Auto Scaling user guide, "Warm pools").
@@ -142,19 +126,3 @@ class Workers(Construct):
             # The hook first: a warm pool made before it could stop instances before they are
             # ready (EC2 Auto Scaling user guide, "Warm pools", lifecycle hooks; 2026-12).
             self.warm_pool.node.add_dependency(self.launch_hook)
-        # Every deploy reaches every worker, the warm pool's included (after the group and its pool).
-        self.refresh = WorkerRefresh(
-            self, "Refresh", group_name=group_name, launch_template=self.launch_template, warmup=warmup
-        )
-        self.refresh.node.add_dependency(self.auto_scaling_group)
-        if warm_pool_size > 0:
-            self.refresh.node.add_dependency(self.warm_pool)
-        self.scaling: QueueScaling = add_queue_scaling(
-            self, asg=self.auto_scaling_group, queue=request_queue, policy=policy
-        )
-        acknowledge(
-            self.auto_scaling_group,
-            "AwsSolutions-AS3",
-            "Scaling 0..N with the queue is routine, happens many times a day and is shown on the "
-            "dashboard from the group metrics; nobody is to be notified per scaling event.",
-        )
