@@ -15,7 +15,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.nag import acknowledge
+from infra.nag import acknowledge, acknowledge_basic_execution
 from infra.permissions import reply_queues_arn
 
 # Inline code: `cfnresponse` is there for inline Python functions (AWS CloudFormation user guide,
@@ -64,14 +64,8 @@ class ReplyQueueCleanup(Construct):
         self.resource = CustomResource(
             self, "Resource", service_token=self.function.function_arn, properties={"Prefix": prefix}
         )
-        role = self.function.role
-        assert role is not None
-        acknowledge(
-            role,
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-            "AWSLambdaBasicExecutionRole]",
-            "The function writes its own logs with the basic execution role; what it may delete is the "
-            "separate policy limited to the stack's reply queues.",
+        role = acknowledge_basic_execution(
+            self.function, "what it may delete is the separate policy limited to the stack's reply queues."
         )
         acknowledge(
             role,

@@ -41,7 +41,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.nag import acknowledge
+from infra.nag import acknowledge, acknowledge_basic_execution
 from infra.permissions import group_arn, group_arn_evidence
 
 MAX_HEALTHY_PERCENTAGE = 200  # up to twice the group's instances during a refresh (preflight's vCPU peak)
@@ -157,14 +157,8 @@ class WorkerRefresh(Construct):
                 "Attempts": str(START_ATTEMPTS),
             },
         )
-        role = self.function.role
-        assert role is not None
-        acknowledge(
-            role,
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-            "AWSLambdaBasicExecutionRole]",
-            "The function writes its own logs with the basic execution role; what it may call is the "
-            "separate policy limited to the worker group's refreshes.",
+        role = acknowledge_basic_execution(
+            self.function, "what it may call is the separate policy limited to the worker group's refreshes."
         )
         acknowledge(
             role,
