@@ -15,6 +15,7 @@ from constructs import Construct
 from infra.assets import ServiceBundle, asset_prefix
 from infra.nag import acknowledge
 from infra.permissions import allow_put_metric_data, group_arn, group_arn_evidence, instance_role
+from infra.user_data import Bootstrap
 
 ROOT_DEVICE = "/dev/xvda"  # Amazon Linux 2023
 
@@ -72,11 +73,11 @@ class HostGroup(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        host: HostProps,
-        group_name: str,
-        user_data: str,
         description: str,
         security_group_description: str,
+        host: HostProps,
+        group_name: str,
+        bootstrap: Bootstrap,
         min_capacity: int,
         max_capacity: int,
         warmup: Duration,
@@ -91,7 +92,11 @@ class HostGroup(Construct):
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=host.vpc, description=security_group_description
         )
-        self.user_data = ec2.UserData.custom(user_data)
+        self.user_data = ec2.UserData.custom(
+            bootstrap.render(
+                bundle_url=host.bundle.url, bootstrap_url=host.bundle.bootstrap_url, group=group_name
+            )
+        )
         self.launch_template = ec2.LaunchTemplate(
             self,
             "LaunchTemplate",

@@ -66,6 +66,38 @@ class Standby:
         }
 
 
+@dataclass(frozen=True, kw_only=True)
+class Bootstrap:
+    """What the instances of one role boot with (see `render_bootstrap`); the host group adds where
+    its bundle is and its own name (`render`)."""
+
+    role: Role
+    service_env: Mapping[str, str]
+    drain_seconds: int = 90
+    web_port: int = 80
+    lock: str = "requirements.lock"
+    launch_hook: str = ""
+    signal: Signal | None = None
+    logs: LogShipping | None = None
+    standby: Standby | None = None
+
+    def render(self, *, bundle_url: str, bootstrap_url: str, group: str) -> str:
+        return render_bootstrap(
+            role=self.role,
+            bundle_url=bundle_url,
+            bootstrap_url=bootstrap_url,
+            service_env=self.service_env,
+            drain_seconds=self.drain_seconds,
+            web_port=self.web_port,
+            lock=self.lock,
+            group=group,
+            launch_hook=self.launch_hook,
+            signal=self.signal,
+            logs=self.logs,
+            standby=self.standby,
+        )
+
+
 BOOTSTRAP_SCRIPT = Path(__file__).parent / "bootstrap" / "bootstrap.sh"
 # After the exports: fetch the bootstrap and replace this shell with it. `aws` is on Amazon Linux
 # 2023's AMI (installed here only where an image lacks it). A fetch that never succeeds reports

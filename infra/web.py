@@ -20,7 +20,7 @@ from constructs import Construct
 
 from infra.hosts import HostGroup, HostProps
 from infra.nag import acknowledge
-from infra.user_data import LogShipping, Signal, Standby, render_bootstrap
+from infra.user_data import Bootstrap, LogShipping, Signal, Standby
 
 HTTP_PORT = 80
 # An instance boots and installs from the wheelhouse in ~50 s (FIELD-NOTES; the bootstrap
@@ -65,14 +65,11 @@ class WebTier(HostGroup):
         logs: LogShipping | None = None,
         standby: Standby | None = None,
     ) -> None:
-        user_data = render_bootstrap(
+        bootstrap = Bootstrap(
             role="web",
-            bundle_url=host.bundle.url,
-            bootstrap_url=host.bundle.bootstrap_url,
             service_env=service_env,
             web_port=HTTP_PORT,
             drain_seconds=drain_seconds,  # the uploads in hand may wait up to the web wait
-            group=group_name,
             signal=Signal(
                 stack=Aws.STACK_NAME,
                 resource=cdk.Lazy.string(_Later(self._group_logical_id)),
@@ -85,12 +82,12 @@ class WebTier(HostGroup):
         super().__init__(
             scope,
             construct_id,
-            host=host,
-            group_name=group_name,
-            user_data=user_data,
             description="Elastic Vision web tier instances",
             # Inbound only from the load balancer (it adds that rule when the group becomes its target).
             security_group_description="Elastic Vision web tier: HTTP from the load balancer",
+            host=host,
+            group_name=group_name,
+            bootstrap=bootstrap,
             min_capacity=min_capacity,
             max_capacity=max_capacity,
             warmup=WARMUP,

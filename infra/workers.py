@@ -11,7 +11,7 @@ from constructs import Construct
 
 from infra.hosts import HostGroup, HostProps
 from infra.scaling import QueueScaling, add_queue_scaling
-from infra.user_data import LogShipping, render_bootstrap
+from infra.user_data import Bootstrap, LogShipping
 from infra.worker_refresh import WorkerRefresh
 from services.elasticity.policy import ScalingPolicy
 from services.worker.settings import WorkerSettings
@@ -50,14 +50,11 @@ class Workers(HostGroup):
                 explicit_only=True
             ),
         }
-        user_data = render_bootstrap(
+        bootstrap = Bootstrap(
             role="worker",
-            bundle_url=host.bundle.url,
-            bootstrap_url=host.bundle.bootstrap_url,
             service_env=environment,
             drain_seconds=drain_seconds,
             lock=lock,  # the OpenVINO engine's lock where the deployment uses it
-            group=group_name,
             launch_hook=LAUNCH_HOOK,
             logs=logs,
         )
@@ -65,12 +62,12 @@ class Workers(HostGroup):
         super().__init__(
             scope,
             construct_id,
-            host=host,
-            group_name=group_name,
-            user_data=user_data,
             description="Elastic Vision worker instances",
             # Outbound only: the worker pulls from SQS and S3, nothing connects to it.
             security_group_description="Elastic Vision workers (no inbound)",
+            host=host,
+            group_name=group_name,
+            bootstrap=bootstrap,
             min_capacity=policy.min_capacity,
             max_capacity=policy.max_capacity,
             warmup=warmup,
