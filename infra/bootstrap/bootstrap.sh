@@ -240,6 +240,13 @@ write_env_file() {  # write_env_file FILE NAMES: NAME=value lines for systemd's 
 write_env_file "$env_file" "$EV_SERVICE_ENV"
 
 mkdir -p "$(dirname "$unit_file")"
+# Every unit's sandbox (the service's and the standby workers'): a user of its own, no privilege
+# to gain, a read-only system, no home, a private /tmp.
+hardening="DynamicUser=yes
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes"
 if [ "$EV_ROLE" = worker ]; then
     # The first SIGTERM makes the worker finish its batch and exit; only the main process gets
     # it (KillMode=mixed), and SIGKILL follows only after the drain timeout.
@@ -280,11 +287,7 @@ RestartSec=5
 RestartPreventExitStatus=78
 $stop_settings
 $output_settings
-DynamicUser=yes
-NoNewPrivileges=yes
-ProtectSystem=strict
-ProtectHome=yes
-PrivateTmp=yes
+$hardening
 
 [Install]
 WantedBy=multi-user.target
@@ -333,11 +336,7 @@ TimeoutStopSec=$EV_DRAIN_SECONDS
 MemoryMax=$EV_STANDBY_MEMORY_MAX
 CPUWeight=20
 $standby_output
-DynamicUser=yes
-NoNewPrivileges=yes
-ProtectSystem=strict
-ProtectHome=yes
-PrivateTmp=yes
+$hardening
 
 [Install]
 WantedBy=multi-user.target
