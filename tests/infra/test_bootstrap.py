@@ -37,14 +37,17 @@ import textwrap
 import time
 import uuid
 import zipfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from infra.user_data import BOOTSTRAP_SCRIPT, LogShipping, render_bootstrap
+from infra.user_data import BOOTSTRAP_SCRIPT, Bootstrap, LogShipping
 from services.adapters.registry import open_backend
 from services.contract import ReplyMessage, RequestMessage, new_request_id
 from services.exit_codes import CONFIGURATION_ERROR
+from services.ports import Backend
 from services.settings import BackendSettings
 from services.worker.settings import WorkerSettings
 from tests.fixtures import emulated_group, emulated_group_instance
@@ -115,12 +118,24 @@ def staged_bundle(synthesized, lock: str = "requirements.lock") -> Path:
     return staged
 
 
-def upload_bootstrap(bucket: str) -> str:
-    """The bootstrap script where the user data fetches it from (its own asset beside the bundle)."""
+def uploaded_user_data(
+    sandbox: Path, bootstrap: Bootstrap, bundle: Path, *, bucket: str, group: str = ""
+) -> Path:
+    """`bootstrap`'s user data, written into the sandbox, with what it fetches in `bucket`: the
+    bundle (zipped as the CDK CLI zips it) and the bootstrap script (its own asset beside it)."""
     import boto3
 
-    boto3.client("s3").upload_file(str(BOOTSTRAP_SCRIPT), bucket, "bootstrap.sh")
-    return f"s3://{bucket}/bootstrap.sh"
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    s3.upload_file(str(zip_directory(bundle, sandbox / "bundle.zip")), bucket, "bundle.zip")
+    s3.upload_file(str(BOOTSTRAP_SCRIPT), bucket, "bootstrap.sh")
+    script = sandbox / "user-data.sh"
+    script.write_text(
+        bootstrap.render(
+            bundle_url=f"s3://{bucket}/bundle.zip", bootstrap_url=f"s3://{bucket}/bootstrap.sh", group=group
+        )
+    )
+    return script
 
 
 def run_as_instance(
@@ -142,6 +157,61 @@ def run_as_instance(
     return subprocess.run(
         ["bash", str(script)], env=run_env, capture_output=True, text=True, timeout=timeout, check=False
     )
+
+
+def boot(sandbox: Path, script: Path) -> subprocess.CompletedProcess[str]:
+    """Run user data as an instance's first boot does: the sandbox's stand-ins first on PATH, paths
+    under the sandbox, this interpreter, and no package index at all (the bundle's wheelhouse only)."""
+    run_env = {
+        **os.environ,
+        "PATH": f"{sandbox / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "EV_ROOT": str(sandbox / "root"),
+        "EV_PYTHON": sys.executable,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PIP_NO_INDEX": "1",
+        "PIP_INDEX_URL": "http://127.0.0.1:9/unreachable",
+    }
+    return subprocess.run(
+        ["bash", str(script)], env=run_env, capture_output=True, text=True, timeout=540, check=False
+    )
+
+
+def unit_environment(environment: Mapping[str, str]) -> dict[str, str]:
+    """What a unit's process gets from systemd (its EnvironmentFile) and, only here, the emulator's
+    address and credentials (no metadata service)."""
+    return {
+        "PATH": os.environ["PATH"],
+        **environment,
+        **{k: v for k, v in os.environ.items() if k.startswith("AWS_") and k not in environment},
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+def first_reply(
+    backend: Backend, reply_queue: str, process: subprocess.Popen[bytes], log_path: Path
+) -> ReplyMessage:
+    """The first reply on `reply_queue` while `process` runs (within 2 minutes)."""
+    replies = backend.queue(reply_queue)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        for message in replies.receive(max_messages=1, wait_seconds=2):
+            return ReplyMessage.model_validate_json(message.body)
+    raise AssertionError(textwrap.shorten(log_path.read_text(), 3000))
+
+
+@contextmanager
+def stopped_as_systemd_would(process: subprocess.Popen[bytes], log_path: Path) -> Iterator[None]:
+    """Stops `process` the way systemd does (KillSignal=SIGTERM) once the block is done: it drains
+    and exits cleanly; killed if the block fails."""
+    try:
+        yield
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0, log_path.read_text()[-3000:]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def read_unit(path: Path) -> dict[str, str]:
@@ -202,14 +272,6 @@ def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(
     group = f"{prefix}-workers"
     instance_id = emulated_group_instance(group)
 
-    # The bundle, uploaded where the instance downloads it from.
-    archive = zip_directory(staged_bundle(synthesized, lock), sandbox / "bundle.zip")
-    import boto3
-
-    s3 = boto3.client("s3")
-    s3.create_bucket(Bucket=f"{prefix}-assets")
-    s3.upload_file(str(archive), f"{prefix}-assets", "bundle.zip")
-
     worker_settings = WorkerSettings.from_values(
         backend="aws",
         input_bucket=settings.input_bucket,
@@ -227,34 +289,20 @@ def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(
         "AWS_REGION": "us-east-1",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
-    script = sandbox / "user-data.sh"
-    script.write_text(
-        render_bootstrap(
-            role="worker",
-            bundle_url=f"s3://{prefix}-assets/bundle.zip",
-            bootstrap_url=upload_bootstrap(f"{prefix}-assets"),
-            service_env=service_env,
-            drain_seconds=90,
-            lock=lock,
-            logs=LogShipping(service=f"{prefix}-worker-logs", bootstrap=f"{prefix}-bootstrap-logs"),
-        )
+    # The bundle, uploaded where the instance downloads it from.
+    bootstrap = Bootstrap(
+        role="worker",
+        service_env=service_env,
+        drain_seconds=90,
+        lock=lock,
+        logs=LogShipping(service=f"{prefix}-worker-logs", bootstrap=f"{prefix}-bootstrap-logs"),
+    )
+    script = uploaded_user_data(
+        sandbox, bootstrap, staged_bundle(synthesized, lock), bucket=f"{prefix}-assets"
     )
     root = sandbox / "root"
-    run_env = {
-        **os.environ,
-        "PATH": f"{sandbox / 'bin'}{os.pathsep}{os.environ['PATH']}",
-        "EV_ROOT": str(root),
-        "EV_PYTHON": sys.executable,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-        # No package index at all: the instance installs from the bundle's wheelhouse only.
-        "PIP_NO_INDEX": "1",
-        "PIP_INDEX_URL": "http://127.0.0.1:9/unreachable",
-    }
     started = time.monotonic()
-    completed = subprocess.run(
-        ["bash", str(script)], env=run_env, capture_output=True, text=True, timeout=540, check=False
-    )
+    completed = boot(sandbox, script)
     print(f"bootstrap took {time.monotonic() - started:.1f} s")
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     # The phases, in order, with the script's own clock (the simulator's calibration cites them).
@@ -306,13 +354,7 @@ def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(
     backend.queue(settings.request_queue).send(
         RequestMessage(id=request_id, image=golden["file"], reply_to=reply_queue).model_dump_json()
     )
-    worker_env = {
-        "PATH": os.environ["PATH"],
-        **environment,
-        # Only here: the emulator, its credentials, and a given instance id (no metadata service).
-        **{k: v for k, v in os.environ.items() if k.startswith("AWS_") and k not in environment},
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
+    worker_env = unit_environment(environment)
     log_path = sandbox / "worker.log"
     # The instance's lifecycle state comes from an emulated metadata service on 127.0.0.1.
     with running_imds("InService") as imds_url, log_path.open("wb") as log:
@@ -321,26 +363,13 @@ def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(
         worker_env.update(here.environment(explicit_only=True))
         launched = time.monotonic()
         worker = subprocess.Popen(command, env=worker_env, stdout=log, stderr=subprocess.STDOUT, cwd=sandbox)
-        try:
-            replies = backend.queue(reply_queue)
-            deadline = time.monotonic() + 120
-            reply = None
-            while reply is None and time.monotonic() < deadline and worker.poll() is None:
-                for message in replies.receive(max_messages=1, wait_seconds=2):
-                    reply = ReplyMessage.model_validate_json(message.body)
-            assert reply is not None, textwrap.shorten(log_path.read_text(), 3000)
+        with stopped_as_systemd_would(worker, log_path):
+            reply = first_reply(backend, reply_queue, worker, log_path)
             print(f"installed worker: start to first reply {time.monotonic() - launched:.1f} s")
             assert reply.id == request_id
             assert reply.result.error is None
             assert reply.result.label == golden["expected_label"]
             assert engine in reply.result.model  # e.g. "efficientnet-lite0@... openvino-bf16"
-            # Stopping it the way systemd does (KillSignal=SIGTERM) drains and exits cleanly.
-            worker.send_signal(signal.SIGTERM)
-            assert worker.wait(timeout=60) == 0, log_path.read_text()[-3000:]
-        finally:
-            if worker.poll() is None:
-                worker.kill()
-                worker.wait()
     backend.close()
 
 
@@ -380,22 +409,13 @@ def test_a_failed_install_abandons_the_launch_and_marks_the_instance_unhealthy(
     shutil.copytree(staged_bundle(synthesized, lock), broken)
     [numpy] = (broken / "build" / "wheelhouse").glob("numpy-*.whl")
     numpy.unlink()
-    archive = zip_directory(broken, sandbox / "bundle.zip")
-    s3 = boto3.client("s3")
-    s3.create_bucket(Bucket=f"{prefix}-assets")
-    s3.upload_file(str(archive), f"{prefix}-assets", "bundle.zip")
-    script = sandbox / "user-data.sh"
-    script.write_text(
-        render_bootstrap(
-            role="worker",
-            bundle_url=f"s3://{prefix}-assets/bundle.zip",
-            bootstrap_url=upload_bootstrap(f"{prefix}-assets"),
-            service_env=WorkerSettings.from_values(asg_name=group).environment(explicit_only=True),
-            lock=lock,
-            group=group,
-            launch_hook="launch-hook",
-        )
+    bootstrap = Bootstrap(
+        role="worker",
+        service_env=WorkerSettings.from_values(asg_name=group).environment(explicit_only=True),
+        lock=lock,
+        launch_hook="launch-hook",
     )
+    script = uploaded_user_data(sandbox, bootstrap, broken, bucket=f"{prefix}-assets", group=group)
     calls = sandbox / "aws-calls.jsonl"
     completed = run_as_instance(sandbox, script, instance_id=instance_id, calls=calls, timeout=240)
     assert completed.returncode != 0, completed.stderr[-2000:]
@@ -424,7 +444,6 @@ def test_a_web_instance_also_installs_a_bounded_standby_that_answers_while_the_g
     """The web role with a standby: its own unit (memory ceiling, low CPU weight, the standby's
     env file), started after the web unit; run as systemd would, it answers a request while the
     worker group has no instance in service."""
-    import boto3
 
     from infra.user_data import Standby
     from services.web.settings import WebSettings
@@ -445,10 +464,6 @@ def test_a_web_instance_also_installs_a_bounded_standby_that_answers_while_the_g
     backend.provision(settings, reply_queues=[reply_queue])
     group = f"{prefix}-workers"
     emulated_group(group, size=0, most=2)
-    archive = zip_directory(staged_bundle(synthesized), sandbox / "bundle.zip")
-    s3 = boto3.client("s3")
-    s3.create_bucket(Bucket=f"{prefix}-assets")
-    s3.upload_file(str(archive), f"{prefix}-assets", "bundle.zip")
     region = {"AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
     web_env = {
         **WebSettings.from_values(**shared, reply_queue_prefix=f"{prefix}-replies").environment(
@@ -458,30 +473,15 @@ def test_a_web_instance_also_installs_a_bounded_standby_that_answers_while_the_g
     }
     standby_settings = WorkerSettings.from_values(**shared, threads=1, standby_group=group)
     standby_env = {**standby_settings.environment(explicit_only=True), **region}
-    script = sandbox / "user-data.sh"
-    script.write_text(
-        render_bootstrap(
-            role="web",
-            bundle_url=f"s3://{prefix}-assets/bundle.zip",
-            bootstrap_url=upload_bootstrap(f"{prefix}-assets"),
-            service_env=web_env,
-            standby=Standby(workers=1, service_env=standby_env, memory_max_mib=640),
-            logs=LogShipping(service=f"{prefix}-web-logs", bootstrap=f"{prefix}-bootstrap-logs"),
-        )
+    bootstrap = Bootstrap(
+        role="web",
+        service_env=web_env,
+        standby=Standby(workers=1, service_env=standby_env, memory_max_mib=640),
+        logs=LogShipping(service=f"{prefix}-web-logs", bootstrap=f"{prefix}-bootstrap-logs"),
     )
+    script = uploaded_user_data(sandbox, bootstrap, staged_bundle(synthesized), bucket=f"{prefix}-assets")
     root = sandbox / "root"
-    run_env = {
-        **os.environ,
-        "PATH": f"{sandbox / 'bin'}{os.pathsep}{os.environ['PATH']}",
-        "EV_ROOT": str(root),
-        "EV_PYTHON": sys.executable,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "PIP_NO_INDEX": "1",
-        "PIP_INDEX_URL": "http://127.0.0.1:9/unreachable",
-    }
-    completed = subprocess.run(
-        ["bash", str(script)], env=run_env, capture_output=True, text=True, timeout=540, check=False
-    )
+    completed = boot(sandbox, script)
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     calls = (sandbox / "systemctl.log").read_text().splitlines()
     assert calls == [
@@ -511,33 +511,15 @@ def test_a_web_instance_also_installs_a_bounded_standby_that_answers_while_the_g
     backend.queue(settings.request_queue).send(
         RequestMessage(id=request_id, image=golden["file"], reply_to=reply_queue).model_dump_json()
     )
-    standby_run_env = {
-        "PATH": os.environ["PATH"],
-        **environment,
-        **{k: v for k, v in os.environ.items() if k.startswith("AWS_") and k not in environment},
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
     log_path = sandbox / "standby.log"
     with log_path.open("wb") as log:
         standby = subprocess.Popen(
-            command, env=standby_run_env, stdout=log, stderr=subprocess.STDOUT, cwd=sandbox
+            command, env=unit_environment(environment), stdout=log, stderr=subprocess.STDOUT, cwd=sandbox
         )
-        try:
-            replies = backend.queue(reply_queue)
-            deadline = time.monotonic() + 120
-            reply = None
-            while reply is None and time.monotonic() < deadline and standby.poll() is None:
-                for message in replies.receive(max_messages=1, wait_seconds=2):
-                    reply = ReplyMessage.model_validate_json(message.body)
-            assert reply is not None, textwrap.shorten(log_path.read_text(), 3000)
+        with stopped_as_systemd_would(standby, log_path):
+            reply = first_reply(backend, reply_queue, standby, log_path)
             assert reply.id == request_id and reply.result.label == golden["expected_label"]
             assert reply.result.worker.startswith("standby-")
-            standby.send_signal(signal.SIGTERM)
-            assert standby.wait(timeout=60) == 0, log_path.read_text()[-3000:]
-        finally:
-            if standby.poll() is None:
-                standby.kill()
-                standby.wait()
     backend.close()
 
 
@@ -632,8 +614,8 @@ def test_the_rendered_web_user_data_signals_only_while_a_stack_operation_waits_a
     balancer, then signals. A refused signal leaves the instance serving (no Unhealthy report)."""
     import boto3
 
-    from tests.infra.conftest import STACK
     from tests.infra.rendered import deployed, user_data
+    from tests.infra.conftest import STACK
 
     resolver = deployed(synthesized.template, STACK)
     [rendered] = [
