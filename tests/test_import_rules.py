@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from tests.import_rules import cross_test_imports, project_sources, sources_of_tests, violations
 
-# Its helpers still live in its conftest; they move with the infra part of #36.
-NOT_YET = ("tests.infra",)
-
 
 def test_the_project_keeps_the_import_rules() -> None:
     sources = project_sources()
@@ -18,7 +15,7 @@ def test_the_project_keeps_the_import_rules() -> None:
 def test_no_test_module_imports_another_or_a_conftest() -> None:
     tree = sources_of_tests()
     assert "tests.fixtures" in tree and "tests.web.test_routes" in tree  # it reads the real tree
-    assert cross_test_imports(tree, not_yet=NOT_YET) == []
+    assert cross_test_imports(tree) == []
 
 
 def test_each_kind_of_breach_is_caught() -> None:

@@ -9,9 +9,9 @@ import re
 import shlex
 from typing import Any
 
-from tests.infra.conftest import Synthesized
 from tests.infra.policy_eval import resolved
 from tests.infra.rendered import ACCOUNT, deployed, user_data
+from tests.infra.synthesis import Synthesized
 
 REGION = "us-east-1"
 LAMBDA_BASIC = [

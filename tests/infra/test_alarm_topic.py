@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.infra.conftest import STACK, Synthesized
 from tests.infra.policy_eval import Request, decide, resolved
 from tests.infra.rendered import ACCOUNT, deployed
+from tests.infra.synthesis import STACK, Synthesized
 
 
 def topic_policy(synthesized: Synthesized) -> tuple[str, list[dict[str, Any]]]:

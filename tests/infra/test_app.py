@@ -12,7 +12,7 @@ from cfnlint.api import ManualArgs, lint_file  # type: ignore[import-untyped]
 
 from infra.workers import LAUNCH_HOOK, LAUNCH_TIMEOUT
 from services.elasticity.policy import ScalingPolicy
-from tests.infra.conftest import FRONT_DOOR_CONTEXT
+from tests.infra.synthesis import FRONT_DOOR_CONTEXT
 
 # Renaming a construct must not silently replace a bucket or a queue (and lose data or
 # in-flight requests): these ids are part of the deployed state.

@@ -12,7 +12,7 @@ from services.elasticity.simulator.deployment import DEPLOYED
 from services.elasticity.simulator.requests import Clocks
 from services.web.settings import WebSettings
 from services.worker.settings import WorkerSettings
-from tests.infra.conftest import Synthesized
+from tests.infra.synthesis import Synthesized
 
 HIGH_RESOLUTION_SECONDS = 60
 

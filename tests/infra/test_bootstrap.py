@@ -615,7 +615,7 @@ def test_the_rendered_web_user_data_signals_only_while_a_stack_operation_waits_a
     import boto3
 
     from tests.infra.rendered import deployed, user_data
-    from tests.infra.conftest import STACK
+    from tests.infra.synthesis import STACK
 
     resolver = deployed(synthesized.template, STACK)
     [rendered] = [

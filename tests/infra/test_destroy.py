@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.conftest import Synthesized
+from tests.infra.synthesis import Synthesized
 
 DEPLOY_PAGE = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
 

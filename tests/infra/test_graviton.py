@@ -11,14 +11,14 @@ import pytest
 from infra.architecture import UNSERVED, WHEEL_PLATFORMS, architecture_of
 from infra.config import ServiceConfig
 from infra.wheelhouse import LOCK, OPENVINO_LOCK, WHEELHOUSE, download_command, pinned, wheelhouse_of
-from tests.infra.conftest import Synthesized, _synthesize
+from tests.infra.synthesis import Synthesized, synthesize
 
 GRAVITON_CONTEXT = {"workerInstanceType": "c7g.large", "webInstanceType": "t4g.small"}
 
 
 @pytest.fixture(scope="module")
 def synthesized_graviton(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    return _synthesize(tmp_path_factory, GRAVITON_CONTEXT)
+    return synthesize(tmp_path_factory, GRAVITON_CONTEXT)
 
 
 @pytest.mark.parametrize(

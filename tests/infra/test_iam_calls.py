@@ -20,10 +20,10 @@ import pytest
 from infra.reply_queue_cleanup import HANDLER as CLEANUP_HANDLER
 from infra.user_data import BOOTSTRAP_SCRIPT
 from infra.worker_refresh import HANDLER as REFRESH_HANDLER
-from tests.infra.conftest import STACK, Synthesized
 from tests.infra.policy_eval import Request, decide
 from tests.infra.rendered import ACCOUNT
 from tests.infra.roles import REGION, group_arn, rendered_exports, role_statements
+from tests.infra.synthesis import STACK, Synthesized
 
 INSTANCE = "i-0123456789abcdef0"
 

@@ -59,10 +59,10 @@ from tests.fixtures import (
     stop,
     wait_until_healthy,
 )
-from tests.infra.conftest import Synthesized
 from tests.infra.policy_eval import Request, decide
 from tests.infra.rendered import ACCOUNT
 from tests.infra.roles import REGION, group_arn, rendered_exports, role_statements
+from tests.infra.synthesis import Synthesized
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 

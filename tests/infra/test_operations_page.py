@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.infra.conftest import Synthesized
+from tests.infra.synthesis import Synthesized
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -18,7 +18,7 @@ import pytest
 from infra.architecture import ARCHITECTURES, bundle_name, served
 from infra.wheelhouse import LOCKS, SERVICE_WHEEL, build_service_wheel, stage_bundle, wheelhouse_of
 from infra.wheelhouse import main as make_wheelhouse
-from tests.infra.conftest import ROOT, STACK
+from tests.infra.synthesis import ROOT, STACK
 
 LAUNCH_TEMPLATE = "AWS::EC2::LaunchTemplate"
 

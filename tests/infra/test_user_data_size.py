@@ -13,8 +13,8 @@ import subprocess
 
 import pytest
 
-from tests.infra.conftest import STACK, Synthesized
 from tests.infra.rendered import user_data, worst_case
+from tests.infra.synthesis import STACK, Synthesized
 
 LIMIT = 16 * 1024
 # The stage with the longest stack name (app.py names the stack ElasticVision-<stage>).
