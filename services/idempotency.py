@@ -27,7 +27,7 @@ import hashlib
 
 from pydantic import BaseModel
 
-from services.ports import BlobNotFoundError, BlobStore
+from services.ports.storage import BlobNotFoundError, BlobStore
 
 HEADER = "Idempotency-Key"
 KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # visible ASCII, as an HTTP token or a UUID

@@ -4,7 +4,7 @@ announce them: built, stored and read here, by the workers and the web tier alik
 from __future__ import annotations
 
 from services.contract import ErrorKind, ReplyMessage, RequestMessage, Result, ResultError
-from services.ports import BlobNotFoundError, BlobStore
+from services.ports.storage import BlobNotFoundError, BlobStore
 
 CONTENT_TYPE = "application/json"
 

@@ -10,7 +10,7 @@ import logging
 import time
 
 from services.periodic import Periodic
-from services.ports import Backend
+from services.ports.backend import Backend
 
 log = logging.getLogger("evision.retention")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
-from services.ports import QueueDepth
+from services.ports.storage import QueueDepth
 
 STATUS_FILE = "status.json"
 # A snapshot older than this many periods (and at least STALE_MIN_SECONDS) means no supervisor runs.

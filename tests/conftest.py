@@ -23,7 +23,7 @@ import pytest
 
 from services.adapters.aws.emulator import Emulator
 from services.adapters.registry import open_backend
-from services.ports import Backend
+from services.ports.backend import Backend
 from services.settings import BackendSettings
 from tests.fixtures import settings_for
 

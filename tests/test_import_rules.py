@@ -38,6 +38,9 @@ def test_each_kind_of_breach_is_caught() -> None:
         "services.web.chosen": "import importlib\nimportlib.import_module(name)\n",  # computed: not ours
         "services.adapters.local": "from services.jobs.store import JobStore\nimport httpx\n",
         "services.worker.fast": "import orjson\nimport numpy\nimport json\n",  # numpy: listed; json: stdlib
+        "services.ports": "",
+        "services.ports.storage": "import numpy\nfrom services.models.errors import UnknownModelError\n",
+        "services.ports.classifier": "import numpy\nfrom services.contract import ErrorKind\n",  # allowed
         "model": "",
         "model.engines": "",
         "model.formats": "from services.contract import ErrorKind\n",
@@ -61,6 +64,10 @@ def test_each_kind_of_breach_is_caught() -> None:
         "services.web, services.worker, services.jobs",
         "services.adapters.local:2 imports httpx: httpx is not on its package's list (THIRD_PARTY)",
         "services.worker.fast:1 imports orjson: orjson is not on its package's list (THIRD_PARTY)",
+        "services.ports.storage:1 imports numpy: numpy is not on its package's list (THIRD_PARTY)",
+        "services.ports.storage:2 imports services.models.errors.UnknownModelError: services.ports may not "
+        "import services.adapters, services.bench, services.commands, services.elasticity, services.jobs, "
+        "services.loadgen, services.models, services.preflight, services.web, services.worker",
     ]
     assert sorted(found) == sorted(expected)
 

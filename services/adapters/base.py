@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.ports import BlobStore, MessageQueue
+from services.ports.storage import BlobStore, MessageQueue
 from services.settings import BackendSettings
 
 

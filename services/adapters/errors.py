@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.ports import ResourceNotFoundError
+from services.ports.storage import ResourceNotFoundError
 
 __all__ = ["InvalidKeyError", "QueueOperationError", "ResourceNotFoundError"]
 

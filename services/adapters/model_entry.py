@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from services.ports import RegisteredModel
+from services.ports.models import RegisteredModel
 
 ENTRY = "entry.json"  # written after the model's files: a listed model is whole
 

@@ -1,8 +1,9 @@
 """Opens the backend `EVISION_BACKEND` names; each is a package under `services/adapters/`.
 
-A backend package exposes `plugin` (a `ports.BackendPlugin`) in its `__init__`; adding a backend
-is a new package and one line in `backends` (README: "Adding a backend"). Packages are imported on first
-use, so a process loads only the backend it runs (boto3 stays out of a local worker).
+A backend package exposes `plugin` (a `services.ports.backend.BackendPlugin`) in its `__init__`;
+adding a backend is a new package and one line in `backends` (README: "Adding a backend").
+Packages are imported on first use, so a process loads only the backend it runs (boto3 stays out
+of a local worker).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
-    from services.ports import Backend, BackendPlugin
+    from services.ports.backend import Backend, BackendPlugin
     from services.settings import BackendSettings
 
 from services.adapters.backends import BACKENDS, DEFAULT_BACKEND, backend_names

@@ -49,7 +49,7 @@ REPLY_QUEUE = "bench-standby-replies"
 IN_SERVICE = """
 import sys, threading
 from services.adapters.registry import open_backend
-from services.ports import Placement
+from services.ports.capacity import Placement
 from services.settings import BackendSettings
 open_backend(BackendSettings()).await_serving(Placement(), threading.Event())
 print("in service", flush=True)

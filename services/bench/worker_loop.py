@@ -20,7 +20,7 @@ from services.bench.processes import BenchError, Processes, child_environment, e
 from services.contract import ReplyMessage, RequestMessage, Result, new_request_id
 from services.loadgen.expectations import Expectations
 from services.loadgen.images import UploadImage
-from services.ports import BlobStore, MessageQueue
+from services.ports.storage import BlobStore, MessageQueue
 from services.worker.settings import WorkerSettings
 
 REPLY_QUEUE = "evision-bench-replies"

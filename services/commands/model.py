@@ -20,7 +20,7 @@ from rich.console import Console
 from services.commands._options import add_backend_options, backend_overrides
 
 if TYPE_CHECKING:
-    from services.ports import ModelRegistry
+    from services.ports.models import ModelRegistry
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from services.commands._options import add_backend_options, backend_overrides
-from services.ports import QueueDepth
+from services.ports.storage import QueueDepth
 from services.status import StatusReport
 
 

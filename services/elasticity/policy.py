@@ -70,7 +70,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
-from services.ports import QueueDepth
+from services.ports.storage import QueueDepth
 
 # A sample is the queue depth seen at the end of one period: the same type `MessageQueue.depth()`
 # returns, so a live sampler can append `queue.depth()` to a deque and call `decide()`.

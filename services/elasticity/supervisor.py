@@ -31,7 +31,8 @@ from pathlib import Path
 from pydantic import Field
 
 from services.elasticity.policy import ScalingPolicy, ScalingState, decide
-from services.ports import ActivationRequests, MessageQueue, QueueDepth
+from services.ports.capacity import ActivationRequests
+from services.ports.storage import MessageQueue, QueueDepth
 from services.settings import BackendSettings
 from services.status import DecisionRecord, SupervisorSnapshot, write_snapshot
 

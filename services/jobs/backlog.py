@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from services.ports import Message, MessageQueue, QueueDepth
+from services.ports.storage import Message, MessageQueue, QueueDepth
 
 
 class WorkBacklog:

@@ -22,7 +22,7 @@ from services.jobs.staging import upload_of, upload_prefix
 from services.jobs.store import JobStore
 from services.jobs.webhook_target import WebhookRefusedError, check
 from services.models.errors import UnknownModelError
-from services.ports import JobOutput, JobSource, OutputUnwritableError, SourceUnreadableError
+from services.ports.job_locations import JobOutput, JobSource, OutputUnwritableError, SourceUnreadableError
 
 
 class JobRefusedError(ValueError):

@@ -35,7 +35,8 @@ from services.jobs.progress import images_in
 from services.jobs.store import JobStore
 from services.jobs.webhook import attempt
 from services.periodic import Periodic
-from services.ports import JobOutput, JobSource, MessageQueue, SourceUnreadableError
+from services.ports.job_locations import JobOutput, JobSource, SourceUnreadableError
+from services.ports.storage import MessageQueue
 
 log = logging.getLogger("services.jobs")
 WEBHOOK_ATTEMPTS = 6

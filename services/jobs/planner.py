@@ -15,7 +15,8 @@ import threading
 from services.jobs import lifecycle
 from services.jobs.contract import ChunkMessage, JobRecord
 from services.jobs.store import JobStore
-from services.ports import JobSource, MessageQueue
+from services.ports.job_locations import JobSource
+from services.ports.storage import MessageQueue
 
 log = logging.getLogger("services.jobs")
 SEND_BATCH = 10  # SQS SendMessageBatch's limit: one call per 10 chunks

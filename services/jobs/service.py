@@ -9,7 +9,7 @@ from pathlib import Path
 from services.contract import new_request_id
 from services.jobs.contract import JobRecord, JobSpec
 from services.jobs.store import JobStore
-from services.ports import JobOutput
+from services.ports.job_locations import JobOutput
 
 CLAIM_FILE = "_JOB.json"
 

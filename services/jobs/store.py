@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from services.jobs.contract import JobRecord, Manifest, ShardLine
-from services.ports import BlobNotFoundError, BlobStore
+from services.ports.storage import BlobNotFoundError, BlobStore
 
 JSON = "application/json"
 JSON_LINES = "application/x-ndjson"

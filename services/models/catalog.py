@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from model import MODEL_DIR, CheckReport, check_model_folder, load_metadata
-from services.ports import ModelRegistry, RegisteredModel
+from services.ports.models import ModelRegistry, RegisteredModel
 
 
 class ModelInfo(BaseModel):

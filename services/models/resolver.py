@@ -8,7 +8,7 @@ import time
 
 from services.models.catalog import ModelInfo, catalog
 from services.models.errors import UnknownModelError
-from services.ports import ModelRegistry
+from services.ports.models import ModelRegistry
 
 
 class ModelResolver:

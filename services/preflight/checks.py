@@ -6,7 +6,7 @@ import contextlib
 import re
 from collections.abc import Callable, Iterator
 
-from services.ports import PreflightProbe
+from services.ports.deployment import PreflightProbe
 from services.preflight.findings import Finding
 from services.preflight.images import check_machine_images
 from services.preflight.plan import PreflightPlan

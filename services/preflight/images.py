@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from services.ports import PreflightProbe
+from services.ports.deployment import PreflightProbe
 from services.preflight.findings import Finding
 from services.preflight.plan import PreflightPlan
 

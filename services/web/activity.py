@@ -15,7 +15,7 @@ from pathlib import Path
 
 from anyio import to_thread
 
-from services.ports import QueueDepth
+from services.ports.storage import QueueDepth
 from services.status import read_snapshot, status_path
 
 log = logging.getLogger("evision.activity")

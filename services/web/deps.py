@@ -15,7 +15,7 @@ from fastapi import Depends, Request
 from services.jobs.contract import JobRecord, JobSpec
 from services.jobs.store import JobStore
 from services.models.resolver import ModelResolver
-from services.ports import BlobStore
+from services.ports.storage import BlobStore
 from services.status import StatusReport
 from services.web.fast_scaling import FastScaling
 from services.web.replies.dispatcher import ReplyDispatcher

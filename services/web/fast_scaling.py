@@ -21,7 +21,9 @@ from typing import Any
 
 from anyio import to_thread
 
-from services.ports import CapacityActivator, DepthReporter, MessageQueue, QueueDepth
+from services.ports.capacity import CapacityActivator
+from services.ports.storage import MessageQueue, QueueDepth
+from services.ports.telemetry import DepthReporter
 from services.web.host_lease import HostLease
 
 log = logging.getLogger("evision.fast_scaling")

@@ -23,7 +23,9 @@ from services.jobs.monitor import JobMonitor
 from services.jobs.store import JobStore
 from services.jobs.webhook import webhook_secret
 from services.models.resolver import ModelResolver
-from services.ports import Backend, BlobStore, JobStaging, MessageQueue
+from services.ports.backend import Backend
+from services.ports.staging import JobStaging
+from services.ports.storage import BlobStore, MessageQueue
 from services.status import collect_status
 from services.web.activity import Activity
 from services.web.deps import WebParts

@@ -27,7 +27,8 @@ from pydantic import ValidationError
 from services.contract import ErrorKind, LabelScore, ResultError
 from services.jobs.contract import ChunkMessage, ShardLine
 from services.jobs.store import JobStore
-from services.ports import BlobNotFoundError, JobSource, Message, MessageQueue
+from services.ports.job_locations import JobSource
+from services.ports.storage import BlobNotFoundError, Message, MessageQueue
 from services.worker.classify_core import ClassifyCore, Image, within
 from services.worker.heartbeat import VisibilityHeartbeat
 

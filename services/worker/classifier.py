@@ -26,7 +26,7 @@ from model import (
 )
 from services.contract import ErrorKind, Precision
 from services.models.errors import UnknownModelError
-from services.ports import ImageClassifier, ImageRejectedError, Prediction
+from services.ports.classifier import ImageClassifier, ImageRejectedError, Prediction
 from services.worker.settings import WorkerSettings
 
 UNKNOWN_KIND = ErrorKind.CORRUPT  # what an unreadable image is, when the model names it otherwise

@@ -23,7 +23,7 @@ import numpy as np
 
 from services.contract import ErrorKind, Precision, ResultError
 from services.models.errors import UnknownModelError
-from services.ports import ImageClassifier, ImageRejectedError, Prediction
+from services.ports.classifier import ImageClassifier, ImageRejectedError, Prediction
 from services.worker.isolation import Isolator, SuspectFailedError
 from services.worker.model_pool import ModelPool
 

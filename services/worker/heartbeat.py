@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from services.ports import MessageQueue
+from services.ports.storage import MessageQueue
 
 log = logging.getLogger(__name__)
 

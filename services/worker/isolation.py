@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from services.contract import ErrorKind, Precision
-from services.ports import ImageClassifier, ImageRejectedError
+from services.ports.classifier import ImageClassifier, ImageRejectedError
 from services.worker.settings import WorkerSettings
 
 log = logging.getLogger("services.worker")

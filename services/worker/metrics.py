@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from services.ports import MetricsSink, StatisticSet
+from services.ports.telemetry import MetricsSink, StatisticSet
 
 
 @dataclass

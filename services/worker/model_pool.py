@@ -27,7 +27,8 @@ from pathlib import Path
 from model import load_metadata
 from services.contract import Precision
 from services.models.errors import UnknownModelError
-from services.ports import ImageClassifier, ModelRegistry
+from services.ports.classifier import ImageClassifier
+from services.ports.models import ModelRegistry
 
 log = logging.getLogger("services.worker")
 FOOTPRINT_FACTOR = 4.0

@@ -27,17 +27,10 @@ from pydantic import ValidationError
 
 from services.contract import ErrorKind, LabelScore, Precision, RequestMessage, Result, ResultError
 from services.models.errors import UnknownModelError
-from services.ports import (
-    Backend,
-    BlobNotFoundError,
-    BlobStore,
-    ImageClassifier,
-    JobSource,
-    Message,
-    MessageQueue,
-    Prediction,
-    ResourceNotFoundError,
-)
+from services.ports.backend import Backend
+from services.ports.classifier import ImageClassifier, Prediction
+from services.ports.job_locations import JobSource
+from services.ports.storage import BlobNotFoundError, BlobStore, Message, MessageQueue, ResourceNotFoundError
 from services.results import reply_body, store_result
 from services.worker.classify_core import ClassifyCore, Image, within
 from services.worker.heartbeat import VisibilityHeartbeat

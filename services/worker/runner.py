@@ -24,7 +24,10 @@ from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
 
 from services.jobs.store import JobStore
-from services.ports import Backend, ImageClassifier, Message, NoProtection, ScaleInProtection
+from services.ports.backend import Backend
+from services.ports.capacity import NoProtection, ScaleInProtection
+from services.ports.classifier import ImageClassifier
+from services.ports.storage import Message
 from services.worker.chunks import ChunkProcessor
 from services.worker.exceptions import StopRequestedError
 from services.worker.heartbeat import VisibilityHeartbeat

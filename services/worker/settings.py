@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from services.ports import Placement
+from services.ports.capacity import Placement
 from services.settings import BackendSettings
 
 

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from services.ports import WorkerGroupGauge
+from services.ports.capacity import WorkerGroupGauge
 
 log = logging.getLogger("services.worker.standby")
 

@@ -12,7 +12,8 @@ import time
 import pytest
 
 from services.adapters.errors import InvalidKeyError, ResourceNotFoundError
-from services.ports import Backend, BlobNotFoundError, BlobStore
+from services.ports.backend import Backend
+from services.ports.storage import BlobNotFoundError, BlobStore
 from services.settings import BackendSettings
 from tests.fixtures import settings_environment
 

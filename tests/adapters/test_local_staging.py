@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from services.adapters.local.blob import LocalBlobStore
-from services.ports import JobStaging, PresignsPuts, ReceivesSignedPuts, SignatureRefusedError
+from services.ports.staging import JobStaging, PresignsPuts, ReceivesSignedPuts, SignatureRefusedError
 
 
 def test_local_staging_signs_checks_and_writes_whole_files(tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ import time
 import pytest
 
 from services.adapters.errors import ResourceNotFoundError
-from services.ports import Backend, Message, MessageQueue, QueueDepth
+from services.ports.backend import Backend
+from services.ports.storage import Message, MessageQueue, QueueDepth
 from services.settings import BackendSettings
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import FrameType
 
 from services.adapters.local.queue import LocalQueue, QueueConfig, QueueDatabase
-from services.ports import Message
+from services.ports.storage import Message
 
 
 class SignalRaisedError(Exception):

@@ -10,7 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from services.ports import Backend, Message
+from services.ports.backend import Backend
+from services.ports.storage import Message
 from services.settings import BackendSettings
 from tests.fixtures import settings_environment
 

@@ -72,7 +72,7 @@ def test_running_emulator_sets_and_restores_environment(monkeypatch: pytest.Monk
 
 def test_the_registry_knows_each_backend_and_refuses_others(tmp_path: Path):
     from services.adapters.registry import backend_names, plugin
-    from services.ports import Backend
+    from services.ports.backend import Backend
 
     assert backend_names() == ("local", "aws")
     for name in backend_names():

@@ -7,7 +7,8 @@ import time
 import pytest
 
 from services.adapters.errors import ResourceNotFoundError
-from services.ports import Backend, ReplyQueues
+from services.ports.backend import Backend
+from services.ports.storage import ReplyQueues
 from services.settings import BackendSettings
 from services.web.replies.queue_keeper import ReplyQueueKeeper, new_name
 

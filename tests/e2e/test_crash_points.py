@@ -24,7 +24,7 @@ from services.adapters.registry import open_backend
 from services.contract import new_request_id
 from services.idempotency import IdempotencyKeys, Remembered
 from services.idempotency import blob_key as idempotency_blob_key
-from services.ports import Backend
+from services.ports.backend import Backend
 from services.settings import BackendSettings
 from services.web.settings import WebSettings
 from services.web.uploads.crash_points import CrashPoint

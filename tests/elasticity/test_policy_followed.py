@@ -15,7 +15,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from services.elasticity.supervisor import Supervisor
-from services.ports import QueueDepth
+from services.ports.storage import QueueDepth
 from tests.elasticity.policies import DEFAULT, MODIFIED
 from tests.infra.stacks import queue_scaled_group
 

@@ -17,7 +17,7 @@ from services.elasticity.simulator.metrics import MetricSeries
 from services.elasticity.simulator.presets import DEPLOYED_POLICY
 from services.elasticity.simulator.workloads import STANDARD_WORKLOADS, parse_workload
 from services.elasticity.simulator.world import World
-from services.ports import QueueDepth
+from services.ports.storage import QueueDepth
 from tests.elasticity.policies import MODIFIED
 
 

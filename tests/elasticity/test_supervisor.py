@@ -13,7 +13,7 @@ import pytest
 
 from services.elasticity.policy import ScalingPolicy, Step
 from services.elasticity.supervisor import Supervisor, SupervisorSettings, decision_line, local_policy
-from services.ports import QueueDepth
+from services.ports.storage import QueueDepth
 from services.status import DecisionRecord, read_snapshot, status_path
 from tests.fixtures import settings_environment, wait_for
 

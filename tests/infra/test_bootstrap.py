@@ -47,7 +47,7 @@ from infra.user_data import BOOTSTRAP_SCRIPT, Bootstrap, LogShipping
 from services.adapters.registry import open_backend
 from services.contract import ReplyMessage, RequestMessage, new_request_id
 from services.exit_codes import CONFIGURATION_ERROR
-from services.ports import Backend
+from services.ports.backend import Backend
 from services.settings import BackendSettings
 from services.worker.settings import WorkerSettings
 from tests.fixtures import emulated_group, emulated_group_instance

@@ -13,7 +13,7 @@ from services.contract import new_request_id
 from services.jobs import lifecycle
 from services.jobs.contract import JobRecord, JobSpec, Manifest
 from services.jobs.store import JobStore
-from services.ports import BlobStore
+from services.ports.storage import BlobStore
 from tests.fixtures import settings_for
 
 

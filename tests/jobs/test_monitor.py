@@ -17,7 +17,8 @@ from services.jobs.contract import JobRecord, JobSpec, ShardLine
 from services.jobs.monitor import JobMonitor
 from services.jobs.progress import status
 from services.jobs.store import JobStore
-from services.ports import Backend, JobOutput, OutputUnwritableError
+from services.ports.backend import Backend
+from services.ports.job_locations import JobOutput, OutputUnwritableError
 from services.settings import BackendSettings
 from tests.fixtures import settings_for
 

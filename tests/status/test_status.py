@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from services.ports import QueueDepth
+from services.ports.storage import QueueDepth
 from services.status import (
     DecisionRecord,
     SupervisorSnapshot,

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from services.adapters.registry import open_backend
-from services.ports import Backend
+from services.ports.backend import Backend
 from tests.fixtures import WEB_REPLY_QUEUE, settings_for
 
 

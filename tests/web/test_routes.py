@@ -18,7 +18,7 @@ from PIL import Image
 
 from services.adapters.registry import open_backend
 from services.contract import ErrorKind, LabelScore, RequestMessage, Result, ResultError
-from services.ports import MessageQueue
+from services.ports.storage import MessageQueue
 from services.web.deps import WebParts
 from services.web.main import create_app
 from services.web.settings import WebSettings

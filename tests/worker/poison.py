@@ -15,7 +15,7 @@ import threading
 import numpy as np
 import numpy.typing as npt
 
-from services.ports import ImageClassifier
+from services.ports.classifier import ImageClassifier
 from services.worker.classifier import load_classifier
 from services.worker.settings import WorkerSettings
 

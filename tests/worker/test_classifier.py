@@ -8,7 +8,7 @@ import pytest
 
 from model import InvalidImageError, InvalidImageKind
 from services.contract import ErrorKind
-from services.ports import ImageRejectedError
+from services.ports.classifier import ImageRejectedError
 from services.worker.classifier import UNKNOWN_KIND, load_classifier, rejection
 
 

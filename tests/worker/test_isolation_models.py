@@ -16,7 +16,7 @@ from services.contract import Precision, RequestMessage, new_request_id
 from services.jobs.contract import ChunkMessage, JobRecord, JobSpec, ShardLine
 from services.jobs.store import JobStore
 from services.models.catalog import register
-from services.ports import Backend
+from services.ports.backend import Backend
 from services.worker.classifier import load_classifier
 from services.worker.pipeline import WorkerPorts
 from services.worker.runner import Worker

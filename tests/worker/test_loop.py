@@ -12,7 +12,8 @@ import pytest
 
 from services.adapters.registry import open_backend
 from services.contract import ErrorKind, ReplyMessage, RequestMessage, Result, new_request_id
-from services.ports import Backend, BlobStore
+from services.ports.backend import Backend
+from services.ports.storage import BlobStore
 from services.worker.classifier import load_classifier
 from services.worker.classify_core import even_calls
 from services.worker.heartbeat import VisibilityHeartbeat

@@ -11,7 +11,7 @@ import boto3
 
 from services import metric_names as names
 from services.adapters.registry import open_backend
-from services.ports import StatisticSet
+from services.ports.telemetry import StatisticSet
 from services.worker.metrics import MetricsPublisher
 from tests.fixtures import settings_for
 

@@ -15,7 +15,7 @@ import pytest
 from services.adapters.local.model_registry import LocalModelRegistry
 from services.models.catalog import register
 from services.models.errors import UnknownModelError
-from services.ports import ImageClassifier
+from services.ports.classifier import ImageClassifier
 from services.worker.classifier import folder_loader, load_classifier, pinned_loader
 from services.worker.model_pool import ModelPool, estimated_mib
 from services.worker.settings import WorkerSettings

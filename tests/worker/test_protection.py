@@ -15,7 +15,7 @@ from moto import mock_aws
 
 from services.adapters.aws.protection import AsgScaleInProtection, make_protection
 from services.adapters.registry import open_backend
-from services.ports import NoProtection, Placement
+from services.ports.capacity import NoProtection, Placement
 from services.worker.settings import WorkerSettings
 from tests.fixtures import settings_for
 

@@ -20,23 +20,18 @@ from botocore.exceptions import ClientError
 from services.adapters.aws.s3 import S3BlobStore
 from services.adapters.aws.sqs import SqsQueue
 from services.adapters.base import CachingBackend
-from services.ports import (
+from services.ports.capacity import (
     ActivationRequests,
-    BlobStore,
     CapacityActivator,
-    DepthReporter,
-    JobOutput,
-    JobSource,
-    MessageQueue,
-    MetricsSink,
-    ModelRegistry,
     Placement,
-    PreflightProbe,
-    ReplyQueues,
     ScaleInProtection,
-    Silent,
     WorkerGroupGauge,
 )
+from services.ports.deployment import PreflightProbe
+from services.ports.job_locations import JobOutput, JobSource
+from services.ports.models import ModelRegistry
+from services.ports.storage import BlobStore, MessageQueue, ReplyQueues
+from services.ports.telemetry import DepthReporter, MetricsSink, Silent
 from services.settings import BackendSettings
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from services import metric_names as names
-from services.ports import QueueDepth
+from services.ports.storage import QueueDepth
 
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient

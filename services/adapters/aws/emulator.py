@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from services.adapters.aws.request_tally import RequestTally
-from services.ports import RunningEmulator
+from services.ports.backend import RunningEmulator
 
 EMULATOR_CREDENTIALS: Mapping[str, str] = {
     "AWS_ACCESS_KEY_ID": "testing",

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from services.adapters.aws.protection import imds_get, instance_id_from_imds
-from services.ports import Placement
+from services.ports.capacity import Placement
 
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient

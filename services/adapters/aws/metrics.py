@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from services import metric_names as names
-from services.ports import StatisticSet
+from services.ports.telemetry import StatisticSet
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient

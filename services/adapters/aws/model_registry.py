@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from services.adapters.model_entry import ENTRY, entry_from, entry_json
-from services.ports import RegisteredModel
+from services.ports.models import RegisteredModel
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from services.ports import BlobNotFoundError, OutputUnwritableError, SourceUnreadableError
+from services.ports.job_locations import OutputUnwritableError, SourceUnreadableError
+from services.ports.storage import BlobNotFoundError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

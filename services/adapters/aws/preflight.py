@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from services.ports import Certificate, KmsKey, SecretParameter, Usage
+from services.ports.deployment import Certificate, KmsKey, SecretParameter, Usage
 
 # "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances", in vCPUs (EC2 user guide,
 # "On-Demand Instance quotas", 2026-12).

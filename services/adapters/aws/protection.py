@@ -17,7 +17,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from services.ports import NoProtection, Placement, ScaleInProtection
+from services.ports.capacity import NoProtection, Placement, ScaleInProtection
 
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient

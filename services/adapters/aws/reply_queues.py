@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from services.adapters.aws.sqs import missing_queue as _missing
-from services.ports import MessageQueue
+from services.ports.storage import MessageQueue
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from services.adapters.names import check_name
-from services.ports import BINARY, Blob, BlobNotFoundError, Metadata, SignedPut
+from services.ports.staging import SignedPut
+from services.ports.storage import BINARY, Blob, BlobNotFoundError, Metadata
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from services.adapters.errors import QueueOperationError, ResourceNotFoundError
-from services.ports import Message, QueueDepth
+from services.ports.storage import Message, QueueDepth
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

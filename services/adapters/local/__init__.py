@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 
-from services.ports import Backend, RunningEmulator
+from services.ports.backend import Backend, RunningEmulator
 from services.settings import BackendSettings
 
 

@@ -17,23 +17,18 @@ from services.adapters.local.blob import LocalBlobStore
 from services.adapters.local.in_service import LocalInService
 from services.adapters.local.queue import LocalQueue, QueueConfig, QueueDatabase
 from services.adapters.local.reply_queues import LocalReplyQueues
-from services.ports import (
+from services.ports.capacity import (
     ActivationRequests,
-    BlobStore,
     CapacityActivator,
-    DepthReporter,
-    JobOutput,
-    JobSource,
-    MessageQueue,
-    MetricsSink,
-    ModelRegistry,
     NoProtection,
     Placement,
-    ReplyQueues,
     ScaleInProtection,
-    Silent,
     WorkerGroupGauge,
 )
+from services.ports.job_locations import JobOutput, JobSource
+from services.ports.models import ModelRegistry
+from services.ports.storage import BlobStore, MessageQueue, ReplyQueues
+from services.ports.telemetry import DepthReporter, MetricsSink, Silent
 from services.settings import BackendSettings
 
 

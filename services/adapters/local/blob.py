@@ -17,7 +17,7 @@ from pathlib import Path
 from services.adapters.errors import ResourceNotFoundError
 from services.adapters.local.staging import StagedFolder
 from services.adapters.names import check_name
-from services.ports import BINARY, Blob, BlobNotFoundError, Metadata
+from services.ports.storage import BINARY, Blob, BlobNotFoundError, Metadata
 
 _MAGIC = b"EVBLOB1\n"
 

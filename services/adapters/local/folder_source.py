@@ -10,7 +10,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from services.ports import BlobNotFoundError, OutputUnwritableError, SourceUnreadableError
+from services.ports.job_locations import OutputUnwritableError, SourceUnreadableError
+from services.ports.storage import BlobNotFoundError
 
 
 class FolderSource:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from services.adapters.model_entry import ENTRY, entry_from, entry_json
 from services.adapters.names import check_name
-from services.ports import RegisteredModel
+from services.ports.models import RegisteredModel
 
 
 class LocalModelRegistry:

@@ -33,7 +33,7 @@ from typing import Any
 from services.adapters.errors import ResourceNotFoundError
 from services.adapters.local import doorbell
 from services.adapters.names import check_name
-from services.ports import Message, QueueDepth
+from services.ports.storage import Message, QueueDepth
 
 MAX_BATCH = 10  # same limit as SQS, so code written against one backend works on the other
 BUSY_TIMEOUT_MS = 30_000

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 from services.adapters.local.queue import QueueConfig, QueueDatabase
-from services.ports import MessageQueue
+from services.ports.storage import MessageQueue
 
 
 class LocalReplyQueues:

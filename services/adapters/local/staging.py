@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from services.ports import SignatureRefusedError
+from services.ports.staging import SignatureRefusedError
 
 KEY_FILE = ".signing-key"
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from services.elasticity.alarms import AlarmRule
 from services.elasticity.policy import ScalingPolicy, ScalingState, decide
 from services.elasticity.simulator.world import Controller, World
-from services.ports import QueueDepth
+from services.ports.storage import QueueDepth
 
 
 def step_target(rule: AlarmRule, value: float, current: int, warming: int) -> int | None:

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pydantic import ValidationError
 
 from services.contract import ErrorKind, RequestMessage, Result
-from services.ports import BlobStore, Message, MessageQueue, QueueDepth
+from services.ports.storage import BlobStore, Message, MessageQueue, QueueDepth
 from services.results import error_result, reply_body, store_result, stored_result
 from services.web.settings import WebSettings
 

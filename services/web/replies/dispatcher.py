@@ -18,7 +18,7 @@ from anyio import to_thread
 from pydantic import ValidationError
 
 from services.contract import ReplyMessage, Result
-from services.ports import MessageQueue
+from services.ports.storage import MessageQueue
 
 log = logging.getLogger(__name__)
 MODELS_WINDOW_SECONDS = 600.0

@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 
-from services.ports import MessageQueue, ReplyQueues
+from services.ports.storage import MessageQueue, ReplyQueues
 
 log = logging.getLogger(__name__)
 

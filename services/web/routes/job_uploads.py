@@ -29,14 +29,14 @@ from services.jobs.staging import (
     source_of,
     upload_prefix,
 )
-from services.ports import (
-    BlobStore,
+from services.ports.staging import (
     JobStaging,
     PresignsPuts,
     ReceivesSignedPuts,
     SignatureRefusedError,
     SignedPut,
 )
+from services.ports.storage import BlobStore
 from services.web.deps import InputsDep, SettingsDep
 from services.web.errors import ApiError
 from services.web.responses import ERRORS

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 
 from services.contract import RequestMessage, as_precision, id_floor
 from services.periodic import Periodic
-from services.ports import BlobNotFoundError, BlobStore, MessageQueue
+from services.ports.storage import BlobNotFoundError, BlobStore, MessageQueue
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from anyio import to_thread
 
 from services.contract import ErrorKind, Precision, RequestMessage, Result, as_precision, new_request_id
 from services.idempotency import IdempotencyConflictError, IdempotencyKeys, Remembered
-from services.ports import BlobNotFoundError, BlobStore
+from services.ports.storage import BlobNotFoundError, BlobStore
 from services.results import stored_result
 from services.web.activity import Activity
 from services.web.errors import ApiError

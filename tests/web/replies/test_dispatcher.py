@@ -6,7 +6,8 @@ import asyncio
 import time
 
 from services.contract import ReplyMessage, Result
-from services.ports import Backend, MessageQueue
+from services.ports.backend import Backend
+from services.ports.storage import MessageQueue
 from services.web.replies.dispatcher import ReplyDispatcher
 from tests.fixtures import WEB_REPLY_QUEUE
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from services.contract import RequestMessage, Result, new_request_id
-from services.ports import Backend
+from services.ports.backend import Backend
 from services.settings import BackendSettings
 from services.web.uploads.orphan_sweep import CHECKPOINT, OrphanSweep
 

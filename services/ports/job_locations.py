@@ -1,0 +1,42 @@
+"""The job-locations role: where a batch job's images come from and where its results go."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+
+class SourceUnreadableError(Exception):
+    """A batch job's source this service cannot list: no such bucket, or no permission."""
+
+
+class OutputUnwritableError(Exception):
+    """A batch job's output location this service cannot write: no such bucket, no permission."""
+
+
+class JobOutput(Protocol):
+    """Where a finished job's results are copied (a folder, or a bucket prefix): whole files."""
+
+    @property
+    def location(self) -> str: ...
+
+    def write(self, name: str, data: bytes) -> None:
+        """Write `name` under the location, atomically (a reader never sees half a file).
+        OutputUnwritableError where it cannot (no such bucket or folder, no permission)."""
+        ...
+
+
+class JobSource(Protocol):
+    """Where a batch job's images come from (read-only): a bucket prefix or a local folder."""
+
+    @property
+    def location(self) -> str: ...
+
+    def keys_after(self, cursor: str) -> Iterator[str]:
+        """The source's image keys above `cursor` ("" for all), in ascending order.
+        SourceUnreadableError where it cannot be listed (no such bucket, no permission)."""
+        ...
+
+    def read(self, key: str) -> bytes:
+        """Raises BlobNotFoundError when the key is gone."""
+        ...
