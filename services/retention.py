@@ -1,7 +1,7 @@
 """A background sweep that keeps the local data dir bounded: inputs and results past their expiry go.
 
 `evision up` runs one; in the cloud the buckets' lifecycle rules do the same job, so the sweep
-asks the backend (`Backend.delete_expired`), which is a no-op there.
+asks the backend (`Backend.storage.delete_expired`), which is a no-op there.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class RetentionSweeper:
 
     def sweep(self) -> int:
         try:
-            removed = self._backend.delete_expired(time.time())
+            removed = self._backend.storage.delete_expired(time.time())
         except Exception:  # a failed sweep is retried next time; the service goes on
             log.exception("the retention sweep failed")
             return 0

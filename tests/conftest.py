@@ -67,7 +67,7 @@ def backend_settings(request: pytest.FixtureRequest, tmp_path: Path) -> BackendS
 @pytest.fixture
 def backend(backend_settings: BackendSettings) -> Iterator[Backend]:
     backend = open_backend(backend_settings)
-    backend.provision(backend_settings)
+    backend.storage.provision(backend_settings)
     yield backend
     backend.close()
 
@@ -76,6 +76,6 @@ def backend(backend_settings: BackendSettings) -> Iterator[Backend]:
 def local_backend(tmp_path: Path) -> Iterator[Backend]:
     settings = settings_for("local", tmp_path / "data")
     backend = open_backend(settings)
-    backend.provision(settings)
+    backend.storage.provision(settings)
     yield backend
     backend.close()

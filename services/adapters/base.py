@@ -1,22 +1,45 @@
-"""What the backends share: their settings, and one adapter per bucket / queue name, built on first use."""
+"""What the backends share: the aggregate of their role objects, and storage that builds one
+adapter per bucket / queue name on first use."""
 
 from __future__ import annotations
 
-from services.ports.storage import BlobStore, MessageQueue
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from services.ports.capacity import Capacity
+from services.ports.deployment import Deployment
+from services.ports.job_locations import JobLocations
+from services.ports.models import ModelRegistry
+from services.ports.storage import BlobStore, MessageQueue, Storage
+from services.ports.telemetry import Telemetry
 from services.settings import BackendSettings
 
 
-class CachingBackend:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoleBackend:
+    """A `Backend` made of its role objects: each adapter builds its own and hands them out here."""
+
+    name: str
+    settings: BackendSettings
+    storage: Storage
+    capacity: Capacity
+    telemetry: Telemetry
+    job_locations: JobLocations
+    deployment: Deployment
+    models: ModelRegistry
+    on_close: Callable[[], None]
+
+    def close(self) -> None:
+        self.on_close()
+
+
+class CachingStorage:
     """Builds each blob store and queue once (`_open_blobs`, `_open_queue`) and hands out the same one."""
 
     def __init__(self, settings: BackendSettings) -> None:
         self._settings = settings
         self._blobs: dict[str, BlobStore] = {}
         self._queues: dict[str, MessageQueue] = {}
-
-    @property
-    def settings(self) -> BackendSettings:
-        return self._settings
 
     def _open_blobs(self, bucket: str) -> BlobStore:
         raise NotImplementedError

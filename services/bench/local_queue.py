@@ -27,7 +27,7 @@ def _settings(data_dir: Path) -> BackendSettings:
 
 def throughput(settings: BackendSettings, messages: int, batch: int) -> float:
     backend = open_backend(settings)
-    queue = backend.queue(settings.request_queue)
+    queue = backend.storage.queue(settings.request_queue)
     bodies = [f'{{"v":1,"id":"{i:032x}","image":"cat.jpg","reply_to":"r"}}' for i in range(batch)]
     started = time.perf_counter()
     for _ in range(messages // batch):
@@ -41,7 +41,7 @@ def throughput(settings: BackendSettings, messages: int, batch: int) -> float:
 
 def _receiver(settings: BackendSettings, count: int, idle: float, pipe: Connection) -> None:
     backend = open_backend(settings)
-    queue = backend.queue(settings.request_queue)
+    queue = backend.storage.queue(settings.request_queue)
     queue.receive(1, wait_seconds=0.01)  # register the doorbell
     pipe.send("ready")
     cpu_before, wall_before = time.process_time(), time.monotonic()
@@ -60,7 +60,7 @@ def _receiver(settings: BackendSettings, count: int, idle: float, pipe: Connecti
 
 def wakeups(settings: BackendSettings, count: int, idle: float) -> tuple[float, list[float]]:
     backend = open_backend(settings)
-    queue = backend.queue(settings.request_queue)
+    queue = backend.storage.queue(settings.request_queue)
     ours, theirs = multiprocessing.Pipe()
     process = multiprocessing.get_context("spawn").Process(
         target=_receiver, args=(settings, count, idle, theirs)
@@ -89,7 +89,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         settings = _settings(Path(tmp))
-        open_backend(settings).provision(settings)
+        open_backend(settings).storage.provision(settings)
         for batch in (10, 1):
             rate = throughput(settings, args.messages if batch == 10 else args.messages // 5, batch)
             print(f"send+receive+delete, batch {batch:>2}: {rate:8.0f} msgs/s")

@@ -51,7 +51,7 @@ import sys, threading
 from services.adapters.registry import open_backend
 from services.ports.capacity import Placement
 from services.settings import BackendSettings
-open_backend(BackendSettings()).await_serving(Placement(), threading.Event())
+open_backend(BackendSettings()).capacity.await_serving(Placement(), threading.Event())
 print("in service", flush=True)
 sys.stdin.read()
 """
@@ -130,9 +130,12 @@ def run(args: argparse.Namespace) -> int:
             data_dir=work / "data", web_processes=args.web_processes, wait_seconds=0.05
         )
         backend = open_backend(settings)
-        backend.provision(settings, reply_queues=[REPLY_QUEUE])
+        backend.storage.provision(settings, reply_queues=[REPLY_QUEUE])
         # The backlog the busy standby works through (its results are not read).
-        inputs, requests = backend.blobs(settings.input_bucket), backend.queue(settings.request_queue)
+        inputs, requests = (
+            backend.storage.blobs(settings.input_bucket),
+            backend.storage.queue(settings.request_queue),
+        )
         bodies = []
         for _ in range(args.backlog):
             request_id = new_request_id()

@@ -82,10 +82,10 @@ def measure_worker_loop(
     settings = WorkerSettings.from_values(data_dir=work_dir / "data", engine=engine)  # backend: local
     backend = open_backend(settings)
     try:
-        backend.provision(settings, reply_queues=[REPLY_QUEUE])
-        inputs = backend.blobs(settings.input_bucket)
-        requests = backend.queue(settings.request_queue)
-        replies = backend.queue(REPLY_QUEUE)
+        backend.storage.provision(settings, reply_queues=[REPLY_QUEUE])
+        inputs = backend.storage.blobs(settings.input_bucket)
+        requests = backend.storage.queue(settings.request_queue)
+        replies = backend.storage.queue(REPLY_QUEUE)
         env = child_environment(settings)
         commands = [evision("worker", "--exit-with-parent")] * workers
         with Processes(commands, env=env, log_dir=work_dir / "logs", name="worker") as processes:

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     pins: dict[str, dict[str, str]] = cached.get(KEY, {})
     backend = open_backend(BackendSettings(backend="aws"))
     try:
-        probe = backend.preflight_probe()
+        probe = backend.deployment.preflight_probe()
         assert probe is not None  # the aws backend always has one
         _, region = probe.identity()
         if args.if_unpinned and set(ARCHITECTURES) <= set(pins.get(region, {})):

@@ -52,11 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
     backend = open_backend(BackendSettings(**backend_overrides(args)))
     try:
-        return (
-            _add(args, backend.model_registry())
-            if args.action == "add"
-            else _list(args, backend.model_registry())
-        )
+        return _add(args, backend.models) if args.action == "add" else _list(args, backend.models)
     finally:
         backend.close()
 

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     backend = open_backend(BackendSettings(backend="aws"))
     try:
-        probe = backend.preflight_probe()
+        probe = backend.deployment.preflight_probe()
         assert probe is not None  # the aws backend always has one
         findings = run_checks(plan, probe)
     finally:

@@ -101,17 +101,17 @@ def run(args: argparse.Namespace) -> int:
 
     def depth_of(name: str) -> Callable[[], QueueDepth]:
         def depth() -> QueueDepth:
-            reason = backend.unavailable_reason()  # checked first: reading would create the data
+            reason = backend.storage.unavailable_reason()  # checked first: reading would create the data
             if reason is not None:
                 raise FileNotFoundError(reason)
-            return backend.queue(name).depth()
+            return backend.storage.queue(name).depth()
 
         return depth
 
     try:
         report = collect_status(
             backend=settings.backend,
-            capacity_manager=backend.capacity_manager,
+            capacity_manager=backend.capacity.manager,
             queue_name=settings.request_queue,
             depth=depth_of(settings.request_queue),
             data_dir=settings.data_dir,

@@ -177,12 +177,12 @@ def run(args: argparse.Namespace) -> int:
         stack.callback(backend.close)
         if scaling.standby_workers:
             try:  # what the standby asks: `up`'s own workers in service (no cloud group here)
-                backend.worker_group_gauge(None)
+                backend.capacity.worker_group_gauge(None)
             except ValueError as error:
                 print(f"evision up: --standby on the {settings.backend} backend: {error}", file=sys.stderr)
                 return 2
-        if backend.provisions_itself:
-            backend.provision(settings)
+        if backend.storage.provisions_itself:
+            backend.storage.provision(settings)
         sweeper = RetentionSweeper(backend, every=scaling.sweep_seconds)
         sweeper.start()
         stack.callback(sweeper.stop)
@@ -200,8 +200,8 @@ def run(args: argparse.Namespace) -> int:
                 policy=policy,
                 # Requests and job chunks alike (a chunk counts as its images).
                 queue=WorkBacklog(
-                    backend.queue(settings.request_queue),
-                    backend.queue(settings.job_queue),
+                    backend.storage.queue(settings.request_queue),
+                    backend.storage.queue(settings.job_queue),
                     settings.job_chunk_size,
                 ),
                 pool=pool,
@@ -210,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
                 if scaling.standby_workers
                 else None,
                 standby_workers=scaling.standby_workers,
-                activations=backend.activation_requests(),
+                activations=backend.capacity.activation_requests(),
             )
             supervisor.start()
         try:

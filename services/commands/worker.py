@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         from services.worker.standby import StandbyGate
 
         try:
-            gauge = backend.worker_group_gauge(settings.standby_group)
+            gauge = backend.capacity.worker_group_gauge(settings.standby_group)
         except ValueError as error:
             print(f"evision worker --standby: {error} (EVISION_STANDBY_GROUP)", file=sys.stderr)
             backend.close()
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     if settings.metrics:
         from services.worker.metrics import MetricsPublisher
 
-        metrics = MetricsPublisher(backend.metrics_sink())
+        metrics = MetricsPublisher(backend.telemetry.metrics_sink())
     worker = Worker.on_backend(backend, settings, classifier, metrics=metrics, gate=gate)
     worker.install_signal_handlers()
     if early:
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         # On a warm-pool instance: nothing is received until the instance is InService. A standby
         # is no member of the group: it neither waits for it nor counts as in service.
-        serving = gate is not None or backend.await_serving(settings.placement(), worker.stopping)
+        serving = gate is not None or backend.capacity.await_serving(settings.placement(), worker.stopping)
         code = worker.work(burst=args.burst) if serving else 0
     finally:
         worker.close()

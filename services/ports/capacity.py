@@ -3,6 +3,7 @@ zero and counting those in service."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -40,8 +41,15 @@ class CapacityActivator(Protocol):
         ...
 
 
+class NoActivation:
+    """Nothing to activate: no group was named (e.g. against an emulator without one)."""
+
+    def activate(self) -> bool:
+        return False
+
+
 class ActivationRequests(Protocol):
-    """Where a local supervisor learns that an upload asked for workers (see `capacity_activator`)."""
+    """Where a local supervisor learns that an upload asked for workers (see `Capacity.activator`)."""
 
     def take(self) -> bool:
         """Whether one did since the last call."""
@@ -54,4 +62,38 @@ class WorkerGroupGauge(Protocol):
 
     def in_service(self) -> int:
         """The count (a blocking call; raises if the backend cannot tell just now)."""
+        ...
+
+
+class Capacity(Protocol):
+    """The capacity role of a backend: who scales the workers, and what a worker or the web tier
+    asks of it (protection while busy, waiting to serve, starting from zero, counting)."""
+
+    @property
+    def manager(self) -> str | None:
+        """Who scales the workers when no local supervisor runs (e.g. "auto scaling group")."""
+        ...
+
+    def scale_in_protection(self, placement: Placement) -> ScaleInProtection:
+        """Protection of this worker from scale-in while busy (NoProtection where it has none)."""
+        ...
+
+    def await_serving(self, placement: Placement, stop: threading.Event) -> bool:
+        """Block until this worker may take work (e.g. its instance is in service, not in a warm
+        pool); False if `stop` was set first."""
+        ...
+
+    def activator(self, group: str | None, scale_to: int) -> CapacityActivator:
+        """What raises `group` from zero to `scale_to` workers (NoActivation where nothing scales)."""
+        ...
+
+    def activation_requests(self) -> ActivationRequests | None:
+        """What the activators ask, for a supervisor that starts the workers itself; None where
+        the activator acts on its own (cloud: SetDesiredCapacity)."""
+        ...
+
+    def worker_group_gauge(self, group: str | None) -> WorkerGroupGauge:
+        """What counts `group`'s workers in service (cloud: its InService instances; local: the
+        supervisor's workers that have started taking work). Raises ValueError if it needs a
+        group name and got none."""
         ...

@@ -90,3 +90,18 @@ class PreflightProbe(Protocol):
         """The customer-managed KMS key of the CDK assets bucket's default encryption (None: SSE-S3
         or the AWS-managed key; LookupError: no such bucket)."""
         ...
+
+
+class Deployment(Protocol):
+    """The deployment-checks role of a backend: the account a deployment goes into, and the
+    secrets it keeps."""
+
+    def preflight_probe(self) -> PreflightProbe | None:
+        """What checks an account before a deployment into it (None: this backend deploys nothing)."""
+        ...
+
+    def read_secret(self, name: str) -> str:
+        """The value of a secret this deployment keeps (cloud: an SSM SecureString parameter);
+        raises LookupError if there is none of that name or the backend keeps no secrets, and
+        PermissionError if it exists but this process may not read it (the reason in the message)."""
+        ...

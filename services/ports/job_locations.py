@@ -40,3 +40,17 @@ class JobSource(Protocol):
     def read(self, key: str) -> bytes:
         """Raises BlobNotFoundError when the key is gone."""
         ...
+
+
+class JobLocations(Protocol):
+    """The job-locations role of a backend: the kinds of location its batch jobs read and write."""
+
+    def source(self, location: str) -> JobSource:
+        """The images of `location` (aws: s3://bucket/prefix; local: an absolute folder path);
+        raises ValueError for a location this backend cannot read."""
+        ...
+
+    def output(self, location: str) -> JobOutput:
+        """Where results go (aws: s3://bucket/prefix; local: an absolute folder, created if
+        missing); raises ValueError for a location this backend cannot write."""
+        ...

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from services.settings import BackendSettings
 
 Metadata = Mapping[str, str] | None  # a blob's user metadata (ASCII values: S3 user metadata)
 
@@ -122,4 +125,47 @@ class ReplyQueues(Protocol):
 
     def delete(self, name: str) -> None:
         """Delete the queue and its messages; a queue already gone is not an error."""
+        ...
+
+
+class Storage(Protocol):
+    """The storage role of a backend: its buckets and queues, made where it makes them itself."""
+
+    @property
+    def calls_are_brief(self) -> bool:
+        """Whether a put or send returns within a millisecond or so, never waiting on a network.
+
+        Then callers may run them on an event loop or the calling thread rather than hopping to
+        a worker thread, whose hand-off costs more than such a call.
+        """
+        ...
+
+    @property
+    def provisions_itself(self) -> bool:
+        """Whether this process must create the buckets and queues (`provision`) before use.
+
+        True for an embedded store and for an emulator; False where infrastructure owns them.
+        """
+        ...
+
+    def blobs(self, bucket: str) -> BlobStore: ...
+
+    def queue(self, name: str) -> MessageQueue: ...
+
+    def provision(self, settings: BackendSettings, reply_queues: Sequence[str] = ()) -> None:
+        """Create the buckets and queues if missing; the request queue dead-letters after
+        `settings.max_receives` receives. Idempotent."""
+        ...
+
+    def reply_queues(self) -> ReplyQueues:
+        """Where web processes create, keep alive and delete their own reply queues."""
+        ...
+
+    def unavailable_reason(self) -> str | None:
+        """Why the service's data cannot be read from here (read-only check), or None."""
+        ...
+
+    def delete_expired(self, now: float) -> int:
+        """Delete inputs and results past the settings' expiry, where the backend does not do it
+        itself (S3 lifecycle rules do); how many objects went."""
         ...

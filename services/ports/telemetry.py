@@ -32,14 +32,24 @@ class DepthReporter(Protocol):
 
 
 class Silent:
-    """Where the backend has no cloud metrics or capacity to drive (e.g. local: the supervisor
-    reads the queue itself every period)."""
+    """Where the backend has no cloud metrics to publish (e.g. local: the supervisor reads the
+    queue itself every period)."""
 
     def report(self, queue: str, depth: QueueDepth) -> None:
         return None
 
-    def activate(self) -> bool:
-        return False
-
     def publish(self, images: int, batch_ms: StatisticSet, image_ms: StatisticSet | None) -> None:
         return None
+
+
+class Telemetry(Protocol):
+    """The telemetry role of a backend: where workers and the web tier publish what the cloud's
+    alarms and dashboards read (Silent: nowhere)."""
+
+    def metrics_sink(self) -> MetricsSink:
+        """Where workers publish their metrics."""
+        ...
+
+    def depth_reporter(self) -> DepthReporter:
+        """Where the web tier publishes the queue depth for the fast alarms."""
+        ...

@@ -14,8 +14,8 @@ def configuration_problem(settings: WebSettings) -> str | None:
     backend = open_backend(settings)
     try:
         for what, check in (
-            ("webhook secret", lambda: webhook_secret(settings, backend.read_secret)),
-            ("API keys", lambda: load_api_keys(settings, backend.read_secret)),
+            ("webhook secret", lambda: webhook_secret(settings, backend.deployment.read_secret)),
+            ("API keys", lambda: load_api_keys(settings, backend.deployment.read_secret)),
         ):
             try:
                 check()

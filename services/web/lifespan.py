@@ -61,9 +61,9 @@ async def off_the_loop(service: AbstractContextManager[T]) -> AsyncIterator[T]:
 async def start_parts(stack: AsyncExitStack, settings: WebSettings, admission: Admission) -> WebParts:
     """Open the backend and start the background services on `stack`; the parts the routes use."""
     backend = await _open_backend(stack, settings, admission)
-    requests = backend.queue(settings.request_queue)
+    requests = backend.storage.queue(settings.request_queue)
     keeper = ReplyQueueKeeper(
-        backend.reply_queues(),
+        backend.storage.reply_queues(),
         settings.reply_queue_prefix,
         heartbeat_seconds=settings.reply_heartbeat_seconds,
         orphan_seconds=settings.reply_orphan_seconds,
@@ -73,46 +73,51 @@ async def start_parts(stack: AsyncExitStack, settings: WebSettings, admission: A
         ReplyDispatcher(replies, poll_seconds=settings.reply_poll_seconds)
     )
     fast_scaling = FastScaling(
-        requests=WorkBacklog(requests, backend.queue(settings.job_queue), settings.job_chunk_size),
-        reporter=backend.depth_reporter(),
-        activator=backend.capacity_activator(settings.worker_group, settings.scale_from_zero_to),
+        requests=WorkBacklog(requests, backend.storage.queue(settings.job_queue), settings.job_chunk_size),
+        reporter=backend.telemetry.depth_reporter(),
+        activator=backend.capacity.activator(settings.worker_group, settings.scale_from_zero_to),
         depth_seconds=settings.depth_metric_seconds,
         activation_seconds=settings.activation_seconds,
     )
     activity = Activity(
         depth=fast_scaling.depth,  # one queue read per period serves both
         data_dir=settings.data_dir,
-        capacity_manager=backend.capacity_manager,
+        capacity_manager=backend.capacity.manager,
         interval=settings.summary_seconds,
     )
     await stack.enter_async_context(activity)
     await stack.enter_async_context(fast_scaling)
-    inputs, outputs = backend.blobs(settings.input_bucket), backend.blobs(settings.output_bucket)
+    inputs, outputs = (
+        backend.storage.blobs(settings.input_bucket),
+        backend.storage.blobs(settings.output_bucket),
+    )
     await _start_sweepers(stack, settings, backend, inputs, outputs, requests, reply_to=keeper.name)
     jobs = JobStore(outputs)
     job_monitor = await _job_monitor(settings, backend, jobs)
     await stack.enter_async_context(off_the_loop(job_monitor.running()))
-    models = ModelResolver(backend.model_registry())
+    models = ModelResolver(backend.models)
     submitter = Submitter(
         inputs=inputs,
         outputs=outputs,
         # On the event loop a send is brief; through a network, concurrent ones share a batch.
-        send_request=requests.send if backend.calls_are_brief else GroupSender(requests.send_batch).send,
+        send_request=requests.send
+        if backend.storage.calls_are_brief
+        else GroupSender(requests.send_batch).send,
         reply_queue=keeper.name,
         dispatcher=dispatcher,
         activity=activity,
         fast_scaling=fast_scaling,
         wait_seconds=settings.wait_seconds,
         crash_after=settings.crash_after,
-        calls_are_brief=backend.calls_are_brief,
+        calls_are_brief=backend.storage.calls_are_brief,
     )
     start_job = partial(
         create_job,
         store=jobs,
         keys=IdempotencyKeys(outputs),
         monitor=job_monitor,
-        job_source=backend.job_source,
-        job_output=backend.job_output,
+        job_source=backend.job_locations.source,
+        job_output=backend.job_locations.output,
         resolve_model=models.resolve,
         jobs_root=settings.jobs_root,
         chunk_size=settings.job_chunk_size,
@@ -121,11 +126,11 @@ async def start_parts(stack: AsyncExitStack, settings: WebSettings, admission: A
     read_status = partial(
         collect_status,
         backend=settings.backend,
-        capacity_manager=backend.capacity_manager,
+        capacity_manager=backend.capacity.manager,
         queue_name=settings.request_queue,
         depth=requests.depth,
         data_dir=settings.data_dir,
-        dead_letters=(settings.dead_letter_queue, backend.queue(settings.dead_letter_queue).depth),
+        dead_letters=(settings.dead_letter_queue, backend.storage.queue(settings.dead_letter_queue).depth),
     )
     return WebParts(
         settings, inputs, outputs, submitter, dispatcher, fast_scaling, models, jobs, start_job, read_status
@@ -136,11 +141,11 @@ async def _open_backend(stack: AsyncExitStack, settings: WebSettings, admission:
     """The backend (closed last), the admission's API keys, and the provisioning where it is ours."""
     backend = await to_thread.run_sync(open_backend, settings)
     stack.callback(backend.close)
-    admission.keys = await to_thread.run_sync(load_api_keys, settings, backend.read_secret)
+    admission.keys = await to_thread.run_sync(load_api_keys, settings, backend.deployment.read_secret)
     if admission.keys is not None:
         log.info("API keys on: %d valid keys (header %s)", len(admission.keys), settings.api_key_header)
-    if backend.provisions_itself:  # in AWS the infrastructure owns queues and buckets
-        await to_thread.run_sync(backend.provision, settings)
+    if backend.storage.provisions_itself:  # in AWS the infrastructure owns queues and buckets
+        await to_thread.run_sync(backend.storage.provision, settings)
     return backend
 
 
@@ -157,16 +162,16 @@ async def _start_sweepers(
     """The dead-letter drainer and the orphan sweep (both threads)."""
     drainer = DeadLetterDrainer.for_settings(
         settings,
-        dead_letters=backend.queue(settings.dead_letter_queue),
+        dead_letters=backend.storage.queue(settings.dead_letter_queue),
         outputs=outputs,
-        reply_queue=backend.queue,
+        reply_queue=backend.storage.queue,
     )
     await stack.enter_async_context(off_the_loop(drainer))
     orphans = OrphanSweep(
         inputs=inputs,
         outputs=outputs,
         requests=requests,
-        dead_letters=backend.queue(settings.dead_letter_queue),
+        dead_letters=backend.storage.queue(settings.dead_letter_queue),
         reply_to=reply_to,
         period=settings.orphan_sweep_seconds,
         margin=2 * settings.visibility_timeout,  # a web process between its put and its send
@@ -177,11 +182,11 @@ async def _start_sweepers(
 async def _job_monitor(settings: WebSettings, backend: Backend, jobs: JobStore) -> JobMonitor:
     return JobMonitor(
         store=jobs,
-        queue=backend.queue(settings.job_queue),
-        dead_letters=backend.queue(settings.job_dead_letter_queue),
-        source=backend.job_source,
-        output=backend.job_output,
-        webhook_secret=await to_thread.run_sync(webhook_secret, settings, backend.read_secret),
+        queue=backend.storage.queue(settings.job_queue),
+        dead_letters=backend.storage.queue(settings.job_dead_letter_queue),
+        source=backend.job_locations.source,
+        output=backend.job_locations.output,
+        webhook_secret=await to_thread.run_sync(webhook_secret, settings, backend.deployment.read_secret),
         stale_seconds=max(30.0, 5 * settings.job_monitor_seconds),
         allow_private_webhooks=settings.webhook_allow_private,
         webhook_timeout=settings.webhook_timeout_seconds,

@@ -2,7 +2,7 @@
 
 Statistic sets (count, sum, min, max) keep the cost at a few datapoints per interval whatever
 the load. Off by default (`EVISION_METRICS=true` turns it on); the cloud instances enable it,
-and there the sink is CloudWatch (`Backend.metrics_sink`).
+and there the sink is CloudWatch (`Backend.telemetry.metrics_sink`).
 """
 
 from __future__ import annotations

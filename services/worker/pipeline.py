@@ -114,19 +114,19 @@ class WorkerPorts:
 
         models = ModelPool(
             classifier,
-            registry=backend.model_registry(),
+            registry=backend.models,
             load=folder_loader(settings),
             budget_mib=settings.model_memory_mib,
             pin=pinned_loader(settings),
         )
         return cls(
-            requests=backend.queue(settings.request_queue),
-            inputs=backend.blobs(settings.input_bucket),
-            outputs=backend.blobs(settings.output_bucket),
-            reply_queue=backend.queue,
+            requests=backend.storage.queue(settings.request_queue),
+            inputs=backend.storage.blobs(settings.input_bucket),
+            outputs=backend.storage.blobs(settings.output_bucket),
+            reply_queue=backend.storage.queue,
             classifier=classifier,
-            jobs=backend.queue(settings.job_queue),
-            job_source=backend.job_source,
+            jobs=backend.storage.queue(settings.job_queue),
+            job_source=backend.job_locations.source,
             models=models,
         )
 

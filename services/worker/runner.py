@@ -130,8 +130,8 @@ class Worker:
             settings=settings,
             ports=WorkerPorts.of(backend, settings, classifier),
             metrics=metrics,
-            protection=protection or backend.scale_in_protection(settings.placement()),
-            brief_io=backend.calls_are_brief,
+            protection=protection or backend.capacity.scale_in_protection(settings.placement()),
+            brief_io=backend.storage.calls_are_brief,
             gate=gate,
         )
 

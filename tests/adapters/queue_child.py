@@ -16,7 +16,7 @@ from services.settings import BackendSettings
 
 def main(argv: list[str]) -> int:
     mode, queue_name, *rest = argv
-    queue = open_backend(BackendSettings()).queue(queue_name)
+    queue = open_backend(BackendSettings()).storage.queue(queue_name)
     if mode == "consume":
         print("ready", flush=True)
         empty_polls = 0

@@ -20,7 +20,7 @@ from tests.fixtures import settings_environment
 
 @pytest.fixture
 def store(backend: Backend, backend_settings: BackendSettings) -> BlobStore:
-    return backend.blobs(backend_settings.input_bucket)
+    return backend.storage.blobs(backend_settings.input_bucket)
 
 
 def test_round_trip_with_metadata(store: BlobStore):
@@ -54,8 +54,8 @@ def test_missing_key(store: BlobStore):
 
 
 def test_buckets_are_separate(backend: Backend, backend_settings: BackendSettings):
-    backend.blobs(backend_settings.input_bucket).put("same", b"in")
-    assert not backend.blobs(backend_settings.output_bucket).exists("same")
+    backend.storage.blobs(backend_settings.input_bucket).put("same", b"in")
+    assert not backend.storage.blobs(backend_settings.output_bucket).exists("same")
 
 
 @pytest.mark.parametrize(
@@ -97,20 +97,20 @@ def test_concurrent_writers_never_expose_half_an_object(store: BlobStore):
 
 def test_local_bucket_must_be_created(local_backend: Backend):
     with pytest.raises(ResourceNotFoundError):
-        local_backend.blobs("never-created")
+        local_backend.storage.blobs("never-created")
     with pytest.raises(InvalidKeyError):
-        local_backend.blobs("../outside")
+        local_backend.storage.blobs("../outside")
 
 
 def test_local_writer_killed_mid_write_leaves_old_or_new_object(local_backend: Backend):
     settings = local_backend.settings
-    store = local_backend.blobs(settings.input_bucket)
+    store = local_backend.storage.blobs(settings.input_bucket)
     store.put("big", b"\0" * 8_000_000)
     code = (
         "import sys\n"
         "from services.adapters.registry import open_backend\n"
         "from services.settings import BackendSettings\n"
-        "store = open_backend(BackendSettings()).blobs(sys.argv[1])\n"
+        "store = open_backend(BackendSettings()).storage.blobs(sys.argv[1])\n"
         "print('ready', flush=True)\n"
         "n = 1\n"
         "while True:\n"

@@ -15,7 +15,7 @@ from services.settings import BackendSettings
 
 @pytest.fixture
 def queue(backend: Backend, backend_settings: BackendSettings) -> MessageQueue:
-    return backend.queue(backend_settings.request_queue)
+    return backend.storage.queue(backend_settings.request_queue)
 
 
 def receive_all(queue: MessageQueue, count: int, **kwargs: float) -> list[Message]:
@@ -106,8 +106,8 @@ def test_extend_visibility_keeps_then_releases(queue: MessageQueue):
 
 
 def test_dead_letter_after_max_receives(backend: Backend, backend_settings: BackendSettings):
-    queue = backend.queue(backend_settings.request_queue)
-    dead_letters = backend.queue(backend_settings.dead_letter_queue)
+    queue = backend.storage.queue(backend_settings.request_queue)
+    dead_letters = backend.storage.queue(backend_settings.dead_letter_queue)
     queue.send("poison")
     counts = []
     for _ in range(backend_settings.max_receives):
@@ -123,19 +123,19 @@ def test_dead_letter_after_max_receives(backend: Backend, backend_settings: Back
 
 def test_unknown_queue_is_an_error(backend: Backend):
     with pytest.raises(ResourceNotFoundError):
-        backend.queue("never-created-queue")
+        backend.storage.queue("never-created-queue")
 
 
 def test_ensure_is_idempotent_and_creates_reply_queues(backend: Backend, backend_settings: BackendSettings):
-    backend.provision(backend_settings, reply_queues=["replies-a"])
-    backend.provision(backend_settings, reply_queues=["replies-a"])
-    replies = backend.queue("replies-a")
+    backend.storage.provision(backend_settings, reply_queues=["replies-a"])
+    backend.storage.provision(backend_settings, reply_queues=["replies-a"])
+    replies = backend.storage.queue("replies-a")
     replies.send("done")
     assert [m.body for m in replies.receive(10, wait_seconds=1)] == ["done"]
 
 
 def test_local_stale_receipt_does_not_delete_redelivered_message(local_backend: Backend):
-    queue = local_backend.queue(local_backend.settings.request_queue)
+    queue = local_backend.storage.queue(local_backend.settings.request_queue)
     queue.send("slow")
     [first] = queue.receive(1, wait_seconds=0, visibility_timeout=0)
     [second] = queue.receive(1, wait_seconds=0)

@@ -33,7 +33,7 @@ def test_concurrent_consumers_each_get_every_message_once(
 ):
     # moto serves ~50-100 calls/s: keep its share small; the local queue gets a real crowd.
     total = 600 if backend.name == "local" else 40
-    queue = backend.queue(backend_settings.request_queue)
+    queue = backend.storage.queue(backend_settings.request_queue)
     consumers = [child(backend_settings, "consume", queue.name) for _ in range(3)]
     for consumer in consumers:
         assert consumer.stdout is not None and consumer.stdout.readline() == "ready\n"
@@ -54,7 +54,7 @@ def test_concurrent_consumers_each_get_every_message_once(
 
 
 def test_messages_held_by_a_killed_process_come_back(backend: Backend, backend_settings: BackendSettings):
-    queue = backend.queue(backend_settings.request_queue)
+    queue = backend.storage.queue(backend_settings.request_queue)
     queue.send_batch(["a", "b", "c"])
     holder = child(backend_settings, "hold", queue.name, "3", "2")
     try:
@@ -73,7 +73,7 @@ def test_messages_held_by_a_killed_process_come_back(backend: Backend, backend_s
 
 def test_long_poll_wakes_for_a_send_from_another_process(local_backend: Backend):
     settings = local_backend.settings
-    queue = local_backend.queue(settings.request_queue)
+    queue = local_backend.storage.queue(settings.request_queue)
     queue.receive(1, wait_seconds=0.01)  # register this thread's doorbell before the child starts
     sender = child(settings, "send", queue.name, "0.5", "ping")
     started = time.monotonic()
@@ -87,7 +87,7 @@ def test_long_poll_wakes_for_a_send_from_another_process(local_backend: Backend)
 def test_queue_configuration_is_shared_between_processes(local_backend: Backend):
     # The child never calls ensure(): it must still see the request queue's dead-letter policy.
     settings = local_backend.settings
-    queue = local_backend.queue(settings.request_queue)
+    queue = local_backend.storage.queue(settings.request_queue)
     queue.send("poison")
     for _ in range(settings.max_receives):
         [message] = queue.receive(1, wait_seconds=1)
@@ -95,4 +95,4 @@ def test_queue_configuration_is_shared_between_processes(local_backend: Backend)
     consumer = child(settings, "consume", queue.name)
     output, _ = consumer.communicate(timeout=30)
     assert output.split() == ["ready"]
-    assert local_backend.queue(settings.dead_letter_queue).depth().visible == 1
+    assert local_backend.storage.queue(settings.dead_letter_queue).depth().visible == 1

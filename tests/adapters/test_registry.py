@@ -9,7 +9,7 @@ import boto3
 import pytest
 from pydantic import ValidationError
 
-from services.adapters.aws.backend import AwsBackend
+from services.adapters.aws.clients import AwsClients
 from services.adapters.aws.emulator import running_emulator
 from services.settings import BackendSettings
 
@@ -45,19 +45,23 @@ def test_aws_clients_use_standard_retries_and_default_region(
     for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    backend = AwsBackend(BackendSettings(backend="aws"))
-    s3, sqs = backend._clients()
+    clients = AwsClients()
+    s3, sqs = clients.s3(), clients.sqs()
     assert s3.meta.region_name == sqs.meta.region_name == "us-east-1"
     assert sqs.meta.config.retries == {"mode": "standard", "total_max_attempts": 5}  # type: ignore[attr-defined]
     assert sqs.meta.endpoint_url == moto_endpoint  # from AWS_ENDPOINT_URL, read by boto3 itself
-    assert backend._clients()[1] is sqs  # one client per Backend
-    backend.close()
+    assert clients.sqs() is sqs  # one client per Backend
+    clients.close()
 
 
 def test_adapters_are_cached(local_backend):
     settings = local_backend.settings
-    assert local_backend.queue(settings.request_queue) is local_backend.queue(settings.request_queue)
-    assert local_backend.blobs(settings.input_bucket) is local_backend.blobs(settings.input_bucket)
+    assert local_backend.storage.queue(settings.request_queue) is local_backend.storage.queue(
+        settings.request_queue
+    )
+    assert local_backend.storage.blobs(settings.input_bucket) is local_backend.storage.blobs(
+        settings.input_bucket
+    )
 
 
 def test_running_emulator_sets_and_restores_environment(monkeypatch: pytest.MonkeyPatch):

@@ -14,7 +14,7 @@ from services.web.replies.queue_keeper import ReplyQueueKeeper, new_name
 
 
 def test_a_reply_queue_lives_until_deleted(backend: Backend):
-    queues = backend.reply_queues()
+    queues = backend.storage.reply_queues()
     assert isinstance(queues, ReplyQueues)
     name = new_name("rq-life")
     queue = queues.create(name)
@@ -25,17 +25,17 @@ def test_a_reply_queue_lives_until_deleted(backend: Backend):
     with pytest.raises(ResourceNotFoundError):
         queue.send("too late")  # e.g. a worker replying to a stopped web process
     with pytest.raises(ResourceNotFoundError):
-        backend.queue(name)
+        backend.storage.queue(name)
 
 
 def test_idle_finds_only_this_prefix_queues_not_marked_since(
     backend: Backend, backend_settings: BackendSettings
 ):
-    queues = backend.reply_queues()
+    queues = backend.storage.reply_queues()
     old, fresh, other = new_name("rq-idle"), new_name("rq-idle"), new_name("rq-idleness")
     for name in (old, other):
         queues.create(name)
-    backend.provision(backend_settings, reply_queues=["rq-idle-provisioned"])  # no mark: never idle
+    backend.storage.provision(backend_settings, reply_queues=["rq-idle-provisioned"])  # no mark: never idle
     time.sleep(1.5)  # SQS tags hold whole seconds
     queues.create(fresh)
     cut = time.time() - 0.05
@@ -46,7 +46,7 @@ def test_idle_finds_only_this_prefix_queues_not_marked_since(
 
 
 def test_a_crashed_process_queue_is_swept_by_a_live_one(backend: Backend):
-    queues = backend.reply_queues()
+    queues = backend.storage.reply_queues()
     crashed = ReplyQueueKeeper(queues, "rq-sweep", heartbeat_seconds=60, orphan_seconds=120)
     crashed.open()
     crashed._stopping.set()  # and never closed: its process died
@@ -57,8 +57,8 @@ def test_a_crashed_process_queue_is_swept_by_a_live_one(backend: Backend):
     live.sweep()  # (its own heartbeat may have swept already)
     assert live.swept == 1  # its own queue is never taken, however stale its mark
     with pytest.raises(ResourceNotFoundError):
-        backend.queue(crashed.name)
-    backend.queue(live.name).send("still here")
+        backend.storage.queue(crashed.name)
+    backend.storage.queue(live.name).send("still here")
     live.close()
     with pytest.raises(ResourceNotFoundError):
-        backend.queue(live.name)
+        backend.storage.queue(live.name)

@@ -64,7 +64,7 @@ def counted_service(
     emulator = tallied
     settings = settings_for("aws", tmp_path_factory.mktemp("counted"))
     backend = open_backend(settings)
-    backend.provision(settings)
+    backend.storage.provision(settings)
     shared = settings.model_dump()
     web = WebSettings.from_values(**shared, wait_seconds=30, web_processes=1)
     worker = WorkerSettings.from_values(**shared)
@@ -151,7 +151,7 @@ def test_an_idle_web_tier_makes_the_requests_the_bill_charges_by_the_hour(
     assert tallied.tally is not None
     settings = settings_for("aws", tmp_path)
     backend = open_backend(settings)
-    backend.provision(settings)
+    backend.storage.provision(settings)
     web = WebSettings.from_values(
         **settings.model_dump(),
         web_processes=2,

@@ -29,7 +29,7 @@ def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         kind, tmp_path_factory.mktemp(f"e2e-{kind}"), visibility_timeout=E2E_VISIBILITY_TIMEOUT
     )
     backend = open_backend(settings)
-    backend.provision(settings)
+    backend.storage.provision(settings)
     shared = settings.model_dump()
     web_settings = WebSettings.from_values(
         **shared, reply_queue_prefix=REPLY_QUEUE, wait_seconds=30, reply_poll_seconds=2

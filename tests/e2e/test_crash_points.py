@@ -72,7 +72,7 @@ def deployment(
         request.param, tmp_path_factory.mktemp(f"crash-{request.param}"), visibility_timeout=LEASE_SECONDS
     )
     backend = open_backend(settings)
-    backend.provision(settings)
+    backend.storage.provision(settings)
     worker_settings = WorkerSettings.from_values(**settings.model_dump(), poll_seconds=1)
     env = {**os.environ, **worker_settings.environment()}
     worker = subprocess.Popen([sys.executable, "-m", "services.cli", "worker"], env=env)
@@ -96,8 +96,8 @@ def _upload(url: str, key: str) -> httpx.Response:
 def test_a_retry_after_a_crash_at_each_write_ends_rightly_with_one_id(
     deployment: Deployment, point: CrashPoint
 ) -> None:
-    inputs = deployment.backend.blobs(deployment.settings.input_bucket)
-    outputs = deployment.backend.blobs(deployment.settings.output_bucket)
+    inputs = deployment.backend.storage.blobs(deployment.settings.input_bucket)
+    outputs = deployment.backend.storage.blobs(deployment.settings.output_bucket)
     before = set(inputs.keys_between("", "g"))
     key = uuid.uuid4().hex
 
@@ -138,7 +138,7 @@ def test_a_key_remembered_before_its_send_by_an_older_version_is_repaired_on_ret
 ) -> None:
     """Older versions remembered the key first: a crash then left a remembered id, an input and no
     request. The retry sends it again; a record without even an input is treated as a new key."""
-    inputs = deployment.backend.blobs(deployment.settings.input_bucket)
+    inputs = deployment.backend.storage.blobs(deployment.settings.input_bucket)
     legacy_id, key, lost_key = new_request_id(), uuid.uuid4().hex, uuid.uuid4().hex
     inputs.put(legacy_id, golden_bytes(IMAGE), metadata={"filename": IMAGE})
     for record_key, request_id in ((key, legacy_id), (lost_key, new_request_id())):

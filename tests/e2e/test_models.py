@@ -35,7 +35,7 @@ DEFAULT = load_metadata(MODEL_DIR / "metadata.json").short_name
 @pytest.fixture(scope="module")
 def models(service: Service, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     folder = tmp_path_factory.mktemp("models")
-    registry = service.backend.model_registry()
+    registry = service.backend.models
     for name in REGISTERED_NAMES:
         entry, report = register(renamed_model(folder, name), registry)
         assert entry is not None, report.failures

@@ -48,8 +48,8 @@ def _corrupt_images() -> dict[str, bytes]:
 
 
 def test_golden_images_are_labelled_and_stored(service: Service) -> None:
-    inputs = service.backend.blobs(service.settings.input_bucket)
-    outputs = service.backend.blobs(service.settings.output_bucket)
+    inputs = service.backend.storage.blobs(service.settings.input_bucket)
+    outputs = service.backend.storage.blobs(service.settings.output_bucket)
     for name, labels in GOLDEN.items():
         stem = name.rsplit(".", 1)[0]
         response = _upload(service, name, golden_bytes(name))
@@ -156,7 +156,7 @@ def test_50_concurrent_requests_are_all_answered(service: Service) -> None:
 
 def test_a_worker_killed_mid_batch_loses_nothing(service: Service) -> None:
     count, names = 40, list(GOLDEN)
-    requests = service.backend.queue(service.settings.request_queue)
+    requests = service.backend.storage.queue(service.settings.request_queue)
 
     async def scenario() -> list[httpx.Response]:
         async with httpx.AsyncClient(base_url=service.url, timeout=TIMEOUT) as client:

@@ -31,7 +31,7 @@ def test_a_standby_answers_from_zero_and_steps_aside_once_a_worker_serves(tmp_pa
 
         first = _classify(up.url)  # no worker in service: the standby answers
         assert first.status_code == 200 and first.json()["label"] in GOLDEN["cat.jpg"]
-        outputs = open_backend(BackendSettings(data_dir=data)).blobs(BackendSettings().output_bucket)
+        outputs = open_backend(BackendSettings(data_dir=data)).storage.blobs(BackendSettings().output_bucket)
         assert Result.model_validate_json(outputs.get(first.json()["id"]).data).worker.startswith("standby-")
 
         # The upload still started a worker; once it serves, the standby takes no work. (A trickle

@@ -45,7 +45,7 @@ def reply_queues(data_dir: Path) -> set[str]:
     """Every reply queue that carries a liveness mark (through the backend's own port)."""
     backend = open_backend(BackendSettings(backend="local", data_dir=data_dir))
     try:
-        return set(backend.reply_queues().idle(PREFIX, since=time.time() + 3600))
+        return set(backend.storage.reply_queues().idle(PREFIX, since=time.time() + 3600))
     finally:
         backend.close()
 

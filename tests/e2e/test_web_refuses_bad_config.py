@@ -77,5 +77,5 @@ def test_a_missing_webhook_secret_parameter_is_refused_and_a_good_one_signs(
     boto3.client("ssm").put_parameter(Name=name, Value="whsec-0123456789abcdef", Type="SecureString")
     assert configuration_problem(settings) is None
     opened = open_backend(settings)
-    assert webhook_secret(settings, opened.read_secret) == "whsec-0123456789abcdef"
+    assert webhook_secret(settings, opened.deployment.read_secret) == "whsec-0123456789abcdef"
     opened.close()

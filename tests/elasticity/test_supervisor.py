@@ -23,7 +23,7 @@ PERIOD = 0.2
 def test_follows_the_queue_out_and_back_to_zero(local_backend, make_pool, tmp_path, caplog):
     caplog.set_level(logging.INFO, "evision.scaling")
     settings = local_backend.settings
-    queue = local_backend.queue(settings.request_queue)
+    queue = local_backend.storage.queue(settings.request_queue)
     # Small steps so that a small backlog scales beyond one worker; idle after 3 periods.
     policy = replace(
         ScalingPolicy().local(period_seconds=PERIOD, max_capacity=2),
@@ -77,7 +77,7 @@ def test_what_a_cleanly_exited_worker_still_held_comes_back_at_once(
     # A drained worker's last long poll may be cut short by its SIGTERM after it took messages:
     # they come back when it exits (exit code 0 too), not when their 30 s lease runs out.
     settings = local_backend.settings
-    queue = local_backend.queue(settings.request_queue)
+    queue = local_backend.storage.queue(settings.request_queue)
     queue.send_batch(["a", "b", "c"])
     policy = replace(ScalingPolicy().local(period_seconds=PERIOD, max_capacity=1), min_capacity=1)
     pool = make_pool("take-once", env=settings_environment(settings))

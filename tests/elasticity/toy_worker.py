@@ -30,7 +30,7 @@ def consume() -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     settings = BackendSettings()
     backend = open_backend(settings)
-    queue = backend.queue(settings.request_queue)
+    queue = backend.storage.queue(settings.request_queue)
     while not stop.is_set():
         messages = queue.receive(10, wait_seconds=0.2)
         for _ in messages:
@@ -49,7 +49,7 @@ def take_once() -> int:
         return drain(0)
     settings = BackendSettings()
     backend = open_backend(settings)
-    taken = backend.queue(settings.request_queue).receive(10, wait_seconds=5)
+    taken = backend.storage.queue(settings.request_queue).receive(10, wait_seconds=5)
     marker.write_text(str(len(taken)))
     backend.close()
     return 0

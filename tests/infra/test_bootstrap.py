@@ -192,7 +192,7 @@ def first_reply(
     backend: Backend, reply_queue: str, process: subprocess.Popen[bytes], log_path: Path
 ) -> ReplyMessage:
     """The first reply on `reply_queue` while `process` runs (within 2 minutes)."""
-    replies = backend.queue(reply_queue)
+    replies = backend.storage.queue(reply_queue)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
         for message in replies.receive(max_messages=1, wait_seconds=2):
@@ -266,7 +266,7 @@ def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(
     )
     reply_queue = f"{prefix}-replies"
     backend = open_backend(settings)
-    backend.provision(settings, reply_queues=[reply_queue])
+    backend.storage.provision(settings, reply_queues=[reply_queue])
 
     # The group this "instance" belongs to (the worker protects itself from scale-in in it).
     group = f"{prefix}-workers"
@@ -350,8 +350,8 @@ def test_rendered_bootstrap_installs_a_worker_that_answers_a_request(
     # Start the service as systemd would, and send it one real request.
     golden = json.loads((GOLDEN / "golden.json").read_text())[0]
     request_id = new_request_id()
-    backend.blobs(settings.input_bucket).put(request_id, (GOLDEN / golden["file"]).read_bytes())
-    backend.queue(settings.request_queue).send(
+    backend.storage.blobs(settings.input_bucket).put(request_id, (GOLDEN / golden["file"]).read_bytes())
+    backend.storage.queue(settings.request_queue).send(
         RequestMessage(id=request_id, image=golden["file"], reply_to=reply_queue).model_dump_json()
     )
     worker_env = unit_environment(environment)
@@ -461,7 +461,7 @@ def test_a_web_instance_also_installs_a_bounded_standby_that_answers_while_the_g
     settings = BackendSettings.model_validate(shared)
     reply_queue = f"{prefix}-replies-0"
     backend = open_backend(settings)
-    backend.provision(settings, reply_queues=[reply_queue])
+    backend.storage.provision(settings, reply_queues=[reply_queue])
     group = f"{prefix}-workers"
     emulated_group(group, size=0, most=2)
     region = {"AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -507,8 +507,8 @@ def test_a_web_instance_also_installs_a_bounded_standby_that_answers_while_the_g
 
     request_id = new_request_id()
     golden = json.loads((GOLDEN / "golden.json").read_text())[0]
-    backend.blobs(settings.input_bucket).put(request_id, (GOLDEN / golden["file"]).read_bytes())
-    backend.queue(settings.request_queue).send(
+    backend.storage.blobs(settings.input_bucket).put(request_id, (GOLDEN / golden["file"]).read_bytes())
+    backend.storage.queue(settings.request_queue).send(
         RequestMessage(id=request_id, image=golden["file"], reply_to=reply_queue).model_dump_json()
     )
     log_path = sandbox / "standby.log"

@@ -163,7 +163,7 @@ def _provision(web: dict[str, str], worker_group: str) -> None:
     for key in (SETUP_KEY, PROVISION_KEY):  # the second time: what the web process's would make
         os.environ["AWS_ACCESS_KEY_ID"] = key
         backend = open_backend(settings)
-        backend.provision(settings)
+        backend.storage.provision(settings)
         backend.close()
     os.environ["AWS_ACCESS_KEY_ID"] = SETUP_KEY
     s3 = boto3.client("s3", region_name=REGION)

@@ -21,8 +21,8 @@ from tests.fixtures import settings_for
 def outputs(tmp_path: Path) -> Iterator[BlobStore]:
     settings = settings_for("local", tmp_path / "data")
     backend = open_backend(settings)
-    backend.provision(settings)
-    yield backend.blobs(settings.output_bucket)
+    backend.storage.provision(settings)
+    yield backend.storage.blobs(settings.output_bucket)
     backend.close()
 
 

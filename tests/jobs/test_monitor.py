@@ -34,10 +34,10 @@ class Local:
     ) -> JobMonitor:
         return JobMonitor(
             store=self.store,
-            queue=self.backend.queue(self.settings.job_queue),
-            dead_letters=self.backend.queue(self.settings.job_dead_letter_queue),
-            source=self.backend.job_source,
-            output=output or self.backend.job_output,
+            queue=self.backend.storage.queue(self.settings.job_queue),
+            dead_letters=self.backend.storage.queue(self.settings.job_dead_letter_queue),
+            source=self.backend.job_locations.source,
+            output=output or self.backend.job_locations.output,
             webhook_secret=None,
             stale_seconds=stale_seconds,
             idle_seconds=0,  # every step a scan: the tests step by hand
@@ -48,8 +48,8 @@ class Local:
 def local(tmp_path: Path) -> Iterator[Local]:
     settings = settings_for("local", tmp_path / "data")
     backend = open_backend(settings)
-    backend.provision(settings)
-    yield Local(settings, backend, JobStore(backend.blobs(settings.output_bucket)))
+    backend.storage.provision(settings)
+    yield Local(settings, backend, JobStore(backend.storage.blobs(settings.output_bucket)))
     backend.close()
 
 
@@ -69,7 +69,7 @@ def test_a_job_whose_output_fails_holds_back_no_other_and_is_retried(local: Loca
     def output(location: str) -> JobOutput:
         if location == refused and refusing[0]:
             raise OutputUnwritableError(f"cannot write {location}")
-        return local.backend.job_output(location)
+        return local.backend.job_locations.output(location)
 
     store = local.store
     blocked = _finished_chunks(store, tmp_path, refused)  # the older: listed first

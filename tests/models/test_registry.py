@@ -23,7 +23,7 @@ LITE0 = load_metadata(MODEL_DIR / "metadata.json").short_name
 
 
 def test_a_checked_folder_is_registered_listed_and_downloaded_whole(backend: Backend, tmp_path: Path) -> None:
-    registry = backend.model_registry()
+    registry = backend.models
     entry, report = register(MODEL_DIR, registry)
     assert entry is not None and report.ok and entry.ref == LITE0
     assert set(entry.engines) == set(report.images_per_second) and entry.size_bytes > 10_000_000
@@ -44,7 +44,7 @@ def test_a_folder_that_fails_the_check_is_refused_and_not_listed(backend: Backen
     shutil.copytree(MODEL_DIR, broken, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     labels = broken / "labels.txt"
     labels.write_text("\n".join(labels.read_text().splitlines()[:999]) + "\n")
-    registry = backend.model_registry()
+    registry = backend.models
     entry, report = register(broken, registry)
     assert entry is None and len(report.failures) == 1 and "labels" in report.failures[0]
     assert registry.entries() == []

@@ -105,8 +105,8 @@ def _with_messages(tmp_path: Path, count: int):
 
     settings = settings_for("local", tmp_path / "data")
     backend = open_backend(settings)
-    backend.provision(settings)
-    backend.queue(settings.request_queue).send_batch([f"m{i}" for i in range(count)])
+    backend.storage.provision(settings)
+    backend.storage.queue(settings.request_queue).send_batch([f"m{i}" for i in range(count)])
     backend.close()
     return settings
 

@@ -15,6 +15,6 @@ def replies_backend(tmp_path: Path) -> Iterator[Backend]:
     """A local backend with a reply queue."""
     settings = settings_for("local", tmp_path / "data")
     backend = open_backend(settings)
-    backend.provision(settings, reply_queues=[WEB_REPLY_QUEUE])
+    backend.storage.provision(settings, reply_queues=[WEB_REPLY_QUEUE])
     yield backend
     backend.close()

@@ -43,7 +43,7 @@ def test_an_upload_activates_the_group_from_zero_and_the_depth_is_published(moto
         depth_metric_seconds=1.0,
     )
     backend = open_backend(settings)
-    backend.provision(settings)
+    backend.storage.provision(settings)
     port = free_port()
     web = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "web", "--port", str(port)],

@@ -28,7 +28,7 @@ def _settings(tmp_path: Path) -> WebSettings:
 def _reply_queues(settings: WebSettings) -> list[str]:
     backend = open_backend(settings)
     try:
-        return backend.reply_queues().idle(PREFIX, since=time.time() + 3600)  # every one there is
+        return backend.storage.reply_queues().idle(PREFIX, since=time.time() + 3600)  # every one there is
     finally:
         backend.close()
 

@@ -51,7 +51,7 @@ def client(settings: WebSettings) -> Iterator[TestClient]:
 def requests(settings: WebSettings, client: TestClient) -> Iterator[MessageQueue]:
     """The request queue, seen from outside the app (after the app made it)."""
     backend = open_backend(settings)
-    yield backend.queue(settings.request_queue)
+    yield backend.storage.queue(settings.request_queue)
     backend.close()
 
 

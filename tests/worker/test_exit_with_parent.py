@@ -26,7 +26,7 @@ print(worker.pid, flush=True)
 def test_a_worker_whose_parent_died_during_its_start_exits(tmp_path: Path) -> None:
     settings = BackendSettings.from_values(data_dir=tmp_path / "data")
     backend = open_backend(settings)
-    backend.provision(settings)
+    backend.storage.provision(settings)
     backend.close()
     parent = subprocess.run(
         [sys.executable, "-c", PARENT],

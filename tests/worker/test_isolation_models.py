@@ -37,8 +37,8 @@ class Setup:
 def setup(tmp_path: Path) -> Iterator[Setup]:
     settings = WorkerSettings.model_validate(settings_for("local", tmp_path / "data").model_dump())
     backend = open_backend(settings)
-    backend.provision(settings, reply_queues=["replies"])
-    entry, report = register(renamed_model(tmp_path / "models", "lite0-other"), backend.model_registry())
+    backend.storage.provision(settings, reply_queues=["replies"])
+    entry, report = register(renamed_model(tmp_path / "models", "lite0-other"), backend.models)
     assert entry is not None, report.failures
     yield Setup(settings, backend)
     backend.close()
@@ -46,7 +46,10 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
 
 def test_redelivered_requests_are_classified_alone_by_the_model_they_name(setup: Setup) -> None:
     settings, backend = setup.settings, setup.backend
-    requests, inputs = backend.queue(settings.request_queue), backend.blobs(settings.input_bucket)
+    requests, inputs = (
+        backend.storage.queue(settings.request_queue),
+        backend.storage.blobs(settings.input_bucket),
+    )
     named: dict[str, tuple[str, str | None]] = {}  # id -> (image, model)
     for image, model in [("cat.jpg", OTHER), ("coffee.jpg", None), ("rocket.jpg", OTHER)]:
         request_id = new_request_id()
@@ -80,10 +83,10 @@ def test_a_redelivered_chunk_is_classified_image_by_image_by_the_model_it_names(
     folder.mkdir()
     for image in GOLDEN:
         (folder / image).write_bytes(golden_bytes(image))
-    store = JobStore(backend.blobs(settings.output_bucket))
+    store = JobStore(backend.storage.blobs(settings.output_bucket))
     record = JobRecord(id=new_request_id(), spec=JobSpec(source=str(folder)), chunk_size=10, state="running")
     store.put_record(record)
-    jobs = backend.queue(settings.job_queue)
+    jobs = backend.storage.queue(settings.job_queue)
     chunk = ChunkMessage(job=record.id, index=0, source=str(folder), keys=sorted(GOLDEN), model=OTHER)
     jobs.send(chunk.model_dump_json())
     jobs.extend_visibility([m.receipt for m in jobs.receive(1, wait_seconds=0)], 0)  # a crash
@@ -106,7 +109,8 @@ def test_a_redelivered_chunk_is_classified_image_by_image_by_the_model_it_names(
 def test_a_redelivered_request_that_pins_fp32_is_classified_alone_on_fp32(setup: Setup) -> None:
     settings = setup.settings.model_copy(update={"engine": "onnxruntime-int8"})  # the worker's choice
     backend = setup.backend
-    requests, inputs = backend.queue(settings.request_queue), backend.blobs(settings.input_bucket)
+    storage = backend.storage
+    requests, inputs = storage.queue(settings.request_queue), storage.blobs(settings.input_bucket)
     asked: dict[str, tuple[str, str | None, Precision]] = {}  # id -> (image, model, precision)
     wanted: list[tuple[str, str | None, Precision]] = [
         ("cat.jpg", OTHER, "fp32"),

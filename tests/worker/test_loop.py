@@ -37,15 +37,15 @@ class Setup:
 
     @property
     def requests(self):
-        return self.backend.queue(self.settings.request_queue)
+        return self.backend.storage.queue(self.settings.request_queue)
 
     @property
     def inputs(self) -> BlobStore:
-        return self.backend.blobs(self.settings.input_bucket)
+        return self.backend.storage.blobs(self.settings.input_bucket)
 
     @property
     def outputs(self) -> BlobStore:
-        return self.backend.blobs(self.settings.output_bucket)
+        return self.backend.storage.blobs(self.settings.output_bucket)
 
     def submit(self, name: str, data: bytes | None) -> str:
         request_id = new_request_id()
@@ -55,7 +55,7 @@ class Setup:
         return request_id
 
     def replies(self) -> dict[str, Result]:
-        queue = self.backend.queue(REPLIES)
+        queue = self.backend.storage.queue(REPLIES)
         found: dict[str, Result] = {}
         while messages := queue.receive(10, wait_seconds=0):
             for message in messages:
@@ -72,7 +72,7 @@ def _setup(data_dir: Path, visibility_timeout: float) -> Setup:
         {**base, "burst_poll_seconds": 0.2, "threads": 2, "infer_batch": 4}
     )
     backend = open_backend(settings)
-    backend.provision(settings, reply_queues=[REPLIES])
+    backend.storage.provision(settings, reply_queues=[REPLIES])
     return Setup(settings, backend)
 
 
@@ -98,7 +98,7 @@ def _worker(
         requests=setup.requests,
         inputs=setup.inputs,
         outputs=outputs or setup.outputs,
-        reply_queue=setup.backend.queue,
+        reply_queue=setup.backend.storage.queue,
         classifier=classifier,
     )
     settings = setup.settings.model_copy(update=overrides)
@@ -167,7 +167,7 @@ def test_unexpected_failures_are_retried_then_dead_lettered(setup: Setup, classi
         worker.close()
     assert setup.replies() == {}  # nothing was answered: no result could be stored
     assert setup.requests.depth().outstanding == 0
-    dead = setup.backend.queue(setup.settings.dead_letter_queue)
+    dead = setup.backend.storage.queue(setup.settings.dead_letter_queue)
     bodies = [m.body for m in dead.receive(10, wait_seconds=0)]
     assert len(bodies) == 2 and any(request_id in body for body in bodies)
     assert worker.batches >= 2  # each message was received max_receives times

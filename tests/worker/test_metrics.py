@@ -19,7 +19,7 @@ from tests.fixtures import settings_for
 def test_one_flush_publishes_the_aggregated_batch_metrics(moto_endpoint: str, tmp_path: Path) -> None:
     client = boto3.client("cloudwatch", region_name="us-east-1")
     backend = open_backend(settings_for("aws", tmp_path))
-    publisher = MetricsPublisher(backend.metrics_sink(), interval=3600)
+    publisher = MetricsPublisher(backend.telemetry.metrics_sink(), interval=3600)
     publisher.record_batch(3, 120.0, [40.0, 50.0, 60.0])
     publisher.record_batch(1, 80.0, [30.0])
     publisher.close()  # flushes what is left
@@ -45,7 +45,7 @@ def test_one_flush_publishes_the_aggregated_batch_metrics(moto_endpoint: str, tm
 
 
 def test_the_local_backend_takes_metrics_silently(tmp_path: Path) -> None:
-    silent = open_backend(settings_for("local", tmp_path)).metrics_sink()
+    silent = open_backend(settings_for("local", tmp_path)).telemetry.metrics_sink()
     published: list[tuple[int, StatisticSet, StatisticSet | None]] = []
 
     class Watched:  # what the publisher hands the local sink, and the sink taking it

@@ -105,10 +105,10 @@ def test_aws_workers_of_a_group_get_the_asg_protection(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     # The instance id given, so the metadata service is never asked.
     worker = WorkerSettings.from_values(asg_name=GROUP, instance_id="i-0abc")
-    protection = open_backend(settings_for("aws", tmp_path)).scale_in_protection(worker.placement())
+    protection = open_backend(settings_for("aws", tmp_path)).capacity.scale_in_protection(worker.placement())
     assert isinstance(protection, AsgScaleInProtection)
     local = open_backend(settings_for("local", tmp_path))
-    assert isinstance(local.scale_in_protection(worker.placement()), NoProtection)
+    assert isinstance(local.capacity.scale_in_protection(worker.placement()), NoProtection)
     assert not protection.protected
 
 

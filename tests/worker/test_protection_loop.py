@@ -29,12 +29,12 @@ def test_protected_exactly_while_the_worker_holds_messages(tmp_path, monkeypatch
         {**settings_for("local", tmp_path / "data").model_dump(), "burst_poll_seconds": 0.1, "batch_size": 2}
     )
     backend = open_backend(settings)
-    backend.provision(settings, reply_queues=[REPLIES])
+    backend.storage.provision(settings, reply_queues=[REPLIES])
     golden = load_golden()[:3]
     for image in golden:  # two batches of at most 2 messages
         request_id, name = new_request_id(), image.name
-        backend.blobs(settings.input_bucket).put(request_id, image.read_bytes())
-        backend.queue(settings.request_queue).send(
+        backend.storage.blobs(settings.input_bucket).put(request_id, image.read_bytes())
+        backend.storage.queue(settings.request_queue).send(
             RequestMessage(id=request_id, image=name, reply_to=REPLIES).model_dump_json()
         )
     with mock_aws():

@@ -68,7 +68,7 @@ def test_the_standby_answers_while_the_group_warms_then_leaves_the_work_to_it(mo
         reply_poll_seconds=1.0,
     )
     backend = open_backend(settings)
-    backend.provision(settings)
+    backend.storage.provision(settings)
     logging_env = LoggingSettings.from_values(log_level="INFO").environment()
     env = {**os.environ, **settings.environment(), **logging_env}
     standby_env = {
@@ -110,13 +110,13 @@ def test_the_standby_answers_while_the_group_warms_then_leaves_the_work_to_it(mo
 
         second = _upload(url, 6)  # no worker of the group runs yet: pending, untouched
         assert [r.status_code for r in second] == [202] * 6
-        requests = backend.queue(settings.request_queue)
+        requests = backend.storage.queue(settings.request_queue)
         time.sleep(GATE_SECONDS + POLL_SECONDS)
         assert requests.depth().visible == 6  # the standby took none of them
 
         worker = start(["worker"], env, "worker")  # the group's worker, in service
         ids = [r.json()["id"] for r in second]
-        outputs = backend.blobs(settings.output_bucket)
+        outputs = backend.storage.blobs(settings.output_bucket)
         wait_for(lambda: all(outputs.exists(i) for i in ids), 90, 0.1, what="the group's worker answers")
 
         results = {

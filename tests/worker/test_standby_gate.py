@@ -81,5 +81,5 @@ def test_a_standby_on_aws_needs_the_group_it_bridges(moto_endpoint, tmp_path, gr
 
     backend = open_backend(settings_for("aws", tmp_path))
     with pytest.raises(ValueError, match="Auto Scaling group"):
-        backend.worker_group_gauge(group)
+        backend.capacity.worker_group_gauge(group)
     backend.close()

@@ -36,10 +36,10 @@ def test_a_warmed_instance_receives_nothing_until_in_service(moto_endpoint, imds
     settings = WorkerSettings.from_values(**settings_for("aws", tmp_path).model_dump(), poll_seconds=1.0)
     replies = f"{settings.request_queue}-replies"
     backend = open_backend(settings)
-    backend.provision(settings, reply_queues=[replies])
+    backend.storage.provision(settings, reply_queues=[replies])
     request_id = new_request_id()
-    backend.blobs(settings.input_bucket).put(request_id, golden_bytes("cat.jpg"))
-    requests = backend.queue(settings.request_queue)
+    backend.storage.blobs(settings.input_bucket).put(request_id, golden_bytes("cat.jpg"))
+    requests = backend.storage.queue(settings.request_queue)
     requests.send(RequestMessage(id=request_id, image="cat.jpg", reply_to=replies).model_dump_json())
     placed = settings.model_copy(
         update={"asg_name": "workers", "lifecycle_hook": "launch", "imds_url": imds, "instance_id": "i-0warm"}
@@ -64,7 +64,7 @@ def test_a_warmed_instance_receives_nothing_until_in_service(moto_endpoint, imds
         reply = None
         deadline = time.monotonic() + 60
         while reply is None and time.monotonic() < deadline:
-            for message in backend.queue(replies).receive(1, wait_seconds=1):
+            for message in backend.storage.queue(replies).receive(1, wait_seconds=1):
                 reply = ReplyMessage.model_validate_json(message.body)
         assert reply is not None and reply.id == request_id and reply.result.error is None
     finally:

@@ -10,9 +10,9 @@ from services.settings import BackendSettings
 
 class _AwsPlugin:
     def open(self, settings: BackendSettings) -> Backend:
-        from services.adapters.aws.backend import AwsBackend
+        from services.adapters.aws.backend import open_aws
 
-        return AwsBackend(settings)
+        return open_aws(settings)
 
     def emulator(self, *, own_process: bool = False) -> AbstractContextManager[RunningEmulator] | None:
         """moto: in a process of its own, or in this one (its variables then set in os.environ)."""

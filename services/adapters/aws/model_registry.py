@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,9 +16,13 @@ PREFIX = "models/"
 
 
 class S3ModelRegistry:
-    def __init__(self, s3: S3Client, bucket: str) -> None:
-        self._s3 = s3
+    def __init__(self, s3: Callable[[], S3Client], bucket: str) -> None:
+        self._client = s3  # the backend's client, made on first use
         self._bucket = bucket
+
+    @property
+    def _s3(self) -> S3Client:
+        return self._client()
 
     def publish(self, entry: RegisteredModel, folder: Path, files: Sequence[str]) -> None:
         for relative in files:

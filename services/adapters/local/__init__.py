@@ -10,9 +10,9 @@ from services.settings import BackendSettings
 
 class _LocalPlugin:
     def open(self, settings: BackendSettings) -> Backend:
-        from services.adapters.local.backend import LocalBackend
+        from services.adapters.local.backend import open_local
 
-        return LocalBackend(settings)
+        return open_local(settings)
 
     def emulator(self, *, own_process: bool = False) -> AbstractContextManager[RunningEmulator] | None:
         return None  # nothing to emulate: the backend is embedded

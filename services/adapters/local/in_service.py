@@ -1,6 +1,6 @@
 """Which local worker processes are in service (taking work): one marker file per process.
 
-A worker marks itself when it starts serving (`LocalBackend.await_serving`, after its model has
+A worker marks itself when it starts serving (`LocalCapacity.await_serving`, after its model has
 loaded); a marker whose process is gone is stale and removed when counted. The standby worker of
 `evision up` asks this count, as the cloud's standby asks the Auto Scaling group.
 """

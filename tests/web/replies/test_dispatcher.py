@@ -28,7 +28,7 @@ async def _drained(queue: MessageQueue) -> None:
 
 def test_stop_ends_the_long_poll_at_once(replies_backend: Backend) -> None:
     async def scenario() -> float:
-        dispatcher = ReplyDispatcher(replies_backend.queue(WEB_REPLY_QUEUE), poll_seconds=20)
+        dispatcher = ReplyDispatcher(replies_backend.storage.queue(WEB_REPLY_QUEUE), poll_seconds=20)
         dispatcher.start(asyncio.get_running_loop())
         await asyncio.sleep(0.2)  # now inside its long poll
         started = time.monotonic()
@@ -40,7 +40,7 @@ def test_stop_ends_the_long_poll_at_once(replies_backend: Backend) -> None:
 
 
 def test_resolves_waiting_requests_by_id_and_deletes_every_reply(replies_backend: Backend) -> None:
-    replies = replies_backend.queue(WEB_REPLY_QUEUE)
+    replies = replies_backend.storage.queue(WEB_REPLY_QUEUE)
 
     async def scenario() -> list[Result]:
         dispatcher = ReplyDispatcher(replies, poll_seconds=0.5)
@@ -61,7 +61,7 @@ def test_resolves_waiting_requests_by_id_and_deletes_every_reply(replies_backend
 
 
 def test_forgotten_request_is_not_resolved(replies_backend: Backend) -> None:
-    replies = replies_backend.queue(WEB_REPLY_QUEUE)
+    replies = replies_backend.storage.queue(WEB_REPLY_QUEUE)
 
     async def scenario() -> bool:
         dispatcher = ReplyDispatcher(replies, poll_seconds=0.5)

@@ -29,10 +29,10 @@ def clock() -> Clock:
 
 def _sweep(backend: Backend, settings: BackendSettings, clock: Clock) -> OrphanSweep:
     return OrphanSweep(
-        inputs=backend.blobs(settings.input_bucket),
-        outputs=backend.blobs(settings.output_bucket),
-        requests=backend.queue(settings.request_queue),
-        dead_letters=backend.queue(settings.dead_letter_queue),
+        inputs=backend.storage.blobs(settings.input_bucket),
+        outputs=backend.storage.blobs(settings.output_bucket),
+        requests=backend.storage.queue(settings.request_queue),
+        dead_letters=backend.storage.queue(settings.dead_letter_queue),
         reply_to="replies-x",
         period=PERIOD,
         margin=MARGIN,
@@ -42,12 +42,12 @@ def _sweep(backend: Backend, settings: BackendSettings, clock: Clock) -> OrphanS
 
 def _input(backend: Backend, settings: BackendSettings, made_at: float, name: str = "cat.jpg") -> str:
     request_id = new_request_id(made_at)
-    backend.blobs(settings.input_bucket).put(request_id, b"image", metadata={"filename": name})
+    backend.storage.blobs(settings.input_bucket).put(request_id, b"image", metadata={"filename": name})
     return request_id
 
 
 def _sent(backend: Backend, settings: BackendSettings) -> list[RequestMessage]:
-    queue = backend.queue(settings.request_queue)
+    queue = backend.storage.queue(settings.request_queue)
     messages = queue.receive(10, wait_seconds=0)
     queue.delete_batch([m.receipt for m in messages])
     return [RequestMessage.model_validate_json(m.body) for m in messages]
@@ -59,7 +59,7 @@ def test_an_input_without_request_or_result_is_sent_again_after_two_idle_reads(
     orphan = _input(backend, backend_settings, clock.now - 120, "dog.png")
     answered = _input(backend, backend_settings, clock.now - 100)
     result = Result(id=answered, image="cat.jpg", label="tabby")
-    backend.blobs(backend_settings.output_bucket).put(answered, result.model_dump_json().encode())
+    backend.storage.blobs(backend_settings.output_bucket).put(answered, result.model_dump_json().encode())
     sweep = _sweep(backend, backend_settings, clock)
 
     assert sweep.sweep() == 0  # the first idle read only starts the watch
@@ -67,7 +67,7 @@ def test_an_input_without_request_or_result_is_sent_again_after_two_idle_reads(
     assert sweep.sweep() == 1
     (message,) = _sent(backend, backend_settings)
     assert (message.id, message.image, message.reply_to) == (orphan, "dog.png", "replies-x")
-    assert backend.blobs(backend_settings.input_bucket).exists(CHECKPOINT)
+    assert backend.storage.blobs(backend_settings.input_bucket).exists(CHECKPOINT)
 
     clock.now += PERIOD  # checked once: never again, by this sweep or another process's
     assert sweep.sweep() == 0
@@ -81,7 +81,7 @@ def test_an_input_without_request_or_result_is_sent_again_after_two_idle_reads(
 def test_an_orphan_is_sent_again_with_the_model_and_precision_it_was_stored_with(
     backend: Backend, backend_settings: BackendSettings, clock: Clock
 ) -> None:
-    inputs = backend.blobs(backend_settings.input_bucket)
+    inputs = backend.storage.blobs(backend_settings.input_bucket)
     pinned, plain = new_request_id(clock.now - 120), new_request_id(clock.now - 110)
     inputs.put(pinned, b"image", metadata={"filename": "a.jpg", "model": "m@1", "precision": "fp32"})
     inputs.put(plain, b"image", metadata={"filename": "b.jpg"})  # stored before precisions: auto
@@ -108,7 +108,7 @@ def test_nothing_is_sent_again_while_a_queue_holds_work(
     backend: Backend, backend_settings: BackendSettings, clock: Clock
 ) -> None:
     pending = _input(backend, backend_settings, clock.now - 120)
-    requests = backend.queue(backend_settings.request_queue)
+    requests = backend.storage.queue(backend_settings.request_queue)
     requests.send(RequestMessage(id=pending, image="cat.jpg", reply_to="r").model_dump_json())
     sweep = _sweep(backend, backend_settings, clock)
     for _ in range(3):
@@ -117,7 +117,7 @@ def test_nothing_is_sent_again_while_a_queue_holds_work(
     # A dead letter counts too: its `failed` result is on its way.
     (message,) = requests.receive(1, wait_seconds=0)
     requests.delete_batch([message.receipt])
-    backend.queue(backend_settings.dead_letter_queue).send(message.body)
+    backend.storage.queue(backend_settings.dead_letter_queue).send(message.body)
     for _ in range(3):
         assert sweep.sweep() == 0
         clock.now += PERIOD
