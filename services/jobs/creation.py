@@ -17,12 +17,17 @@ from services.idempotency import IdempotencyConflictError, IdempotencyKeys
 from services.jobs import lifecycle
 from services.jobs.contract import JobRecord, JobSpec
 from services.jobs.monitor import JobMonitor
-from services.jobs.service import JobLocationError, check_location, check_output, claim_output, new_job
+from services.jobs.service import claim_output, new_job
 from services.jobs.staging import upload_of, upload_prefix
 from services.jobs.store import JobStore
 from services.jobs.webhook_target import WebhookRefusedError, check
 from services.models.errors import UnknownModelError
-from services.ports.job_locations import JobOutput, JobSource, OutputUnwritableError, SourceUnreadableError
+from services.ports.job_locations import (
+    JobLocationError,
+    JobLocations,
+    OutputUnwritableError,
+    SourceUnreadableError,
+)
 
 
 class JobRefusedError(ValueError):
@@ -36,8 +41,7 @@ def create_job(
     store: JobStore,
     keys: IdempotencyKeys,
     monitor: JobMonitor,
-    job_source: Callable[[str], JobSource],
-    job_output: Callable[[str], JobOutput],
+    locations: JobLocations,
     resolve_model: Callable[[str | None], str | None],
     jobs_root: Path | None,
     chunk_size: int,
@@ -53,12 +57,12 @@ def create_job(
                 raise JobRefusedError("this service stages no uploads (its store cannot)")
             location = staged_location(upload_prefix(upload))
         else:
-            location = check_location(spec.source, jobs_root=jobs_root)
-        source = job_source(location)  # the backend's own check: this kind?
+            location = locations.check_source(spec.source, jobs_root)
+        source = locations.source(location)
         next(iter(source.keys_after("")), None)  # one listing call: may it list it, now?
-        output = None if spec.output is None else check_output(spec.output, jobs_root=jobs_root)
+        output = None if spec.output is None else locations.check_output(spec.output, jobs_root)
         if output is not None:
-            job_output(output)  # this kind of location?
+            locations.output(output)  # this kind of location?
         model = resolve_model(spec.model)
     except (JobLocationError, ValueError, UnknownModelError, SourceUnreadableError) as exc:
         raise JobRefusedError(str(exc)) from None
@@ -85,7 +89,7 @@ def create_job(
     record = new_job(spec.model_copy(update={"model": model}), location, chunk_size, output)
     if output is not None:  # and one it may write? Found now, not when the job is done.
         try:
-            claim_output(job_output(output), record)
+            claim_output(locations.output(output), record)
         except OutputUnwritableError as exc:
             raise JobRefusedError(str(exc)) from None
     lifecycle.accept(store, record)

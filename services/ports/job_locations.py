@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Protocol
 
 
@@ -12,6 +13,10 @@ class SourceUnreadableError(Exception):
 
 class OutputUnwritableError(Exception):
     """A batch job's output location this service cannot write: no such bucket, no permission."""
+
+
+class JobLocationError(ValueError):
+    """A location the service may not use (outside the jobs root, or of the other backend's kind)."""
 
 
 class JobOutput(Protocol):
@@ -43,7 +48,17 @@ class JobSource(Protocol):
 
 
 class JobLocations(Protocol):
-    """The job-locations role of a backend: the kinds of location its batch jobs read and write."""
+    """The job-locations role of a backend: the kinds of location its batch jobs read and write
+    (aws: s3://bucket/prefix; local: folders under the web tier's jobs root)."""
+
+    def check_source(self, given: str, jobs_root: Path | None) -> str:
+        """`given` (a job's source as the client wrote it) as `source` reads it, or
+        JobLocationError saying why it is refused (a folder outside `jobs_root`, or none given)."""
+        ...
+
+    def check_output(self, given: str, jobs_root: Path | None) -> str:
+        """`given` (a job's output) as `output` writes it, or JobLocationError saying why not."""
+        ...
 
     def source(self, location: str) -> JobSource:
         """The images of `location` (aws: s3://bucket/prefix; local: an absolute folder path);
