@@ -2,9 +2,10 @@
 
 The local supervisor writes a `SupervisorSnapshot` to `<data_dir>/status.json` once per period
 (atomically: write a temporary file, then rename), so any process can read it without talking to
-the supervisor. `collect_status` combines it with the live queue depth into one `StatusReport`,
-the same JSON for the command line and the web tier. In AWS no local supervisor runs: the report
-then says the workers are managed by the Auto Scaling group.
+the supervisor (through the backend: `capacity.supervisor_status`). `collect_status` combines it
+with the live queue depth into one `StatusReport`, the same JSON for the command line and the web
+tier. In AWS no local supervisor runs: the report then says the workers are managed by the Auto
+Scaling group.
 """
 
 from __future__ import annotations
@@ -120,10 +121,11 @@ def collect_status(
     capacity_manager: str | None,
     queue_name: str,
     depth: Callable[[], QueueDepth],
-    data_dir: Path,
+    supervisor: Callable[[], SupervisorSnapshot | None],
     dead_letters: tuple[str, Callable[[], QueueDepth]] | None = None,
 ) -> StatusReport:
-    """The status of the service as seen from here (blocking: reads the queue and a file).
+    """The status of the service as seen from here (blocking: reads the queue and the supervisor's
+    snapshot, `supervisor`: the backend's `capacity.supervisor_status`).
 
     `depth` reads the request queue's depth; its failure (no such queue yet, no credentials...)
     is reported in the result rather than raised. `capacity_manager`: who scales the workers
@@ -132,7 +134,7 @@ def collect_status(
     now = time.time()
     queue_status = _queue_status(queue_name, depth)
     dead_status = None if dead_letters is None else _queue_status(*dead_letters)
-    snapshot = read_snapshot(status_path(data_dir))
+    snapshot = supervisor()
     if snapshot is not None and snapshot.stale(now):
         snapshot = None
     managed_by = "local supervisor" if snapshot is not None else capacity_manager or "nothing"

@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
             capacity_manager=backend.capacity.manager,
             queue_name=settings.request_queue,
             depth=depth_of(settings.request_queue),
-            data_dir=settings.data_dir,
+            supervisor=backend.capacity.supervisor_status,
             dead_letters=(settings.dead_letter_queue, depth_of(settings.dead_letter_queue)),
         )
     finally:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from services.status import SupervisorSnapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,4 +99,9 @@ class Capacity(Protocol):
         """What counts `group`'s workers in service (cloud: its InService instances; local: the
         supervisor's workers that have started taking work). Raises ValueError if it needs a
         group name and got none."""
+        ...
+
+    def supervisor_status(self) -> SupervisorSnapshot | None:
+        """The last snapshot of the local supervisor that scales the workers (`evision up`), stale
+        or not; None where none has written one (e.g. in the cloud). Blocking (a file read)."""
         ...

@@ -11,12 +11,11 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from anyio import to_thread
 
 from services.ports.storage import QueueDepth
-from services.status import read_snapshot, status_path
+from services.status import SupervisorSnapshot
 
 log = logging.getLogger("evision.activity")
 INTERVAL_SECONDS = 10.0
@@ -27,12 +26,12 @@ class Activity:
         self,
         *,
         depth: Callable[[], QueueDepth],
-        data_dir: Path,
+        supervisor: Callable[[], SupervisorSnapshot | None],
         capacity_manager: str | None,
         interval: float = INTERVAL_SECONDS,
     ) -> None:
         self._depth = depth
-        self._data_dir = data_dir
+        self._supervisor = supervisor  # blocking: a file read, locally
         self._capacity_manager = capacity_manager
         self._interval = interval
         self.uploads = 0  # counted on the event loop only: no lock needed
@@ -79,7 +78,7 @@ class Activity:
                 )
 
     def _workers(self) -> str:
-        snapshot = read_snapshot(status_path(self._data_dir))
+        snapshot = self._supervisor()
         if snapshot is not None and not snapshot.stale():
             return f"workers {snapshot.running} running, {snapshot.desired} desired"
         return f"workers managed by {self._capacity_manager or 'nothing here'}"

@@ -81,7 +81,7 @@ async def start_parts(stack: AsyncExitStack, settings: WebSettings, admission: A
     )
     activity = Activity(
         depth=fast_scaling.depth,  # one queue read per period serves both
-        data_dir=settings.data_dir,
+        supervisor=backend.capacity.supervisor_status,
         capacity_manager=backend.capacity.manager,
         interval=settings.summary_seconds,
     )
@@ -128,7 +128,7 @@ async def start_parts(stack: AsyncExitStack, settings: WebSettings, admission: A
         capacity_manager=backend.capacity.manager,
         queue_name=settings.request_queue,
         depth=requests.depth,
-        data_dir=settings.data_dir,
+        supervisor=backend.capacity.supervisor_status,
         dead_letters=(settings.dead_letter_queue, backend.storage.queue(settings.dead_letter_queue).depth),
     )
     return WebParts(

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from services.ports.backend import Backend
 from services.ports.storage import QueueDepth
 from services.status import (
     DecisionRecord,
@@ -82,7 +83,7 @@ def test_who_manages_the_workers(tmp_path, capacity_manager, age, managed_by):
         capacity_manager=capacity_manager,
         queue_name="q",
         depth=lambda: QueueDepth(4, 2),
-        data_dir=tmp_path,
+        supervisor=lambda: read_snapshot(status_path(tmp_path)),
     )
     assert report.workers_managed_by == managed_by
     assert (report.supervisor is not None) == (managed_by == "local supervisor")
@@ -94,10 +95,19 @@ def test_an_unreadable_queue_is_reported_not_raised(tmp_path):
         raise PermissionError("sqs:GetQueueAttributes denied")
 
     report = collect_status(
-        backend="aws", capacity_manager=None, queue_name="q", depth=broken, data_dir=tmp_path
+        backend="aws", capacity_manager=None, queue_name="q", depth=broken, supervisor=lambda: None
     )
     assert report.queue.visible is None
     assert report.queue.error == "PermissionError: sqs:GetQueueAttributes denied"
+
+
+def test_each_backend_reads_the_local_supervisors_snapshot(backend: Backend) -> None:
+    """Through the capacity role: none before `evision up`'s supervisor writes one (in the cloud,
+    never), then its last one, on either backend (`evision up --backend aws` runs one too)."""
+    assert backend.capacity.supervisor_status() is None
+    written = _snapshot(desired=2)
+    write_snapshot(status_path(backend.settings.data_dir), written)
+    assert backend.capacity.supervisor_status() == written
 
 
 def _with_messages(tmp_path: Path, count: int):

@@ -41,7 +41,7 @@ def open_aws(settings: BackendSettings) -> Backend:
         name="aws",
         settings=settings,
         storage=storage,
-        capacity=AsgCapacity(clients),
+        capacity=AsgCapacity(settings, clients),
         telemetry=CloudWatchTelemetry(clients),
         job_locations=PrefixLocations(clients),
         deployment=AwsDeployment(clients),

@@ -14,12 +14,15 @@ from services.ports.capacity import (
     ScaleInProtection,
     WorkerGroupGauge,
 )
+from services.settings import BackendSettings
+from services.status import SupervisorSnapshot, read_snapshot, status_path
 
 
 class AsgCapacity:
     manager = "auto scaling group"
 
-    def __init__(self, clients: AwsClients) -> None:
+    def __init__(self, settings: BackendSettings, clients: AwsClients) -> None:
+        self._data_dir = settings.data_dir
         self._clients = clients
 
     def scale_in_protection(self, placement: Placement) -> ScaleInProtection:
@@ -48,3 +51,8 @@ class AsgCapacity:
         from services.adapters.aws.capacity import AsgInServiceGauge
 
         return AsgInServiceGauge(self._clients.client("autoscaling"), group=group)
+
+    def supervisor_status(self) -> SupervisorSnapshot | None:
+        # In the cloud no supervisor runs (the group scales): there is no file, so None. Against
+        # an emulator `evision up --backend aws` runs its local supervisor, which writes it.
+        return read_snapshot(status_path(self._data_dir))

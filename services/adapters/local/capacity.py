@@ -16,12 +16,14 @@ from services.ports.capacity import (
     WorkerGroupGauge,
 )
 from services.settings import BackendSettings
+from services.status import SupervisorSnapshot, read_snapshot, status_path
 
 
 class LocalCapacity:
     manager = None  # only the local supervisor scales local workers
 
     def __init__(self, settings: BackendSettings) -> None:
+        self._data_dir = settings.data_dir
         self._in_service = LocalInService(settings.data_dir / "in-service")
         self._activation = LocalActivation(settings.data_dir / "activation-requested")
 
@@ -42,3 +44,6 @@ class LocalCapacity:
 
     def worker_group_gauge(self, group: str | None) -> WorkerGroupGauge:
         return self._in_service  # one group per data dir: the name is not needed
+
+    def supervisor_status(self) -> SupervisorSnapshot | None:
+        return read_snapshot(status_path(self._data_dir))  # written once per period (`evision up`)
