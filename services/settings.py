@@ -20,7 +20,7 @@ from typing import Any, Self
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from services.adapters.backends import DEFAULT_BACKEND, backend_names
+from services.backend_names import DEFAULT_BACKEND, backend_names
 
 ENV_PREFIX = "EVISION_"
 _VALUES_ONLY: ContextVar[bool] = ContextVar("evision_settings_values_only", default=False)

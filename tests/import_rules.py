@@ -7,8 +7,9 @@
 - `model/` imports nothing of `services/` or `infra/`: it is a library of its own.
 - The services' own layers: `services.jobs` imports neither the worker nor the web tier, the web
   tier does not import the worker, the adapters import none of the web tier, the worker and the
-  jobs, the model registry's home (`services.models`) imports none of them nor the adapters, and
-  the ports (`services.ports`) import no other package of the services.
+  jobs, the model registry's home (`services.models`) imports none of them nor the adapters,
+  the ports (`services.ports`) import no other package of the services, and the settings
+  (`services.settings`) none of the packages they configure.
 - Third-party imports per package from an allow-list (`THIRD_PARTY`): a new dependency of a
   package is a decision, made here.
 - `importlib.import_module("...")` and `__import__("...")` with a literal name count as imports (no
@@ -27,7 +28,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.adapters.backends import BACKENDS
+from services.backend_names import BACKENDS
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("services", "model", "infra")
@@ -39,6 +40,8 @@ LAYERS = {
     "services.web": ("services.worker",),
     "services.adapters": ("services.web", "services.worker", "services.jobs"),
     "services.models": ("services.web", "services.worker", "services.jobs", "services.adapters"),
+    # the environment contract sits below what it configures (the backends' names: a leaf of its own)
+    "services.settings": ("services.adapters", "services.web", "services.worker", "services.jobs"),
     # the ports: protocols and value types, on nothing of the services but the contract's types
     "services.ports": (
         "services.adapters",

@@ -1,7 +1,7 @@
 """Opens the backend `EVISION_BACKEND` names; each is a package under `services/adapters/`.
 
 A backend package exposes `plugin` (a `services.ports.backend.BackendPlugin`) in its `__init__`;
-adding a backend is a new package and one line in `backends` (README: "Adding a backend").
+adding a backend is a new package and one line in `services/backend_names.py` (README: "Adding a backend").
 Packages are imported on first use, so a process loads only the backend it runs (boto3 stays out
 of a local worker).
 """
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from services.ports.backend import Backend, BackendPlugin
     from services.settings import BackendSettings
 
-from services.adapters.backends import BACKENDS, DEFAULT_BACKEND, backend_names
+from services.backend_names import BACKENDS, DEFAULT_BACKEND, backend_names
 
 __all__ = ["BACKENDS", "DEFAULT_BACKEND", "backend_names", "open_backend", "plugin"]
 

@@ -1,7 +1,8 @@
 """The backends by name: `EVISION_BACKEND` picks one; each is a package under `services/adapters/`.
 
-A leaf module (it imports nothing), so that the settings can validate a backend's name without
-loading the registry, and the registry can name the settings without a cycle.
+A leaf module of `services/` (it imports nothing), below both the settings, which validate a
+backend's name with it, and the adapters' registry, which opens the package it names: so neither
+the settings reach up into the adapters nor the registry and the settings form a cycle.
 """
 
 from __future__ import annotations
