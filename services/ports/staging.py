@@ -29,7 +29,7 @@ class JobStaging(Protocol):
     POSIX paths (checked by the caller). Writes are atomic, so a key that is there is whole."""
 
     def staging_location(self, prefix: str) -> str:
-        """The staged prefix as a job source location (what `Backend.job_source` reads)."""
+        """The staged prefix as a job source location (what `JobLocations.source` reads)."""
         ...
 
     def staged_sizes(self, prefix: str, names: Sequence[str]) -> dict[str, int]:
