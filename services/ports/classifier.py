@@ -43,6 +43,16 @@ class ImageClassifier(Protocol):
         ...
 
     @property
+    def ref(self) -> str:
+        """The model and its weights, `name@version`: what a request's `model` names."""
+        ...
+
+    @property
+    def engine(self) -> str:
+        """The engine and its precision, e.g. `onnxruntime-int8`: what a precision pin asks for."""
+        ...
+
+    @property
     def input_shape(self) -> tuple[int, int, int]: ...
 
     def preprocess(

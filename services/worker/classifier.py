@@ -53,6 +53,14 @@ class ModelClassifier:
         return self._model.name
 
     @property
+    def ref(self) -> str:
+        return self._model.metadata.short_name
+
+    @property
+    def engine(self) -> str:
+        return self._model.engine.label
+
+    @property
     def input_shape(self) -> tuple[int, int, int]:
         return self._model.input_shape
 

@@ -64,7 +64,7 @@ class ModelPool:
         self.evictions = 0
 
     def is_default(self, ref: str | None) -> bool:
-        return ref is None or self.default.name.split()[0] == ref
+        return ref is None or self.default.ref == ref
 
     def get(self, ref: str | None, precision: Precision = "auto") -> ImageClassifier:
         if ref is None or self.is_default(ref):
@@ -164,8 +164,8 @@ class ModelPool:
 
 def serves(classifier: ImageClassifier, precision: Precision) -> bool:
     """Whether `classifier` answers a request for `precision`: any does for auto; a pin wants
-    ONNX Runtime at that precision, which the name's engine says ("name@version onnxruntime-fp32")."""
-    return precision == "auto" or classifier.name.endswith(f" onnxruntime-{precision}")
+    ONNX Runtime at that precision."""
+    return precision == "auto" or classifier.engine == f"onnxruntime-{precision}"
 
 
 def _key(ref: str | None, precision: Precision) -> str:

@@ -25,7 +25,7 @@ POISON = b"EVISION-POISON"  # appended after a JPEG's end: the web tier and deco
 class _Crashing:
     def __init__(self, inner: ImageClassifier) -> None:
         self._inner = inner
-        self.name = inner.name
+        self.name, self.ref, self.engine = inner.name, inner.ref, inner.engine
         self.input_shape = inner.input_shape
         self.infer = inner.infer
 

@@ -295,6 +295,7 @@ class _HangingClassifier:
         self.release = threading.Event()
         self.hung = threading.Event()
         self.name, self.input_shape, self.infer = model.name, model.input_shape, model.infer
+        self.ref, self.engine = model.ref, model.engine
 
     def preprocess(self, data: bytes, out=None):
         if data == self.HANG:

@@ -53,7 +53,7 @@ def test_three_models_in_turn_through_a_budget_of_one_and_the_default_stays(
         assert classifier.name.startswith(ref)
         assert len(pool.loaded()) == 1  # never two registered models at once within the budget
     assert pool.loads == 6 and pool.evictions == 5 and len(loads) == 6
-    assert pool.get(None) is default and pool.get(default.name.split()[0]) is default
+    assert pool.get(None) is default and pool.get(default.ref) is default
     with pytest.raises(UnknownModelError):
         pool.get("no-such-model@000000000000")
     pool.close()
@@ -84,9 +84,10 @@ def test_a_pinned_precision_is_served_by_its_engine_whatever_the_worker_chose(
     pool = ModelPool(
         default, registry=registry, load=folder_loader(settings), budget_mib=1e6, pin=pinned_loader(settings)
     )
-    reference = default.name.split()[0]
+    reference = default.ref
     fp32 = pool.get(None, "fp32")
     assert fp32.name == f"{reference} onnxruntime-fp32" and default.name == f"{reference} onnxruntime-int8"
+    assert (fp32.ref, fp32.engine, default.engine) == (reference, "onnxruntime-fp32", "onnxruntime-int8")
     assert pool.get(reference, "fp32") is fp32  # loaded once, kept
     assert pool.get(None, "int8") is default and pool.get(None) is default  # the default runs at int8
     ref = f"{REGISTERED_NAMES[0]}@{REGISTERED_VERSION}"
