@@ -67,6 +67,7 @@ THIRD_PARTY: dict[str, frozenset[str]] = {
         "services": "pydantic pydantic_settings",
         "services.ports": "",
         "services.ports.classifier": "numpy",  # the one port that needs NumPy
+        "services.ports.supervisor": "pydantic",  # the snapshot: JSON on disk and in GET /v1/status
         "services.adapters": "boto3 botocore moto mypy_boto3_autoscaling mypy_boto3_cloudwatch "
         "mypy_boto3_s3 mypy_boto3_sqs pydantic",
         "services.bench": "PIL httpx numpy pydantic rich",

@@ -33,8 +33,9 @@ from pydantic import Field
 from services.elasticity.policy import ScalingPolicy, ScalingState, decide
 from services.ports.capacity import ActivationRequests
 from services.ports.storage import MessageQueue, QueueDepth
+from services.ports.supervisor import DecisionRecord, SupervisorSnapshot
 from services.settings import BackendSettings
-from services.status import DecisionRecord, SupervisorSnapshot, write_snapshot
+from services.status import write_snapshot
 
 log = logging.getLogger("evision.supervisor")
 decision_log = logging.getLogger("evision.scaling")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from services.status import SupervisorSnapshot
+    from services.ports.supervisor import SupervisorSnapshot
 
 
 @dataclass(frozen=True, slots=True)

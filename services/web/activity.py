@@ -15,7 +15,7 @@ from collections.abc import Callable
 from anyio import to_thread
 
 from services.ports.storage import QueueDepth
-from services.status import SupervisorSnapshot
+from services.ports.supervisor import SupervisorSnapshot
 
 log = logging.getLogger("evision.activity")
 INTERVAL_SECONDS = 10.0

@@ -25,7 +25,8 @@ import httpx
 from model.golden import golden_by_name
 from services.elasticity.policy import ScalingPolicy
 from services.log_config import LoggingSettings
-from services.status import DecisionRecord, read_snapshot, status_path
+from services.ports.supervisor import DecisionRecord
+from services.status import read_snapshot, status_path
 from tests.fixtures import children, free_port, wait_for, wait_until_healthy
 
 ROOT = Path(__file__).parents[2]

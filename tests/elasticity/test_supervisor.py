@@ -14,7 +14,8 @@ import pytest
 from services.elasticity.policy import ScalingPolicy, Step
 from services.elasticity.supervisor import Supervisor, SupervisorSettings, decision_line, local_policy
 from services.ports.storage import QueueDepth
-from services.status import DecisionRecord, read_snapshot, status_path
+from services.ports.supervisor import DecisionRecord
+from services.status import read_snapshot, status_path
 from tests.fixtures import settings_environment, wait_for
 
 PERIOD = 0.2

@@ -14,9 +14,8 @@ from fastapi.testclient import TestClient
 
 from services.ports.backend import Backend
 from services.ports.storage import QueueDepth
+from services.ports.supervisor import DecisionRecord, SupervisorSnapshot
 from services.status import (
-    DecisionRecord,
-    SupervisorSnapshot,
     collect_status,
     read_snapshot,
     status_path,

@@ -14,8 +14,9 @@ from services.ports.capacity import (
     ScaleInProtection,
     WorkerGroupGauge,
 )
+from services.ports.supervisor import SupervisorSnapshot
 from services.settings import BackendSettings
-from services.status import SupervisorSnapshot, read_snapshot, status_path
+from services.status import read_snapshot, status_path
 
 
 class AsgCapacity:
