@@ -55,12 +55,17 @@ class Emulator:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per call otherwise
         self._server = ThreadedMotoServer(ip_address=self._host, port=self._port, verbose=False)
         self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint_url = f"http://{host}:{port}"
+        # moto keeps its accounts in module globals: an emulator started after another in this
+        # process would see the earlier one's buckets, queues and parameters. A new one starts empty.
+        reset = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(reset, timeout=30):
+            pass
         if self._tally:  # wrap the WSGI application the server thread dispatches to
             wsgi_server = self._server._server
             self.tally = RequestTally(wsgi_server.app, calls=self._calls)
             wsgi_server.app = self.tally
-        host, port = self._server.get_host_and_port()
-        self.endpoint_url = f"http://{host}:{port}"
         return self.endpoint_url
 
     def stop(self) -> None:
