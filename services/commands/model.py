@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _add(args: argparse.Namespace, registry: ModelRegistry) -> int:
-    from services.models.catalog import register
+    from services.models.registration import register
 
     console = Console(highlight=False)
     entry, report = register(args.path, registry)

@@ -1,19 +1,15 @@
-"""The deployment's models: registering a checked folder, and what GET /v1/models lists.
+"""What GET /v1/models lists: the model the workers load by default (the committed
+EfficientNet-Lite0) first, as `default`, then every registered one (services/models/registration.py).
 
-A folder is registered only if `evision model check` passes it; its entry records the engines
-its golden images agreed on and one thread's images/s where it was checked. The model the
-workers load by default (the committed EfficientNet-Lite0) is listed first, as `default`.
+It reads the model's metadata only, so the web tier loads neither NumPy nor an engine.
 """
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
 from pydantic import BaseModel
 
-from model import MODEL_DIR, CheckReport, check_model_folder, load_metadata
-from services.ports.models import ModelRegistry, RegisteredModel
+from model import MODEL_DIR, load_metadata
+from services.ports.models import ModelRegistry
 
 
 class ModelInfo(BaseModel):
@@ -24,24 +20,6 @@ class ModelInfo(BaseModel):
     engines: list[str]
     images_per_second: dict[str, float]
     default: bool
-
-
-def register(folder: Path, registry: ModelRegistry) -> tuple[RegisteredModel | None, CheckReport]:
-    """Check `folder`, then publish it; (None, the report) if a check failed."""
-    report = check_model_folder(folder)
-    if not report.ok:
-        return None, report
-    name, _, version = report.model.partition("@")
-    entry = RegisteredModel(
-        name=name,
-        version=version,
-        size_bytes=sum((folder / relative).stat().st_size for relative in report.files),
-        engines=tuple(report.images_per_second),
-        images_per_second=dict(report.images_per_second),
-        added_at=time.time(),
-    )
-    registry.publish(entry, folder, report.files)
-    return entry, report
 
 
 def default_model() -> ModelInfo:

@@ -89,7 +89,7 @@ def test_with_several_models_the_page_offers_them_and_uploads_with_the_chosen_on
     browser, tmp_path: Path
 ) -> None:
     from services.adapters.local.model_registry import LocalModelRegistry
-    from services.models.catalog import register
+    from services.models.registration import register
     from tests.fixtures import REGISTERED_NAMES, REGISTERED_VERSION, renamed_model
 
     data = tmp_path / "data"

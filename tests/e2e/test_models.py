@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from model import MODEL_DIR, load_metadata
-from services.models.catalog import register
+from services.models.registration import register
 from services.worker.settings import WorkerSettings
 from tests.fixtures import (
     GOLDEN,

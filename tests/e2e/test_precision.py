@@ -17,7 +17,7 @@ import pytest
 
 from model import MODEL_DIR, load_metadata
 from services.adapters.local.model_registry import LocalModelRegistry
-from services.models.catalog import register
+from services.models.registration import register
 from services.web.settings import WebSettings
 from services.worker.settings import WorkerSettings
 from tests.fixtures import GOLDEN, RunningUp, golden_bytes, renamed_model, running_up

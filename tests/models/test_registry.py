@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from model import MODEL_DIR, check_model_folder, load_metadata
-from services.models.catalog import catalog, register
+from services.models.catalog import catalog
+from services.models.registration import register
 from services.ports.backend import Backend
 from services.settings import BackendSettings
 from tests.fixtures import clean_environment, running_up

@@ -15,7 +15,7 @@ from services.adapters.registry import open_backend
 from services.contract import Precision, RequestMessage, new_request_id
 from services.jobs.contract import ChunkMessage, JobRecord, JobSpec, ShardLine
 from services.jobs.store import JobStore
-from services.models.catalog import register
+from services.models.registration import register
 from services.ports.backend import Backend
 from services.worker.classifier import load_classifier
 from services.worker.pipeline import WorkerPorts

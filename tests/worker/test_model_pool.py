@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from services.adapters.local.model_registry import LocalModelRegistry
-from services.models.catalog import register
 from services.models.errors import UnknownModelError
+from services.models.registration import register
 from services.ports.classifier import ImageClassifier
 from services.worker.classifier import folder_loader, load_classifier, pinned_loader
 from services.worker.model_pool import ModelPool, estimated_mib
