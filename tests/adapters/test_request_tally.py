@@ -24,50 +24,31 @@ def emulator() -> Iterator[Emulator]:
         running.stop()
 
 
+def _signing_as(key: str) -> boto3.Session:
+    """A session whose calls sign as access key `key` (the caller IAM sees)."""
+    return boto3.Session(aws_access_key_id=key, aws_secret_access_key="testing", region_name="us-east-1")
+
+
 def test_each_call_is_kept_with_its_caller_and_resource(emulator: Emulator) -> None:
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=emulator.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="AKIAONE",
-        aws_secret_access_key="testing",
-        config=Config(signature_version="s3v4"),
-    )
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=emulator.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="AKIATWO",
-        aws_secret_access_key="testing",
-    )
+    url = emulator.endpoint_url
+    s3 = _signing_as("AKIAONE").client("s3", endpoint_url=url, config=Config(signature_version="s3v4"))
+    sqs = _signing_as("AKIATWO").client("sqs", endpoint_url=url)
     s3.create_bucket(Bucket="bucket")
     s3.put_object(Bucket="bucket", Key="a/b c.jpg", Body=b"x")
-    url = s3.generate_presigned_url("put_object", Params={"Bucket": "bucket", "Key": "signed"}, ExpiresIn=60)
-    assert httpx.put(url, content=b"y").status_code == 200
+    signed = s3.generate_presigned_url(
+        "put_object", Params={"Bucket": "bucket", "Key": "signed"}, ExpiresIn=60
+    )
+    assert httpx.put(signed, content=b"y").status_code == 200
     queue = sqs.create_queue(QueueName="requests")["QueueUrl"]
     sqs.send_message(QueueUrl=queue, MessageBody="m")
     sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0)
     sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0)  # empty: the same call to IAM
-    endpoint, region, key, secret = emulator.endpoint_url, "us-east-1", "AKIATHREE", "testing"
-    cloudwatch = boto3.client(
-        "cloudwatch",
-        endpoint_url=endpoint,
-        region_name=region,
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-    )
+    third = _signing_as("AKIATHREE")
+    cloudwatch = third.client("cloudwatch", endpoint_url=url)
     cloudwatch.put_metric_data(Namespace="ElasticVision", MetricData=[{"MetricName": "m", "Value": 1.0}])
-    ssm = boto3.client(
-        "ssm", endpoint_url=endpoint, region_name=region, aws_access_key_id=key, aws_secret_access_key=secret
-    )
+    ssm = third.client("ssm", endpoint_url=url)
     ssm.put_parameter(Name="/evision/api-keys", Value="k", Type="SecureString")
-    autoscaling = boto3.client(
-        "autoscaling",
-        endpoint_url=endpoint,
-        region_name=region,
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-    )
+    autoscaling = third.client("autoscaling", endpoint_url=url)
     autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["workers"])
 
     assert emulator.tally is not None
