@@ -10,8 +10,9 @@ arenas: ~87 MiB of resident memory per EfficientNet-Lite1/2, 22-25 MB files, mea
 
 A request may pin a precision (`fp32`, `int8`) whatever engine the worker chose: a model at a
 pinned precision is another entry, keyed `name@version precision`, loaded by `pin` on first use.
-Where the default already runs at it (on ONNX Runtime fp32, say) the default serves; else the
-default at a pinned precision stays loaded beside it (at most one more copy per precision).
+Where the default (or a registered model's loaded copy) already runs at it (on ONNX Runtime fp32,
+say) that copy serves; else the default at a pinned precision stays loaded beside it (at most one
+more copy per precision).
 """
 
 from __future__ import annotations
@@ -69,8 +70,10 @@ class ModelPool:
     def get(self, ref: str | None, precision: Precision = "auto") -> ImageClassifier:
         if ref is None or self.is_default(ref):
             return self.default if serves(self.default, precision) else self._default_at(precision)
-        if precision == "auto":
-            return self._registered(ref, ref, self._load)
+        with self._lock:
+            own = self._loaded.get(ref)
+        if precision == "auto" or (own is not None and serves(own[0], precision)):
+            return self._registered(ref, ref, self._load)  # the worker's own copy (it runs at the pin)
         return self._registered(_key(ref, precision), ref, lambda folder: self._pinned(folder, precision))
 
     def _registered(self, key: str, ref: str, load: Callable[[Path], ImageClassifier]) -> ImageClassifier:

@@ -93,7 +93,12 @@ def test_a_pinned_precision_is_served_by_its_engine_whatever_the_worker_chose(
     ref = f"{REGISTERED_NAMES[0]}@{REGISTERED_VERSION}"
     pinned = pool.get(ref, "fp32")
     assert pinned.name == f"{ref} onnxruntime-fp32" and pool.get(ref, "fp32") is pinned
-    assert pool.get(ref).name == f"{ref} onnxruntime-int8"  # the worker's engine: another entry
+    at_worker_engine = pool.get(ref)
+    assert at_worker_engine.name == f"{ref} onnxruntime-int8"  # the worker's engine: another entry
+    loads = pool.loads
+    assert (
+        pool.get(ref, "int8") is at_worker_engine and pool.loads == loads
+    )  # it runs at that pin: no second copy
     name = next(iter(GOLDEN))
     pixels = np.stack([pinned.preprocess(golden_bytes(name))])
     assert pinned.infer(pixels)[0].label in GOLDEN[name]
